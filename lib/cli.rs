@@ -1,0 +1,311 @@
+//! Everything that knows about processes: common flags, the output mode, progress bars,
+//! exit codes and the one-line error report.
+//!
+//! Every binary flattens [`Common`] into its clap arguments, so `--json`, `--human`, `-q`,
+//! `-j` and `--color` are spelled and explained the same everywhere, and hands its body to
+//! [`run`], which turns the result into an exit code: 0 ok, 1 a clean negative answer, 2 an
+//! error. A broken pipe on stdout ends the program quietly with 0.
+
+use std::io::{self, IsTerminal, Write};
+use std::process::ExitCode;
+
+/// Exit code: success.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: a clean negative answer (verify found bad data, no tracker answered, ...).
+pub const EXIT_NEGATIVE: u8 = 1;
+/// Exit code: an error (usage, input, I/O, protocol).
+pub const EXIT_ERROR: u8 = 2;
+
+/// The exit-code table shown at the end of every `--help`.
+pub const EXIT_CODES_HELP: &str = "Exit codes: 0 ok, 1 a clean negative answer, 2 error \
+(usage, input, I/O, protocol).\nOutput: JSON (one object per line) when stdout is not a \
+terminal, human-readable when it is; --json and --human force either.";
+
+/// When to color human output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum Color {
+    /// Color when stdout is a terminal.
+    #[default]
+    Auto,
+    /// Always color.
+    Always,
+    /// Never color.
+    Never,
+}
+
+/// Flags shared by every tool.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Common {
+    /// Write JSON records (one object per line), even on a terminal.
+    #[arg(long, global = true, conflicts_with = "human")]
+    pub json: bool,
+    /// Write human-readable output, even on a pipe.
+    #[arg(long, global = true)]
+    pub human: bool,
+    /// No progress bars and no diagnostics on stderr except errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Worker threads for hashing (default: one per core).
+    #[arg(short = 'j', long, global = true, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// When to use color in human output.
+    #[arg(long, global = true, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
+    pub color: Color,
+    /// Print shell completions for this tool and exit.
+    #[arg(long, hide = true, value_enum, value_name = "SHELL")]
+    pub completions: Option<clap_complete::Shell>,
+}
+
+/// How records are written to stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// One JSON object per line.
+    Json,
+    /// Aligned text for people.
+    Human,
+}
+
+impl Common {
+    /// The output mode: the flags decide, else JSON unless stdout is a terminal.
+    pub fn mode(&self) -> Mode {
+        if self.json {
+            Mode::Json
+        } else if self.human || io::stdout().is_terminal() {
+            Mode::Human
+        } else {
+            Mode::Json
+        }
+    }
+
+    /// Whether progress bars may be drawn (stderr is a terminal and not `-q`).
+    pub fn progress_allowed(&self) -> bool {
+        !self.quiet && io::stderr().is_terminal()
+    }
+
+    /// Size the global rayon pool from `-j` (call once, early).
+    pub fn init_jobs(&self) {
+        if let Some(n) = self.jobs {
+            let _ = rayon::ThreadPoolBuilder::new()
+                .num_threads(n.max(1))
+                .build_global();
+        }
+    }
+
+    /// Print a diagnostic on stderr unless `-q`.
+    pub fn note(&self, tool: &str, msg: &str) {
+        if !self.quiet {
+            eprintln!("{tool}: {msg}");
+        }
+    }
+}
+
+/// Write the completions of the clap command `C` for `shell` to stdout.
+pub fn print_completions<C: clap::CommandFactory>(shell: clap_complete::Shell, tool: &str) -> u8 {
+    let mut cmd = C::command();
+    clap_complete::generate(shell, &mut cmd, tool, &mut io::stdout());
+    EXIT_OK
+}
+
+/// Buffered stdout that writes JSON lines or text, and is flushed at every record so pipes
+/// see records as they happen.
+pub struct Out {
+    out: io::BufWriter<io::Stdout>,
+    /// The output mode.
+    pub mode: Mode,
+}
+
+impl Out {
+    /// A writer in the given mode.
+    pub fn new(mode: Mode) -> Self {
+        Out {
+            out: io::BufWriter::new(io::stdout()),
+            mode,
+        }
+    }
+
+    /// Write one JSON record as a line and flush.
+    pub fn json<T: serde::Serialize>(&mut self, record: &T) -> io::Result<()> {
+        serde_json::to_writer(&mut self.out, record).map_err(io::Error::from)?;
+        self.out.write_all(b"\n")?;
+        self.out.flush()
+    }
+
+    /// Write a line of text and flush.
+    pub fn line(&mut self, text: &str) -> io::Result<()> {
+        self.out.write_all(text.as_bytes())?;
+        self.out.write_all(b"\n")?;
+        self.out.flush()
+    }
+
+    /// Write raw bytes (a torrent to stdout) and flush.
+    pub fn raw(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.out.write_all(bytes)?;
+        self.out.flush()
+    }
+}
+
+/// Run a tool's body and turn its outcome into the process exit code.
+///
+/// `Ok(code)` exits with `code`; an error prints `tool: error: chain` on one line and exits 2,
+/// except a broken pipe, which exits 0 quietly. A panic, should one ever happen, is reported on
+/// one line without a backtrace and exits 2.
+pub fn run(tool: &'static str, body: impl FnOnce() -> anyhow::Result<u8>) -> ExitCode {
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        eprintln!("{tool}: internal error: {msg} (please report this)");
+    }));
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
+        Ok(Ok(code)) => ExitCode::from(code),
+        Ok(Err(e)) => {
+            if is_broken_pipe(&e) {
+                return ExitCode::from(EXIT_OK);
+            }
+            let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+            eprintln!("{tool}: error: {}", one_line(&chain.join(": ")));
+            ExitCode::from(EXIT_ERROR)
+        }
+        Err(_) => ExitCode::from(EXIT_ERROR),
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Collapse newlines and escape control characters so a message stays on one line.
+pub fn one_line(s: &str) -> String {
+    escape_controls(s)
+}
+
+/// Escape control characters (and DEL) as `\xNN` / `\n` so untrusted text cannot drive the
+/// terminal. Everything else, including non-ASCII, is kept.
+pub fn escape_controls(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Read a whole input named on the command line: a path, or `-` for stdin. With `-` and a
+/// terminal on stdin, fail with a usage hint instead of waiting.
+pub fn read_input(path: &str, what: &str) -> anyhow::Result<Vec<u8>> {
+    use anyhow::Context;
+    if path == "-" {
+        if io::stdin().is_terminal() {
+            anyhow::bail!("no {what} given: pass a path, or pipe one into stdin");
+        }
+        let mut buf = Vec::new();
+        io::Read::read_to_end(&mut io::stdin().lock(), &mut buf).context("reading stdin")?;
+        Ok(buf)
+    } else {
+        std::fs::read(path).with_context(|| format!("{path}"))
+    }
+}
+
+/// A progress bar on stderr, or nothing when bars are not allowed. Library code sees only the
+/// plain callback from [`Progress::callback`].
+pub struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Progress {
+    /// A byte-counting bar of `total` bytes, drawn only if `allowed`.
+    pub fn bytes(allowed: bool, total: u64, message: &str) -> Self {
+        let bar = allowed.then(|| {
+            let bar = indicatif::ProgressBar::new(total);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{msg} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
+                )
+                .expect("static template")
+                .progress_chars("=> "),
+            );
+            bar.set_message(message.to_string());
+            bar
+        });
+        Progress { bar }
+    }
+
+    /// Add `n` bytes done.
+    pub fn inc(&self, n: u64) {
+        if let Some(b) = &self.bar {
+            b.inc(n);
+        }
+    }
+
+    /// Set the message shown before the bar.
+    pub fn message(&self, msg: String) {
+        if let Some(b) = &self.bar {
+            b.set_message(msg);
+        }
+    }
+
+    /// A plain callback for library code: called with bytes done since the last call.
+    pub fn callback(&self) -> impl Fn(u64) + Sync + '_ {
+        move |n| self.inc(n)
+    }
+
+    /// Remove the bar.
+    pub fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+/// Parse a size such as `16384`, `256K`, `1M`, `4MiB`, `1G` (binary multiples).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("size {s:?} is not a number with an optional K/M/G suffix"))?;
+    let mult: u64 = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        _ => return Err(format!("size {s:?} has an unknown unit {unit:?}")),
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("size {s:?} is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("16384"), Ok(16384));
+        assert_eq!(parse_size("256K"), Ok(256 << 10));
+        assert_eq!(parse_size("1M"), Ok(1 << 20));
+        assert_eq!(parse_size("4MiB"), Ok(4 << 20));
+        assert!(parse_size("x").is_err());
+        assert!(parse_size("1Q").is_err());
+        assert!(parse_size("99999999999T").is_err());
+    }
+
+    #[test]
+    fn controls_are_escaped() {
+        assert_eq!(escape_controls("a\u{1b}[2Jb\nc"), "a\\x1b[2Jb\\nc");
+        assert_eq!(escape_controls("héllo"), "héllo");
+    }
+}

@@ -1,0 +1,193 @@
+//! Torrent metainfo (BEP 3, BEP 12, BEP 19, BEP 27, BEP 47, BEP 52): parsing, validation,
+//! info hashes and magnet links.
+//!
+//! A [`Torrent`] only exists validated: every path is safe to join under a target directory,
+//! the piece hashes match the geometry, lengths and offsets do not overflow. Storage accepts
+//! nothing else. The v1 info hash is SHA-1 and the v2 info hash SHA-256 over the original bytes of
+//! the `info` value as found in the file, never over a re-encoding.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// A v1 info hash: SHA-1 of the raw `info` bytes.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct InfoHash(pub [u8; 20]);
+
+/// A v2 info hash: SHA-256 of the raw `info` bytes.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct InfoHashV2(pub [u8; 32]);
+
+/// Lowercase hex of bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 15) as usize] as char);
+    }
+    s
+}
+
+/// Bytes from hex (either case); `None` unless the text is exactly `N` bytes of hex.
+pub fn unhex<const N: usize>(s: &str) -> Option<[u8; N]> {
+    let b = s.as_bytes();
+    if b.len() != 2 * N {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (i, pair) in b.chunks(2).enumerate() {
+        let h = (pair[0] as char).to_digit(16)?;
+        let l = (pair[1] as char).to_digit(16)?;
+        out[i] = (h * 16 + l) as u8;
+    }
+    Some(out)
+}
+
+impl InfoHash {
+    /// Lowercase hex.
+    pub fn hex(&self) -> String {
+        hex(&self.0)
+    }
+}
+
+impl fmt::Display for InfoHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.hex())
+    }
+}
+
+impl fmt::Debug for InfoHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "InfoHash({})", self.hex())
+    }
+}
+
+impl InfoHashV2 {
+    /// Lowercase hex.
+    pub fn hex(&self) -> String {
+        hex(&self.0)
+    }
+}
+
+impl fmt::Display for InfoHashV2 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.hex())
+    }
+}
+
+impl fmt::Debug for InfoHashV2 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "InfoHashV2({})", self.hex())
+    }
+}
+
+/// Which metainfo versions a torrent carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    /// BEP 3 only.
+    V1,
+    /// BEP 52 only.
+    V2,
+    /// Both, describing the same files.
+    Hybrid,
+}
+
+/// One file of a torrent, in piece-stream order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEntry {
+    /// Path components below the torrent's root directory (`path.utf-8` preferred). For a
+    /// single-file torrent this is `[name]`. Each component is validated: non-empty, not `.` or
+    /// `..`, no `/`, `\` or NUL.
+    pub path: Vec<Vec<u8>>,
+    /// Length in bytes.
+    pub length: u64,
+    /// Offset of the first byte in the v1 piece stream (pad files included).
+    pub offset: u64,
+    /// A BEP 47 pad file (`attr` contains `p`): zeros that are never written to disk.
+    pub pad: bool,
+    /// BEP 52 `pieces root`, for v2 and hybrid torrents (None for empty files).
+    pub pieces_root: Option<[u8; 32]>,
+}
+
+/// A validated torrent.
+#[derive(Debug, Clone)]
+pub struct Torrent {
+    /// `name.utf-8` if present, else `name`: one plain path component, as bytes.
+    pub name: Vec<u8>,
+    /// Bytes per piece.
+    pub piece_length: u64,
+    /// v1 piece hashes (empty for a v2-only torrent).
+    pub pieces: Vec<[u8; 20]>,
+    /// Files in piece-stream order (pad files included, marked).
+    pub files: Vec<FileEntry>,
+    /// True when the info dictionary has no `files` list (v1) / the v2 tree is one file named
+    /// like the torrent: the content is the file `DIR/<name>` itself.
+    pub single_file: bool,
+    /// Sum of all file lengths, pad files included.
+    pub total_length: u64,
+    /// BEP 27 private flag.
+    pub private: bool,
+    /// v1, v2 or hybrid.
+    pub version: Version,
+    /// v1 info hash (None for a v2-only torrent).
+    pub info_hash: Option<InfoHash>,
+    /// v2 info hash (None for a v1-only torrent).
+    pub info_hash_v2: Option<InfoHashV2>,
+    /// `announce`.
+    pub announce: Option<String>,
+    /// `announce-list` tiers (BEP 12), empty tiers dropped.
+    pub announce_list: Vec<Vec<String>>,
+    /// `url-list` web seeds (BEP 19), a single string becomes one entry.
+    pub url_list: Vec<String>,
+    /// `comment`.
+    pub comment: Option<String>,
+    /// `created by`.
+    pub created_by: Option<String>,
+    /// `creation date`, seconds since the epoch.
+    pub creation_date: Option<i64>,
+    /// `source` inside `info`.
+    pub source: Option<String>,
+    /// Non-fatal findings (non-canonical encoding, ignored keys, ...).
+    pub warnings: Vec<String>,
+}
+
+impl Torrent {
+    /// Number of v1 pieces (or of v2 pieces, for a v2-only torrent).
+    pub fn piece_count(&self) -> usize {
+        if self.piece_length == 0 {
+            0
+        } else {
+            self.total_length.div_ceil(self.piece_length) as usize
+        }
+    }
+
+    /// Where a file lives relative to the download directory: `<name>` for a single-file
+    /// torrent, `<name>/<path...>` otherwise. Components are validated, so the result never
+    /// leaves the directory it is joined to.
+    pub fn file_path(&self, file: &FileEntry) -> PathBuf {
+        use std::os::unix::ffi::OsStrExt;
+        let mut p = PathBuf::new();
+        if !self.single_file {
+            p.push(std::ffi::OsStr::from_bytes(&self.name));
+        }
+        for c in &file.path {
+            p.push(std::ffi::OsStr::from_bytes(c));
+        }
+        p
+    }
+
+    /// The name as text (lossless when it is UTF-8; otherwise with replacement characters:
+    /// use it for display only).
+    pub fn name_lossy(&self) -> String {
+        String::from_utf8_lossy(&self.name).into_owned()
+    }
+
+    /// Every tracker, tier by tier: `announce-list` when present, else `announce`.
+    pub fn tiers(&self) -> Vec<Vec<String>> {
+        if !self.announce_list.is_empty() {
+            self.announce_list.clone()
+        } else {
+            self.announce.iter().map(|a| vec![a.clone()]).collect()
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! Shared test harness: run the real binaries with a deadline, temp dirs, background
+//! processes killed by PID when dropped, the shared corpus.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Path of one of our binaries.
+pub fn bin(name: &str) -> PathBuf {
+    let p = match name {
+        "bt-info" => env!("CARGO_BIN_EXE_bt-info"),
+        "bt-make" => env!("CARGO_BIN_EXE_bt-make"),
+        "bt-verify" => env!("CARGO_BIN_EXE_bt-verify"),
+        "bt-announce" => env!("CARGO_BIN_EXE_bt-announce"),
+        "bt-fetch" => env!("CARGO_BIN_EXE_bt-fetch"),
+        "bt-seed" => env!("CARGO_BIN_EXE_bt-seed"),
+        other => panic!("unknown binary {other}"),
+    };
+    PathBuf::from(p)
+}
+
+/// `../shared` next to the repository.
+pub fn shared() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")
+}
+
+/// The torrent corpus directory.
+pub fn corpus() -> PathBuf {
+    shared().join("corpus/torrents")
+}
+
+/// A fresh temporary directory, removed when dropped.
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new().prefix("bt-test-").tempdir().unwrap()
+}
+
+/// The result of a finished command.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn stdout_str(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+    /// stdout parsed as JSON Lines.
+    pub fn records(&self) -> Vec<serde_json::Value> {
+        self.stdout_str()
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
+            .collect()
+    }
+    /// stdout parsed as one JSON value.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout_str()))
+    }
+    /// Records of one type.
+    pub fn of_type(&self, t: &str) -> Vec<serde_json::Value> {
+        self.records().into_iter().filter(|r| r["type"] == t).collect()
+    }
+}
+
+/// Run a command to completion with a deadline; kill it and panic if the deadline passes.
+pub fn run_cmd(cmd: &mut Command, stdin: Option<&[u8]>, deadline: Duration) -> Run {
+    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    if let Some(input) = stdin {
+        let mut w = child.stdin.take().unwrap();
+        let input = input.to_vec();
+        std::thread::spawn(move || {
+            let _ = w.write_all(&input);
+        });
+    }
+    let out = wait_deadline(child, deadline, &format!("{cmd:?}"));
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: out.stdout,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn wait_deadline(mut child: Child, deadline: Duration, what: &str) -> Output {
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    std::thread::spawn(move || {
+        let mut o = Vec::new();
+        let mut e = Vec::new();
+        let h = std::thread::spawn(move || {
+            let mut e2 = Vec::new();
+            if let Some(mut s) = stderr {
+                let _ = std::io::Read::read_to_end(&mut s, &mut e2);
+            }
+            e2
+        });
+        if let Some(mut s) = stdout {
+            let _ = std::io::Read::read_to_end(&mut s, &mut o);
+        }
+        e = h.join().unwrap_or(e);
+        let _ = tx.send((o, e));
+    });
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let (stdout, stderr) = rx.recv_timeout(Duration::from_secs(10)).unwrap_or_default();
+            return Output { status, stdout, stderr };
+        }
+        if start.elapsed() > deadline {
+            unsafe { libc_kill(pid as i32, 9) };
+            let _ = child.wait();
+            panic!("{what} did not finish within {deadline:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
+/// Send a signal to a PID.
+pub fn signal(pid: u32, sig: i32) {
+    unsafe {
+        libc_kill(pid as i32, sig);
+    }
+}
+
+/// Run one of our binaries with a 60 s deadline.
+pub fn bt(name: &str, args: &[&str]) -> Run {
+    run_cmd(Command::new(bin(name)).args(args), None, Duration::from_secs(60))
+}
+
+/// Run one of our binaries in a directory with stdin bytes.
+pub fn bt_in(name: &str, dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Run {
+    run_cmd(
+        Command::new(bin(name)).args(args).current_dir(dir),
+        stdin,
+        Duration::from_secs(60),
+    )
+}
+
+/// A background process, killed (SIGKILL, by PID) and reaped when dropped.
+pub struct Bg {
+    pub child: Child,
+    pub name: String,
+}
+
+impl Bg {
+    pub fn spawn(cmd: &mut Command, name: &str) -> Bg {
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e} (is it installed? see README)"));
+        Bg {
+            child,
+            name: name.to_string(),
+        }
+    }
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+    /// Wait for exit with a deadline; None if still running.
+    pub fn wait_timeout(&mut self, d: Duration) -> Option<std::process::ExitStatus> {
+        let start = Instant::now();
+        while start.elapsed() < d {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Bg {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            signal(self.child.id(), 9);
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// Whether a program is on PATH.
+pub fn have(prog: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {prog}")])
+        .stdout(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// Deterministic pseudo-random bytes (xorshift), for sample data.
+pub fn data(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut v = Vec::with_capacity(len + 8);
+    while v.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v.truncate(len);
+    v
+}
+
+/// Write files (relative path, length) of deterministic content under `root`.
+pub fn write_tree(root: &Path, files: &[(&str, usize)]) {
+    for (i, (p, len)) in files.iter().enumerate() {
+        let path = root.join(p);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, data(*len, i as u64 + 1)).unwrap();
+    }
+}
+
+/// A free TCP port on 127.0.0.1 (bound then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

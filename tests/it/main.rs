@@ -1,0 +1,10 @@
+//! Integration tests: the real `bt-*` binaries, driven as a user would.
+
+mod common;
+
+mod announce;
+mod completions;
+mod info;
+mod make;
+mod swarm;
+mod verify;

@@ -109,7 +109,10 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::TooLarge { size, limit } => {
-                write!(f, "input of {size} bytes is over the limit of {limit} bytes")
+                write!(
+                    f,
+                    "input of {size} bytes is over the limit of {limit} bytes"
+                )
             }
             Error::TooDeep { offset, limit } => {
                 write!(f, "nesting deeper than {limit} levels at byte {offset}")
@@ -127,7 +130,9 @@ impl fmt::Display for Error {
             Error::DuplicateKey { key, offset } => {
                 write!(f, "duplicate dictionary key {key:?} at byte {offset}")
             }
-            Error::Trailing { offset } => write!(f, "trailing data after the value at byte {offset}"),
+            Error::Trailing { offset } => {
+                write!(f, "trailing data after the value at byte {offset}")
+            }
         }
     }
 }
@@ -245,10 +250,7 @@ pub fn decode<'a>(input: &'a [u8], limits: &Limits) -> Result<Decoded<'a>, Error
         first_unsorted: None,
     };
     let root = p.value(0)?;
-    if let Some(i) = input[p.pos..]
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-    {
+    if let Some(i) = input[p.pos..].iter().position(|b| !b.is_ascii_whitespace()) {
         return Err(Error::Trailing { offset: p.pos + i });
     }
     let mut warnings = Vec::new();
@@ -320,7 +322,12 @@ impl<'a> Parser<'a, '_> {
                     Value::Dict(self.dict(start, depth)?)
                 }
             }
-            byte => return Err(Error::Unexpected { byte, offset: start }),
+            byte => {
+                return Err(Error::Unexpected {
+                    byte,
+                    offset: start,
+                })
+            }
         };
         Ok(Node {
             value,
@@ -470,8 +477,14 @@ mod tests {
         ] {
             assert!(d(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
         }
-        assert_eq!(d(b"i9223372036854775807e").unwrap().root.as_int(), Some(i64::MAX));
-        assert_eq!(d(b"i-9223372036854775808e").unwrap().root.as_int(), Some(i64::MIN));
+        assert_eq!(
+            d(b"i9223372036854775807e").unwrap().root.as_int(),
+            Some(i64::MAX)
+        );
+        assert_eq!(
+            d(b"i-9223372036854775808e").unwrap().root.as_int(),
+            Some(i64::MIN)
+        );
         assert_eq!(d(b"i0e").unwrap().root.as_int(), Some(0));
     }
 

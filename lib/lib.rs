@@ -5,5 +5,12 @@
 
 pub mod bencode;
 pub mod cli;
+pub mod create;
+pub mod geometry;
 pub mod metainfo;
+pub mod peer;
 pub mod record;
+pub mod storage;
+pub mod swarm;
+pub mod tracker;
+pub mod verify;

@@ -17,14 +17,8 @@
 
 // ---- metainfo records (bt-info, bt-make) ----
 
-
-
 // ---- verify records (bt-verify) ----
 
-
-
 // ---- tracker records (bt-announce) ----
-
-
 
 // ---- swarm records (bt-fetch, bt-seed) ----

@@ -33,7 +33,10 @@ pub fn corpus() -> PathBuf {
 
 /// A fresh temporary directory, removed when dropped.
 pub fn tempdir() -> tempfile::TempDir {
-    tempfile::Builder::new().prefix("bt-test-").tempdir().unwrap()
+    tempfile::Builder::new()
+        .prefix("bt-test-")
+        .tempdir()
+        .unwrap()
 }
 
 /// The result of a finished command.
@@ -63,15 +66,22 @@ impl Run {
     }
     /// Records of one type.
     pub fn of_type(&self, t: &str) -> Vec<serde_json::Value> {
-        self.records().into_iter().filter(|r| r["type"] == t).collect()
+        self.records()
+            .into_iter()
+            .filter(|r| r["type"] == t)
+            .collect()
     }
 }
 
 /// Run a command to completion with a deadline; kill it and panic if the deadline passes.
 pub fn run_cmd(cmd: &mut Command, stdin: Option<&[u8]>, deadline: Duration) -> Run {
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
     if let Some(input) = stdin {
         let mut w = child.stdin.take().unwrap();
@@ -113,7 +123,11 @@ fn wait_deadline(mut child: Child, deadline: Duration, what: &str) -> Output {
     loop {
         if let Some(status) = child.try_wait().unwrap() {
             let (stdout, stderr) = rx.recv_timeout(Duration::from_secs(10)).unwrap_or_default();
-            return Output { status, stdout, stderr };
+            return Output {
+                status,
+                stdout,
+                stderr,
+            };
         }
         if start.elapsed() > deadline {
             unsafe { libc_kill(pid as i32, 9) };
@@ -138,7 +152,11 @@ pub fn signal(pid: u32, sig: i32) {
 
 /// Run one of our binaries with a 60 s deadline.
 pub fn bt(name: &str, args: &[&str]) -> Run {
-    run_cmd(Command::new(bin(name)).args(args), None, Duration::from_secs(60))
+    run_cmd(
+        Command::new(bin(name)).args(args),
+        None,
+        Duration::from_secs(60),
+    )
 }
 
 /// Run one of our binaries in a directory with stdin bytes.

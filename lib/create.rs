@@ -1,0 +1,1 @@
+//! create (work in progress).

@@ -1,0 +1,1 @@
+//! geometry (work in progress).

@@ -1,0 +1,1 @@
+//! swarm (work in progress).

@@ -234,3 +234,6 @@ impl Torrent {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

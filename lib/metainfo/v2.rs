@@ -1,7 +1,7 @@
 //! BEP 52 (v2) metainfo: the `file tree`, each file's `pieces root`, the `piece layers`, and
 //! the consistency of hybrid torrents.
 //!
-//! Invariants after [`read`]: the piece length is a power of two of at least 16 KiB; every
+//! Invariants after reading: the piece length is a power of two of at least 16 KiB; every
 //! level of the file tree has sorted keys and safe names; every non-empty regular file has a
 //! non-zero 32-byte `pieces root`; every `piece layers` entry belongs to a file, holds exactly
 //! one hash per piece of that file and hashes up to its root; a hybrid's v1 file list (pad files

@@ -105,7 +105,7 @@ impl Stream<'_> {
         end: u64,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Vec<[u8; 20]>, Error> {
-        debug_assert!(start % self.piece_length == 0 && end <= self.total);
+        debug_assert!(start.is_multiple_of(self.piece_length) && end <= self.total);
         let mut pieces = Pieces {
             sha: Sha1::new(),
             filled: 0,
@@ -155,7 +155,7 @@ impl Stream<'_> {
             let n = (to - at).min(WINDOW);
             if n >= MAP_MIN {
                 let map = map_window(&f, at, n, &file.disk)?;
-                pieces.feed(&map.bytes()[..]);
+                pieces.feed(map.bytes());
             } else {
                 buf.resize(n as usize, 0);
                 f.read_exact_at(buf, at).map_err(|e| {

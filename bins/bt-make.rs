@@ -21,7 +21,7 @@ struct Args {
     /// The file or directory to make a torrent of.
     #[arg(required_unless_present = "completions")]
     path: Option<PathBuf>,
-    /// Where to write the torrent (default: <NAME>.torrent here; `-` for stdout, then no summary).
+    /// Where to write the torrent (default: `<NAME>.torrent` here; `-` for stdout, then no summary).
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
     /// Tracker URL; each use is one tier, comma-separated URLs in one use share a tier.
@@ -48,7 +48,7 @@ struct Args {
     /// Write no creation date.
     #[arg(long)]
     no_creation_date: bool,
-    /// The `created by` field (default: bt/<version>).
+    /// The `created by` field (default: `bt/<version>`).
     #[arg(long, value_name = "TEXT", conflicts_with = "no_created_by")]
     created_by: Option<String>,
     /// Write no `created by` field.

@@ -206,22 +206,18 @@ fn options(args: &Args) -> anyhow::Result<create::Options> {
     })
 }
 
-/// Read our own output back with the strict decoder, and make the magnet link.
-// TEMPORARY until metainfo::Torrent::from_bytes lands on main.
+/// Read our own output back with the strict parser, and take the magnet link from it.
 fn self_check(made: &create::Created) -> anyhow::Result<String> {
-    use sha1::Digest;
-    let d = bt::bencode::decode(&made.bytes, &Default::default())
+    let t = metainfo::Torrent::from_bytes(&made.bytes)
         .context("internal error: the created torrent does not parse")?;
-    let info = d
-        .root
-        .as_dict()
-        .and_then(|r| r.get("info"))
-        .context("no info")?;
-    let h: [u8; 20] = sha1::Sha1::digest(&made.bytes[info.span.clone()]).into();
-    if h != made.info_hash.0 {
+    if t.info_hash != Some(made.info_hash)
+        || t.piece_count() != made.piece_count
+        || t.files.len() != made.file_count
+        || t.total_length != made.total_length
+    {
         bail!("internal error: the created torrent reads back differently");
     }
-    Ok(format!("magnet:?xt=urn:btih:{}", made.info_hash.hex()))
+    Ok(t.magnet())
 }
 
 /// Write `bytes` to `path` through a temporary file in the same directory, so no reader ever

@@ -22,6 +22,13 @@ fn info_hash(torrent: &[u8]) -> String {
     bt::metainfo::hex(&Sha1::digest(info_bytes(torrent)))
 }
 
+/// The info hash `bt-info` reads from a torrent file.
+fn bt_info_hash(dir: &Path, file: &str) -> String {
+    let r = bt_in("bt-info", dir, &["--json", file], None);
+    assert_eq!(r.code, 0, "bt-info {file}: {}", r.stderr);
+    r.json()["info_hash"].as_str().unwrap().to_string()
+}
+
 /// File paths in the torrent, joined with `/`, in order.
 fn paths(torrent: &[u8]) -> Vec<String> {
     let d = bencode::decode(torrent, &Default::default()).unwrap();
@@ -151,6 +158,10 @@ fn same_info_as_mktorrent_directory() {
         ["Upper/x", "a b", "a.txt", "a/b", "sub/deep/x", "z"]
     );
     assert_eq!(info_bytes(&ours), info_bytes(&theirs));
+    assert_eq!(
+        bt_info_hash(t.path(), "ours.torrent"),
+        bt_info_hash(t.path(), "theirs.torrent")
+    );
 }
 
 /// transmission-create writes `private: 0` into public torrents and leaves zero-length files
@@ -199,6 +210,10 @@ fn same_info_hash_as_transmission_create() {
     );
     let theirs = std::fs::read(t.path().join("theirs.torrent")).unwrap();
     assert_eq!(r.of_type("torrent")[0]["info_hash"], info_hash(&theirs));
+    assert_eq!(
+        r.of_type("torrent")[0]["info_hash"],
+        bt_info_hash(t.path(), "theirs.torrent")
+    );
 }
 
 #[test]
@@ -290,6 +305,7 @@ fn output_dash_writes_the_torrent_to_stdout() {
         )),
         "{magnet}"
     );
+    assert!(magnet.contains("&dn=f"), "{magnet}");
     assert_eq!(rec["name"], "f");
     assert_eq!(rec["piece_length"], 16384);
     assert_eq!(rec["piece_count"], 7);

@@ -285,6 +285,37 @@ fn version_value(v: Version) -> serde_json::Value {
     }
 }
 
+// -- create records (bt-make) --
+
+/// `bt-make`'s summary of the torrent it wrote to a file (`"type": "torrent"`), one line on
+/// stdout. (With `-o -` the torrent itself goes to stdout and no record is written.)
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MadeTorrent {
+    /// Always `"torrent"`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// v1 info hash, lowercase hex.
+    pub info_hash: String,
+    /// The torrent's name (lossy if the name is not UTF-8).
+    pub name: String,
+    /// The raw name as hex when it is not UTF-8, else `null`.
+    pub name_hex: Option<String>,
+    /// Bytes per piece.
+    pub piece_length: u64,
+    /// Number of pieces.
+    pub piece_count: u64,
+    /// Sum of the file lengths.
+    pub total_length: u64,
+    /// Number of files.
+    pub file_count: u64,
+    /// BEP 27 private flag.
+    pub private: bool,
+    /// Magnet link of the torrent.
+    pub magnet: String,
+    /// Path of the torrent file written.
+    pub output: String,
+}
+
 // ---- verify records (bt-verify) ----
 
 // ---- tracker records (bt-announce) ----

@@ -21,7 +21,7 @@
 //! [`Io::Plain`] reads with `pread` into the caller's buffer and gives identical results.
 //! Writes always use `pwrite`, in both modes: a store into a mapped sparse file on a full disk
 //! raises SIGBUS instead of returning `ENOSPC`, while `pwrite` reports
-//! "no space left on device writing <file>". `SIGXFSZ` is ignored once writing storage is
+//! `no space left on device writing <file>`. `SIGXFSZ` is ignored once writing storage is
 //! created, so a file-size limit (`ulimit -f`) also becomes an error instead of a kill.
 
 mod guard;
@@ -709,7 +709,7 @@ impl Storage {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::metainfo::{FileEntry, Torrent, Version};
 

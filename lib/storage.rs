@@ -246,7 +246,7 @@ impl Storage {
 
     /// Storage for downloading into `DIR/<name>`: creates the directories and every file
     /// (sparse, extended to its final length if shorter; longer files are left as they are),
-    /// refusing to follow symlinks. Pad files are not created.
+    /// refusing to follow symlinks. Pad files and BEP 47 symlink entries are not created.
     pub fn create(t: &Torrent, dir: &Path, io: Io) -> Result<Storage, Error> {
         // A file-size limit must give EFBIG, not kill the process.
         // SAFETY: setting a signal disposition to SIG_IGN.
@@ -254,14 +254,12 @@ impl Storage {
         let s = Storage::build(t, dir, true, io);
         // Check every path before creating anything, then create.
         let mut dirs_ok = HashSet::new();
-        for i in (0..s.slots.len()).filter(|&i| !s.geo.is_pad(i)) {
+        let on_disk = |i: usize| !s.geo.is_pad(i) && t.files[i].symlink.is_none();
+        for i in (0..s.slots.len()).filter(|&i| on_disk(i)) {
             s.check_path(i, false, &mut dirs_ok)?;
         }
         dirs_ok.clear();
-        for i in 0..s.slots.len() {
-            if s.geo.is_pad(i) {
-                continue;
-            }
+        for i in (0..s.slots.len()).filter(|&i| on_disk(i)) {
             s.check_path(i, true, &mut dirs_ok)?;
             let file = s.open_file(i, true)?;
             let len = s.geo.file_len(i);
@@ -725,6 +723,7 @@ pub(crate) mod tests {
                     offset,
                     pad,
                     pieces_root: None,
+                    symlink: None,
                 };
                 offset += length;
                 e
@@ -750,6 +749,8 @@ pub(crate) mod tests {
             creation_date: None,
             source: None,
             warnings: vec![],
+            info_bytes: vec![],
+            piece_layers: Default::default(),
         }
     }
 

@@ -86,7 +86,8 @@ pub struct FileReport {
 pub struct Report {
     /// `have[p]` is true when piece `p` matches its hash.
     pub have: Vec<bool>,
-    /// One report per file that is not a pad file, in torrent order.
+    /// One report per file, in torrent order; pad files and BEP 47 symlink entries (which
+    /// hold no bytes and are not created) are left out.
     pub files: Vec<FileReport>,
     /// Bytes actually read and hashed.
     pub bytes_checked: u64,
@@ -143,7 +144,7 @@ pub fn verify(
     let nfiles = geo.file_count();
     let states: Vec<Option<FileState>> = (0..nfiles)
         .into_par_iter()
-        .map(|f| (!geo.is_pad(f)).then(|| storage.stat(f)))
+        .map(|f| (!geo.is_pad(f) && t.files[f].symlink.is_none()).then(|| storage.stat(f)))
         .collect();
     // Bytes of each file that can be read from the start.
     let avail: Vec<u64> = states
@@ -227,14 +228,14 @@ pub fn verify(
                     // Redo the rest piece by piece, so one bad file spoils only its pieces.
                     hasher.reset();
                     record(e);
-                    for q in p..run.end {
+                    for (q, good) in have.iter().enumerate().take(run.end).skip(p) {
                         let len = geo.piece_len(q);
                         let r = storage
                             .visit(geo.piece_offset(q), len, scratch, &mut |c| hasher.update(c));
                         match r {
                             Ok(()) => {
                                 let ok = hasher.finalize_reset().as_slice() == t.pieces[q];
-                                have[q].store(ok, Ordering::Relaxed);
+                                good.store(ok, Ordering::Relaxed);
                             }
                             Err(e) => {
                                 hasher.reset();
@@ -254,7 +255,7 @@ pub fn verify(
     errors.sort();
 
     let files = (0..nfiles)
-        .filter(|&f| !geo.is_pad(f))
+        .filter(|&f| !geo.is_pad(f) && t.files[f].symlink.is_none())
         .map(|f| {
             let pieces = geo.file_pieces(f);
             let bad_pieces: Vec<usize> = pieces.clone().filter(|&p| !have[p]).collect();
@@ -304,6 +305,44 @@ pub fn verify(
         files,
         bytes_checked,
     })
+}
+
+/// Files under `root` (the directory of a multi-file torrent) that none of the storage's
+/// files is: `(path, length)`, sorted. Symlinks are listed, never followed. Unreadable
+/// directories are skipped. At most `limit` entries are returned.
+pub fn extra_files(
+    storage: &Storage,
+    root: &std::path::Path,
+    limit: usize,
+) -> Vec<(std::path::PathBuf, u64)> {
+    use std::collections::HashSet;
+    let known: HashSet<&std::path::Path> = (0..storage.geometry().file_count())
+        .map(|f| storage.path(f))
+        .collect();
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    match std::fs::symlink_metadata(root) {
+        Ok(m) if m.is_dir() => {}
+        _ => return out,
+    }
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            let Ok(m) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
+            if m.is_dir() {
+                stack.push(path);
+            } else if !known.contains(path.as_path()) && out.len() < limit {
+                out.push((path, m.len()));
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 #[cfg(test)]

@@ -133,6 +133,68 @@ pub struct ScrapeRecord {
     pub error: Option<String>,
 }
 
+impl AnnounceRecord {
+    /// The record for one tracker's answer or failure.
+    pub fn from_attempt(a: &crate::tracker::Attempt<crate::tracker::AnnounceResponse>) -> Self {
+        let mut rec = AnnounceRecord {
+            tracker: a.tracker.clone(),
+            ok: a.result.is_ok(),
+            interval: None,
+            min_interval: None,
+            complete: None,
+            incomplete: None,
+            peers: 0,
+            error: None,
+            warning: None,
+            notes: vec![],
+        };
+        match &a.result {
+            Ok(r) => {
+                rec.interval = r.interval;
+                rec.min_interval = r.min_interval;
+                rec.complete = r.complete;
+                rec.incomplete = r.incomplete;
+                rec.peers = r.peers.len();
+                rec.warning = r.warning.clone();
+                rec.notes = r.notes.clone();
+            }
+            Err(e) => rec.error = Some(e.detail()),
+        }
+        rec
+    }
+}
+
+impl ScrapeRecord {
+    /// The record for one torrent in one tracker's scrape answer (or its failure).
+    pub fn from_attempt(
+        a: &crate::tracker::Attempt<Vec<crate::tracker::ScrapeStats>>,
+        info_hash: crate::metainfo::InfoHash,
+    ) -> Self {
+        let mut rec = ScrapeRecord {
+            tracker: a.tracker.clone(),
+            ok: false,
+            info_hash: info_hash.hex(),
+            complete: None,
+            incomplete: None,
+            downloaded: None,
+            error: None,
+        };
+        match &a.result {
+            Ok(stats) => match stats.iter().find(|s| s.info_hash == info_hash) {
+                Some(s) => {
+                    rec.ok = true;
+                    rec.complete = Some(s.complete);
+                    rec.incomplete = Some(s.incomplete);
+                    rec.downloaded = Some(s.downloaded);
+                }
+                None => rec.error = Some("the tracker does not know this torrent".into()),
+            },
+            Err(e) => rec.error = Some(e.detail()),
+        }
+        rec
+    }
+}
+
 #[cfg(test)]
 mod tracker_tests {
     use super::*;

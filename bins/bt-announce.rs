@@ -206,9 +206,7 @@ fn report(common: &Common, out: &mut Out, r: &AnnounceRecord) -> anyhow::Result<
 fn finish(common: &Common, answered: bool, errors: &[&tracker::Error]) -> anyhow::Result<u8> {
     for e in errors {
         let line = format!("{TOOL}: {}", escape_controls(&e.to_string()));
-        if !answered {
-            eprintln!("{line}");
-        } else if !common.quiet {
+        if !answered || !common.quiet {
             eprintln!("{line}");
         }
     }

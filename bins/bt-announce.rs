@@ -73,7 +73,7 @@ struct Target {
 
 fn load(input: &str) -> anyhow::Result<Target> {
     if input.starts_with("magnet:") {
-        let m = shim::magnet(input)?;
+        let m = metainfo::Magnet::parse(input).context("magnet link")?;
         let Some(info_hash) = m.info_hash.or_else(|| m.info_hash_v2.map(truncate)) else {
             bail!("magnet link has no info hash");
         };
@@ -84,11 +84,12 @@ fn load(input: &str) -> anyhow::Result<Target> {
         });
     }
     let bytes = cli::read_input(input, "torrent")?;
-    let t = shim::from_bytes(&bytes).with_context(|| input.to_string())?;
+    let name = if input == "-" { "stdin" } else { input };
+    let t = metainfo::Torrent::from_bytes(&bytes).with_context(|| name.to_string())?;
     Ok(Target {
         info_hash: tracker::announce_hash(&t).context("torrent has no info hash")?,
         tiers: t.tiers(),
-        length: Some(t.total_length),
+        length: Some(t.content_length()),
     })
 }
 
@@ -251,71 +252,4 @@ fn scrape(
         .filter_map(|a| a.result.as_ref().err())
         .collect();
     finish(&args.common, answered, &errors)
-}
-
-/// TEMPORARY until `Torrent::from_bytes` / `Magnet::parse` land on main.
-mod shim {
-    use bt::bencode::{self, Limits};
-    use bt::metainfo::{InfoHash, InfoHashV2, Torrent, Version};
-    use sha1::Digest;
-
-    pub struct Magnet {
-        pub info_hash: Option<InfoHash>,
-        pub info_hash_v2: Option<InfoHashV2>,
-        pub trackers: Vec<String>,
-    }
-
-    pub fn magnet(_s: &str) -> anyhow::Result<Magnet> {
-        anyhow::bail!("magnet links are not supported yet")
-    }
-
-    pub fn from_bytes(b: &[u8]) -> anyhow::Result<Torrent> {
-        let d = bencode::decode(b, &Limits::default())?;
-        let root = d
-            .root
-            .as_dict()
-            .ok_or_else(|| anyhow::anyhow!("not a dictionary"))?;
-        let info = root.get("info").ok_or_else(|| anyhow::anyhow!("no info"))?;
-        let h: [u8; 20] = sha1::Sha1::digest(&b[info.span.clone()]).into();
-        let i = info.as_dict().ok_or_else(|| anyhow::anyhow!("bad info"))?;
-        let len = i.get("length").and_then(|l| l.as_int()).unwrap_or_else(|| {
-            i.get("files")
-                .and_then(|f| f.as_list())
-                .map(|l| {
-                    l.iter()
-                        .filter_map(|f| f.as_dict()?.get("length")?.as_int())
-                        .sum()
-                })
-                .unwrap_or(0)
-        });
-        let s = |n: &bencode::Node| n.as_str().map(str::to_string);
-        Ok(Torrent {
-            name: b"x".to_vec(),
-            piece_length: 1,
-            pieces: vec![],
-            files: vec![],
-            single_file: true,
-            total_length: len as u64,
-            private: false,
-            version: Version::V1,
-            info_hash: Some(InfoHash(h)),
-            info_hash_v2: None,
-            announce: root.get("announce").and_then(s),
-            announce_list: root
-                .get("announce-list")
-                .and_then(|l| l.as_list())
-                .map(|l| {
-                    l.iter()
-                        .filter_map(|t| t.as_list().map(|t| t.iter().filter_map(s).collect()))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            url_list: vec![],
-            comment: None,
-            created_by: None,
-            creation_date: None,
-            source: None,
-            warnings: vec![],
-        })
-    }
 }

@@ -698,3 +698,43 @@ fn readme_pipeline_through_jq() {
     assert_eq!(addrs.len(), direct.of_type("peer").len());
     assert!(addrs.contains(&"127.0.0.1:5555".to_string()));
 }
+
+#[test]
+fn magnet_links_and_stdin_are_inputs_too() {
+    let dir = tempdir();
+    let (t, h) = torrent(dir.path(), "m", &[&["http://unused.invalid/announce"]]);
+    let srv =
+        HttpServer::start(|_, _| ok_body(b"d8:intervali60e5:peers6:\x7f\x00\x00\x05\x00\x07e"));
+    let enc = |s: &str| -> String {
+        s.bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect()
+    };
+    let magnet = format!("magnet:?xt=urn:btih:{}&tr={}", hex(&h), enc(&srv.url()));
+    let r = announce(&[&magnet]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(peers(&r), ["127.0.0.5:7"]);
+    let bytes = std::fs::read(&t).unwrap();
+    let r = run_cmd(
+        Command::new(bin("bt-announce")).args(["--json", "-", "--tracker", &srv.url()]),
+        Some(&bytes),
+        Duration::from_secs(30),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let reqs = srv.requests.lock().unwrap().clone();
+    assert_eq!(reqs.len(), 2);
+    // A magnet's size is unknown: left=16384; a torrent's default is its whole length.
+    assert!(reqs[0].contains("&left=16384&"), "{}", reqs[0]);
+    assert!(reqs[1].contains("&left=100&"), "{}", reqs[1]);
+    assert!(reqs.iter().all(|q| q.contains("&event=started&")));
+    // A magnet link without trackers and without --tracker is bad input.
+    let r = announce(&[&format!("magnet:?xt=urn:btih:{}", hex(&h))]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("no trackers"), "{}", r.stderr);
+}

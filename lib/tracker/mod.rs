@@ -3,17 +3,20 @@
 //!
 //! The shape: [`http`] and [`udp`] hold pure functions that build requests and parse responses
 //! (unit-tested byte for byte) plus one small function each that touches the network. This module
-//! dispatches on the URL scheme ([`announce`], [`scrape`]); [`Tiers`] walks the tiers of a torrent.
+//! dispatches on the URL scheme ([`announce`], [`scrape`]); [`Tiers`] walks the tiers of a torrent;
+//! [`Announcer`] keeps the announce schedule of a running client.
 //!
 //! Invariants: every response is untrusted input. It is read with a size cap
 //! ([`MAX_RESPONSE`]), decoded by the strict [`crate::bencode`] scanner with tight limits, and
 //! never yields more than [`MAX_PEERS`] peers. Every network wait is bounded by the caller's
 //! [`Options::timeout`]; nothing here retries forever. Errors name the tracker URL.
 
+mod announcer;
 pub mod http;
 mod tiers;
 pub mod udp;
 
+pub use announcer::Announcer;
 pub use tiers::{peers_of, Attempt, Tiers};
 
 use crate::metainfo::InfoHash;

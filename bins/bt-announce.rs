@@ -57,7 +57,8 @@ struct Args {
     /// Seconds allowed for each tracker.
     #[arg(long, default_value_t = 15.0, value_name = "SECONDS")]
     timeout: f64,
-    /// Local address to send UDP tracker requests from (HTTP uses the system's choice).
+    /// Local address to announce from (udp:// and http:// trackers; https:// uses the system's
+    /// choice). Trackers record this address as ours.
     #[arg(long, value_name = "ADDR")]
     bind: Option<IpAddr>,
     #[command(flatten)]

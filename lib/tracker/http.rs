@@ -5,7 +5,8 @@
 //! 20-byte `info_hash` and `peer_id` are percent-encoded, every byte except the RFC 3986
 //! unreserved characters (`A-Z a-z 0-9 - . _ ~`) becomes `%XX`. The network is touched only in
 //! [`fetch`]: ureq with the caller's timeout, at most [`MAX_REDIRECTS`] redirects and a body capped
-//! at [`MAX_RESPONSE`] bytes.
+//! at [`MAX_RESPONSE`] bytes (or, to send from a chosen local address, a minimal HTTP/1.0 client
+//! with the same bounds).
 //!
 //! A `peers` string whose length is not a multiple of 6 (or `peers6` not a multiple of 18) is a
 //! partial answer: the whole entries are kept and the remainder is dropped with a note in
@@ -284,8 +285,12 @@ pub fn parse_scrape(tracker: &str, body: &[u8]) -> Result<Vec<ScrapeStats>, Erro
 
 /// GET a URL and return the body (at most [`MAX_RESPONSE`] bytes). A non-200 status whose body
 /// carries a `failure reason` becomes [`Error::Failure`]. This is the only network access of
-/// the HTTP tracker code.
+/// the HTTP tracker code: ureq, or for an `http://` URL with [`Options::bind`] set, the small
+/// bound client of `bound.rs`.
 pub fn fetch(tracker: &str, url: &str, opts: &Options) -> Result<Vec<u8>, Error> {
+    if let (Some(bind), true) = (opts.bind, url.starts_with("http://")) {
+        return super::bound::fetch(tracker, url, opts, bind);
+    }
     let agent = ureq::AgentBuilder::new()
         .timeout_connect(opts.timeout)
         .timeout(opts.timeout)

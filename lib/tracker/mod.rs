@@ -12,6 +12,7 @@
 //! [`Options::timeout`]; nothing here retries forever. Errors name the tracker URL.
 
 mod announcer;
+mod bound;
 pub mod http;
 mod tiers;
 pub mod udp;
@@ -152,8 +153,9 @@ pub struct ScrapeStats {
 pub struct Options {
     /// Overall time allowed for one tracker (connect, retransmissions, redirects, body).
     pub timeout: Duration,
-    /// Local address to send from. Honoured for UDP trackers; HTTP requests use the system's
-    /// choice (ureq 2 cannot bind a local address).
+    /// Local address to send from (trackers record the announce's source address as the
+    /// peer's). Honoured for `udp://` and `http://` trackers; `https://` requests use the
+    /// system's choice (ureq 2 cannot bind a local address).
     pub bind: Option<IpAddr>,
 }
 

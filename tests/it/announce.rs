@@ -150,6 +150,23 @@ fn http_and_udp_return_a_client_that_announced_before() {
         .iter()
         .all(|p| p["tracker"] == tr.http()));
 
+    // HTTP from a chosen loopback address: the tracker records that address.
+    let c = announce(&[
+        t,
+        "--tracker",
+        &tr.http(),
+        "--bind",
+        "127.0.0.4",
+        "--port",
+        "5555",
+    ]);
+    assert_eq!(c.code, 0, "{}", c.stderr);
+    assert!(
+        peers(&c).contains(&"127.0.0.4:5555".to_string()),
+        "{:?}",
+        peers(&c)
+    );
+
     // UDP, each client from its own loopback address.
     let a = announce(&[
         t,
@@ -172,7 +189,12 @@ fn http_and_udp_return_a_client_that_announced_before() {
     ]);
     assert_eq!(b.code, 0, "{}", b.stderr);
     let got = peers(&b);
-    for p in ["127.0.0.2:3333", "127.0.0.1:1111", "127.0.0.3:4444"] {
+    for p in [
+        "127.0.0.2:3333",
+        "127.0.0.1:1111",
+        "127.0.0.3:4444",
+        "127.0.0.4:5555",
+    ] {
         assert!(got.contains(&p.to_string()), "{p} missing from {got:?}");
     }
     assert_eq!(b.of_type("announce")[0]["tracker"], tr.udp());
@@ -311,6 +333,25 @@ fn dead_first_tier_falls_through_to_the_second_within_the_timeout() {
         "{silent}"
     );
 
+    // The same through the bound HTTP client.
+    let start = Instant::now();
+    let r = announce(&[t, "--timeout", "1", "--port", "2222", "--bind", "127.0.0.1"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(start.elapsed() < Duration::from_secs(8));
+    assert_eq!(r.of_type("announce").len(), 5);
+    let silent = r
+        .of_type("announce")
+        .into_iter()
+        .find(|a| a["tracker"] == silent_tcp_url.as_str())
+        .unwrap();
+    assert!(
+        silent["error"]
+            .as_str()
+            .unwrap()
+            .contains("no answer within"),
+        "{silent}"
+    );
+
     // --all asks everyone at once: the same answer in about one timeout.
     let start = Instant::now();
     let r = announce(&[t, "--timeout", "1", "--port", "2222", "--all"]);
@@ -396,18 +437,25 @@ fn ok_body(body: &[u8]) -> Vec<u8> {
     r
 }
 
-fn against(body: Vec<u8>) -> (Run, HttpServer) {
+/// Run bt-announce against a server answering `body`, twice: through ureq, and through the
+/// bound HTTP client (`--bind 127.0.0.1`); both must behave the same.
+fn against(body: Vec<u8>) -> Vec<Run> {
     let dir = tempdir();
     let (t, _) = torrent(dir.path(), "h", &[&["http://unused.invalid/announce"]]);
     let srv = HttpServer::start(move |_, _| ok_body(&body));
-    let r = announce(&[
+    let base = [
         t.to_str().unwrap(),
         "--tracker",
         &srv.url(),
         "--timeout",
         "5",
-    ]);
-    (r, srv)
+    ];
+    let runs = vec![
+        announce(&base),
+        announce(&[&base[..], &["--bind", "127.0.0.1"]].concat()),
+    ];
+    assert_eq!(srv.requests.lock().unwrap().len(), 2);
+    runs
 }
 
 #[test]
@@ -453,16 +501,17 @@ fn the_query_is_percent_encoded_byte_for_byte() {
 
 #[test]
 fn truncated_bencode_is_a_clear_error() {
-    let (r, _s) = against(b"d8:intervali1800e5:peers12:abc".to_vec());
-    assert_eq!(r.code, 1);
-    assert!(
-        r.stderr.contains("invalid response: not bencode"),
-        "{}",
-        r.stderr
-    );
-    let a = &r.of_type("announce")[0];
-    assert_eq!(a["ok"], false);
-    assert!(a["error"].as_str().unwrap().contains("not bencode"));
+    for r in against(b"d8:intervali1800e5:peers12:abc".to_vec()) {
+        assert_eq!(r.code, 1);
+        assert!(
+            r.stderr.contains("invalid response: not bencode"),
+            "{}",
+            r.stderr
+        );
+        let a = &r.of_type("announce")[0];
+        assert_eq!(a["ok"], false);
+        assert!(a["error"].as_str().unwrap().contains("not bencode"));
+    }
 }
 
 #[test]
@@ -474,20 +523,22 @@ fn huge_peer_lists_are_capped_or_refused() {
         body.extend_from_slice(&[0x1a, 0xe1]);
     }
     body.push(b'e');
-    let (r, _s) = against(body);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(r.of_type("peer").len(), 10_000);
-    assert!(r.stderr.contains("kept the first 10000"), "{}", r.stderr);
-    let a = &r.of_type("announce")[0];
-    assert_eq!(a["peers"], 10_000);
-    assert!(a["notes"][0].as_str().unwrap().contains("200000 peers"));
+    for r in against(body) {
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert_eq!(r.of_type("peer").len(), 10_000);
+        assert!(r.stderr.contains("kept the first 10000"), "{}", r.stderr);
+        let a = &r.of_type("announce")[0];
+        assert_eq!(a["peers"], 10_000);
+        assert!(a["notes"][0].as_str().unwrap().contains("200000 peers"));
+    }
 
     let mut big = b"d5:peers3000000:".to_vec();
     big.resize(big.len() + 3_000_000, 1);
     big.push(b'e');
-    let (r, _s) = against(big);
-    assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("response larger than"), "{}", r.stderr);
+    for r in against(big) {
+        assert_eq!(r.code, 1);
+        assert!(r.stderr.contains("response larger than"), "{}", r.stderr);
+    }
 }
 
 #[test]
@@ -495,32 +546,34 @@ fn a_peers_string_not_a_multiple_of_six_is_a_partial_answer() {
     let mut body = b"d8:intervali60e5:peers14:".to_vec();
     body.extend_from_slice(&[127, 0, 0, 9, 0, 80, 127, 0, 0, 8, 0, 81, 1, 2]);
     body.push(b'e');
-    let (r, _s) = against(body);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(peers(&r), ["127.0.0.9:80", "127.0.0.8:81"]);
-    assert!(r.stderr.contains("not a multiple of 6"), "{}", r.stderr);
+    for r in against(body) {
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert_eq!(peers(&r), ["127.0.0.9:80", "127.0.0.8:81"]);
+        assert!(r.stderr.contains("not a multiple of 6"), "{}", r.stderr);
+    }
 }
 
 #[test]
 fn a_failure_reason_with_control_characters_is_escaped() {
     let reason = "go \u{1b}[2J\u{7}away\nnow";
     let body = format!("d14:failure reason{}:{reason}e", reason.len()).into_bytes();
-    let (r, _s) = against(body.clone());
-    assert_eq!(r.code, 1);
-    assert!(
-        !r.stderr.contains('\u{1b}') && !r.stderr.contains('\u{7}'),
-        "{:?}",
-        r.stderr
-    );
-    assert!(
-        r.stderr
-            .contains("tracker refused: go \\x1b[2J\\x07away\\nnow"),
-        "{}",
-        r.stderr
-    );
-    assert_eq!(r.stderr.lines().count(), 2, "{}", r.stderr);
-    let a = &r.of_type("announce")[0];
-    assert_eq!(a["error"], format!("tracker refused: {reason}"));
+    for r in against(body.clone()) {
+        assert_eq!(r.code, 1);
+        assert!(
+            !r.stderr.contains('\u{1b}') && !r.stderr.contains('\u{7}'),
+            "{:?}",
+            r.stderr
+        );
+        assert!(
+            r.stderr
+                .contains("tracker refused: go \\x1b[2J\\x07away\\nnow"),
+            "{}",
+            r.stderr
+        );
+        assert_eq!(r.stderr.lines().count(), 2, "{}", r.stderr);
+        let a = &r.of_type("announce")[0];
+        assert_eq!(a["error"], format!("tracker refused: {reason}"));
+    }
     // Human output on stdout/stderr is escaped too.
     let dir = tempdir();
     let (t, _) = torrent(dir.path(), "f", &[&["http://unused.invalid/announce"]]);
@@ -543,18 +596,23 @@ fn a_redirect_loop_is_a_clear_error() {
         )
         .into_bytes()
     });
-    let start = Instant::now();
-    let r = announce(&[
-        t.to_str().unwrap(),
-        "--tracker",
-        &srv.url(),
-        "--timeout",
-        "5",
-    ]);
-    assert_eq!(r.code, 1);
-    assert!(start.elapsed() < Duration::from_secs(5));
-    assert!(r.stderr.contains("redirect"), "{}", r.stderr);
-    assert!(srv.requests.lock().unwrap().len() <= 6);
+    for bind in [&[][..], &["--bind", "127.0.0.1"]] {
+        srv.requests.lock().unwrap().clear();
+        let start = Instant::now();
+        let args = [
+            t.to_str().unwrap(),
+            "--tracker",
+            &srv.url(),
+            "--timeout",
+            "5",
+        ];
+        let r = announce(&[&args[..], bind].concat());
+        assert_eq!(r.code, 1);
+        assert!(start.elapsed() < Duration::from_secs(5));
+        assert!(r.stderr.contains("redirect loop"), "{}", r.stderr);
+        let n = srv.requests.lock().unwrap().len();
+        assert!((5..=6).contains(&n), "{n} requests");
+    }
 }
 
 /// A hostile UDP tracker: answers each packet with `respond(packet)` (none if empty).

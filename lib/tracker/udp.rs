@@ -540,4 +540,53 @@ mod tests {
         remember(key, None);
         assert_eq!(cached(key), None);
     }
+
+    #[test]
+    fn a_connection_id_is_reused_within_a_minute() {
+        let srv = UdpSocket::bind("127.0.0.1:0").unwrap();
+        srv.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let url = format!("udp://{}", srv.local_addr().unwrap());
+        let fake = std::thread::spawn(move || {
+            let (mut connects, mut announces) = (0, 0);
+            let mut buf = [0u8; 200];
+            let start = Instant::now();
+            while announces < 2 && start.elapsed() < Duration::from_secs(5) {
+                let Ok((n, from)) = srv.recv_from(&mut buf) else {
+                    continue;
+                };
+                let tid = &buf[12..16];
+                let mut a = Vec::new();
+                if n == 16 {
+                    connects += 1;
+                    a.extend_from_slice(&[0, 0, 0, 0]);
+                    a.extend_from_slice(tid);
+                    a.extend_from_slice(&77u64.to_be_bytes());
+                } else {
+                    assert_eq!(&buf[..8], &77u64.to_be_bytes());
+                    announces += 1;
+                    a.extend_from_slice(&[0, 0, 0, 1]);
+                    a.extend_from_slice(tid);
+                    a.extend_from_slice(&[0, 0, 0, 60, 0, 0, 0, 1, 0, 0, 0, 2]);
+                    a.extend_from_slice(&[127, 0, 0, 7, 0, 9]);
+                }
+                srv.send_to(&a, from).unwrap();
+            }
+            (connects, announces)
+        });
+        let req = AnnounceRequest::new(InfoHash([8; 20]), 1, 0);
+        let opts = Options {
+            timeout: Duration::from_secs(3),
+            bind: Some("127.0.0.1".parse().unwrap()),
+        };
+        for _ in 0..2 {
+            let r = announce(&url, &req, &opts).unwrap();
+            assert_eq!(r.peers, vec!["127.0.0.7:9".parse().unwrap()]);
+            assert_eq!(
+                (r.interval, r.incomplete, r.complete),
+                (Some(60), Some(1), Some(2))
+            );
+        }
+        assert_eq!(fake.join().unwrap(), (1, 2));
+    }
 }

@@ -186,19 +186,7 @@ fn report(common: &Common, out: &mut Out, r: &AnnounceRecord) -> anyhow::Result<
     }
     match out.mode {
         Mode::Json => out.json(r)?,
-        Mode::Human if r.ok => {
-            let n = |v: Option<u64>| v.map_or("?".to_string(), |v| v.to_string());
-            let iv = r.interval.map_or("?".to_string(), |v| v.to_string());
-            common.note(
-                TOOL,
-                &format!(
-                    "tracker {t}: {} peers, {} seeders, {} leechers, interval {iv} s",
-                    r.peers,
-                    n(r.complete),
-                    n(r.incomplete)
-                ),
-            );
-        }
+        Mode::Human if r.ok => common.note(TOOL, &r.human()),
         Mode::Human => {}
     }
     Ok(())
@@ -234,18 +222,7 @@ fn scrape(
         answered |= rec.ok;
         match out.mode {
             Mode::Json => out.json(&rec)?,
-            Mode::Human => {
-                let t = escape_controls(&rec.tracker);
-                match (&rec.error, rec.complete, rec.incomplete, rec.downloaded) {
-                    (None, Some(c), Some(i), Some(d)) => {
-                        out.line(&format!("{t}: {c} seeders, {i} leechers, {d} downloads"))?
-                    }
-                    (e, ..) => out.line(&format!(
-                        "{t}: no counts: {}",
-                        escape_controls(e.as_deref().unwrap_or("?"))
-                    ))?,
-                }
-            }
+            Mode::Human => out.line(&rec.human())?,
         }
     }
     let errors: Vec<_> = attempts

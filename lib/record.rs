@@ -430,6 +430,21 @@ impl AnnounceRecord {
         }
         rec
     }
+    /// One line for people, control characters escaped: the counts, or the error.
+    pub fn human(&self) -> String {
+        let t = crate::cli::escape_controls(&self.tracker);
+        let n = |v: Option<u64>| v.map_or("?".to_string(), |v| v.to_string());
+        match &self.error {
+            None => format!(
+                "tracker {t}: {} peers, {} seeders, {} leechers, interval {} s",
+                self.peers,
+                n(self.complete),
+                n(self.incomplete),
+                n(self.interval.map(u64::from))
+            ),
+            Some(e) => format!("tracker {t}: {}", crate::cli::escape_controls(e)),
+        }
+    }
 }
 
 impl ScrapeRecord {
@@ -460,6 +475,20 @@ impl ScrapeRecord {
             Err(e) => rec.error = Some(e.detail()),
         }
         rec
+    }
+
+    /// One line for people, control characters escaped: the counts, or why there are none.
+    pub fn human(&self) -> String {
+        let t = crate::cli::escape_controls(&self.tracker);
+        match (&self.error, self.complete, self.incomplete, self.downloaded) {
+            (None, Some(c), Some(i), Some(d)) => {
+                format!("{t}: {c} seeders, {i} leechers, {d} downloads")
+            }
+            (e, ..) => format!(
+                "{t}: no counts: {}",
+                crate::cli::escape_controls(e.as_deref().unwrap_or("?"))
+            ),
+        }
     }
 }
 

@@ -755,6 +755,24 @@ fn readme_pipeline_through_jq() {
         .collect();
     assert_eq!(addrs.len(), direct.of_type("peer").len());
     assert!(addrs.contains(&"127.0.0.1:5555".to_string()));
+    // Human output: one ip:port per line on stdout, tracker summaries on stderr.
+    let human = bt("bt-announce", &[t.to_str().unwrap(), "--human"]);
+    assert_eq!(human.code, 0, "{}", human.stderr);
+    let mut lines: Vec<&str> = Vec::new();
+    let text = human.stdout_str();
+    lines.extend(text.lines());
+    assert!(lines.contains(&"127.0.0.1:5555"), "{lines:?}");
+    assert!(
+        human.stderr.contains("2 peers, 0 seeders, 2 leechers"),
+        "{}",
+        human.stderr
+    );
+    let sc = bt("bt-announce", &[t.to_str().unwrap(), "--human", "--scrape"]);
+    assert_eq!(sc.code, 0, "{}", sc.stderr);
+    assert_eq!(
+        sc.stdout_str().trim(),
+        format!("{}: 0 seeders, 2 leechers, 0 downloads", tr.http())
+    );
 }
 
 #[test]

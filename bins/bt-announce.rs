@@ -101,11 +101,9 @@ fn truncate(h: metainfo::InfoHashV2) -> InfoHash {
 }
 
 fn main() -> std::process::ExitCode {
+    cli::completions_or_continue::<Args>("bt-announce");
     cli::run(TOOL, || {
         let args = Args::parse();
-        if let Some(sh) = args.common.completions {
-            return Ok(cli::print_completions::<Args>(sh, TOOL));
-        }
         body(args)
     })
 }

@@ -10,7 +10,7 @@
 //! | record | written by |
 //! |---|---|
 //! | `torrent` | `bt-info` (one object, not a stream), `bt-make` (summary of the created torrent) |
-//! | `file`, `summary` | `bt-verify` |
+//! | `file`, `extra`, `summary` | `bt-verify` |
 //! | `peer`, `announce`, `scrape` | `bt-announce`; `peer` is read by `bt-fetch` |
 //! | `listening`, `peer`, `stats` | `bt-seed` |
 //! | `progress`, `summary` | `bt-fetch` |
@@ -285,7 +285,126 @@ fn version_value(v: Version) -> serde_json::Value {
     }
 }
 
+// -- create records (bt-make) --
+
+/// `bt-make`'s summary of the torrent it wrote to a file (`"type": "torrent"`), one line on
+/// stdout. (With `-o -` the torrent itself goes to stdout and no record is written.)
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MadeTorrent {
+    /// Always `"torrent"`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// v1 info hash, lowercase hex.
+    pub info_hash: String,
+    /// The torrent's name (lossy if the name is not UTF-8).
+    pub name: String,
+    /// The raw name as hex when it is not UTF-8, else `null`.
+    pub name_hex: Option<String>,
+    /// Bytes per piece.
+    pub piece_length: u64,
+    /// Number of pieces.
+    pub piece_count: u64,
+    /// Sum of the file lengths.
+    pub total_length: u64,
+    /// Number of files.
+    pub file_count: u64,
+    /// BEP 27 private flag.
+    pub private: bool,
+    /// Magnet link of the torrent.
+    pub magnet: String,
+    /// Path of the torrent file written.
+    pub output: String,
+}
+
 // ---- verify records (bt-verify) ----
+
+/// `file` (bt-verify): the verdict on one file of the torrent (pad files are not reported).
+///
+/// `{"type":"file","path":"name/dir/f.bin","length":70000,"status":"incomplete",
+/// "bad_pieces":1,"shared_bad_pieces":0,"pieces":5,"bytes_on_disk":70000}`
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct VerifyFile {
+    /// Always `"file"`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Path relative to the download directory (`<name>/<path...>`, or `<name>` for a
+    /// single-file torrent), `/`-separated.
+    pub path: String,
+    /// The raw path bytes in hex, only when the path is not UTF-8 (`path` is then lossy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_hex: Option<String>,
+    /// Length the torrent gives.
+    pub length: u64,
+    /// `complete`, `incomplete`, `missing`, `wrong_size` or `unreadable`.
+    pub status: String,
+    /// How many of the pieces touching the file are bad.
+    pub bad_pieces: usize,
+    /// How many of those also touch other files (a piece spanning several files that fails is
+    /// charged to each of them).
+    pub shared_bad_pieces: usize,
+    /// How many pieces touch the file (0 for a zero-length file).
+    pub pieces: usize,
+    /// Length on disk (0 when missing).
+    pub bytes_on_disk: u64,
+    /// With `--bad-pieces`: the bad piece indices, ascending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bad_piece_indices: Option<Vec<usize>>,
+    /// Why the file is unreadable (or the read error met).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// `extra` (bt-verify `--extra`): a file under the torrent's directory that the torrent does
+/// not list. `{"type":"extra","path":"name/notes.txt","bytes":12}`
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct VerifyExtra {
+    /// Always `"extra"`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Path relative to the download directory, `/`-separated.
+    pub path: String,
+    /// The raw path bytes in hex, only when the path is not UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_hex: Option<String>,
+    /// Its length.
+    pub bytes: u64,
+}
+
+/// `summary` (bt-verify): the last record.
+///
+/// `{"type":"summary","ok":false,"pieces":8,"good_pieces":7,"bad_pieces":1,
+/// "bytes_checked":131172,"seconds":0.002,"info_hash":"..."}`
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct VerifySummary {
+    /// Always `"summary"`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Every piece matches and every file has its exact length (the exit code is 0).
+    pub ok: bool,
+    /// Pieces in the torrent.
+    pub pieces: usize,
+    /// Pieces that match their hash.
+    pub good_pieces: usize,
+    /// Pieces that do not (or could not be read).
+    pub bad_pieces: usize,
+    /// Bytes read and hashed.
+    pub bytes_checked: u64,
+    /// Wall-clock seconds spent verifying.
+    pub seconds: f64,
+    /// Files reported (pad files excluded).
+    pub files: usize,
+    /// Files not `complete`.
+    pub bad_files: usize,
+    /// With `--extra`: files found that the torrent does not list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_files: Option<usize>,
+    /// v1 info hash, lowercase hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub info_hash: Option<String>,
+    /// With `--bad-pieces`: the bad piece indices, ascending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bad_piece_indices: Option<Vec<usize>>,
+}
 
 // ---- tracker records (bt-announce) ----
 

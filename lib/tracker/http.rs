@@ -328,6 +328,17 @@ pub fn fetch(tracker: &str, url: &str, opts: &Options) -> Result<Vec<u8>, Error>
                     after: opts.timeout,
                     ignored: None,
                 },
+                ureq::ErrorKind::ConnectionFailed | ureq::ErrorKind::Dns => {
+                    let what = if t.kind() == ureq::ErrorKind::Dns {
+                        "cannot resolve the host"
+                    } else {
+                        "cannot connect"
+                    };
+                    match std::error::Error::source(&t) {
+                        Some(src) => net(format!("{what}: {src}")),
+                        None => net(format!("{what}: {}", t.message().unwrap_or("?"))),
+                    }
+                }
                 _ => {
                     let mut s = t.kind().to_string().to_lowercase();
                     if let Some(m) = t.message() {

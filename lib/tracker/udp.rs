@@ -541,17 +541,22 @@ mod tests {
         assert_eq!(cached(key), None);
     }
 
-    #[test]
-    fn a_connection_id_is_reused_within_a_minute() {
-        let srv = UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// A fake tracker on `local` that answers connects and `announces` announces with `peers`;
+    /// returns (connects, announces) seen.
+    fn fake_tracker(
+        local: &str,
+        announces: usize,
+        peers: Vec<u8>,
+    ) -> (String, std::thread::JoinHandle<(usize, usize)>) {
+        let srv = UdpSocket::bind(local).unwrap();
         srv.set_read_timeout(Some(Duration::from_millis(100)))
             .unwrap();
         let url = format!("udp://{}", srv.local_addr().unwrap());
-        let fake = std::thread::spawn(move || {
-            let (mut connects, mut announces) = (0, 0);
+        let h = std::thread::spawn(move || {
+            let (mut connects, mut seen) = (0, 0);
             let mut buf = [0u8; 200];
             let start = Instant::now();
-            while announces < 2 && start.elapsed() < Duration::from_secs(5) {
+            while seen < announces && start.elapsed() < Duration::from_secs(5) {
                 let Ok((n, from)) = srv.recv_from(&mut buf) else {
                     continue;
                 };
@@ -564,16 +569,38 @@ mod tests {
                     a.extend_from_slice(&77u64.to_be_bytes());
                 } else {
                     assert_eq!(&buf[..8], &77u64.to_be_bytes());
-                    announces += 1;
+                    seen += 1;
                     a.extend_from_slice(&[0, 0, 0, 1]);
                     a.extend_from_slice(tid);
                     a.extend_from_slice(&[0, 0, 0, 60, 0, 0, 0, 1, 0, 0, 0, 2]);
-                    a.extend_from_slice(&[127, 0, 0, 7, 0, 9]);
+                    a.extend_from_slice(&peers);
                 }
                 srv.send_to(&a, from).unwrap();
             }
-            (connects, announces)
+            (connects, seen)
         });
+        (url, h)
+    }
+
+    #[test]
+    fn ipv6_trackers_answer_with_18_byte_peers() {
+        let mut peer = [0u8; 18];
+        peer[15] = 1;
+        peer[17] = 9;
+        let (url, h) = fake_tracker("[::1]:0", 1, peer.to_vec());
+        let req = AnnounceRequest::new(InfoHash([9; 20]), 1, 0);
+        let opts = Options {
+            timeout: Duration::from_secs(3),
+            bind: None,
+        };
+        let r = announce(&url, &req, &opts).unwrap();
+        assert_eq!(r.peers, vec!["[::1]:9".parse().unwrap()]);
+        assert_eq!(h.join().unwrap(), (1, 1));
+    }
+
+    #[test]
+    fn a_connection_id_is_reused_within_a_minute() {
+        let (url, fake) = fake_tracker("127.0.0.1:0", 2, vec![127, 0, 0, 7, 0, 9]);
         let req = AnnounceRequest::new(InfoHash([8; 20]), 1, 0);
         let opts = Options {
             timeout: Duration::from_secs(3),

@@ -90,6 +90,32 @@ impl Tracker {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+        // opentracker listens before it has read the whitelist: wait until a `stopped`
+        // announce (which adds no peer) for each hash is accepted.
+        for h in hashes {
+            let ih: String = h.iter().map(|b| format!("%{b:02X}")).collect();
+            let req = format!(
+                "GET /announce?info_hash={ih}&peer_id=-BT0100-readyreadyre&port=1&uploaded=0\
+                 &downloaded=0&left=0&event=stopped&compact=1 HTTP/1.0\r\n\r\n"
+            );
+            loop {
+                assert!(
+                    start.elapsed() < Duration::from_secs(10),
+                    "opentracker not ready"
+                );
+                let mut answer = Vec::new();
+                if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+                    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+                    let _ = s.write_all(req.as_bytes());
+                    let _ = s.read_to_end(&mut answer);
+                }
+                let text = String::from_utf8_lossy(&answer);
+                if text.contains("5:peers") && !text.contains("failure reason") {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
         Tracker {
             _proc: proc,
             _dir: dir,
@@ -615,18 +641,20 @@ fn a_redirect_loop_is_a_clear_error() {
     }
 }
 
-/// A hostile UDP tracker: answers each packet with `respond(packet)` (none if empty).
+/// A hostile UDP tracker: answers each packet with `respond(packet)` (none if empty); stops
+/// when the returned flag is set (or after 10 s).
 fn udp_server(
     respond: impl Fn(&[u8]) -> Vec<Vec<u8>> + Send + 'static,
-) -> (String, JoinHandle<()>) {
+) -> (String, Arc<AtomicBool>, JoinHandle<()>) {
     let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-    s.set_read_timeout(Some(Duration::from_millis(100)))
-        .unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
     let url = format!("udp://{}", s.local_addr().unwrap());
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop2 = stop.clone();
     let h = std::thread::spawn(move || {
         let start = Instant::now();
         let mut buf = [0u8; 2048];
-        while start.elapsed() < Duration::from_secs(6) {
+        while !stop2.load(Ordering::SeqCst) && start.elapsed() < Duration::from_secs(10) {
             if let Ok((n, from)) = s.recv_from(&mut buf) {
                 for p in respond(&buf[..n]) {
                     let _ = s.send_to(&p, from);
@@ -634,7 +662,7 @@ fn udp_server(
             }
         }
     });
-    (url, h)
+    (url, stop, h)
 }
 
 #[test]
@@ -643,7 +671,7 @@ fn hostile_udp_trackers_give_clear_errors_not_hangs() {
     let (t, _) = torrent(dir.path(), "u", &[&["http://unused.invalid/announce"]]);
     let t = t.to_str().unwrap();
     // Wrong transaction ids and short packets are ignored until the timeout, and counted.
-    let (url, h) = udp_server(|p| {
+    let (url, stop, h) = udp_server(|p| {
         let mut wrong = p[8..16].to_vec();
         wrong[7] ^= 0xff;
         vec![wrong, vec![0, 0, 0], vec![]]
@@ -657,10 +685,11 @@ fn hostile_udp_trackers_give_clear_errors_not_hangs() {
         "{}",
         r.stderr
     );
+    stop.store(true, Ordering::SeqCst);
     h.join().unwrap();
 
     // Our transaction id but a short announce answer: an error at once.
-    let (url, h) = udp_server(|p| {
+    let (url, stop, h) = udp_server(|p| {
         let tid = p[12..16].to_vec();
         if p.len() == 16 {
             let mut a = vec![0, 0, 0, 0];
@@ -682,10 +711,11 @@ fn hostile_udp_trackers_give_clear_errors_not_hangs() {
         "{}",
         r.stderr
     );
+    stop.store(true, Ordering::SeqCst);
     h.join().unwrap();
 
     // An error packet with control characters is the tracker's refusal, escaped.
-    let (url, h) = udp_server(|p| {
+    let (url, stop, h) = udp_server(|p| {
         let mut a = vec![0, 0, 0, 3];
         a.extend_from_slice(&p[12..16]);
         a.extend_from_slice(b"banned\x1b[0m");
@@ -698,6 +728,7 @@ fn hostile_udp_trackers_give_clear_errors_not_hangs() {
         "{}",
         r.stderr
     );
+    stop.store(true, Ordering::SeqCst);
     h.join().unwrap();
 }
 

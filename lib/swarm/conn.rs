@@ -178,6 +178,7 @@ fn run(s: &Arc<Swarm>, stream: TcpStream, addr: SocketAddr, theirs: Handshake, i
         }
     };
     c.finish();
+    let _ = c.tx.send(Out::Close);
     let _ = c.stream.shutdown(Shutdown::Both);
     if let Ok(h) = writer {
         let _ = h.join();

@@ -14,6 +14,7 @@
 //! [`Options::handshake_timeout`]. Every socket has read and write timeouts; every loop checks the
 //! stop flag at least once a second.
 
+pub mod announce;
 mod choker;
 mod conn;
 mod listen;
@@ -204,6 +205,9 @@ pub struct Swarm {
     stop: AtomicBool,
     rate: Option<choker::RateLimiter>,
     connections: AtomicUsize,
+    /// Peer sources still open (stdin, trackers that answer): while any is, the swarm does not
+    /// give up for lack of peers.
+    sources: AtomicUsize,
 }
 
 impl Swarm {
@@ -246,6 +250,7 @@ impl Swarm {
             stop: AtomicBool::new(false),
             rate,
             connections: AtomicUsize::new(0),
+            sources: AtomicUsize::new(0),
         })
     }
 
@@ -277,6 +282,17 @@ impl Swarm {
                 busy: false,
             });
         }
+    }
+
+    /// A source of peers (such as standard input) opened: the swarm does not give up for lack
+    /// of peers until it is closed with [`Swarm::source_closed`].
+    pub fn source_opened(&self) {
+        self.sources.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A source of peers ended.
+    pub fn source_closed(&self) {
+        self.sources.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// Start the connector and choker threads.
@@ -317,8 +333,8 @@ impl Swarm {
                     if let Some(c) = st.candidates.iter_mut().find(|c| c.addr == addr) {
                         c.busy = false;
                         c.failures = if worked { 1 } else { c.failures + 1 };
-                        let backoff = 1u64 << c.failures.min(6);
-                        c.next_try = Instant::now() + Duration::from_secs(backoff);
+                        let backoff = 500u64 << c.failures.min(7);
+                        c.next_try = Instant::now() + Duration::from_millis(backoff);
                     }
                 });
             }
@@ -391,6 +407,7 @@ impl Swarm {
                 let st = self.lock();
                 let alive = !st.peers.is_empty()
                     || self.connections.load(Ordering::Relaxed) > 0
+                    || self.sources.load(Ordering::Relaxed) > 0
                     || st
                         .candidates
                         .iter()
@@ -473,6 +490,63 @@ impl Swarm {
             }
         }
     }
+}
+
+/// The `peer` record for an event (None for events that are not about a peer).
+pub fn event_record(e: &Event, info_hash: &str) -> Option<crate::record::PeerEventRecord> {
+    let base = |event: &str, addr: &SocketAddr| crate::record::PeerEventRecord {
+        event: event.to_string(),
+        ip: addr.ip().to_string(),
+        port: addr.port(),
+        info_hash: info_hash.to_string(),
+        peer_id: None,
+        incoming: None,
+        reason: None,
+        downloaded: None,
+        uploaded: None,
+    };
+    match e {
+        Event::Connected {
+            addr,
+            peer_id,
+            incoming,
+        } => Some(crate::record::PeerEventRecord {
+            peer_id: Some(peer_id.hex()),
+            incoming: Some(*incoming),
+            ..base("connected", addr)
+        }),
+        Event::Disconnected {
+            addr,
+            reason,
+            downloaded,
+            uploaded,
+        } => Some(crate::record::PeerEventRecord {
+            reason: Some(reason.clone()),
+            downloaded: Some(*downloaded),
+            uploaded: Some(*uploaded),
+            ..base("disconnected", addr)
+        }),
+        Event::Banned { addr } => Some(base("banned", addr)),
+        Event::BadPiece { .. } => None,
+    }
+}
+
+static SIGNALLED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    SIGNALLED.store(true, Ordering::Relaxed);
+}
+
+/// Catch SIGINT and SIGTERM: instead of ending the process they raise the returned flag, so
+/// that a seeder can announce `stopped` and a fetcher can write its summary before exiting.
+pub fn stop_on_signals() -> &'static AtomicBool {
+    let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, handler);
+        libc::signal(libc::SIGTERM, handler);
+    }
+    &SIGNALLED
 }
 
 /// Spawn a named thread with a small stack; a failure to spawn is ignored (the work is skipped).

@@ -314,7 +314,8 @@ impl Picker {
 
     fn locate(&self, block: &Block) -> Option<(u32, usize)> {
         let b = block.offset / MAX_BLOCK;
-        (block.offset.is_multiple_of(MAX_BLOCK) && self.block(block.piece, b).length == block.length)
+        (block.offset.is_multiple_of(MAX_BLOCK)
+            && self.block(block.piece, b).length == block.length)
             .then_some((block.piece, b as usize))
     }
 

@@ -54,6 +54,20 @@ pub fn verify(
         .collect()
 }
 
+impl PieceStore for crate::storage::Storage {
+    fn read(&self, piece: u32, offset: u32, buf: &mut [u8]) -> io::Result<()> {
+        self.read_block(piece as usize, offset as u64, buf)
+            .map_err(io::Error::other)
+    }
+    fn write(&self, piece: u32, offset: u32, data: &[u8]) -> io::Result<()> {
+        self.write_block(piece as usize, offset as u64, data)
+            .map_err(io::Error::other)
+    }
+    fn flush(&self) -> io::Result<()> {
+        crate::storage::Storage::flush(self).map_err(io::Error::other)
+    }
+}
+
 /// A store in memory (for tests).
 pub struct MemStore {
     data: std::sync::Mutex<Vec<u8>>,

@@ -99,6 +99,27 @@ impl Common {
     }
 }
 
+/// If the process was started as `tool --completions SHELL`, print the completions and exit 0.
+///
+/// Call this first in `main`, before clap parses: it must work even though the tool's required
+/// arguments are absent.
+pub fn completions_or_continue<C: clap::CommandFactory>(tool: &str) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.len() == 2 && args[0] == "--completions" {
+        use clap::ValueEnum;
+        match clap_complete::Shell::from_str(&args[1], true) {
+            Ok(shell) => std::process::exit(print_completions::<C>(shell, tool) as i32),
+            Err(_) => {
+                eprintln!(
+                    "{tool}: error: unknown shell {:?} (bash, zsh, fish, elvish, powershell)",
+                    args[1]
+                );
+                std::process::exit(EXIT_ERROR as i32);
+            }
+        }
+    }
+}
+
 /// Write the completions of the clap command `C` for `shell` to stdout.
 pub fn print_completions<C: clap::CommandFactory>(shell: clap_complete::Shell, tool: &str) -> u8 {
     let mut cmd = C::command();

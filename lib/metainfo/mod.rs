@@ -6,8 +6,25 @@
 //! nothing else. The v1 info hash is SHA-1 and the v2 info hash SHA-256 over the original bytes of
 //! the `info` value as found in the file, never over a re-encoding.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
+
+mod error;
+mod magnet;
+mod parse;
+mod paths;
+pub mod v2;
+
+pub use error::Error;
+pub use magnet::{percent_decode, percent_encode, Magnet};
+
+/// Longest file accepted: 16 TiB (2^44 bytes). A v2 file of that size already has 2^30
+/// blocks of 16 KiB in its merkle tree.
+pub const MAX_FILE_LENGTH: u64 = 1 << 44;
+
+/// Most pieces accepted in one torrent: piece indices must fit a signed 32-bit integer.
+pub const MAX_PIECES: u64 = (1 << 31) - 1;
 
 /// A v1 info hash: SHA-1 of the raw `info` bytes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -82,9 +99,10 @@ impl fmt::Debug for InfoHashV2 {
 }
 
 /// Which metainfo versions a torrent carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Version {
     /// BEP 3 only.
+    #[default]
     V1,
     /// BEP 52 only.
     V2,
@@ -93,7 +111,7 @@ pub enum Version {
 }
 
 /// One file of a torrent, in piece-stream order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FileEntry {
     /// Path components below the torrent's root directory (`path.utf-8` preferred). For a
     /// single-file torrent this is `[name]`. Each component is validated: non-empty, not `.` or
@@ -107,10 +125,13 @@ pub struct FileEntry {
     pub pad: bool,
     /// BEP 52 `pieces root`, for v2 and hybrid torrents (None for empty files).
     pub pieces_root: Option<[u8; 32]>,
+    /// A BEP 47 symlink (`attr` contains `l`): the target's components, relative to the
+    /// torrent's root and validated like paths. A symlink takes 0 bytes (`length` is 0).
+    pub symlink: Option<Vec<Vec<u8>>>,
 }
 
 /// A validated torrent.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Torrent {
     /// `name.utf-8` if present, else `name`: one plain path component, as bytes.
     pub name: Vec<u8>,
@@ -123,7 +144,9 @@ pub struct Torrent {
     /// True when the info dictionary has no `files` list (v1) / the v2 tree is one file named
     /// like the torrent: the content is the file `DIR/<name>` itself.
     pub single_file: bool,
-    /// Sum of all file lengths, pad files included.
+    /// Length of the piece stream: the end of the last file, pad files included. For a v2-only
+    /// torrent every file starts on a piece boundary (as if padded), so `piece_count()` holds.
+    /// The bytes of content are [`Torrent::content_length`].
     pub total_length: u64,
     /// BEP 27 private flag.
     pub private: bool,
@@ -149,9 +172,29 @@ pub struct Torrent {
     pub source: Option<String>,
     /// Non-fatal findings (non-canonical encoding, ignored keys, ...).
     pub warnings: Vec<String>,
+    /// The raw bytes of the `info` value as found in the file (for BEP 9 metadata exchange).
+    pub info_bytes: Vec<u8>,
+    /// BEP 52 piece layers that were present and verified: `pieces root` -> piece hashes.
+    pub piece_layers: HashMap<[u8; 32], Vec<[u8; 32]>>,
 }
 
 impl Torrent {
+    /// Parse and validate a `.torrent` file: strict bencode, info hashes over the raw `info`
+    /// bytes, geometry and path safety. Nothing unvalidated is ever returned.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Torrent, Error> {
+        parse::torrent(bytes)
+    }
+
+    /// Bytes of content: the sum of the lengths of files that are neither pad files nor
+    /// symlinks.
+    pub fn content_length(&self) -> u64 {
+        self.files
+            .iter()
+            .filter(|f| !f.pad && f.symlink.is_none())
+            .map(|f| f.length)
+            .sum()
+    }
+
     /// Number of v1 pieces (or of v2 pieces, for a v2-only torrent).
     pub fn piece_count(&self) -> usize {
         if self.piece_length == 0 {
@@ -191,3 +234,6 @@ impl Torrent {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

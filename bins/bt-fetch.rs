@@ -170,44 +170,62 @@ fn fetch(args: Args) -> anyhow::Result<u8> {
     let lstop = Arc::new(AtomicBool::new(false));
     listener.spawn(vec![s.clone()], 64, opts.handshake_timeout, lstop.clone())?;
 
-    // Peer sources, in order of precedence.
-    let mut announcer = None;
+    // Peer sources, in order of precedence: --peer, stdin, trackers. Standard input that
+    // ends without naming any peer (such as /dev/null) falls through to the trackers.
+    let tiers = bt::tracker::Tiers::from_torrent(&t);
+    let announce = !args.no_announce && !tiers.is_empty();
+    let quiet = args.common.quiet;
+    let start_announcer = {
+        let (s, lstop) = (s.clone(), lstop.clone());
+        move || {
+            swarm::announce::spawn(
+                s,
+                tiers,
+                port,
+                bt::tracker::Options::default(),
+                lstop,
+                Box::new(move |a| {
+                    if let (false, Some(e)) = (quiet, &a.error) {
+                        eprintln!("bt-fetch: announce: {e}");
+                    }
+                }),
+            )
+        }
+    };
+    let announcer = Arc::new(Mutex::new(None));
     if !direct.is_empty() {
         s.add_peers(&direct);
     } else if !std::io::stdin().is_terminal() {
         s.source_opened();
-        let s2 = s.clone();
+        let (s2, announcer) = (s.clone(), announcer.clone());
         std::thread::spawn(move || {
+            let mut n = 0;
             for line in std::io::stdin().lock().lines() {
                 let Ok(line) = line else { break };
                 match bt::record::peer_from_line(&line) {
-                    Ok(Some(a)) => s2.add_peers(&[a]),
+                    Ok(Some(a)) => {
+                        n += 1;
+                        s2.add_peers(&[a]);
+                    }
                     Ok(None) => {}
                     Err(e) => eprintln!("bt-fetch: skipping input: {e}"),
                 }
             }
+            if n == 0 && announce {
+                if let Ok(mut a) = announcer.lock() {
+                    *a = Some(start_announcer());
+                }
+            }
             s2.source_closed();
         });
-    } else if !args.no_announce {
-        let tiers = bt::tracker::Tiers::from_torrent(&t);
-        if tiers.is_empty() {
-            bail!("no peers: the torrent has no trackers; give --peer ADDR:PORT or pipe peers into stdin");
-        }
-        let quiet = args.common.quiet;
-        announcer = Some(swarm::announce::spawn(
-            s.clone(),
-            tiers,
-            port,
-            bt::tracker::Options::default(),
-            lstop.clone(),
-            Box::new(move |a| {
-                if let (false, Some(e)) = (quiet, &a.error) {
-                    eprintln!("bt-fetch: announce: {e}");
-                }
-            }),
-        ));
+    } else if announce {
+        *announcer.lock().map_err(|_| anyhow::anyhow!("announcer"))? = Some(start_announcer());
+    } else if args.no_announce {
+        bail!("no peers: give --peer ADDR:PORT or pipe peers into stdin (--no-announce is set)");
     } else {
-        bail!("no peers: give --peer ADDR:PORT, pipe peers into stdin, or allow announcing");
+        bail!(
+            "no peers: the torrent has no trackers; give --peer ADDR:PORT or pipe peers into stdin"
+        );
     }
     s.start();
 
@@ -259,7 +277,8 @@ fn fetch(args: Args) -> anyhow::Result<u8> {
     let st = s.stats();
     s.shutdown();
     lstop.store(true, Ordering::Relaxed);
-    if let Some(a) = announcer {
+    let handle = announcer.lock().ok().and_then(|mut a| a.take());
+    if let Some(a) = handle {
         let _ = a.join();
     }
     let reason = match &outcome {

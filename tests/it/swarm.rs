@@ -381,3 +381,158 @@ fn fetch_from_transmission() {
     assert_eq!(r.code, 0, "{}\n{}", r.stdout_str(), r.stderr);
     same_files(&dir.path().join("seed"), &dl);
 }
+
+/// An opentracker on 127.0.0.1 that whitelists `hashes`; returns it and its announce URL.
+fn opentracker(dir: &Path, hashes: &[String]) -> (Bg, String) {
+    assert!(
+        have("opentracker"),
+        "opentracker is not installed (see README)"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    // opentracker drops privileges to `nobody`, which must be able to read the whitelist.
+    let wl_dir = dir.join("wl");
+    std::fs::create_dir_all(&wl_dir).unwrap();
+    for d in [dir, wl_dir.as_path()] {
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let wl = wl_dir.join("whitelist");
+    std::fs::write(&wl, hashes.join("\n") + "\n").unwrap();
+    std::fs::set_permissions(&wl, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let port = free_port();
+    let bg = Bg::spawn(
+        Command::new("opentracker")
+            .args([
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-P",
+                &port.to_string(),
+            ])
+            .arg("-w")
+            .arg(&wl)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+        "opentracker",
+    );
+    // Wait until it accepts connections.
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "opentracker did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (bg, format!("http://127.0.0.1:{port}/announce"))
+}
+
+fn info_hash(t: &Path) -> String {
+    let r = bt("bt-info", &[t.to_str().unwrap(), "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    r.json()["info_hash"].as_str().unwrap().to_string()
+}
+
+/// A tracker, a sample torrent announcing to it, whitelisted.
+fn tracked_sample() -> (tempfile::TempDir, PathBuf, Bg) {
+    let dir = tempdir();
+    write_tree(&dir.path().join("seed"), SAMPLE);
+    // The torrent's info hash does not depend on the tracker: make it once to learn the hash.
+    let probe = dir.path().join("probe.torrent");
+    mktorrent(
+        &dir.path().join("seed"),
+        &probe,
+        "http://127.0.0.1:9/announce",
+    );
+    let (tracker, url) = opentracker(dir.path(), &[info_hash(&probe)]);
+    let t = dir.path().join("sample.torrent");
+    mktorrent(&dir.path().join("seed"), &t, &url);
+    (dir, t, tracker)
+}
+
+#[test]
+fn aria2c_downloads_from_bt_seed_through_opentracker() {
+    assert!(have("aria2c"), "aria2c is not installed (see README)");
+    let (dir, t, _tracker) = tracked_sample();
+    let _seed = Seeder::start(&t, &dir.path().join("seed"), "127.0.0.1", &[]);
+    let dl = dir.path().join("dl");
+    std::fs::create_dir_all(&dl).unwrap();
+    let r = run_cmd(
+        Command::new("aria2c")
+            .args([
+                "--enable-dht=false",
+                "--enable-dht6=false",
+                "--bt-enable-lpd=false",
+                "--enable-peer-exchange=false",
+                "--disable-ipv6=true",
+                "--bt-require-crypto=false",
+                "--seed-time=0",
+                "--console-log-level=warn",
+                "--summary-interval=0",
+                "--interface=127.0.0.23",
+                "--file-allocation=none",
+            ])
+            .arg(format!("--listen-port={}", free_port()))
+            .arg(format!("--dir={}", dl.display()))
+            .arg(&t),
+        None,
+        Duration::from_secs(90),
+    );
+    assert_eq!(r.code, 0, "aria2c: {}{}", r.stdout_str(), r.stderr);
+    same_files(&dir.path().join("seed"), &dl);
+}
+
+#[test]
+fn fetch_announces_itself_when_stdin_names_no_peer() {
+    let (dir, t, _tracker) = tracked_sample();
+    let _seed = Seeder::start(&t, &dir.path().join("seed"), "127.0.0.1", &[]);
+    let dl = dir.path().join("dl");
+    // stdin is /dev/null: no peers there, so bt-fetch asks the tracker. bt-seed announced
+    // `started` when it began listening.
+    let r = run_cmd(
+        Command::new(bin("bt-fetch"))
+            .arg(&t)
+            .arg("-d")
+            .arg(&dl)
+            .args(["--json", "--bind", "127.0.0.1", "--timeout", "60"]),
+        None,
+        Duration::from_secs(90),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(summary(&r)["complete"], true);
+    same_files(&dir.path().join("seed"), &dl);
+}
+
+#[test]
+fn fetch_reads_peer_records_and_lines_from_stdin() {
+    let (dir, t) = sample("http://127.0.0.1:9/announce");
+    let a = Seeder::start(
+        &t,
+        &dir.path().join("seed"),
+        "127.0.0.1",
+        &["--no-announce"],
+    );
+    let b = Seeder::start(
+        &t,
+        &dir.path().join("seed"),
+        "127.0.0.1",
+        &["--no-announce"],
+    );
+    let input = format!(
+        "{{\"type\":\"announce\",\"tracker\":\"x\",\"ok\":true}}\n{{\"type\":\"peer\",\"ip\":\"127.0.0.1\",\"port\":{}}}\n127.0.0.1:{}\n",
+        a.port, b.port
+    );
+    let dl = dir.path().join("dl");
+    let r = run_cmd(
+        Command::new(bin("bt-fetch"))
+            .arg(&t)
+            .arg("-d")
+            .arg(&dl)
+            .args(["--json", "--no-announce", "--timeout", "60"]),
+        Some(input.as_bytes()),
+        Duration::from_secs(90),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(summary(&r)["complete"], true);
+    same_files(&dir.path().join("seed"), &dl);
+}

@@ -1,1 +1,538 @@
-//! Integration tests: swarm.
+//! Integration tests: swarm (bt-seed, bt-fetch, and real clients on loopback).
+
+use crate::common::*;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Files of uneven sizes with an empty one, under `root/sample`.
+const SAMPLE: &[(&str, usize)] = &[
+    ("sample/a.bin", 300_001),
+    ("sample/docs/b.bin", 77_777),
+    ("sample/docs/empty.txt", 0),
+    ("sample/z.bin", 654_321),
+];
+
+fn sample_files() -> Vec<&'static str> {
+    SAMPLE.iter().map(|(p, _)| *p).collect()
+}
+
+/// A torrent of `root/sample` made by mktorrent, 32 KiB pieces.
+fn mktorrent(root: &Path, out: &Path, tracker: &str) {
+    let r = run_cmd(
+        Command::new("mktorrent")
+            .args(["-l", "15", "-d", "-a", tracker, "-o"])
+            .arg(out)
+            .arg(root.join("sample")),
+        None,
+        Duration::from_secs(30),
+    );
+    assert_eq!(r.code, 0, "mktorrent: {}", r.stderr);
+}
+
+/// A directory holding the sample data and its torrent.
+fn sample(tracker: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempdir();
+    write_tree(&dir.path().join("seed"), SAMPLE);
+    let t = dir.path().join("sample.torrent");
+    mktorrent(&dir.path().join("seed"), &t, tracker);
+    (dir, t)
+}
+
+fn same_files(a: &Path, b: &Path) {
+    for f in sample_files() {
+        let x = std::fs::read(a.join(f)).unwrap_or_else(|e| panic!("{f} in {a:?}: {e}"));
+        let y = std::fs::read(b.join(f)).unwrap_or_else(|e| panic!("{f} in {b:?}: {e}"));
+        assert!(x == y, "{f} differs");
+    }
+}
+
+/// A running bt-seed and the records it wrote so far.
+struct Seeder {
+    bg: Bg,
+    port: u16,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Seeder {
+    fn start(torrent: &Path, dir: &Path, ip: &str, extra: &[&str]) -> Seeder {
+        let mut cmd = Command::new(bin("bt-seed"));
+        cmd.arg(torrent)
+            .arg("-d")
+            .arg(dir)
+            .args([
+                "--bind",
+                ip,
+                "--port",
+                "0",
+                "--json",
+                "--stats-interval",
+                "1",
+            ])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut bg = Bg::spawn(&mut cmd, "bt-seed");
+        let out = bg.child.stdout.take().unwrap();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let l2 = lines.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                l2.lock().unwrap().push(line);
+            }
+        });
+        let start = Instant::now();
+        loop {
+            let port = lines.lock().unwrap().iter().find_map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).ok()?;
+                (v["type"] == "listening").then(|| v["port"].as_u64().unwrap() as u16)
+            });
+            if let Some(port) = port {
+                return Seeder { bg, port, lines };
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "bt-seed wrote no listening record"
+            );
+            if let Some(status) = bg.child.try_wait().unwrap() {
+                panic!("bt-seed exited early: {status}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn records(&self, t: &str) -> Vec<serde_json::Value> {
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["type"] == t)
+            .collect()
+    }
+}
+
+fn fetch(torrent: &Path, dir: &Path, args: &[&str], deadline: u64) -> Run {
+    run_cmd(
+        Command::new(bin("bt-fetch"))
+            .arg(torrent)
+            .arg("-d")
+            .arg(dir)
+            .args(["--json", "--no-announce", "--bind", "127.0.0.1"])
+            .args(args),
+        None,
+        Duration::from_secs(deadline),
+    )
+}
+
+fn summary(r: &Run) -> serde_json::Value {
+    let s = r.of_type("summary");
+    assert_eq!(s.len(), 1, "one summary: {}\n{}", r.stdout_str(), r.stderr);
+    s[0].clone()
+}
+
+#[test]
+fn seed_to_fetch_multi_file_with_empty_file() {
+    let (dir, t) = sample("http://127.0.0.1:9/announce");
+    let seed = Seeder::start(
+        &t,
+        &dir.path().join("seed"),
+        "127.0.0.1",
+        &["--no-announce"],
+    );
+    let dl = dir.path().join("dl");
+    // A file that is not part of the torrent is left alone.
+    std::fs::create_dir_all(dl.join("sample")).unwrap();
+    std::fs::write(dl.join("sample/mine.txt"), b"keep me").unwrap();
+    let peer = format!("127.0.0.1:{}", seed.port);
+    let r = fetch(&t, &dl, &["--peer", &peer, "--timeout", "60"], 90);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = summary(&r);
+    assert_eq!(s["complete"], true);
+    assert_eq!(s["pieces_at_start"], 0);
+    assert_eq!(s["pieces_fetched"], s["pieces"]);
+    assert_eq!(s["peers_used"], 1);
+    assert_eq!(s["bad_pieces"], 0);
+    assert_eq!(s["bytes_downloaded"], 300_001 + 77_777 + 654_321);
+    same_files(&dir.path().join("seed"), &dl);
+    assert_eq!(
+        std::fs::read(dl.join("sample/mine.txt")).unwrap(),
+        b"keep me"
+    );
+    // The seeder reported the peer and its upload.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while seed.records("stats").last().map(|r| r["uploaded"].as_u64()) != Some(Some(1_032_099)) {
+        assert!(Instant::now() < deadline, "no stats record with the upload");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(seed
+        .records("peer")
+        .iter()
+        .any(|p| p["event"] == "connected" && p["incoming"] == true));
+    // SIGTERM: the seeder exits 0.
+    let mut bg = seed.bg;
+    signal(bg.pid(), 15);
+    let status = bg
+        .wait_timeout(Duration::from_secs(10))
+        .expect("bt-seed exits");
+    assert_eq!(status.code(), Some(0));
+}
+
+/// Overwrite `len` bytes at `at` of the concatenated sample stream under `root`.
+fn damage(root: &Path, mut at: usize, mut len: usize) {
+    for (p, size) in SAMPLE {
+        if len == 0 {
+            break;
+        }
+        if at >= *size {
+            at -= size;
+            continue;
+        }
+        let path = root.join(p);
+        let mut d = std::fs::read(&path).unwrap();
+        let n = len.min(size - at);
+        for b in &mut d[at..at + n] {
+            *b ^= 0xa5;
+        }
+        std::fs::write(&path, d).unwrap();
+        len -= n;
+        at = 0;
+    }
+}
+
+#[test]
+fn fetch_from_three_partial_seeders_and_resume() {
+    let (dir, t) = sample("http://127.0.0.1:9/announce");
+    let total: usize = SAMPLE.iter().map(|f| f.1).sum();
+    let third = total / 3;
+    let mut seeds = Vec::new();
+    for i in 0..3 {
+        let d = dir.path().join(format!("seed{i}"));
+        write_tree(&d, SAMPLE);
+        damage(&d, i * third, third);
+        let ip = format!("127.0.0.{}", 11 + i);
+        seeds.push(Seeder::start(&t, &d, &ip, &["--no-announce"]));
+    }
+    let peers: Vec<String> = seeds
+        .iter()
+        .enumerate()
+        .map(|(i, s)| format!("127.0.0.{}:{}", 11 + i, s.port))
+        .collect();
+    // Resume: the download directory already holds the data with its middle damaged.
+    let dl = dir.path().join("dl");
+    write_tree(&dl, SAMPLE);
+    damage(&dl, 100_000, 500_000);
+    let mut args = vec!["--timeout", "60"];
+    for p in &peers {
+        args.extend(["--peer", p.as_str()]);
+    }
+    let r = fetch(&t, &dl, &args, 90);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = summary(&r);
+    assert_eq!(s["complete"], true);
+    let pieces = s["pieces"].as_u64().unwrap();
+    let at_start = s["pieces_at_start"].as_u64().unwrap();
+    let fetched = s["pieces_fetched"].as_u64().unwrap();
+    assert!(at_start > 0 && fetched > 0, "{s}");
+    assert_eq!(at_start + fetched, pieces);
+    // Only the damaged range was fetched: about 500 KB of the 1 MB.
+    assert!(s["bytes_downloaded"].as_u64().unwrap() < 600_000, "{s}");
+    same_files(&dir.path().join("seed"), &dl);
+    // Run again: nothing to fetch.
+    let r = fetch(&t, &dl, &args, 60);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(summary(&r)["pieces_fetched"], 0);
+}
+
+#[test]
+fn no_seeder_gives_up_with_exit_1() {
+    let (dir, t) = sample("http://127.0.0.1:9/announce");
+    let port = free_port();
+    let peer = format!("127.0.0.1:{port}");
+    let start = Instant::now();
+    let r = fetch(
+        &t,
+        &dir.path().join("dl"),
+        &["--peer", &peer, "--timeout", "2"],
+        30,
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(start.elapsed() < Duration::from_secs(20));
+    let s = summary(&r);
+    assert_eq!(s["complete"], false);
+    assert!(s["reason"].is_string());
+}
+
+#[test]
+fn bad_input_is_exit_2() {
+    let dir = tempdir();
+    let junk = dir.path().join("junk.torrent");
+    std::fs::write(&junk, b"not bencode").unwrap();
+    let r = fetch(&junk, dir.path(), &["--peer", "127.0.0.1:1"], 20);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("junk.torrent"), "{}", r.stderr);
+    let (dir, t) = sample("http://127.0.0.1:9/announce");
+    let r = fetch(&t, dir.path(), &["--peer", "nonsense"], 20);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("nonsense"), "{}", r.stderr);
+    let missing = dir.path().join("missing.torrent");
+    let r = bt(
+        "bt-seed",
+        &[
+            missing.to_str().unwrap(),
+            "--port",
+            "0",
+            "--bind",
+            "127.0.0.1",
+            "--no-announce",
+        ],
+    );
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("missing.torrent"), "{}", r.stderr);
+}
+
+/// aria2c seeding `dir` on `ip:port` (it listens without a tracker).
+fn aria2_seed(t: &Path, dir: &Path, ip: &str, port: u16) -> Bg {
+    Bg::spawn(
+        Command::new("aria2c")
+            .args([
+                "--enable-dht=false",
+                "--enable-dht6=false",
+                "--bt-enable-lpd=false",
+                "--enable-peer-exchange=false",
+                "--disable-ipv6=true",
+                "--check-integrity=true",
+                "--seed-ratio=0.0",
+                "--bt-require-crypto=false",
+                "--console-log-level=warn",
+                "--summary-interval=0",
+                "--file-allocation=none",
+            ])
+            .arg(format!("--interface={ip}"))
+            .arg(format!("--listen-port={port}"))
+            .arg(format!("--dir={}", dir.display()))
+            .arg(t)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+        "aria2c",
+    )
+}
+
+/// Retry a fetch from a peer that may not be listening yet.
+fn fetch_retrying(t: &Path, dl: &Path, peer: &str, secs: u64) -> Run {
+    fetch(
+        t,
+        dl,
+        &["--peer", peer, "--timeout", &secs.to_string()],
+        secs + 30,
+    )
+}
+
+#[test]
+fn fetch_from_aria2c() {
+    assert!(have("aria2c"), "aria2c is not installed (see README)");
+    let (dir, t) = sample("http://127.0.0.1:9/announce");
+    let port = free_port();
+    let _a = aria2_seed(&t, &dir.path().join("seed"), "127.0.0.21", port);
+    let dl = dir.path().join("dl");
+    let r = fetch_retrying(&t, &dl, &format!("127.0.0.21:{port}"), 60);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout_str(), r.stderr);
+    assert_eq!(summary(&r)["complete"], true);
+    same_files(&dir.path().join("seed"), &dl);
+}
+
+#[test]
+fn fetch_from_transmission() {
+    assert!(
+        have("transmission-cli"),
+        "transmission-cli is not installed"
+    );
+    let (dir, t) = sample("http://127.0.0.1:9/announce");
+    let port = free_port();
+    let conf = dir.path().join("tr");
+    std::fs::create_dir_all(&conf).unwrap();
+    let settings = serde_json::json!({
+        "dht-enabled": false, "lpd-enabled": false, "pex-enabled": false,
+        "utp-enabled": false, "port-forwarding-enabled": false,
+        "bind-address-ipv4": "127.0.0.22", "bind-address-ipv6": "::1",
+        "encryption": 0, "peer-port": port, "rpc-enabled": false,
+        "speed-limit-up-enabled": false, "ratio-limit-enabled": false,
+    });
+    std::fs::write(conf.join("settings.json"), settings.to_string()).unwrap();
+    let _tr = Bg::spawn(
+        Command::new("transmission-cli")
+            .arg("-g")
+            .arg(&conf)
+            .arg("-w")
+            .arg(dir.path().join("seed"))
+            .args(["-p", &port.to_string(), "-et", "-M"])
+            .arg(&t)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+        "transmission-cli",
+    );
+    let dl = dir.path().join("dl");
+    let r = fetch_retrying(&t, &dl, &format!("127.0.0.22:{port}"), 90);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout_str(), r.stderr);
+    same_files(&dir.path().join("seed"), &dl);
+}
+
+/// An opentracker on 127.0.0.1 that whitelists `hashes`; returns it and its announce URL.
+fn opentracker(dir: &Path, hashes: &[String]) -> (Bg, String) {
+    assert!(
+        have("opentracker"),
+        "opentracker is not installed (see README)"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    // opentracker drops privileges to `nobody`, which must be able to read the whitelist.
+    let wl_dir = dir.join("wl");
+    std::fs::create_dir_all(&wl_dir).unwrap();
+    for d in [dir, wl_dir.as_path()] {
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let wl = wl_dir.join("whitelist");
+    std::fs::write(&wl, hashes.join("\n") + "\n").unwrap();
+    std::fs::set_permissions(&wl, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let port = free_port();
+    let bg = Bg::spawn(
+        Command::new("opentracker")
+            .args([
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-P",
+                &port.to_string(),
+            ])
+            .arg("-w")
+            .arg(&wl)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+        "opentracker",
+    );
+    // Wait until it accepts connections.
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "opentracker did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (bg, format!("http://127.0.0.1:{port}/announce"))
+}
+
+fn info_hash(t: &Path) -> String {
+    let r = bt("bt-info", &[t.to_str().unwrap(), "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    r.json()["info_hash"].as_str().unwrap().to_string()
+}
+
+/// A tracker, a sample torrent announcing to it, whitelisted.
+fn tracked_sample() -> (tempfile::TempDir, PathBuf, Bg) {
+    let dir = tempdir();
+    write_tree(&dir.path().join("seed"), SAMPLE);
+    // The torrent's info hash does not depend on the tracker: make it once to learn the hash.
+    let probe = dir.path().join("probe.torrent");
+    mktorrent(
+        &dir.path().join("seed"),
+        &probe,
+        "http://127.0.0.1:9/announce",
+    );
+    let (tracker, url) = opentracker(dir.path(), &[info_hash(&probe)]);
+    let t = dir.path().join("sample.torrent");
+    mktorrent(&dir.path().join("seed"), &t, &url);
+    (dir, t, tracker)
+}
+
+#[test]
+fn aria2c_downloads_from_bt_seed_through_opentracker() {
+    assert!(have("aria2c"), "aria2c is not installed (see README)");
+    let (dir, t, _tracker) = tracked_sample();
+    let _seed = Seeder::start(&t, &dir.path().join("seed"), "127.0.0.1", &[]);
+    let dl = dir.path().join("dl");
+    std::fs::create_dir_all(&dl).unwrap();
+    let r = run_cmd(
+        Command::new("aria2c")
+            .args([
+                "--enable-dht=false",
+                "--enable-dht6=false",
+                "--bt-enable-lpd=false",
+                "--enable-peer-exchange=false",
+                "--disable-ipv6=true",
+                "--bt-require-crypto=false",
+                "--seed-time=0",
+                "--console-log-level=warn",
+                "--summary-interval=0",
+                "--interface=127.0.0.23",
+                "--file-allocation=none",
+            ])
+            .arg(format!("--listen-port={}", free_port()))
+            .arg(format!("--dir={}", dl.display()))
+            .arg(&t),
+        None,
+        Duration::from_secs(90),
+    );
+    assert_eq!(r.code, 0, "aria2c: {}{}", r.stdout_str(), r.stderr);
+    same_files(&dir.path().join("seed"), &dl);
+}
+
+#[test]
+fn fetch_announces_itself_when_stdin_names_no_peer() {
+    let (dir, t, _tracker) = tracked_sample();
+    let _seed = Seeder::start(&t, &dir.path().join("seed"), "127.0.0.1", &[]);
+    let dl = dir.path().join("dl");
+    // stdin is /dev/null: no peers there, so bt-fetch asks the tracker. bt-seed announced
+    // `started` when it began listening.
+    let r = run_cmd(
+        Command::new(bin("bt-fetch"))
+            .arg(&t)
+            .arg("-d")
+            .arg(&dl)
+            .args(["--json", "--bind", "127.0.0.1", "--timeout", "60"]),
+        None,
+        Duration::from_secs(90),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(summary(&r)["complete"], true);
+    same_files(&dir.path().join("seed"), &dl);
+}
+
+#[test]
+fn fetch_reads_peer_records_and_lines_from_stdin() {
+    let (dir, t) = sample("http://127.0.0.1:9/announce");
+    let a = Seeder::start(
+        &t,
+        &dir.path().join("seed"),
+        "127.0.0.1",
+        &["--no-announce"],
+    );
+    let b = Seeder::start(
+        &t,
+        &dir.path().join("seed"),
+        "127.0.0.1",
+        &["--no-announce"],
+    );
+    let input = format!(
+        "{{\"type\":\"announce\",\"tracker\":\"x\",\"ok\":true}}\n{{\"type\":\"peer\",\"ip\":\"127.0.0.1\",\"port\":{}}}\n127.0.0.1:{}\n",
+        a.port, b.port
+    );
+    let dl = dir.path().join("dl");
+    let r = run_cmd(
+        Command::new(bin("bt-fetch"))
+            .arg(&t)
+            .arg("-d")
+            .arg(&dl)
+            .args(["--json", "--no-announce", "--timeout", "60"]),
+        Some(input.as_bytes()),
+        Duration::from_secs(90),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(summary(&r)["complete"], true);
+    same_files(&dir.path().join("seed"), &dl);
+}

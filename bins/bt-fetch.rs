@@ -157,7 +157,12 @@ fn fetch(args: Args) -> anyhow::Result<u8> {
             }
         })
     };
-    let store = Arc::new(storage);
+    drop(storage);
+    // Blocks are small: pread/pwrite beat mapping a window per block.
+    let store = Arc::new(
+        bt::storage::Storage::create(&t, &args.dir, bt::storage::Io::Plain)
+            .with_context(|| format!("preparing {}", args.dir.join(t.name_lossy()).display()))?,
+    );
     let s = swarm::Swarm::new(
         info_hash.0,
         limits,

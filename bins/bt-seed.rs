@@ -102,7 +102,6 @@ fn seed(args: Args) -> anyhow::Result<u8> {
         {
             continue;
         }
-        let storage = bt::storage::Storage::open(&t, &args.dir, bt::storage::Io::Mmap);
         let have = if args.skip_verify {
             vec![true; t.pieces.len()]
         } else {
@@ -111,6 +110,7 @@ fn seed(args: Args) -> anyhow::Result<u8> {
                 t.total_length,
                 &format!("verifying {}", cli::escape_controls(&t.name_lossy())),
             );
+            let storage = bt::storage::Storage::open(&t, &args.dir, bt::storage::Io::Mmap);
             let report =
                 bt::verify::verify(&t, &storage, &bar.callback()).with_context(|| path.clone())?;
             bar.finish();
@@ -142,7 +142,12 @@ fn seed(args: Args) -> anyhow::Result<u8> {
             bt::peer::Limits::for_torrent(&t),
             t.pieces.clone(),
             &have,
-            Arc::new(storage),
+            // Blocks are small: pread beats mapping a window per block.
+            Arc::new(bt::storage::Storage::open(
+                &t,
+                &args.dir,
+                bt::storage::Io::Plain,
+            )),
             opts.clone(),
             events,
         );

@@ -2,15 +2,17 @@
 //!
 //! One accept thread; each accepted connection gets a short-lived thread that reads the
 //! handshake before a deadline and hands the connection to the swarm of its info hash. At most
-//! `max_handshakes` handshakes run at once: further connections are closed at once, so a flood
-//! of idle connections costs bounded threads and memory and cannot starve working peers, whose
-//! connections are counted separately by each swarm's `max_peers`.
+//! `max_handshakes` handshakes run at once; when a new connection arrives and all are taken, the
+//! oldest pending one is closed to make room. So a flood of idle connections costs bounded
+//! threads and memory, and a newcomer that speaks promptly always gets its turn. Working
+//! connections are counted separately, by each swarm's `max_peers`.
 
 use super::{conn, Swarm};
+use std::collections::VecDeque;
 use std::io;
-use std::net::{SocketAddr, TcpListener};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// A bound listening socket.
@@ -40,11 +42,12 @@ impl Listener {
         stop: Arc<AtomicBool>,
     ) -> io::Result<()> {
         self.inner.set_nonblocking(true)?;
-        let pending = Arc::new(AtomicUsize::new(0));
+        let pending: Arc<Mutex<VecDeque<(u64, TcpStream)>>> = Arc::default();
         std::thread::Builder::new()
             .name("bt-listen".into())
             .stack_size(256 * 1024)
             .spawn(move || {
+                let mut next_id = 0u64;
                 while !stop.load(Ordering::Relaxed) {
                     let (stream, _) = match self.inner.accept() {
                         Ok(x) => x,
@@ -58,13 +61,27 @@ impl Listener {
                             continue;
                         }
                     };
-                    if pending.load(Ordering::Relaxed) >= max_handshakes {
-                        continue; // dropped: closed at once
+                    let Ok(clone) = stream.try_clone() else {
+                        continue;
+                    };
+                    next_id += 1;
+                    let id = next_id;
+                    {
+                        let mut p = pending.lock().unwrap_or_else(|e| e.into_inner());
+                        while p.len() >= max_handshakes.max(1) {
+                            if let Some((_, old)) = p.pop_front() {
+                                let _ = old.shutdown(Shutdown::Both);
+                            }
+                        }
+                        p.push_back((id, clone));
                     }
-                    pending.fetch_add(1, Ordering::Relaxed);
                     let swarms = swarms.clone();
                     let pending2 = pending.clone();
-                    let spawned = std::thread::Builder::new()
+                    let done = move || {
+                        let mut p = pending2.lock().unwrap_or_else(|e| e.into_inner());
+                        p.retain(|(i, _)| *i != id);
+                    };
+                    let _ = std::thread::Builder::new()
                         .name("bt-accept".into())
                         .stack_size(256 * 1024)
                         .spawn(move || {
@@ -72,7 +89,7 @@ impl Listener {
                             let _ = stream.set_nonblocking(false);
                             let deadline = Instant::now() + handshake_timeout;
                             let h = conn::read_handshake(&mut stream, deadline);
-                            pending2.fetch_sub(1, Ordering::Relaxed);
+                            done();
                             if let Ok(h) = h {
                                 if let Some(s) = swarms.iter().find(|s| s.info_hash == h.info_hash)
                                 {
@@ -82,9 +99,6 @@ impl Listener {
                                 }
                             }
                         });
-                    if spawned.is_err() {
-                        pending.fetch_sub(1, Ordering::Relaxed);
-                    }
                 }
             })?;
         Ok(())

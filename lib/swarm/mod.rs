@@ -308,7 +308,8 @@ impl Swarm {
             let now = Instant::now();
             let mut dial = Vec::new();
             {
-                let mut st = self.lock();
+                let mut guard = self.lock();
+                let st = &mut *guard;
                 let complete = st.picker.complete();
                 let mut n = self.connections.load(Ordering::Relaxed);
                 let max_failures = self.opts.max_failures;
@@ -316,7 +317,8 @@ impl Swarm {
                     if n >= self.opts.max_peers || complete {
                         break;
                     }
-                    if !c.busy && c.failures < max_failures && c.next_try <= now {
+                    let banned = st.banned.contains(&c.addr);
+                    if !c.busy && !banned && c.failures < max_failures && c.next_try <= now {
                         c.busy = true;
                         n += 1;
                         dial.push(c.addr);
@@ -408,10 +410,10 @@ impl Swarm {
                 let alive = !st.peers.is_empty()
                     || self.connections.load(Ordering::Relaxed) > 0
                     || self.sources.load(Ordering::Relaxed) > 0
-                    || st
-                        .candidates
-                        .iter()
-                        .any(|c| c.busy || c.failures < self.opts.max_failures);
+                    || st.candidates.iter().any(|c| {
+                        c.busy
+                            || (c.failures < self.opts.max_failures && !st.banned.contains(&c.addr))
+                    });
                 (st.picker.complete(), !alive)
             };
             if complete && self.hashing.load(Ordering::Relaxed) == 0 {

@@ -16,6 +16,7 @@ use super::{
     cap_peers, AnnounceRequest, AnnounceResponse, Error, Event, Options, ScrapeStats, MAX_RESPONSE,
 };
 use crate::bencode::{self, Dict, Limits, Node};
+pub use crate::metainfo::percent_encode;
 use crate::metainfo::InfoHash;
 use std::io::Read;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -30,23 +31,6 @@ pub fn limits() -> Limits {
         max_size: MAX_RESPONSE,
         max_tokens: 500_000,
     }
-}
-
-/// Percent-encode bytes for a query: unreserved characters stay, everything else is `%XX`
-/// (uppercase hex).
-pub fn percent_encode(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut s = String::with_capacity(bytes.len() * 3);
-    for &b in bytes {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            s.push(b as char);
-        } else {
-            s.push('%');
-            s.push(HEX[(b >> 4) as usize] as char);
-            s.push(HEX[(b & 15) as usize] as char);
-        }
-    }
-    s
 }
 
 /// Append query parameters to a URL that may already have a query (a passkey); a fragment is

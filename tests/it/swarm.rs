@@ -536,3 +536,298 @@ fn fetch_reads_peer_records_and_lines_from_stdin() {
     assert_eq!(summary(&r)["complete"], true);
     same_files(&dir.path().join("seed"), &dl);
 }
+
+// ---- hostile peers, written against the wire protocol ----
+
+use bt::peer::{Block, Handshake, Limits, Message, PeerId};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+
+#[derive(Clone, Copy)]
+enum Hostile {
+    /// Claims every piece and answers requests with garbage.
+    Liar,
+    /// Sends a 4 GiB length prefix.
+    HugeFrame,
+    /// Sends a bitfield of the wrong length.
+    BadBitfield,
+    /// Claims every piece, unchokes, then never sends a block.
+    Staller,
+}
+
+fn torrent_limits(t: &Path) -> ([u8; 20], Limits) {
+    let bytes = std::fs::read(t).unwrap();
+    let tor = bt::metainfo::Torrent::from_bytes(&bytes).unwrap();
+    (tor.info_hash.unwrap().0, Limits::for_torrent(&tor))
+}
+
+/// A fake peer on 127.0.0.1 that serves one connection its way; returns its port.
+fn hostile_peer(t: &Path, how: Hostile) -> u16 {
+    let (info_hash, limits) = torrent_limits(t);
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    l.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let start = Instant::now();
+        let mut s = loop {
+            match l.accept() {
+                Ok((s, _)) => break s,
+                Err(_) if start.elapsed() < Duration::from_secs(60) => {
+                    std::thread::sleep(Duration::from_millis(10))
+                }
+                Err(_) => return,
+            }
+        };
+        s.set_nonblocking(false).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        s.set_write_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut hs = [0u8; 68];
+        if s.read_exact(&mut hs).is_err() {
+            return;
+        }
+        let _ = s.write_all(&Handshake::new(info_hash, PeerId::generate()).encode());
+        let mut out = Vec::new();
+        match how {
+            Hostile::HugeFrame => out.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 7, 0, 0, 0]),
+            Hostile::BadBitfield => {
+                // One byte too long (spare bits are covered by the codec's unit tests).
+                Message::Bitfield(vec![0xffu8; limits.bitfield_len() + 1]).encode(&mut out);
+            }
+            Hostile::Liar | Hostile::Staller => {
+                Message::HaveAll.encode(&mut out);
+                Message::Unchoke.encode(&mut out);
+            }
+        }
+        let _ = s.write_all(&out);
+        // Read requests until the other side hangs up.
+        let mut buf = Vec::new();
+        let mut chunk = vec![0u8; 65536];
+        loop {
+            match s.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+            while let Ok(Some((m, used))) = bt::peer::decode(&buf, &limits) {
+                buf.drain(..used);
+                if let (Hostile::Liar, Message::Request(b)) = (how, m) {
+                    let data = vec![0x5a; b.length as usize];
+                    let reply = Message::Piece {
+                        piece: b.piece,
+                        offset: b.offset,
+                        data,
+                    };
+                    if s.write_all(&reply.to_bytes()).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    port
+}
+
+fn disconnect_reasons(r: &Run, port: u16) -> Vec<String> {
+    r.of_type("peer")
+        .iter()
+        .filter(|p| p["event"] == "disconnected" && p["port"] == port)
+        .map(|p| p["reason"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+#[test]
+fn hostile_peers_are_dropped_and_the_download_completes() {
+    let (dir, t) = sample("http://127.0.0.1:9/announce");
+    let seed = Seeder::start(
+        &t,
+        &dir.path().join("seed"),
+        "127.0.0.1",
+        &["--no-announce"],
+    );
+    let honest = format!("127.0.0.1:{}", seed.port);
+    for (i, how) in [
+        Hostile::Liar,
+        Hostile::HugeFrame,
+        Hostile::BadBitfield,
+        Hostile::Staller,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let dl = dir.path().join(format!("dl{i}"));
+        let common = ["--peer-records", "--snub-timeout", "2"];
+        // 1. The hostile peer alone: it is dropped, and bt-fetch gives up (exit 1).
+        let port = hostile_peer(&t, how);
+        let bad = format!("127.0.0.1:{port}");
+        let mut args = vec!["--peer", bad.as_str(), "--timeout", "5"];
+        args.extend(common);
+        let r = fetch(&t, &dl, &args, 60);
+        assert_eq!(r.code, 1, "case {i}: {}", r.stderr);
+        let s = summary(&r);
+        let reasons = disconnect_reasons(&r, port);
+        match how {
+            Hostile::Liar => {
+                assert!(s["bad_pieces"].as_u64().unwrap() >= 2, "{s}");
+                assert_eq!(s["pieces_fetched"], 0, "{s}");
+                assert!(
+                    r.of_type("peer")
+                        .iter()
+                        .any(|p| p["event"] == "banned" && p["port"] == port),
+                    "liar banned: {}",
+                    r.stdout_str()
+                );
+            }
+            Hostile::HugeFrame => assert!(
+                reasons.iter().any(|x| x.contains("larger than")),
+                "{reasons:?}"
+            ),
+            Hostile::BadBitfield => {
+                assert!(
+                    reasons.iter().any(|x| x.contains("bitfield")),
+                    "{reasons:?}"
+                )
+            }
+            Hostile::Staller => {
+                assert!(reasons.iter().any(|x| x.contains("snubbed")), "{reasons:?}")
+            }
+        }
+        // 2. A fresh hostile peer and an honest one: the download completes, and none of the
+        // hostile peer's data is in the result.
+        let port = hostile_peer(&t, how);
+        let bad = format!("127.0.0.1:{port}");
+        let mut args = vec!["--peer", bad.as_str(), "--peer", honest.as_str()];
+        args.extend(common);
+        args.extend(["--timeout", "60"]);
+        let r = fetch(&t, &dl, &args, 90);
+        assert_eq!(r.code, 0, "case {i}: {}", r.stderr);
+        assert_eq!(summary(&r)["complete"], true, "case {i}");
+        same_files(&dir.path().join("seed"), &dl);
+    }
+}
+
+/// Connect to a seeder as a downloader, send `msgs` after the handshake, and report whether
+/// the seeder closed the connection within a few seconds.
+fn seeder_hangs_up(port: u16, info_hash: [u8; 20], msgs: &[Message]) -> bool {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(&Handshake::new(info_hash, PeerId::generate()).encode())
+        .unwrap();
+    let mut out = Vec::new();
+    for m in msgs {
+        m.encode(&mut out);
+    }
+    s.write_all(&out).unwrap();
+    let start = Instant::now();
+    let mut buf = [0u8; 65536];
+    while start.elapsed() < Duration::from_secs(5) {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return false,
+            Err(_) => return true,
+        }
+    }
+    false
+}
+
+#[test]
+fn seeder_drops_peers_that_request_outside_the_torrent() {
+    let (dir, t) = sample("http://127.0.0.1:9/announce");
+    let (info_hash, limits) = torrent_limits(&t);
+    let seed = Seeder::start(
+        &t,
+        &dir.path().join("seed"),
+        "127.0.0.1",
+        &["--no-announce"],
+    );
+    let last = limits.piece_count - 1;
+    let bad = [
+        // past the last piece
+        Block {
+            piece: limits.piece_count,
+            offset: 0,
+            length: 16384,
+        },
+        // larger than 16 KiB
+        Block {
+            piece: 0,
+            offset: 0,
+            length: 32768,
+        },
+        // past the end of the (short) last piece
+        Block {
+            piece: last,
+            offset: limits.piece_size(last) as u32 - 10,
+            length: 16384,
+        },
+    ];
+    for b in bad {
+        assert!(
+            seeder_hangs_up(
+                seed.port,
+                info_hash,
+                &[Message::Interested, Message::Request(b)]
+            ),
+            "{b:?}"
+        );
+    }
+    // A 4 GiB frame from a downloader: dropped too.
+    let mut s = TcpStream::connect(("127.0.0.1", seed.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(&Handshake::new(info_hash, PeerId::generate()).encode())
+        .unwrap();
+    s.write_all(&[0xff, 0xff, 0xff, 0xff]).unwrap();
+    let mut buf = [0u8; 65536];
+    let mut closed = false;
+    for _ in 0..100 {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => {
+                closed = true;
+                break;
+            }
+            Ok(_) => {}
+        }
+    }
+    assert!(closed);
+    // The seeder still serves an honest download.
+    let dl = dir.path().join("dl");
+    let peer = format!("127.0.0.1:{}", seed.port);
+    let r = fetch(&t, &dl, &["--peer", &peer, "--timeout", "60"], 90);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    same_files(&dir.path().join("seed"), &dl);
+}
+
+#[test]
+fn idle_connection_flood_does_not_starve_a_downloader() {
+    let (dir, t) = sample("http://127.0.0.1:9/announce");
+    let seed = Seeder::start(
+        &t,
+        &dir.path().join("seed"),
+        "127.0.0.1",
+        &["--no-announce"],
+    );
+    let mut idle = Vec::new();
+    for _ in 0..300 {
+        if let Ok(s) = TcpStream::connect(("127.0.0.1", seed.port)) {
+            idle.push(s);
+        }
+    }
+    assert!(idle.len() >= 250);
+    let dl = dir.path().join("dl");
+    let peer = format!("127.0.0.1:{}", seed.port);
+    let start = Instant::now();
+    let r = fetch(&t, &dl, &["--peer", &peer, "--timeout", "60"], 90);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(start.elapsed() < Duration::from_secs(30));
+    same_files(&dir.path().join("seed"), &dl);
+    // bt-seed's threads stay bounded.
+    let status = std::fs::read_to_string(format!("/proc/{}/status", seed.bg.pid())).unwrap();
+    let threads: usize = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(threads < 200, "{threads} threads");
+    drop(idle);
+}

@@ -85,7 +85,9 @@ fn info_of(bytes: &[u8], extra: &[&str]) -> (Run, String, tempfile::TempDir) {
     let mut args = vec!["--json"];
     args.extend_from_slice(extra);
     args.push(&path);
-    (bt("bt-info", &args), path, dir)
+    let mut cmd = std::process::Command::new(crate::common::bin("bt-info"));
+    cmd.args(&args);
+    (run_cmd(&mut cmd, None, Duration::from_secs(10)), path, dir)
 }
 
 /// The refusal contract: exit 2, nothing on stdout, one line on stderr that names the input,
@@ -353,6 +355,14 @@ fn hostile_inputs_are_refused_cleanly() {
             (b"piece length", i(16384)),
         ])),
     ));
+    // 200,000 keys in descending order: duplicate-key detection must not be quadratic.
+    let mut desc = b"d4:infod".to_vec();
+    for k in (0..200_000).rev() {
+        desc.extend(s(format!("k{k:07}").as_bytes()));
+        desc.extend(b"0:");
+    }
+    desc.extend(b"ee");
+    cases.push(("200,000 descending keys", desc));
     for (what, bytes) in &cases {
         let (run, path, _dir) = info_of(bytes, &[]);
         assert_refused(&run, &path, what);

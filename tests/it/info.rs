@@ -512,6 +512,10 @@ fn stdin_dash_and_pipe_without_argument() {
 fn missing_file_and_bad_magnet_are_errors() {
     let run = bt("bt-info", &["--json", "/nonexistent/x.torrent"]);
     assert_refused(&run, "/nonexistent/x.torrent", "missing file");
+    // An endless input is cut at the size limit instead of filling memory.
+    let run = bt("bt-info", &["--json", "/dev/zero"]);
+    assert_refused(&run, "/dev/zero", "endless input");
+    assert!(run.stderr.contains("over the limit"), "{}", run.stderr);
     let run = bt("bt-info", &["--json", "magnet:?xt=urn:btih:1234"]);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("btih \"1234\""), "{}", run.stderr);

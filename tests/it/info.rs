@@ -355,6 +355,26 @@ fn hostile_inputs_are_refused_cleanly() {
             (b"piece length", i(16384)),
         ])),
     ));
+    // A v2 tree 120 levels deep holding 70,000 files: 2 MB that would spell out 8.5 million
+    // path components.
+    let mut tree = b"d".to_vec();
+    for k in 0..70_000 {
+        tree.extend(s(format!("{k:06}").as_bytes()));
+        tree.extend(b"d0:d6:lengthi0eee");
+    }
+    tree.push(b'e');
+    for _ in 0..120 {
+        tree = [b"d1:a".to_vec(), tree, b"e".to_vec()].concat();
+    }
+    cases.push((
+        "path amplification in a deep v2 tree",
+        torrent(d(&[
+            (b"file tree", tree),
+            (b"meta version", i(2)),
+            (b"name", s(b"x")),
+            (b"piece length", i(16384)),
+        ])),
+    ));
     // 200,000 keys in descending order: duplicate-key detection must not be quadratic.
     let mut desc = b"d4:infod".to_vec();
     for k in (0..200_000).rev() {
@@ -363,9 +383,35 @@ fn hostile_inputs_are_refused_cleanly() {
     }
     desc.extend(b"ee");
     cases.push(("200,000 descending keys", desc));
+    // The rule each case must be refused by (cases not listed: any clean refusal).
+    let because = [
+        ("300 KB of nested lists", "nesting deeper"),
+        ("string length 2^63-1", "malformed string length"),
+        ("length i64::MAX", "over the limit"),
+        ("negative length", "negative length -5"),
+        ("name ..", "name \"..\" is not a plain file name"),
+        ("NUL in name", "NUL"),
+        ("absolute path", "contains a slash"),
+        ("dotdot path", "\"..\" is not allowed"),
+        ("drive prefix", "drive prefix"),
+        ("duplicate paths", "appears twice"),
+        ("file that is a directory", "also a directory"),
+        ("traversal in path.utf-8", "\"..\" is not allowed"),
+        ("name.utf-8 ..", "name \"..\""),
+        ("huge piece count", "pieces holds 1 hashes"),
+        ("v2 huge piece count", "pieces is over the limit"),
+        (
+            "path amplification in a deep v2 tree",
+            "file tree paths add up",
+        ),
+        ("200,000 descending keys", "no \"name\" key"),
+    ];
     for (what, bytes) in &cases {
         let (run, path, _dir) = info_of(bytes, &[]);
         assert_refused(&run, &path, what);
+        if let Some((_, want)) = because.iter().find(|(w, _)| w == what) {
+            assert!(run.stderr.contains(want), "{what}: {}", run.stderr);
+        }
     }
 }
 

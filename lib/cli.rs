@@ -234,7 +234,7 @@ pub fn read_input(path: &str, what: &str) -> anyhow::Result<Vec<u8>> {
         io::Read::read_to_end(&mut io::stdin().lock(), &mut buf).context("reading stdin")?;
         Ok(buf)
     } else {
-        std::fs::read(path).with_context(|| format!("{path}"))
+        std::fs::read(path).with_context(|| path.to_string())
     }
 }
 

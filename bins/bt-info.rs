@@ -1,8 +1,6 @@
 //! `bt-info`: show what a torrent file or a magnet link contains.
 
-use std::io::IsTerminal;
-
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 
 use anyhow::Context;
 use bt::bencode::Limits;

@@ -4,6 +4,7 @@ use std::ffi::OsString;
 use std::fs;
 use std::io::{ErrorKind, Write};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -85,16 +86,12 @@ fn run(args: Args) -> anyhow::Result<u8> {
     }
     args.common.init_jobs();
     let path = args.path.clone().context("no input path given")?;
-    let opts = options(&args)?;
-    let layout = create::walk(&path, &opts.walk)?;
-    for w in &layout.warnings {
-        args.common.note("bt-make", &cli::escape_controls(w));
-    }
+    let mut opts = options(&args)?;
     let output = match &args.output {
         Some(o) if o.as_os_str() == "-" => None,
         Some(o) => Some(o.clone()),
         None => {
-            let mut n = layout.name.clone();
+            let mut n = create::torrent_name(&path, &opts.walk)?;
             n.extend_from_slice(b".torrent");
             Some(PathBuf::from(OsString::from_vec(n)))
         }
@@ -103,6 +100,14 @@ fn run(args: Args) -> anyhow::Result<u8> {
         if !args.force && fs::symlink_metadata(out).is_ok() {
             bail!("{} exists (use --force to overwrite)", out.display());
         }
+        // A previous output inside the input is not part of the content.
+        if let Ok(m) = fs::metadata(out) {
+            opts.walk.skip_files.push((m.dev(), m.ino()));
+        }
+    }
+    let layout = create::walk(&path, &opts.walk)?;
+    for w in &layout.warnings {
+        args.common.note("bt-make", &cli::escape_controls(w));
     }
     let piece_length = opts
         .piece_length
@@ -194,6 +199,7 @@ fn options(args: &Args) -> anyhow::Result<create::Options> {
             follow_symlinks: args.follow_symlinks,
             exclude: args.exclude.clone(),
             name: args.name.as_ref().map(|n| n.as_bytes().to_vec()),
+            skip_files: Vec::new(),
         },
         announce: split(&args.announce),
         web_seeds: split(&args.web_seed).concat(),

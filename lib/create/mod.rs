@@ -15,7 +15,7 @@ mod hash;
 mod walk;
 
 pub use hash::hash_pieces;
-pub use walk::{glob_match, walk, InputFile, Layout, WalkOptions};
+pub use walk::{glob_match, torrent_name, walk, InputFile, Layout, WalkOptions};
 
 use std::fmt;
 use std::io;

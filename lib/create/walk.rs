@@ -98,9 +98,10 @@ pub fn walk(root: &Path, opts: &WalkOptions) -> Result<Layout, Error> {
     }
     let mut total: u64 = 0;
     for f in &layout.files {
-        total = total
-            .checked_add(f.length)
-            .ok_or_else(|| Error::Empty(root.to_path_buf()))?;
+        total = total.checked_add(f.length).ok_or_else(|| Error::Io {
+            path: root.to_path_buf(),
+            source: std::io::Error::other("total size does not fit in 64 bits"),
+        })?;
     }
     if total == 0 {
         return Err(Error::Empty(root.to_path_buf()));

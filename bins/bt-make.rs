@@ -107,6 +107,10 @@ fn run(args: Args) -> anyhow::Result<u8> {
         }
         // A previous output inside the input is not part of the content.
         if let Ok(m) = fs::metadata(out) {
+            let same = |i: fs::Metadata| (i.dev(), i.ino()) == (m.dev(), m.ino());
+            if fs::metadata(&path).is_ok_and(same) {
+                bail!("{}: the output would replace the input", out.display());
+            }
             opts.walk.skip_files.push((m.dev(), m.ino()));
         }
     }

@@ -411,6 +411,11 @@ fn errors_exit_2_with_one_line() {
         assert!(r.stdout.is_empty(), "{args:?}");
     }
     assert!(!t.path().join("empty.torrent").exists());
+    // Not even --force replaces the input with its own torrent.
+    let r = bt_in("bt-make", t.path(), &["-f", "-o", "f", "f"], None);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("replace the input"), "{}", r.stderr);
+    assert_eq!(std::fs::metadata(t.path().join("f")).unwrap().len(), 100);
 }
 
 #[test]

@@ -27,11 +27,9 @@ struct Args {
 }
 
 fn main() -> std::process::ExitCode {
+    cli::completions_or_continue::<Args>("bt-info");
     cli::run("bt-info", || {
         let args = Args::parse();
-        if let Some(sh) = args.common.completions {
-            return Ok(cli::print_completions::<Args>(sh, "bt-info"));
-        }
         let input = match args.input.as_deref() {
             Some(i) => i,
             None if std::io::stdin().is_terminal() => {

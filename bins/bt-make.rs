@@ -20,8 +20,7 @@ use clap::Parser;
 #[command(name = "bt-make", version, after_help = cli::EXIT_CODES_HELP)]
 struct Args {
     /// The file or directory to make a torrent of.
-    #[arg(required_unless_present = "completions")]
-    path: Option<PathBuf>,
+    path: PathBuf,
     /// Where to write the torrent (default: `<NAME>.torrent` here; `-` for stdout, then no summary).
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
@@ -77,15 +76,13 @@ fn piece_length(s: &str) -> Result<u64, String> {
 }
 
 fn main() -> ExitCode {
+    cli::completions_or_continue::<Args>("bt-make");
     cli::run("bt-make", || run(Args::parse()))
 }
 
 fn run(args: Args) -> anyhow::Result<u8> {
-    if let Some(sh) = args.common.completions {
-        return Ok(cli::print_completions::<Args>(sh, "bt-make"));
-    }
     args.common.init_jobs();
-    let path = args.path.clone().context("no input path given")?;
+    let path = args.path.clone();
     let mut opts = options(&args)?;
     let output = match &args.output {
         Some(o) if o.as_os_str() == "-" => {

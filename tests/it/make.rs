@@ -411,6 +411,11 @@ fn errors_exit_2_with_one_line() {
         assert!(r.stdout.is_empty(), "{args:?}");
     }
     assert!(!t.path().join("empty.torrent").exists());
+    // Not even --force replaces the input with its own torrent.
+    let r = bt_in("bt-make", t.path(), &["-f", "-o", "f", "f"], None);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("replace the input"), "{}", r.stderr);
+    assert_eq!(std::fs::metadata(t.path().join("f")).unwrap().len(), 100);
 }
 
 #[test]
@@ -475,4 +480,45 @@ fn default_piece_length_and_output_name() {
     assert_eq!(rec["piece_length"], 16384);
     assert_eq!(rec["piece_count"], 320);
     assert!(t.path().join("data.torrent").exists());
+}
+
+/// `bt-make .` inside the input writes `<dir>.torrent` into it; a rerun with --force must not
+/// hash the previous torrent.
+#[test]
+fn output_inside_the_input_is_left_out() {
+    let t = tempdir();
+    let d = t.path().join("d");
+    write_tree(&d, &[("x", 40_000)]);
+    let r1 = make(&d, &["--json", "--no-creation-date", "."]);
+    let first = std::fs::read(d.join("d.torrent")).unwrap();
+    let r2 = make(&d, &["--json", "--no-creation-date", "-f", "."]);
+    let second = std::fs::read(d.join("d.torrent")).unwrap();
+    assert_eq!(first, second);
+    assert_eq!(paths(&second), ["x"]);
+    assert_eq!(r1.records(), r2.records());
+}
+
+#[test]
+fn non_utf8_names_are_kept_as_bytes() {
+    use std::os::unix::ffi::OsStrExt;
+    let t = tempdir();
+    let name = std::ffi::OsStr::from_bytes(b"caf\xe9");
+    std::fs::write(t.path().join(name), b"data").unwrap();
+    let r = bt_in("bt-make", t.path(), &["--json"], None);
+    assert_eq!(r.code, 2, "no path given is a usage error");
+    let r = run_cmd(
+        Command::new(bin("bt-make"))
+            .args(["--json", "-o", "x.torrent"])
+            .arg(name)
+            .current_dir(t.path()),
+        None,
+        Duration::from_secs(60),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let rec = &r.of_type("torrent")[0];
+    assert_eq!(rec["name_hex"], "636166e9");
+    let bytes = std::fs::read(t.path().join("x.torrent")).unwrap();
+    let d = bencode::decode(&bytes, &Default::default()).unwrap();
+    let info = top(&d, "info").unwrap().as_dict().unwrap();
+    assert_eq!(info.get("name").unwrap().as_bytes(), Some(&b"caf\xe9"[..]));
 }

@@ -60,7 +60,10 @@ impl Fixture {
             made["piece_length"].as_u64().unwrap(),
             made["total_length"].as_u64().unwrap(),
         );
-        assert_eq!(limits.piece_count as u64, made["piece_count"].as_u64().unwrap());
+        assert_eq!(
+            limits.piece_count as u64,
+            made["piece_count"].as_u64().unwrap()
+        );
         Fixture {
             dir,
             torrent,
@@ -506,18 +509,15 @@ fn sends_raw(bytes: Vec<u8>) -> Arc<Behaviour> {
 #[test]
 fn kill_9_at_several_points_and_resume_loses_nothing() {
     // 4 MiB in 64 KiB pieces; the seeder sends 1 MiB/s so that each run can be killed midway.
-    let f = Fixture::new(&[("big.bin", 3 << 20), ("small.bin", (1 << 20) - 1000)], "64K");
+    let f = Fixture::new(
+        &[("big.bin", 3 << 20), ("small.bin", (1 << 20) - 1000)],
+        "64K",
+    );
     let seed = Seeder::start(&f, &f.seed_dir(), "127.0.0.1", &["--max-upload-rate", "1M"]);
     let n = f.limits.piece_count as u64;
     let pl = f.limits.piece_length;
     let dl = f.path("dl");
-    let fetch_args = args(&[
-        "--peer",
-        &seed.peer(),
-        "--timeout",
-        "60",
-        "--progress-json",
-    ]);
+    let fetch_args = args(&["--peer", &seed.peer(), "--timeout", "60", "--progress-json"]);
     // Kill points: after a quarter of the pieces, at once (during start-up), after half, after
     // three quarters. Each run after the first starts from what the previous one left.
     let points: [Option<u64>; 4] = [Some(n / 4), None, Some(n / 2), Some(3 * n / 4)];
@@ -530,7 +530,10 @@ fn kill_9_at_several_points_and_resume_loses_nothing() {
         };
         // Nothing verified by an earlier run was lost.
         for p in &good_before {
-            assert!(!bad_at_start.contains(p), "run {i}: verified piece {p} was lost");
+            assert!(
+                !bad_at_start.contains(p),
+                "run {i}: verified piece {p} was lost"
+            );
         }
         let mut run = Fetcher::start(&f, &dl, &fetch_args);
         let reported = match point {
@@ -548,7 +551,9 @@ fn kill_9_at_several_points_and_resume_loses_nothing() {
             }
         };
         signal(run.bg.pid(), 9);
-        run.bg.wait_timeout(Duration::from_secs(10)).expect("killed");
+        run.bg
+            .wait_timeout(Duration::from_secs(10))
+            .expect("killed");
         // What this run downloaded, as far as its last progress record tells.
         let downloaded = run
             .records("progress")
@@ -594,8 +599,18 @@ fn kill_9_at_several_points_and_resume_loses_nothing() {
 #[test]
 fn one_of_two_seeders_killed_halfway_fetch_finishes_from_the_other() {
     let f = Fixture::new(&[("a.bin", 2 << 20), ("b.bin", (2 << 20) + 12345)], "64K");
-    let a = Seeder::start(&f, &f.seed_dir(), "127.0.0.41", &["--max-upload-rate", "1M"]);
-    let b = Seeder::start(&f, &f.seed_dir(), "127.0.0.42", &["--max-upload-rate", "1M"]);
+    let a = Seeder::start(
+        &f,
+        &f.seed_dir(),
+        "127.0.0.41",
+        &["--max-upload-rate", "1M"],
+    );
+    let b = Seeder::start(
+        &f,
+        &f.seed_dir(),
+        "127.0.0.42",
+        &["--max-upload-rate", "1M"],
+    );
     let dl = f.path("dl");
     let n = f.limits.piece_count as u64;
     let mut run = Fetcher::start(
@@ -638,7 +653,12 @@ fn one_of_two_seeders_killed_halfway_fetch_finishes_from_the_other() {
 #[test]
 fn all_seeders_gone_exit_1_after_timeout_keeping_verified_pieces() {
     let f = Fixture::new(&[("a.bin", 4 << 20)], "64K");
-    let seed = Seeder::start(&f, &f.seed_dir(), "127.0.0.43", &["--max-upload-rate", "1M"]);
+    let seed = Seeder::start(
+        &f,
+        &f.seed_dir(),
+        "127.0.0.43",
+        &["--max-upload-rate", "1M"],
+    );
     let dl = f.path("dl");
     let n = f.limits.piece_count as u64;
     let timeout = 6.0;
@@ -654,10 +674,16 @@ fn all_seeders_gone_exit_1_after_timeout_keeping_verified_pieces() {
             "--progress-json",
         ]),
     );
-    assert!(wait_for(30, || run.pieces_have() >= n / 4), "{}", run.stderr());
+    assert!(
+        wait_for(30, || run.pieces_have() >= n / 4),
+        "{}",
+        run.stderr()
+    );
     let mut seed = seed;
     signal(seed.bg.pid(), 9);
-    seed.bg.wait_timeout(Duration::from_secs(10)).expect("killed");
+    seed.bg
+        .wait_timeout(Duration::from_secs(10))
+        .expect("killed");
     let (code, s) = run.finish(60);
     let took = started.elapsed().as_secs_f64();
     assert_eq!(code, 1, "{s}\n{}", run.stderr());
@@ -672,7 +698,10 @@ fn all_seeders_gone_exit_1_after_timeout_keeping_verified_pieces() {
     assert_eq!(vcode, 1);
     assert!(good > 0 && good < n, "{good} of {n}");
     assert_eq!(good, reported, "verified on disk vs reported: {s}");
-    println!("gave up after {took:.1} s ({}), {good} of {n} pieces kept", s["reason"]);
+    println!(
+        "gave up after {took:.1} s ({}), {good} of {n} pieces kept",
+        s["reason"]
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -682,7 +711,12 @@ fn all_seeders_gone_exit_1_after_timeout_keeping_verified_pieces() {
 fn liar_is_banned_after_two_bad_pieces_and_its_data_never_lands() {
     let f = Fixture::new(&[("a.bin", 3 << 20), ("b.bin", 777_777)], "64K");
     // The honest seeder is slow so that the liar gets whole pieces to lie about.
-    let honest = Seeder::start(&f, &f.seed_dir(), "127.0.0.51", &["--max-upload-rate", "2M"]);
+    let honest = Seeder::start(
+        &f,
+        &f.seed_dir(),
+        "127.0.0.51",
+        &["--max-upload-rate", "2M"],
+    );
     let liar = FakePeer::start(&f, "127.0.0.52", 60, liar());
     let dl = f.path("dl");
     let mut run = Fetcher::start(
@@ -726,7 +760,12 @@ fn liar_is_banned_after_two_bad_pieces_and_its_data_never_lands() {
 #[test]
 fn four_gib_length_prefix_is_dropped_without_allocating() {
     let f = Fixture::new(&[("a.bin", 4 << 20)], "64K");
-    let honest = Seeder::start(&f, &f.seed_dir(), "127.0.0.53", &["--max-upload-rate", "1M"]);
+    let honest = Seeder::start(
+        &f,
+        &f.seed_dir(),
+        "127.0.0.53",
+        &["--max-upload-rate", "1M"],
+    );
     let bits = full_bitfield(&f.limits);
     let hostile = FakePeer::start(
         &f,
@@ -779,7 +818,10 @@ fn four_gib_length_prefix_is_dropped_without_allocating() {
     assert_eq!(code, 0, "{s}\n{}", run.stderr());
     let seen = hostile.seen();
     // Every connection it made was dropped at once (bt-fetch may dial it again).
-    assert!(seen.closed >= 1, "the hostile peer was not dropped: {seen:?}");
+    assert!(
+        seen.closed >= 1,
+        "the hostile peer was not dropped: {seen:?}"
+    );
     assert!(seen.close_after.iter().all(|t| *t < 5.0), "{seen:?}");
     let reasons: Vec<_> = run
         .records("peer")
@@ -860,7 +902,10 @@ fn bad_requests_to_bt_seed_are_dropped_and_it_keeps_serving() {
         ("piece u32::MAX", block(u32::MAX, 0, 16384)),
         ("block of 32 KiB", block(0, 0, 32768)),
         ("block of 16 KiB + 1", block(0, 0, 16385)),
-        ("past the end of the torrent", block(last, last_len - 100, 16384)),
+        (
+            "past the end of the torrent",
+            block(last, last_len - 100, 16384),
+        ),
         ("offset overflowing", block(0, u32::MAX - 10, 16384)),
         ("past the end of a piece", block(0, 65536 - 8192, 16384)),
         ("empty block", block(0, 0, 0)),
@@ -929,7 +974,11 @@ fn bad_requests_to_bt_seed_are_dropped_and_it_keeps_serving() {
                 send(&mut s, &Message::Request(block(last, 0, 1000)));
                 asked = true;
             }
-            Message::Piece { piece, offset, data: d } => {
+            Message::Piece {
+                piece,
+                offset,
+                data: d,
+            } => {
                 assert_eq!((piece, offset), (last, 0));
                 data = Some(d);
                 break;
@@ -958,7 +1007,12 @@ fn bad_requests_to_bt_seed_are_dropped_and_it_keeps_serving() {
 fn staller_is_timed_out_and_its_blocks_requeued() {
     let f = Fixture::new(&[("a.bin", 2 << 20)], "64K");
     // The honest seeder is slow enough that the download outlasts the snub timeout.
-    let honest = Seeder::start(&f, &f.seed_dir(), "127.0.0.71", &["--max-upload-rate", "512K"]);
+    let honest = Seeder::start(
+        &f,
+        &f.seed_dir(),
+        "127.0.0.71",
+        &["--max-upload-rate", "512K"],
+    );
     let stall = FakePeer::start(&f, "127.0.0.72", 60, staller());
     let dl = f.path("dl");
     let started = Instant::now();
@@ -1027,7 +1081,8 @@ fn watch(pid: u32, busy: Arc<AtomicBool>) -> std::thread::JoinHandle<(u64, u64)>
 /// and summary, and bt-seed's peak threads and peak RSS (kB) over the whole run.
 fn flood(reopen: bool, ip: &str) -> (i32, serde_json::Value, u64, u64) {
     let f = Fixture::new(&[("a.bin", 4 << 20)], "64K");
-    let seed = Seeder::start(&f, &f.seed_dir(), ip, &[]);
+    // Paced so that the download lasts while the flood goes on.
+    let seed = Seeder::start(&f, &f.seed_dir(), ip, &["--max-upload-rate", "1M"]);
     let busy = Arc::new(AtomicBool::new(true));
     let watcher = watch(seed.bg.pid(), busy.clone());
     let flooding = Arc::new(AtomicBool::new(true));
@@ -1120,7 +1175,12 @@ fn file_size_limit_exit_2_keeps_verified_pieces_and_rerun_completes() {
     let f = Fixture::new(&[("a.bin", 4 << 20)], "64K");
     let n = f.limits.piece_count as u64;
     let pl = f.limits.piece_length;
-    let seed = Seeder::start(&f, &f.seed_dir(), "127.0.0.90", &["--max-upload-rate", "4M"]);
+    let seed = Seeder::start(
+        &f,
+        &f.seed_dir(),
+        "127.0.0.90",
+        &["--max-upload-rate", "4M"],
+    );
     let dl = f.path("dl");
     // The file is already there at full length (sparse), its first MiB downloaded: writes past
     // the limit fail with EFBIG (SIGXFSZ is ignored by bt-fetch) instead of extending it.
@@ -1163,6 +1223,9 @@ fn file_size_limit_exit_2_keeps_verified_pieces_and_rerun_completes() {
     let (code, s) = rerun.finish(90);
     assert_eq!(code, 0, "{s}\n{}", rerun.stderr());
     assert_eq!(s["pieces_at_start"].as_u64().unwrap(), good);
-    assert!(s["bytes_downloaded"].as_u64().unwrap() <= (n - good) * pl + pl, "{s}");
+    assert!(
+        s["bytes_downloaded"].as_u64().unwrap() <= (n - good) * pl + pl,
+        "{s}"
+    );
     f.assert_same(&dl);
 }

@@ -1167,6 +1167,45 @@ fn flood_that_reconnects_does_not_starve_a_downloader() {
     assert!(hwm < 100 << 10, "bt-seed peak RSS {hwm} kB");
 }
 
+#[test]
+fn flood_of_300_handshaken_idle_peers_does_not_starve_a_downloader() {
+    // Peers that complete the handshake and then say nothing hold real connection slots.
+    let f = Fixture::new(&[("a.bin", 4 << 20)], "64K");
+    let seed = Seeder::start(&f, &f.seed_dir(), "127.0.0.82", &["--max-upload-rate", "2M"]);
+    let busy = Arc::new(AtomicBool::new(true));
+    let watcher = watch(seed.bg.pid(), busy.clone());
+    let mut idle = Vec::new();
+    for _ in 0..300 {
+        let Ok(mut s) = TcpStream::connect_timeout(&seed.addr, Duration::from_secs(5)) else {
+            continue;
+        };
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
+        let ours = Handshake::new(f.info_hash, PeerId::generate());
+        let mut hs = [0u8; peer::HANDSHAKE_LEN];
+        if s.write_all(&ours.encode()).is_ok() && s.read_exact(&mut hs).is_ok() {
+            idle.push(s);
+        }
+    }
+    let handshaken = idle.len();
+    let dl = f.path("dl");
+    let started = Instant::now();
+    let mut run = Fetcher::start(&f, &dl, &args(&["--peer", &seed.peer(), "--timeout", "30"]));
+    let (code, s) = run.finish(60);
+    let took = started.elapsed().as_secs_f64();
+    busy.store(false, Ordering::Relaxed);
+    let (threads, hwm) = watcher.join().unwrap();
+    println!(
+        "handshaken flood: {handshaken} idle peers; download exit {code} in {took:.1} s; \
+         bt-seed peak threads {threads}, peak RSS {} MiB",
+        hwm >> 10
+    );
+    drop(idle);
+    assert_eq!(code, 0, "{s}\n{}", run.stderr());
+    f.assert_same(&dl);
+    assert!(hwm < 100 << 10, "bt-seed peak RSS {hwm} kB");
+}
+
 // ---------------------------------------------------------------------------------------------
 // 5. Disk trouble.
 

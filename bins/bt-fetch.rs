@@ -66,11 +66,9 @@ struct Args {
 }
 
 fn main() -> std::process::ExitCode {
+    cli::completions_or_continue::<Args>("bt-fetch");
     cli::run("bt-fetch", || {
         let args = Args::parse();
-        if let Some(sh) = args.common.completions {
-            return Ok(cli::print_completions::<Args>(sh, "bt-fetch"));
-        }
         args.common.init_jobs();
         fetch(args)
     })

@@ -238,6 +238,8 @@ fn fetch_from_three_partial_seeders_and_resume() {
     let at_start = s["pieces_at_start"].as_u64().unwrap();
     let fetched = s["pieces_fetched"].as_u64().unwrap();
     assert!(at_start > 0 && fetched > 0, "{s}");
+    // Partial seeders only serve: they never ask bt-fetch for pieces.
+    assert_eq!(s["bytes_uploaded"], 0, "{s}");
     assert_eq!(at_start + fetched, pieces);
     // Only the damaged range was fetched: about 500 KB of the 1 MB.
     assert!(s["bytes_downloaded"].as_u64().unwrap() < 600_000, "{s}");

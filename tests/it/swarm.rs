@@ -163,6 +163,11 @@ fn seed_to_fetch_multi_file_with_empty_file() {
         std::fs::read(dl.join("sample/mine.txt")).unwrap(),
         b"keep me"
     );
+    // Already complete: no peer is needed.
+    let r = fetch(&t, &dl, &[], 30);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(summary(&r)["pieces_fetched"], 0);
+    assert_eq!(summary(&r)["complete"], true);
     // The seeder reported the peer and its upload.
     let deadline = Instant::now() + Duration::from_secs(10);
     while seed.records("stats").last().map(|r| r["uploaded"].as_u64()) != Some(Some(1_032_099)) {

@@ -66,11 +66,9 @@ struct Args {
 }
 
 fn main() -> std::process::ExitCode {
+    cli::completions_or_continue::<Args>("bt-fetch");
     cli::run("bt-fetch", || {
         let args = Args::parse();
-        if let Some(sh) = args.common.completions {
-            return Ok(cli::print_completions::<Args>(sh, "bt-fetch"));
-        }
         args.common.init_jobs();
         fetch(args)
     })
@@ -225,6 +223,8 @@ fn fetch(args: Args) -> anyhow::Result<u8> {
         });
     } else if announce {
         *announcer.lock().map_err(|_| anyhow::anyhow!("announcer"))? = Some(start_announcer());
+    } else if at_start as usize == t.pieces.len() {
+        // Nothing to fetch: no peer needed.
     } else if args.no_announce {
         bail!("no peers: give --peer ADDR:PORT or pipe peers into stdin (--no-announce is set)");
     } else {

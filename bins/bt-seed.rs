@@ -53,11 +53,9 @@ struct Args {
 }
 
 fn main() -> std::process::ExitCode {
+    cli::completions_or_continue::<Args>("bt-seed");
     cli::run("bt-seed", || {
         let args = Args::parse();
-        if let Some(sh) = args.common.completions {
-            return Ok(cli::print_completions::<Args>(sh, "bt-seed"));
-        }
         args.common.init_jobs();
         seed(args)
     })
@@ -79,6 +77,7 @@ fn seed(args: Args) -> anyhow::Result<u8> {
         max_peers: args.max_peers.max(1),
         upload_slots: args.upload_slots.max(1),
         max_upload_rate: args.max_upload_rate,
+        download: false,
         ..swarm::Options::default()
     };
     let listener = swarm::Listener::bind(SocketAddr::new(args.bind, args.port))

@@ -381,6 +381,7 @@ impl Conn<'_> {
     }
 
     fn interest(&mut self, on: bool) {
+        let on = on && self.s.opts.download;
         if on != self.am_interested {
             self.am_interested = on;
             self.send(if on {

@@ -55,6 +55,8 @@ pub struct Options {
     pub listen_port: u16,
     /// Connection attempts to one address before it is given up.
     pub max_failures: u32,
+    /// Request pieces we lack (false for a pure seeder, whose storage is read-only).
+    pub download: bool,
 }
 
 impl Default for Options {
@@ -69,6 +71,7 @@ impl Default for Options {
             max_requests: 500,
             listen_port: 0,
             max_failures: 5,
+            download: true,
         }
     }
 }

@@ -21,17 +21,26 @@ pub trait PieceStore: Send + Sync {
 
 /// SHA-1 of a whole piece read from the store.
 pub fn hash_piece(store: &dyn PieceStore, limits: &Limits, piece: u32) -> io::Result<[u8; 20]> {
-    let size = limits.piece_size(piece) as usize;
-    let mut h = Sha1::new();
-    let mut buf = vec![0u8; size.min(1 << 20)];
-    let mut off = 0usize;
-    while off < size {
-        let n = (size - off).min(buf.len());
-        store.read(piece, off as u32, &mut buf[..n])?;
-        h.update(&buf[..n]);
-        off += n;
+    thread_local! {
+        static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
-    Ok(h.finalize().into())
+    let size = limits.piece_size(piece) as usize;
+    BUF.with(|b| {
+        let mut buf = b.borrow_mut();
+        // One reusable buffer per thread, at most 1 MiB: no allocation per piece.
+        if buf.len() < size.min(1 << 20) {
+            buf.resize(size.min(1 << 20), 0);
+        }
+        let mut h = Sha1::new();
+        let mut off = 0usize;
+        while off < size {
+            let n = (size - off).min(buf.len());
+            store.read(piece, off as u32, &mut buf[..n])?;
+            h.update(&buf[..n]);
+            off += n;
+        }
+        Ok(h.finalize().into())
+    })
 }
 
 /// Check every piece of a store in parallel: `true` where the data matches its hash. A piece

@@ -163,6 +163,11 @@ fn seed_to_fetch_multi_file_with_empty_file() {
         std::fs::read(dl.join("sample/mine.txt")).unwrap(),
         b"keep me"
     );
+    // Already complete: no peer is needed.
+    let r = fetch(&t, &dl, &[], 30);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(summary(&r)["pieces_fetched"], 0);
+    assert_eq!(summary(&r)["complete"], true);
     // The seeder reported the peer and its upload.
     let deadline = Instant::now() + Duration::from_secs(10);
     while seed.records("stats").last().map(|r| r["uploaded"].as_u64()) != Some(Some(1_032_099)) {
@@ -238,6 +243,8 @@ fn fetch_from_three_partial_seeders_and_resume() {
     let at_start = s["pieces_at_start"].as_u64().unwrap();
     let fetched = s["pieces_fetched"].as_u64().unwrap();
     assert!(at_start > 0 && fetched > 0, "{s}");
+    // Partial seeders only serve: they never ask bt-fetch for pieces.
+    assert_eq!(s["bytes_uploaded"], 0, "{s}");
     assert_eq!(at_start + fetched, pieces);
     // Only the damaged range was fetched: about 500 KB of the 1 MB.
     assert!(s["bytes_downloaded"].as_u64().unwrap() < 600_000, "{s}");
@@ -384,6 +391,11 @@ fn fetch_from_transmission() {
 
 /// An opentracker on 127.0.0.1 that whitelists `hashes`; returns it and its announce URL.
 fn opentracker(dir: &Path, hashes: &[String]) -> (Bg, String) {
+    opentracker_on(dir, hashes, free_port())
+}
+
+/// An opentracker on 127.0.0.1:`port` that whitelists `hashes`.
+fn opentracker_on(dir: &Path, hashes: &[String], port: u16) -> (Bg, String) {
     assert!(
         have("opentracker"),
         "opentracker is not installed (see README)"
@@ -398,7 +410,6 @@ fn opentracker(dir: &Path, hashes: &[String]) -> (Bg, String) {
     let wl = wl_dir.join("whitelist");
     std::fs::write(&wl, hashes.join("\n") + "\n").unwrap();
     std::fs::set_permissions(&wl, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let port = free_port();
     let bg = Bg::spawn(
         Command::new("opentracker")
             .args([
@@ -830,4 +841,202 @@ fn idle_connection_flood_does_not_starve_a_downloader() {
         .unwrap();
     assert!(threads < 200, "{threads} threads");
     drop(idle);
+}
+
+// ---- the whole pipeline, crashes and losses ----
+
+#[test]
+fn make_seed_announce_fetch_verify_through_opentracker() {
+    let dir = tempdir();
+    write_tree(&dir.path().join("seed"), SAMPLE);
+    let tport = free_port();
+    let url = format!("http://127.0.0.1:{tport}/announce");
+    let t = dir.path().join("sample.torrent");
+    let r = bt(
+        "bt-make",
+        &[
+            dir.path().join("seed/sample").to_str().unwrap(),
+            "-o",
+            t.to_str().unwrap(),
+            "-a",
+            &url,
+            "--piece-length",
+            "32K",
+            "--json",
+        ],
+    );
+    assert_eq!(r.code, 0, "bt-make: {}", r.stderr);
+    let ih = info_hash(&t);
+    let (_tracker, url2) = opentracker_on(dir.path(), &[ih], tport);
+    assert_eq!(url, url2);
+    let seed = Seeder::start(&t, &dir.path().join("seed"), "127.0.0.1", &[]);
+    // Wait until the tracker lists the seeder, then pipe bt-announce into bt-fetch.
+    let start = Instant::now();
+    let peers = loop {
+        let r = bt(
+            "bt-announce",
+            &[t.to_str().unwrap(), "--port", "1", "--json"],
+        );
+        assert_eq!(r.code, 0, "bt-announce: {}", r.stderr);
+        if r.of_type("peer").iter().any(|p| p["port"] == seed.port) {
+            break r.stdout;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "seeder never announced"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let dl = dir.path().join("dl");
+    let r = run_cmd(
+        Command::new(bin("bt-fetch"))
+            .arg(&t)
+            .arg("-d")
+            .arg(&dl)
+            .args(["--json", "--no-announce", "--timeout", "60"]),
+        Some(&peers),
+        Duration::from_secs(90),
+    );
+    assert_eq!(r.code, 0, "bt-fetch: {}", r.stderr);
+    assert_eq!(summary(&r)["complete"], true);
+    let v = bt(
+        "bt-verify",
+        &[t.to_str().unwrap(), "-d", dl.to_str().unwrap(), "--json"],
+    );
+    assert_eq!(v.code, 0, "bt-verify: {}{}", v.stdout_str(), v.stderr);
+    same_files(&dir.path().join("seed"), &dl);
+}
+
+fn fetch_bg(t: &Path, dl: &Path, args: &[&str]) -> Bg {
+    Bg::spawn(
+        Command::new(bin("bt-fetch"))
+            .arg(t)
+            .arg("-d")
+            .arg(dl)
+            .args(["--json", "--no-announce", "--bind", "127.0.0.1"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+        "bt-fetch",
+    )
+}
+
+#[test]
+fn kill_9_loses_no_verified_piece() {
+    let (dir, t) = sample("http://127.0.0.1:9/announce");
+    // A slow seeder, so the download is killed in the middle.
+    let seed = Seeder::start(
+        &t,
+        &dir.path().join("seed"),
+        "127.0.0.1",
+        &["--no-announce", "--max-upload-rate", "300K"],
+    );
+    let peer = format!("127.0.0.1:{}", seed.port);
+    let dl = dir.path().join("dl");
+    let mut verified_at_kill = 0;
+    for _ in 0..2 {
+        let mut bg = fetch_bg(&t, &dl, &["--peer", &peer, "--timeout", "60"]);
+        std::thread::sleep(Duration::from_millis(1200));
+        signal(bg.pid(), 9);
+        let _ = bg.wait_timeout(Duration::from_secs(5));
+        // What is on disk after the kill, checked independently.
+        let v = bt(
+            "bt-verify",
+            &[t.to_str().unwrap(), "-d", dl.to_str().unwrap(), "--json"],
+        );
+        let good = v.of_type("summary")[0]["good_pieces"].as_u64().unwrap();
+        assert!(good >= verified_at_kill, "a kill lost verified pieces");
+        verified_at_kill = good;
+    }
+    assert!(verified_at_kill > 0, "the killed runs verified something");
+    let r = fetch(&t, &dl, &["--peer", &peer, "--timeout", "60"], 90);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = summary(&r);
+    // The rerun fetched only what was not verified when the last run was killed.
+    assert_eq!(
+        s["pieces_at_start"].as_u64().unwrap(),
+        verified_at_kill,
+        "{s}"
+    );
+    assert_eq!(
+        verified_at_kill + s["pieces_fetched"].as_u64().unwrap(),
+        s["pieces"].as_u64().unwrap()
+    );
+    same_files(&dir.path().join("seed"), &dl);
+}
+
+#[test]
+fn seeder_loss_and_all_seeders_gone() {
+    let (dir, t) = sample("http://127.0.0.1:9/announce");
+    let slow = ["--no-announce", "--max-upload-rate", "200K"];
+    let a = Seeder::start(&t, &dir.path().join("seed"), "127.0.0.31", &slow);
+    let b = Seeder::start(&t, &dir.path().join("seed"), "127.0.0.32", &slow);
+    let pa = format!("127.0.0.31:{}", a.port);
+    let pb = format!("127.0.0.32:{}", b.port);
+    let dl = dir.path().join("dl");
+    let mut bg = Bg::spawn(
+        Command::new(bin("bt-fetch"))
+            .arg(&t)
+            .arg("-d")
+            .arg(&dl)
+            .args(["--json", "--no-announce", "--peer", &pa, "--peer", &pb])
+            .args(["--timeout", "60"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+        "bt-fetch",
+    );
+    std::thread::sleep(Duration::from_millis(1000));
+    drop(a); // killed halfway
+    let status = bg
+        .wait_timeout(Duration::from_secs(60))
+        .expect("bt-fetch ends");
+    assert_eq!(status.code(), Some(0));
+    same_files(&dir.path().join("seed"), &dl);
+
+    // All seeders gone: exit 1 after --timeout, with the verified pieces kept.
+    let dl2 = dir.path().join("dl2");
+    let mut bg = fetch_bg(&t, &dl2, &["--peer", &pb, "--timeout", "4"]);
+    std::thread::sleep(Duration::from_millis(2000));
+    drop(b);
+    let status = bg
+        .wait_timeout(Duration::from_secs(30))
+        .expect("bt-fetch ends");
+    assert_eq!(status.code(), Some(1));
+    let r = fetch(&t, &dl2, &["--peer", "127.0.0.1:1", "--timeout", "1"], 30);
+    assert_eq!(r.code, 1);
+    assert!(summary(&r)["pieces_at_start"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn file_size_limit_is_a_clear_error() {
+    let (dir, t) = sample("http://127.0.0.1:9/announce");
+    let seed = Seeder::start(
+        &t,
+        &dir.path().join("seed"),
+        "127.0.0.1",
+        &["--no-announce"],
+    );
+    let dl = dir.path().join("dl");
+    let cmd = format!(
+        "ulimit -f 512; exec '{}' '{}' -d '{}' --json --no-announce --peer 127.0.0.1:{} --timeout 30",
+        bin("bt-fetch").display(),
+        t.display(),
+        dl.display(),
+        seed.port
+    );
+    let r = run_cmd(
+        Command::new("sh").args(["-c", &cmd]),
+        None,
+        Duration::from_secs(60),
+    );
+    assert_eq!(r.code, 2, "{}{}", r.stdout_str(), r.stderr);
+    assert!(r.stderr.starts_with("bt-fetch: error:"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("file size limit exceeded") && r.stderr.contains("dl/sample/"),
+        "names the problem and the file: {}",
+        r.stderr
+    );
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
 }

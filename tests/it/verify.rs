@@ -415,3 +415,25 @@ fn symlink_inside_the_content_is_not_followed() {
     assert_eq!(e["status"], "unreadable");
     assert!(e["error"].as_str().unwrap().contains("symlink"), "{e}");
 }
+
+#[test]
+fn non_utf8_path_is_reported_losslessly() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempdir();
+    let name = std::ffi::OsStr::from_bytes(b"caf\xe9.bin");
+    std::fs::create_dir(dir.path().join("n")).unwrap();
+    std::fs::write(dir.path().join("n").join(name), data(5000, 9)).unwrap();
+    std::fs::write(dir.path().join("n/plain.bin"), data(7000, 8)).unwrap();
+    let torrent = dir.path().join("n.torrent");
+    mktorrent(&dir.path().join("n"), &torrent, 15);
+    let r = verify_dir(dir.path(), &torrent, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let f = r
+        .of_type("file")
+        .into_iter()
+        .find(|f| f.get("path_hex").is_some())
+        .expect("a record with path_hex");
+    // "n/caf\xe9.bin" in hex.
+    assert_eq!(f["path_hex"], "6e2f636166e92e62696e");
+    assert_eq!(f["status"], "complete");
+}

@@ -959,6 +959,51 @@ pub(crate) mod tests {
         assert_eq!(e.file(), Some(2));
     }
 
+    /// Runs itself in a child process under `ulimit -f 64` (tens of KiB): growing a file past the
+    /// limit must be an error naming the file, not a SIGXFSZ death.
+    #[test]
+    fn file_size_limit_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = torrent(
+            "t",
+            16384,
+            &[("small", 20000, false), ("big", 1 << 20, false)],
+        );
+        if std::env::var_os("BT_STORAGE_FSIZE_CHILD").is_some() {
+            let e = Storage::create(&t, dir.path(), Io::Plain).err().unwrap();
+            assert_eq!(e.file(), Some(1));
+            assert!(
+                e.to_string()
+                    .starts_with("file size limit exceeded writing "),
+                "{e}"
+            );
+            // The file below the limit was made and can be written.
+            let s = Storage::open(&t, dir.path(), Io::Plain);
+            assert_eq!(std::fs::metadata(s.path(0)).unwrap().len(), 20000);
+            return;
+        }
+        let exe = std::env::current_exe().unwrap();
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("ulimit -f 64 && exec \"$0\" \"$@\"")
+            .arg(&exe)
+            .args([
+                "storage::tests::file_size_limit_is_an_error",
+                "--exact",
+                "--test-threads=1",
+            ])
+            .env("BT_STORAGE_FSIZE_CHILD", "1")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "child failed: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains("1 passed"), "{text}");
+    }
+
     #[test]
     fn many_files_keep_few_handles_open() {
         let dir = tempfile::tempdir().unwrap();

@@ -14,7 +14,7 @@
 //! - Errors name the file: [`Error::file`] says which one failed.
 //!
 //! I/O choices ([`Io`]): with [`Io::Mmap`] (the default) [`Storage::visit`] maps the range it
-//! needs, at most a window at a time, and hands the mapped page-cache bytes to a callback
+//! needs (ranges of 256 KiB and more), at most a window at a time, and hands the mapped page-cache bytes to a callback
 //! without any copy: that is what verification hashes from (measured faster than `pread` into a
 //! buffer, which costs one extra copy per byte). Reads that copy out anyway
 //! ([`Storage::read_block`], [`Storage::read_piece`]) use `pread` in both modes, since mapping a
@@ -44,6 +44,9 @@ use crate::metainfo::Torrent;
 
 /// The most bytes mapped (or read into a scratch buffer) at once by one call.
 pub const WINDOW: u64 = 4 << 20;
+
+/// Ranges shorter than this are read with `pread` even in [`Io::Mmap`] mode.
+const MMAP_MIN: usize = 256 << 10;
 
 /// Open file handles kept at most; older ones are closed as new files are opened.
 const MAX_OPEN: usize = 256;
@@ -548,7 +551,9 @@ impl Storage {
         f: &mut dyn FnMut(&[u8]),
     ) -> Result<(), Error> {
         let h = self.handle(file)?;
-        match self.io {
+        // Mapping a small range costs more than copying it (many small files).
+        let io = if n < MMAP_MIN { Io::Plain } else { self.io };
+        match io {
             Io::Plain => {
                 if scratch.len() < n {
                     scratch.resize(n, 0);

@@ -1,8 +1,9 @@
 //! `bt-info`: show what a torrent file or a magnet link contains.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Read};
 
 use anyhow::Context;
+use bt::bencode::Limits;
 use bt::cli::{self, Common, Mode, Out};
 use bt::metainfo::{Magnet, Torrent};
 use bt::record::TorrentRecord;
@@ -27,11 +28,9 @@ struct Args {
 }
 
 fn main() -> std::process::ExitCode {
+    cli::completions_or_continue::<Args>("bt-info");
     cli::run("bt-info", || {
         let args = Args::parse();
-        if let Some(sh) = args.common.completions {
-            return Ok(cli::print_completions::<Args>(sh, "bt-info"));
-        }
         let input = match args.input.as_deref() {
             Some(i) => i,
             None if std::io::stdin().is_terminal() => {
@@ -47,7 +46,7 @@ fn main() -> std::process::ExitCode {
             TorrentRecord::from_magnet(&m)
         } else {
             let label = if input == "-" { "<stdin>" } else { input };
-            let bytes = cli::read_input(input, "torrent")?;
+            let bytes = read_limited(input).with_context(|| label.to_string())?;
             let t = Torrent::from_bytes(&bytes).with_context(|| label.to_string())?;
             TorrentRecord::from_torrent(&t, args.pieces)
         };
@@ -58,4 +57,22 @@ fn main() -> std::process::ExitCode {
         }
         Ok(cli::EXIT_OK)
     })
+}
+
+/// Read a torrent from a path or `-`, never more than the bencode size limit (plus one byte, so
+/// an oversized input is refused by the decoder instead of filling memory: `/dev/zero` included).
+fn read_limited(input: &str) -> anyhow::Result<Vec<u8>> {
+    let limit = Limits::default().max_size as u64 + 1;
+    let mut buf = Vec::new();
+    if input == "-" {
+        if std::io::stdin().is_terminal() {
+            anyhow::bail!("stdin is a terminal: pipe a torrent into it, or pass a path");
+        }
+        std::io::stdin().lock().take(limit).read_to_end(&mut buf)?;
+    } else {
+        std::fs::File::open(input)?
+            .take(limit)
+            .read_to_end(&mut buf)?;
+    }
+    Ok(buf)
 }

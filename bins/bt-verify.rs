@@ -55,11 +55,9 @@ fn path_text(p: &Path) -> (String, Option<String>) {
 }
 
 fn main() -> std::process::ExitCode {
+    cli::completions_or_continue::<Args>("bt-verify");
     cli::run("bt-verify", || {
         let args = Args::parse();
-        if let Some(sh) = args.common.completions {
-            return Ok(cli::print_completions::<Args>(sh, "bt-verify"));
-        }
         args.common.init_jobs();
         let bytes = cli::read_input(&args.torrent, "torrent")?;
         let t = Torrent::from_bytes(&bytes).with_context(|| format!("{}", args.torrent))?;

@@ -104,7 +104,11 @@ impl Common {
 /// Call this first in `main`, before clap parses: it must work even though the tool's required
 /// arguments are absent.
 pub fn completions_or_continue<C: clap::CommandFactory>(tool: &str) {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    // args_os: a non-UTF-8 argument (a file name) must not panic here.
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     if args.len() == 2 && args[0] == "--completions" {
         use clap::ValueEnum;
         match clap_complete::Shell::from_str(&args[1], true) {
@@ -234,7 +238,7 @@ pub fn read_input(path: &str, what: &str) -> anyhow::Result<Vec<u8>> {
         io::Read::read_to_end(&mut io::stdin().lock(), &mut buf).context("reading stdin")?;
         Ok(buf)
     } else {
-        std::fs::read(path).with_context(|| format!("{path}"))
+        std::fs::read(path).with_context(|| path.to_string())
     }
 }
 

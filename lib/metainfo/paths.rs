@@ -1,9 +1,7 @@
 //! Path safety: every name, path component and symlink target component must be joinable under
 //! a download directory without leaving it, on Unix and on Windows; no two files may share a
 //! path, and no file may also be a directory of another. Checks are linear in the number of
-//! components (hash sets, no pairwise comparison), so 100,000-file torrents stay fast.
-
-use std::collections::HashSet;
+//! components times log n (one sort, neighbours compared), so 100,000-file torrents stay fast.
 
 use super::Error;
 
@@ -63,25 +61,19 @@ pub(crate) fn check_path(path: &[Vec<u8>]) -> Result<(), Error> {
 
 /// No duplicate paths, and no file that is also a directory prefix of another file. Only the
 /// paths given are compared (pad files are left out by the caller).
-pub(crate) fn check_unique<'a>(
-    paths: impl Iterator<Item = &'a [Vec<u8>]> + Clone,
-) -> Result<(), Error> {
-    let mut files: HashSet<&[Vec<u8>]> = HashSet::new();
-    let mut dirs: HashSet<&[Vec<u8>]> = HashSet::new();
-    for p in paths.clone() {
-        if !files.insert(p) {
-            return Err(Error::DuplicatePath(display(p)));
+///
+/// Sorted by components, every path that extends `p` (or equals it) comes right after `p`, so
+/// comparing neighbours finds every clash in O(n log n) without hashing.
+pub(crate) fn check_unique<'a>(paths: impl Iterator<Item = &'a [Vec<u8>]>) -> Result<(), Error> {
+    let mut sorted: Vec<&[Vec<u8>]> = paths.collect();
+    sorted.sort_unstable();
+    for pair in sorted.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        if a == b {
+            return Err(Error::DuplicatePath(display(a)));
         }
-        // Longest prefix first: once one is already known, all shorter ones are too.
-        for k in (1..p.len()).rev() {
-            if !dirs.insert(&p[..k]) {
-                break;
-            }
-        }
-    }
-    for p in paths {
-        if dirs.contains(p) {
-            return Err(Error::FileIsDirectory(display(p)));
+        if b.starts_with(a) {
+            return Err(Error::FileIsDirectory(display(a)));
         }
     }
     Ok(())

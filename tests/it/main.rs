@@ -6,5 +6,6 @@ mod announce;
 mod completions;
 mod info;
 mod make;
+mod stress;
 mod swarm;
 mod verify;

@@ -1,1 +1,0 @@
-//! create (work in progress).

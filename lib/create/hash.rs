@@ -1,0 +1,263 @@
+//! Hashing the piece stream of a new torrent: SHA-1 of every piece, in parallel, in bounded
+//! memory.
+//!
+//! The files are one stream in layout order; pieces cross file boundaries. The stream is cut
+//! into jobs of whole pieces (about [`JOB_BYTES`] each, at least one piece) and rayon hashes jobs
+//! in parallel, each job walking its byte range file by file. Large runs of a file are
+//! memory-mapped a window of at most [`WINDOW`] bytes at a time (page-cached data is hashed where
+//! it lies, no copy) and unmapped before the next window, so resident memory stays near
+//! `threads x WINDOW` whatever the input size; short runs are read into a small buffer.
+//! A file that is shorter than when it was walked is an error, never a shifted stream.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+use rayon::prelude::*;
+use sha1::{Digest, Sha1};
+
+use super::{Error, InputFile};
+
+/// Bytes of stream per parallel job (rounded to whole pieces, at least one piece).
+pub const JOB_BYTES: u64 = 4 << 20;
+/// Largest span of a file mapped at once.
+pub const WINDOW: u64 = 4 << 20;
+/// Runs shorter than this are read into a buffer rather than mapped.
+const MAP_MIN: u64 = 256 << 10;
+
+/// SHA-1 of every piece of the concatenation of `files`, in order. `progress` is called with
+/// the number of bytes hashed since its last call, from any thread.
+pub fn hash_pieces(
+    files: &[InputFile],
+    piece_length: u64,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Vec<[u8; 20]>, Error> {
+    assert!(piece_length > 0, "piece length must be positive");
+    let mut offsets = Vec::with_capacity(files.len());
+    let mut total = 0u64;
+    for f in files {
+        offsets.push(total);
+        total += f.length;
+    }
+    let piece_count = total.div_ceil(piece_length);
+    let per_job = (JOB_BYTES / piece_length).max(1);
+    let jobs = piece_count.div_ceil(per_job);
+    let stream = Stream {
+        files,
+        offsets: &offsets,
+        total,
+        piece_length,
+    };
+    let parts: Vec<Vec<[u8; 20]>> = (0..jobs)
+        .into_par_iter()
+        .map(|j| {
+            let start = j * per_job * piece_length;
+            let end = ((j + 1) * per_job * piece_length).min(total);
+            stream.hash_range(start, end, progress)
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(parts.concat())
+}
+
+struct Stream<'a> {
+    files: &'a [InputFile],
+    offsets: &'a [u64],
+    total: u64,
+    piece_length: u64,
+}
+
+/// SHA-1 over a stream of slices, cut into pieces.
+struct Pieces {
+    sha: Sha1,
+    filled: u64,
+    piece_length: u64,
+    out: Vec<[u8; 20]>,
+}
+
+impl Pieces {
+    fn feed(&mut self, mut data: &[u8]) {
+        while !data.is_empty() {
+            let take = ((self.piece_length - self.filled) as usize).min(data.len());
+            self.sha.update(&data[..take]);
+            self.filled += take as u64;
+            data = &data[take..];
+            if self.filled == self.piece_length {
+                self.out.push(self.sha.finalize_reset().into());
+                self.filled = 0;
+            }
+        }
+    }
+
+    fn finish(mut self) -> Vec<[u8; 20]> {
+        if self.filled > 0 {
+            self.out.push(self.sha.finalize().into());
+        }
+        self.out
+    }
+}
+
+impl Stream<'_> {
+    /// Hashes of the pieces in `[start, end)`; `start` is on a piece boundary and `end` is one
+    /// too, or the end of the stream.
+    fn hash_range(
+        &self,
+        start: u64,
+        end: u64,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<Vec<[u8; 20]>, Error> {
+        debug_assert!(start.is_multiple_of(self.piece_length) && end <= self.total);
+        let mut pieces = Pieces {
+            sha: Sha1::new(),
+            filled: 0,
+            piece_length: self.piece_length,
+            out: Vec::with_capacity(((end - start).div_ceil(self.piece_length)) as usize),
+        };
+        let mut buf = Vec::new();
+        // First file whose data reaches past `start`.
+        let mut i = self
+            .offsets
+            .partition_point(|&o| o <= start)
+            .saturating_sub(1);
+        let mut pos = start;
+        while pos < end {
+            let (file, off) = (&self.files[i], self.offsets[i]);
+            let stop = (off + file.length).min(end);
+            if stop > pos {
+                self.hash_file_run(file, pos - off, stop - off, &mut pieces, &mut buf, progress)?;
+                pos = stop;
+            }
+            i += 1;
+        }
+        Ok(pieces.finish())
+    }
+
+    /// Feed bytes `[from, to)` of one file.
+    fn hash_file_run(
+        &self,
+        file: &InputFile,
+        from: u64,
+        to: u64,
+        pieces: &mut Pieces,
+        buf: &mut Vec<u8>,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<(), Error> {
+        let io = |e| Error::Io {
+            path: file.disk.clone(),
+            source: e,
+        };
+        let f = File::open(&file.disk).map_err(io)?;
+        let len = f.metadata().map_err(io)?.len();
+        if len < to {
+            return Err(Error::Changed(file.disk.clone()));
+        }
+        let mut at = from;
+        while at < to {
+            let n = (to - at).min(WINDOW);
+            if n >= MAP_MIN {
+                let map = map_window(&f, at, n, &file.disk)?;
+                pieces.feed(map.bytes());
+            } else {
+                buf.resize(n as usize, 0);
+                f.read_exact_at(buf, at).map_err(|e| {
+                    if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                        Error::Changed(file.disk.clone())
+                    } else {
+                        io(e)
+                    }
+                })?;
+                pieces.feed(buf);
+            }
+            progress(n);
+            at += n;
+        }
+        Ok(())
+    }
+}
+
+/// A read-only mapping of `len` bytes of a file at `offset` (any alignment).
+struct Window {
+    map: memmap2::Mmap,
+    skip: usize,
+}
+
+impl Window {
+    fn bytes(&self) -> &[u8] {
+        &self.map[self.skip..]
+    }
+}
+
+fn map_window(f: &File, offset: u64, len: u64, path: &Path) -> Result<Window, Error> {
+    let page = page_size();
+    let aligned = offset - offset % page;
+    let skip = (offset - aligned) as usize;
+    // SAFETY: the mapping is read-only and private to this function's caller, which drops it
+    // before the next window. The file was checked to be long enough just before; a file
+    // truncated by another process while it is being hashed is outside what can be guarded.
+    let map = unsafe {
+        memmap2::MmapOptions::new()
+            .offset(aligned)
+            .len(skip + len as usize)
+            .populate()
+            .map(f)
+    }
+    .map_err(|e| Error::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    Ok(Window { map, skip })
+}
+
+fn page_size() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if n > 0 {
+        n as u64
+    } else {
+        4096
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sha(data: &[u8]) -> [u8; 20] {
+        Sha1::digest(data).into()
+    }
+
+    #[test]
+    fn pieces_cross_files_and_windows() {
+        let dir = std::env::temp_dir().join(format!("bt-create-hash-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // Sizes around the map threshold and the window, with an empty file among them.
+        let sizes = [0u64, 1, 300_000, 0, 5 << 20, 16_383, 16_385, 777];
+        let mut files = Vec::new();
+        let mut all = Vec::new();
+        for (i, &n) in sizes.iter().enumerate() {
+            let data: Vec<u8> = (0..n).map(|b| (b * 31 + i as u64 * 7) as u8).collect();
+            let p = dir.join(format!("f{i}"));
+            std::fs::write(&p, &data).unwrap();
+            all.extend_from_slice(&data);
+            files.push(InputFile {
+                path: vec![format!("f{i}").into_bytes()],
+                disk: p,
+                length: n,
+            });
+        }
+        for pl in [16 << 10, 1 << 20, 8 << 20] {
+            let done = std::sync::atomic::AtomicU64::new(0);
+            let cb = |n: u64| {
+                done.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+            };
+            let got = hash_pieces(&files, pl, &cb).unwrap();
+            let want: Vec<[u8; 20]> = all.chunks(pl as usize).map(sha).collect();
+            assert_eq!(got, want, "piece length {pl}");
+            assert_eq!(done.into_inner(), all.len() as u64);
+        }
+        // A file that shrank since the walk is reported, not hashed short.
+        files[4].length += 1;
+        let err = hash_pieces(&files, 1 << 20, &|_| {}).unwrap_err();
+        assert!(matches!(err, Error::Changed(_)), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,418 @@
+//! Creating v1 torrents: walk a path, choose the piece length, hash in parallel, write the
+//! metainfo.
+//!
+//! The output is reproducible: the same files and [`Options`] give the same bytes on every run
+//! and machine (files sorted by path bytes, keys written in canonical sorted order, no hidden
+//! inputs such as the clock: the caller passes the creation date). The info hash is SHA-1 over
+//! the exact `info` bytes written.
+//!
+//! Steps, usable one by one (the binary does, to size its progress bar between them) or at once
+//! through [`create`]: [`walk()`] gives a [`Layout`], [`default_piece_length`] or a checked
+//! [`Options::piece_length`] the piece length, [`hash_pieces`] the piece hashes, [`build`] the
+//! torrent bytes; [`write_torrent`] puts them in place atomically.
+
+mod hash;
+mod walk;
+
+pub use hash::hash_pieces;
+pub use walk::{glob_match, torrent_name, walk, InputFile, Layout, WalkOptions};
+
+use std::fmt;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use sha1::{Digest, Sha1};
+
+use crate::metainfo::InfoHash;
+
+/// `created by` unless told otherwise: `bt/<version>`.
+pub const CREATED_BY: &str = concat!("bt/", env!("CARGO_PKG_VERSION"));
+/// Smallest piece length accepted (and chosen): 16 KiB.
+pub const MIN_PIECE_LENGTH: u64 = 16 << 10;
+/// Largest piece length chosen by [`default_piece_length`]: 16 MiB.
+pub const MAX_DEFAULT_PIECE_LENGTH: u64 = 16 << 20;
+/// Largest piece length accepted: 1 GiB.
+pub const MAX_PIECE_LENGTH: u64 = 1 << 30;
+/// [`default_piece_length`] aims at no more than this many pieces.
+pub const TARGET_PIECES: u64 = 2000;
+
+/// Why a torrent could not be created.
+#[derive(Debug)]
+pub enum Error {
+    /// Reading the input failed.
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The cause.
+        source: io::Error,
+    },
+    /// The input has no data (no files, or only empty ones).
+    Empty(PathBuf),
+    /// The input is neither a regular file nor a directory.
+    NotFileOrDir(PathBuf),
+    /// The torrent name is not one plain path component.
+    BadName(String),
+    /// The piece length is not a power of two in range.
+    PieceLength(u64),
+    /// A file is shorter than when the input was walked.
+    Changed(PathBuf),
+    /// The output file exists and overwriting was not asked for.
+    Exists(PathBuf),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io { path, source } => write!(f, "{}: {source}", path.display()),
+            Error::Empty(p) => write!(f, "{}: no data to make a torrent of", p.display()),
+            Error::NotFileOrDir(p) => {
+                write!(f, "{}: not a regular file or a directory", p.display())
+            }
+            Error::BadName(n) => write!(f, "torrent name {n:?} is not one plain path component"),
+            Error::PieceLength(n) => write!(
+                f,
+                "piece length {n} is not a power of two between 16 KiB and 1 GiB"
+            ),
+            Error::Changed(p) => write!(f, "{}: file changed while hashing", p.display()),
+            Error::Exists(p) => write!(f, "{} exists (use --force to overwrite)", p.display()),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// What goes into the torrent besides the files.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Which files go in, and the name.
+    pub walk: WalkOptions,
+    /// Tracker tiers (BEP 12). `announce` is the first URL; `announce-list` is written only when
+    /// there is more than one URL in all.
+    pub announce: Vec<Vec<String>>,
+    /// Web seeds (BEP 19 `url-list`).
+    pub web_seeds: Vec<String>,
+    /// BEP 27 private flag (`private: 1` written only when set).
+    pub private: bool,
+    /// `source` inside `info` (changes the info hash; used by private trackers).
+    pub source: Option<String>,
+    /// `comment`.
+    pub comment: Option<String>,
+    /// Piece length; `None` for [`default_piece_length`].
+    pub piece_length: Option<u64>,
+    /// `creation date` (seconds since the epoch), or none.
+    pub creation_date: Option<i64>,
+    /// `created by`, or none.
+    pub created_by: Option<String>,
+}
+
+/// A created torrent.
+#[derive(Debug, Clone)]
+pub struct Created {
+    /// The metainfo file's bytes.
+    pub bytes: Vec<u8>,
+    /// SHA-1 of the `info` bytes within [`Created::bytes`].
+    pub info_hash: InfoHash,
+    /// The torrent's name.
+    pub name: Vec<u8>,
+    /// Bytes per piece.
+    pub piece_length: u64,
+    /// Number of pieces.
+    pub piece_count: usize,
+    /// Sum of the file lengths.
+    pub total_length: u64,
+    /// Number of files.
+    pub file_count: usize,
+}
+
+/// The piece length chosen when none is given: the smallest power of two that keeps the piece
+/// count at or below [`TARGET_PIECES`] (so between 1000 and 2000 pieces), clamped to
+/// 16 KiB..16 MiB. For example 1 GiB gives 1 MiB pieces (1024 of them), 4 GiB 4 MiB.
+pub fn default_piece_length(total_length: u64) -> u64 {
+    total_length
+        .div_ceil(TARGET_PIECES)
+        .next_power_of_two()
+        .clamp(MIN_PIECE_LENGTH, MAX_DEFAULT_PIECE_LENGTH)
+}
+
+/// Accept a piece length only if it is a power of two between 16 KiB and 1 GiB.
+pub fn check_piece_length(n: u64) -> Result<u64, Error> {
+    if n.is_power_of_two() && (MIN_PIECE_LENGTH..=MAX_PIECE_LENGTH).contains(&n) {
+        Ok(n)
+    } else {
+        Err(Error::PieceLength(n))
+    }
+}
+
+/// Walk, hash and build in one call.
+pub fn create(
+    path: &Path,
+    opts: &Options,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Created, Error> {
+    let layout = walk(path, &opts.walk)?;
+    let piece_length = match opts.piece_length {
+        Some(n) => check_piece_length(n)?,
+        None => default_piece_length(layout.total_length),
+    };
+    let pieces = hash_pieces(&layout.files, piece_length, progress)?;
+    Ok(build(&layout, piece_length, &pieces, opts))
+}
+
+/// Write the torrent: a canonical bencoded dictionary (keys in sorted order).
+pub fn build(layout: &Layout, piece_length: u64, pieces: &[[u8; 20]], opts: &Options) -> Created {
+    let mut w = Writer(Vec::with_capacity(
+        pieces.len() * 20 + 256 * layout.files.len() + 512,
+    ));
+    let urls: Vec<&String> = opts.announce.iter().flatten().collect();
+    w.raw(b"d");
+    if let Some(first) = urls.first() {
+        w.key_str("announce", first.as_bytes());
+    }
+    if urls.len() > 1 {
+        w.key("announce-list");
+        w.raw(b"l");
+        for tier in opts.announce.iter().filter(|t| !t.is_empty()) {
+            w.raw(b"l");
+            for url in tier {
+                w.bytes(url.as_bytes());
+            }
+            w.raw(b"e");
+        }
+        w.raw(b"e");
+    }
+    if let Some(c) = &opts.comment {
+        w.key_str("comment", c.as_bytes());
+    }
+    if let Some(c) = &opts.created_by {
+        w.key_str("created by", c.as_bytes());
+    }
+    if let Some(d) = opts.creation_date {
+        w.key_int("creation date", d);
+    }
+    w.key("info");
+    let info_start = w.0.len();
+    w.raw(b"d");
+    if layout.single_file {
+        w.key_int("length", layout.total_length as i64);
+    } else {
+        w.key("files");
+        w.raw(b"l");
+        for f in &layout.files {
+            w.raw(b"d");
+            w.key_int("length", f.length as i64);
+            w.key("path");
+            w.raw(b"l");
+            for c in &f.path {
+                w.bytes(c);
+            }
+            w.raw(b"ee");
+        }
+        w.raw(b"e");
+    }
+    w.key_str("name", &layout.name);
+    w.key_int("piece length", piece_length as i64);
+    w.key_str("pieces", pieces.as_flattened());
+    if opts.private {
+        w.key_int("private", 1);
+    }
+    if let Some(s) = &opts.source {
+        w.key_str("source", s.as_bytes());
+    }
+    w.raw(b"e");
+    let info_hash = InfoHash(Sha1::digest(&w.0[info_start..]).into());
+    if !opts.web_seeds.is_empty() {
+        w.key("url-list");
+        w.raw(b"l");
+        for u in &opts.web_seeds {
+            w.bytes(u.as_bytes());
+        }
+        w.raw(b"e");
+    }
+    w.raw(b"e");
+    Created {
+        bytes: w.0,
+        info_hash,
+        name: layout.name.clone(),
+        piece_length,
+        piece_count: pieces.len(),
+        total_length: layout.total_length,
+        file_count: layout.files.len(),
+    }
+}
+
+/// Write `bytes` to `path` through a temporary file in the same directory (synced, then
+/// renamed or linked into place), so no reader ever sees a half-written torrent and a failure
+/// leaves nothing behind. Without `overwrite` an existing file is never replaced, even one that
+/// appears while writing.
+pub fn write_torrent(path: &Path, bytes: &[u8], overwrite: bool) -> Result<(), Error> {
+    use std::io::{ErrorKind, Write};
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let Some(file_name) = path.file_name() else {
+        return Err(Error::Io {
+            path: path.to_path_buf(),
+            source: ErrorKind::InvalidInput.into(),
+        });
+    };
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(file_name);
+    tmp_name.push(format!(".{}.tmp", std::process::id()));
+    let tmp = dir.join(tmp_name);
+    let result = (|| -> io::Result<()> {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        if overwrite {
+            return fs::rename(&tmp, path);
+        }
+        // A hard link never replaces an existing file; rename where links are not supported.
+        match fs::hard_link(&tmp, path) {
+            Ok(()) => fs::remove_file(&tmp),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => Err(e),
+            Err(_) if fs::symlink_metadata(path).is_ok() => Err(ErrorKind::AlreadyExists.into()),
+            Err(_) => fs::rename(&tmp, path),
+        }
+    })();
+    result.map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        if e.kind() == ErrorKind::AlreadyExists {
+            Error::Exists(path.to_path_buf())
+        } else {
+            Error::Io {
+                path: path.to_path_buf(),
+                source: e,
+            }
+        }
+    })
+}
+
+/// A bencode writer for values we control; the caller writes keys in sorted order.
+struct Writer(Vec<u8>);
+
+impl Writer {
+    fn raw(&mut self, b: &[u8]) {
+        self.0.extend_from_slice(b);
+    }
+    fn bytes(&mut self, b: &[u8]) {
+        self.0.extend_from_slice(b.len().to_string().as_bytes());
+        self.0.push(b':');
+        self.0.extend_from_slice(b);
+    }
+    fn int(&mut self, i: i64) {
+        self.0.push(b'i');
+        self.0.extend_from_slice(i.to_string().as_bytes());
+        self.0.push(b'e');
+    }
+    fn key(&mut self, k: &str) {
+        self.bytes(k.as_bytes());
+    }
+    fn key_str(&mut self, k: &str, v: &[u8]) {
+        self.key(k);
+        self.bytes(v);
+    }
+    fn key_int(&mut self, k: &str, v: i64) {
+        self.key(k);
+        self.int(v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn piece_length_rule() {
+        assert_eq!(default_piece_length(1), 16 << 10);
+        assert_eq!(default_piece_length(1 << 30), 1 << 20);
+        assert_eq!(default_piece_length(4 << 30), 4 << 20);
+        assert_eq!(default_piece_length(1 << 50), 16 << 20);
+        for total in [1u64 << 25, 3 << 28, 999_999_999, 30_000_000_000] {
+            let n = total.div_ceil(default_piece_length(total));
+            assert!((1000..=2000).contains(&n), "{total}: {n} pieces");
+        }
+        assert!(check_piece_length(16 << 10).is_ok());
+        assert!(check_piece_length(8 << 10).is_err());
+        assert!(check_piece_length(3 << 20).is_err());
+        assert!(check_piece_length(2 << 30).is_err());
+    }
+
+    fn layout() -> Layout {
+        Layout {
+            name: b"d".to_vec(),
+            single_file: false,
+            files: vec![
+                InputFile {
+                    path: vec![b"a".to_vec(), b"b".to_vec()],
+                    disk: "/nonexistent".into(),
+                    length: 3,
+                },
+                InputFile {
+                    path: vec![b"c".to_vec()],
+                    disk: "/nonexistent".into(),
+                    length: 0,
+                },
+            ],
+            total_length: 3,
+            warnings: vec![],
+        }
+    }
+
+    #[test]
+    fn canonical_bytes_and_info_hash() {
+        let opts = Options {
+            announce: vec![vec!["http://a/ann".into()], vec!["udp://b:1".into()]],
+            web_seeds: vec!["http://w/".into()],
+            private: true,
+            source: Some("S".into()),
+            comment: Some("hi".into()),
+            creation_date: Some(1_700_000_000),
+            created_by: Some("bt/test".into()),
+            ..Options::default()
+        };
+        let c = build(&layout(), 16384, &[[7u8; 20]], &opts);
+        let info = format!(
+            "d5:filesld6:lengthi3e4:pathl1:a1:beed6:lengthi0e4:pathl1:ceee4:name1:d\
+             12:piece lengthi16384e6:pieces20:{}7:privatei1e6:source1:Se",
+            "\x07".repeat(20)
+        );
+        let want = format!(
+            "d8:announce12:http://a/ann13:announce-listll12:http://a/annel9:udp://b:1ee\
+             7:comment2:hi10:created by7:bt/test13:creation datei1700000000e4:info{info}\
+             8:url-listl9:http://w/ee"
+        );
+        assert_eq!(String::from_utf8(c.bytes.clone()).unwrap(), want);
+        assert_eq!(
+            c.info_hash.0,
+            <[u8; 20]>::from(Sha1::digest(info.as_bytes()))
+        );
+        // The strict decoder accepts it without a warning (keys sorted).
+        let d = crate::bencode::decode(&c.bytes, &Default::default()).unwrap();
+        assert!(d.warnings.is_empty(), "{:?}", d.warnings);
+    }
+
+    #[test]
+    fn one_tracker_has_no_announce_list() {
+        let opts = Options {
+            announce: vec![vec!["http://a/".into()]],
+            ..Options::default()
+        };
+        let c = build(&layout(), 16384, &[[0u8; 20]], &opts);
+        let s = String::from_utf8_lossy(&c.bytes);
+        assert!(s.starts_with("d8:announce9:http://a/4:info"), "{s}");
+        assert!(!s.contains("private"));
+    }
+}

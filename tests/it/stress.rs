@@ -1,0 +1,1 @@
+//! Integration tests: the swarm under stress (issue 6).

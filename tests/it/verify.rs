@@ -316,11 +316,20 @@ fn traversal_torrent_is_refused_before_touching_files() {
 }
 
 #[test]
+fn completions_work_without_a_torrent() {
+    let r = verify(&["--completions", "bash"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout_str().contains("bt-verify"));
+}
+
+#[test]
 fn unreadable_torrent_is_an_error() {
     let dir = tempdir();
     let r = verify(&[dir.path().join("nope.torrent").to_str().unwrap(), "--json"]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("nope.torrent"), "{}", r.stderr);
+    let r = verify(&["/dev/zero", "--json"]);
+    assert_eq!(r.code, 2, "an endless input is refused, not read forever");
     std::fs::write(dir.path().join("junk.torrent"), b"d4:infoi3ee").unwrap();
     let r = verify(&[dir.path().join("junk.torrent").to_str().unwrap(), "--json"]);
     assert_eq!(r.code, 2);

@@ -1,16 +1,13 @@
 //! bt-verify: check data on disk against a torrent, piece by piece, with a per-file report.
 
-use std::io::{IsTerminal, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::Context;
 use clap::Parser;
 
-use bt::bencode::Limits;
 use bt::cli::{self, Common, Mode, Out};
-use bt::metainfo::{hex, Torrent};
+use bt::metainfo::hex;
 use bt::record::{VerifyExtra, VerifyFile, VerifySummary};
 use bt::storage::{Io, Storage};
 use bt::verify::{self, FileStatus};
@@ -56,36 +53,12 @@ fn path_text(p: &Path) -> (String, Option<String>) {
     }
 }
 
-/// Read a torrent from a path or `-`, never more than the bencode size limit plus one byte (an
-/// oversized input, `/dev/zero` included, is then refused by the decoder).
-fn read_torrent(input: &str) -> anyhow::Result<Vec<u8>> {
-    let limit = Limits::default().max_size as u64 + 1;
-    let mut buf = Vec::new();
-    if input == "-" {
-        if std::io::stdin().is_terminal() {
-            anyhow::bail!("stdin is a terminal: pipe a torrent into it, or pass a path");
-        }
-        std::io::stdin().lock().take(limit).read_to_end(&mut buf)?;
-    } else {
-        std::fs::File::open(input)?
-            .take(limit)
-            .read_to_end(&mut buf)?;
-    }
-    Ok(buf)
-}
-
 fn main() -> std::process::ExitCode {
     cli::completions_or_continue::<Args>("bt-verify");
     cli::run("bt-verify", || {
         let args = Args::parse();
         args.common.init_jobs();
-        let label = if args.torrent == "-" {
-            "<stdin>"
-        } else {
-            &args.torrent
-        };
-        let bytes = read_torrent(&args.torrent).with_context(|| label.to_string())?;
-        let t = Torrent::from_bytes(&bytes).with_context(|| label.to_string())?;
+        let t = cli::read_torrent(&args.torrent)?;
         let io = if args.no_mmap { Io::Plain } else { Io::Mmap };
         let (storage, root, base) = match &args.content {
             Some(c) => {

@@ -27,7 +27,7 @@
 //! `no space left on device writing <file>`. `SIGXFSZ` is ignored once writing storage is
 //! created, so a file-size limit (`ulimit -f`) also becomes an error instead of a kill.
 
-mod guard;
+pub(crate) mod guard;
 
 use std::collections::HashSet;
 use std::fmt;

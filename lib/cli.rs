@@ -190,12 +190,27 @@ pub fn run(tool: &'static str, body: impl FnOnce() -> anyhow::Result<u8>) -> Exi
             if is_broken_pipe(&e) {
                 return ExitCode::from(EXIT_OK);
             }
-            let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
-            eprintln!("{tool}: error: {}", one_line(&chain.join(": ")));
+            eprintln!("{tool}: error: {}", one_line(&error_chain(&e)));
             ExitCode::from(EXIT_ERROR)
         }
         Err(_) => ExitCode::from(EXIT_ERROR),
     }
+}
+
+/// The causes of an error joined with `: `, leaving out a cause whose text the previous one
+/// already ends with (library errors often print their source too).
+pub fn error_chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for c in e.chain().map(|c| c.to_string()) {
+        if out.ends_with(&c) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&c);
+    }
+    out
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
@@ -344,6 +359,15 @@ mod tests {
         assert!(parse_size("x").is_err());
         assert!(parse_size("1Q").is_err());
         assert!(parse_size("99999999999T").is_err());
+    }
+
+    #[test]
+    fn error_chain_skips_repeated_causes() {
+        let io = io::Error::new(io::ErrorKind::NotFound, "no such file");
+        let e = anyhow::Error::new(io)
+            .context("x.torrent: no such file")
+            .context("reading");
+        assert_eq!(error_chain(&e), "reading: x.torrent: no such file");
     }
 
     #[test]

@@ -1,1 +1,0 @@
-//! swarm (work in progress).

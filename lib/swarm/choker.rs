@@ -1,0 +1,163 @@
+//! Choking and the upload rate limit.
+//!
+//! Every 10 s the interested peers are ranked by rate (the rate they upload to us while we
+//! download, the rate we upload to them once we seed) and the best [`Options::upload_slots`]
+//! are unchoked, plus one optimistic unchoke rotated every 30 s. Between rounds a peer that
+//! becomes interested is unchoked at once while a slot is free, so a fresh downloader does not
+//! wait for the next round.
+//!
+//! [`Options::upload_slots`]: super::Options::upload_slots
+
+use super::{Out, State, Swarm};
+use crate::peer::Message;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const ROUND: Duration = Duration::from_secs(10);
+const OPTIMISTIC_EVERY: u32 = 3;
+
+pub(super) fn run(s: &Arc<Swarm>) {
+    let mut last = Instant::now();
+    let mut rounds = 0u32;
+    while !s.stopped() {
+        std::thread::sleep(Duration::from_millis(250));
+        if last.elapsed() >= ROUND {
+            last = Instant::now();
+            rounds += 1;
+            round(s, &mut s.lock(), rounds.is_multiple_of(OPTIMISTIC_EVERY));
+        }
+    }
+}
+
+fn set_choke(st: &mut State, key: u64, choke: bool) {
+    if let Some(p) = st.peers.get(&key) {
+        if p.choked.swap(choke, Ordering::Relaxed) != choke {
+            let _ = p.tx.send(Out::Msg(if choke {
+                Message::Choke
+            } else {
+                Message::Unchoke
+            }));
+        }
+    }
+}
+
+fn unchoked(st: &State) -> usize {
+    st.peers
+        .values()
+        .filter(|p| !p.choked.load(Ordering::Relaxed))
+        .count()
+}
+
+/// A peer said it is interested: unchoke it now if a slot is free.
+pub(super) fn on_interested(s: &Swarm, st: &mut State, key: u64) {
+    if unchoked(st) < s.opts.upload_slots + 1 {
+        set_choke(st, key, false);
+    }
+}
+
+fn round(s: &Swarm, st: &mut State, rotate: bool) {
+    let seeding = st.picker.complete();
+    let mut ranked: Vec<(u64, u64)> = Vec::new();
+    for (k, p) in st.peers.iter_mut() {
+        let up = p.uploaded.load(Ordering::Relaxed);
+        let down = p.downloaded.load(Ordering::Relaxed);
+        let rate = if seeding {
+            up - p.last_up
+        } else {
+            down - p.last_down
+        };
+        p.last_up = up;
+        p.last_down = down;
+        if p.interested {
+            ranked.push((rate, *k));
+        }
+    }
+    ranked.sort_by(|a, b| b.cmp(a));
+    let keep: Vec<u64> = ranked
+        .iter()
+        .take(s.opts.upload_slots)
+        .map(|r| r.1)
+        .collect();
+    let rest: Vec<u64> = ranked
+        .iter()
+        .skip(s.opts.upload_slots)
+        .map(|r| r.1)
+        .collect();
+    let still = st.optimistic.filter(|k| rest.contains(k));
+    st.optimistic = if rotate || still.is_none() {
+        if rest.is_empty() {
+            None
+        } else {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0);
+            let i =
+                (nanos as usize ^ std::process::id() as usize ^ st.next_key as usize) % rest.len();
+            Some(rest[i])
+        }
+    } else {
+        still
+    };
+    let keys: Vec<u64> = st.peers.keys().copied().collect();
+    for k in keys {
+        let open = keep.contains(&k) || st.optimistic == Some(k);
+        set_choke(st, k, !open);
+    }
+}
+
+/// A token bucket shared by every writer thread of a swarm.
+pub(super) struct RateLimiter {
+    rate: f64,
+    state: Mutex<(f64, Instant)>,
+}
+
+impl RateLimiter {
+    pub(super) fn new(bytes_per_second: u64) -> RateLimiter {
+        RateLimiter {
+            rate: bytes_per_second.max(1) as f64,
+            state: Mutex::new((0.0, Instant::now())),
+        }
+    }
+
+    /// Take `n` bytes of allowance, sleeping until they are available.
+    pub(super) fn take(&self, n: u64) {
+        let wait = {
+            let mut g = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            let burst = self.rate.max(16384.0);
+            let tokens = (g.0 + now.duration_since(g.1).as_secs_f64() * self.rate).min(burst);
+            g.0 = tokens - n as f64;
+            g.1 = now;
+            if g.0 < 0.0 {
+                -g.0 / self.rate
+            } else {
+                0.0
+            }
+        };
+        if wait > 0.0 {
+            std::thread::sleep(Duration::from_secs_f64(wait.min(10.0)));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_limiter_paces() {
+        let r = RateLimiter::new(1_000_000);
+        let t = Instant::now();
+        for _ in 0..20 {
+            r.take(16384);
+        }
+        // 327680 bytes at 1 MB/s, less a burst of 1 MB: close to no wait; then 1 MB more waits.
+        for _ in 0..64 {
+            r.take(16384);
+        }
+        let e = t.elapsed().as_secs_f64();
+        assert!(e > 0.3 && e < 2.0, "{e}");
+    }
+}

@@ -1,0 +1,596 @@
+//! One connection: the handshake, a reader thread that owns the connection's download state,
+//! and a writer thread that sends queued messages and serves blocks.
+//!
+//! Invariants: every block in `outstanding` was requested from this peer and is released back
+//! to the picker when the connection ends, when the peer chokes us or rejects it, or when it has
+//! waited longer than the snub timeout. Blocks are served only while the peer is unchoked and
+//! only from verified pieces.
+
+use super::{Event, Out, PeerEntry, Swarm};
+use crate::peer::{self, Block, ExtHandshake, Handshake, Message};
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const MIN_REQUESTS: usize = 16;
+const TICK: Duration = Duration::from_secs(1);
+const KEEPALIVE: Duration = Duration::from_secs(60);
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Most requests from one peer queued for serving; more are rejected.
+const MAX_QUEUED_UPLOADS: usize = 2048;
+
+/// Read exactly `buf.len()` bytes before `deadline`.
+pub(super) fn read_full(
+    stream: &mut TcpStream,
+    buf: &mut [u8],
+    deadline: Instant,
+) -> io::Result<()> {
+    let mut got = 0;
+    while got < buf.len() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "handshake timed out",
+            ));
+        }
+        stream.set_read_timeout(Some(left))?;
+        match stream.read(&mut buf[got..]) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Read a handshake before `deadline`.
+pub(super) fn read_handshake(stream: &mut TcpStream, deadline: Instant) -> io::Result<Handshake> {
+    let mut buf = [0u8; peer::HANDSHAKE_LEN];
+    read_full(stream, &mut buf[..20], deadline)?;
+    Handshake::decode(&buf[..20]).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    read_full(stream, &mut buf[20..], deadline)?;
+    match Handshake::decode(&buf) {
+        Ok(Some(h)) => Ok(h),
+        Ok(None) => Err(io::ErrorKind::UnexpectedEof.into()),
+        Err(e) => Err(io::Error::new(io::ErrorKind::InvalidData, e)),
+    }
+}
+
+/// Dial `addr` and run the connection; true when the handshake succeeded.
+pub(super) fn outgoing(s: &Arc<Swarm>, addr: SocketAddr) -> bool {
+    let t = s.opts.handshake_timeout;
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, t) else {
+        return false;
+    };
+    let _ = stream.set_write_timeout(Some(t));
+    let ours = Handshake::new(s.info_hash, s.peer_id);
+    if stream.write_all(&ours.encode()).is_err() {
+        return false;
+    }
+    let theirs = match read_handshake(&mut stream, Instant::now() + t) {
+        Ok(h) if h.info_hash == s.info_hash => h,
+        _ => return false,
+    };
+    run(s, stream, addr, theirs, false);
+    true
+}
+
+/// Answer an incoming connection whose handshake was read, and run it.
+pub(super) fn incoming(s: &Arc<Swarm>, mut stream: TcpStream, addr: SocketAddr, theirs: Handshake) {
+    let _ = stream.set_write_timeout(Some(s.opts.handshake_timeout));
+    let ours = Handshake::new(s.info_hash, s.peer_id);
+    if stream.write_all(&ours.encode()).is_ok() {
+        run(s, stream, addr, theirs, true);
+    }
+}
+
+fn run(s: &Arc<Swarm>, stream: TcpStream, addr: SocketAddr, theirs: Handshake, incoming: bool) {
+    if theirs.peer_id == s.peer_id {
+        return;
+    }
+    let _ = stream.set_nodelay(true);
+    let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
+    let _ = stream.set_read_timeout(Some(TICK));
+    let Ok(wstream) = stream.try_clone() else {
+        return;
+    };
+    let (tx, rx) = mpsc::channel();
+    let choked = Arc::new(AtomicBool::new(true));
+    let uploaded = Arc::new(AtomicU64::new(0));
+    let downloaded = Arc::new(AtomicU64::new(0));
+    let queued = Arc::new(AtomicUsize::new(0));
+    let key = {
+        let mut st = s.lock();
+        let duplicate = st.peers.values().any(|p| p.peer_id == theirs.peer_id);
+        if duplicate || st.banned.contains(&addr) || st.banned_ids.contains(&theirs.peer_id) {
+            return;
+        }
+        let key = st.next_key;
+        st.next_key += 1;
+        st.peers.insert(
+            key,
+            PeerEntry {
+                addr,
+                peer_id: theirs.peer_id,
+                tx: tx.clone(),
+                interested: false,
+                choked: choked.clone(),
+                uploaded: uploaded.clone(),
+                downloaded: downloaded.clone(),
+                last_up: 0,
+                last_down: 0,
+            },
+        );
+        key
+    };
+    (s.events)(Event::Connected {
+        addr,
+        peer_id: theirs.peer_id,
+        incoming,
+    });
+    let fast = theirs.supports_fast();
+    let writer = {
+        let s = s.clone();
+        let (uploaded, choked, queued) = (uploaded.clone(), choked.clone(), queued.clone());
+        std::thread::Builder::new()
+            .name("bt-write".into())
+            .stack_size(256 * 1024)
+            .spawn(move || write_loop(&s, wstream, rx, &uploaded, &choked, &queued, fast))
+    };
+    let n = s.limits.piece_count as usize;
+    let mut c = Conn {
+        s,
+        key,
+        addr,
+        stream,
+        tx,
+        buf: vec![0; s.limits.max_frame() as usize + 4 + (256 << 10)],
+        start: 0,
+        end: 0,
+        bits: vec![false; n],
+        bit_count: 0,
+        peer_choking: true,
+        am_interested: false,
+        outstanding: HashMap::new(),
+        target: 64,
+        max_target: s.opts.max_requests.max(MIN_REQUESTS),
+        last_block: Instant::now(),
+        last_recv: Instant::now(),
+        last_tick: Instant::now(),
+        choked,
+        downloaded: downloaded.clone(),
+        queued,
+        fast,
+    };
+    let reason = if writer.is_err() {
+        "cannot start a thread".to_string()
+    } else {
+        c.greet(&theirs);
+        match c.run() {
+            Ok(()) => "stopped".to_string(),
+            Err(e) => e,
+        }
+    };
+    c.finish();
+    let _ = c.tx.send(Out::Close);
+    let _ = c.stream.shutdown(Shutdown::Both);
+    if let Ok(h) = writer {
+        let _ = h.join();
+    }
+    (s.events)(Event::Disconnected {
+        addr,
+        reason,
+        downloaded: downloaded.load(Ordering::Relaxed),
+        uploaded: uploaded.load(Ordering::Relaxed),
+    });
+}
+
+struct Conn<'a> {
+    s: &'a Arc<Swarm>,
+    key: u64,
+    addr: SocketAddr,
+    stream: TcpStream,
+    tx: Sender<Out>,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    bits: Vec<bool>,
+    bit_count: usize,
+    peer_choking: bool,
+    am_interested: bool,
+    outstanding: HashMap<(u32, u32), (Block, Instant)>,
+    target: usize,
+    max_target: usize,
+    last_block: Instant,
+    last_recv: Instant,
+    last_tick: Instant,
+    choked: Arc<AtomicBool>,
+    downloaded: Arc<AtomicU64>,
+    queued: Arc<AtomicUsize>,
+    fast: bool,
+}
+
+type Res = Result<(), String>;
+
+impl Conn<'_> {
+    fn send(&self, m: Message) {
+        let _ = self.tx.send(Out::Msg(m));
+    }
+
+    fn greet(&mut self, theirs: &Handshake) {
+        if theirs.supports_extended() {
+            let ext = ExtHandshake {
+                extensions: Vec::new(),
+                port: (self.s.opts.listen_port != 0).then_some(self.s.opts.listen_port),
+                client: Some(concat!("bt ", env!("CARGO_PKG_VERSION")).to_string()),
+                reqq: Some(MAX_QUEUED_UPLOADS as u32),
+            };
+            self.send(Message::Extended {
+                id: 0,
+                payload: ext.encode(),
+            });
+        }
+        let st = self.s.lock();
+        let have = st.picker.have_count();
+        let msg = if self.fast && have == 0 {
+            Some(Message::HaveNone)
+        } else if self.fast && st.picker.complete() {
+            Some(Message::HaveAll)
+        } else if have > 0 {
+            Some(Message::Bitfield(st.picker.bitfield()))
+        } else {
+            None
+        };
+        drop(st);
+        if let Some(m) = msg {
+            self.send(m);
+        }
+    }
+
+    fn run(&mut self) -> Res {
+        let limits = self.s.limits;
+        loop {
+            if self.s.stopped() {
+                return Ok(());
+            }
+            loop {
+                match peer::decode(&self.buf[self.start..self.end], &limits) {
+                    Ok(Some((msg, used))) => {
+                        self.start += used;
+                        self.handle(msg)?;
+                    }
+                    Ok(None) => break,
+                    Err(e) => return Err(format!("protocol error: {e}")),
+                }
+            }
+            if self.start == self.end {
+                self.start = 0;
+                self.end = 0;
+            } else if self.buf.len() - self.end < (64 << 10) {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            }
+            self.fill();
+            if self.last_tick.elapsed() >= TICK {
+                self.last_tick = Instant::now();
+                self.tick()?;
+            }
+            match self.stream.read(&mut self.buf[self.end..]) {
+                Ok(0) => return Err("closed by peer".into()),
+                Ok(n) => {
+                    self.end += n;
+                    self.last_recv = Instant::now();
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                            | io::ErrorKind::Interrupted
+                    ) => {}
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    }
+
+    fn handle(&mut self, msg: Message) -> Res {
+        match msg {
+            Message::KeepAlive | Message::Port(_) | Message::Suggest(_) => {}
+            Message::AllowedFast(_) | Message::Cancel(_) => {}
+            Message::Choke => {
+                self.peer_choking = true;
+                self.release_all();
+            }
+            Message::Unchoke => self.peer_choking = false,
+            Message::Interested => {
+                let mut st = self.s.lock();
+                if let Some(p) = st.peers.get_mut(&self.key) {
+                    p.interested = true;
+                }
+                super::choker::on_interested(self.s, &mut st, self.key);
+            }
+            Message::NotInterested => {
+                if let Some(p) = self.s.lock().peers.get_mut(&self.key) {
+                    p.interested = false;
+                }
+            }
+            Message::Have(i) => {
+                if !self.bits[i as usize] {
+                    self.bits[i as usize] = true;
+                    self.bit_count += 1;
+                    let mut st = self.s.lock();
+                    st.picker.availability(i, 1);
+                    if !self.am_interested && !st.picker.have(i) {
+                        drop(st);
+                        self.interest(true);
+                    }
+                }
+            }
+            Message::Bitfield(b) => {
+                let bits = (0..self.bits.len())
+                    .map(|i| b[i / 8] & (0x80 >> (i % 8)) != 0)
+                    .collect();
+                self.set_bits(bits);
+            }
+            Message::HaveAll => self.set_bits(vec![true; self.bits.len()]),
+            Message::HaveNone => self.set_bits(vec![false; self.bits.len()]),
+            Message::Request(b) => self.serve(b),
+            Message::Piece {
+                piece,
+                offset,
+                data,
+            } => self.arrived(piece, offset, data)?,
+            Message::Reject(b) => {
+                if self.outstanding.remove(&(b.piece, b.offset)).is_some() {
+                    self.s.lock().picker.release(self.key, &b);
+                }
+            }
+            Message::Extended { id: 0, payload } => {
+                if let Ok(h) = ExtHandshake::parse(&payload) {
+                    if let Some(q) = h.reqq {
+                        let q = (q as usize).clamp(MIN_REQUESTS, self.s.opts.max_requests);
+                        self.max_target = q;
+                        self.target = self.target.min(q);
+                    }
+                }
+            }
+            Message::Extended { .. } => {}
+        }
+        Ok(())
+    }
+
+    fn set_bits(&mut self, bits: Vec<bool>) {
+        let mut st = self.s.lock();
+        for (i, (old, new)) in self.bits.iter().zip(&bits).enumerate() {
+            if old != new {
+                st.picker.availability(i as u32, if *new { 1 } else { -1 });
+            }
+        }
+        let interesting = st.picker.interesting(&bits);
+        drop(st);
+        self.bit_count = bits.iter().filter(|b| **b).count();
+        self.bits = bits;
+        self.interest(interesting);
+    }
+
+    fn interest(&mut self, on: bool) {
+        let on = on && self.s.opts.download;
+        if on != self.am_interested {
+            self.am_interested = on;
+            self.send(if on {
+                Message::Interested
+            } else {
+                Message::NotInterested
+            });
+        }
+    }
+
+    fn serve(&mut self, b: Block) {
+        let ok = !self.choked.load(Ordering::Relaxed)
+            && self.queued.load(Ordering::Relaxed) < MAX_QUEUED_UPLOADS
+            && self.s.lock().picker.have(b.piece);
+        if ok {
+            self.queued.fetch_add(1, Ordering::Relaxed);
+            let _ = self.tx.send(Out::Block(b));
+        } else if self.fast {
+            self.send(Message::Reject(b));
+        }
+    }
+
+    fn arrived(&mut self, piece: u32, offset: u32, data: Vec<u8>) -> Res {
+        let b = Block {
+            piece,
+            offset,
+            length: data.len() as u32,
+        };
+        self.outstanding.remove(&(piece, offset));
+        self.last_block = Instant::now();
+        self.target = (self.target + 1).min(self.max_target);
+        let len = data.len() as u64;
+        let arrival = {
+            let mut st = self.s.lock();
+            st.used.insert(self.addr);
+            let a = st.picker.arrived(self.key, &b);
+            if let super::picker::Arrival::Write { cancel } = &a {
+                for k in cancel {
+                    if let Some(p) = st.peers.get(k) {
+                        let _ = p.tx.send(Out::Msg(Message::Cancel(b)));
+                    }
+                }
+            }
+            a
+        };
+        if arrival == super::picker::Arrival::Discard {
+            return Ok(());
+        }
+        let res = self.s.store.write(piece, offset, &data);
+        self.downloaded.fetch_add(len, Ordering::Relaxed);
+        let complete = self.s.lock().picker.written(&b, res.is_ok());
+        if let Err(e) = res {
+            let msg = format!("writing piece {piece}: {e}");
+            self.s.fail(msg.clone());
+            return Err(msg);
+        }
+        self.s.downloaded.fetch_add(len, Ordering::Relaxed);
+        if complete {
+            self.s.hash(piece);
+        }
+        Ok(())
+    }
+
+    fn fill(&mut self) {
+        if self.peer_choking || !self.am_interested {
+            return;
+        }
+        let room = self.target.saturating_sub(self.outstanding.len());
+        if room == 0 || (room < 8 && !self.outstanding.is_empty()) {
+            return;
+        }
+        let mut blocks = Vec::new();
+        self.s
+            .lock()
+            .picker
+            .pick(self.key, &self.bits, room, &mut blocks);
+        if blocks.is_empty() {
+            return;
+        }
+        if self.outstanding.is_empty() {
+            self.last_block = Instant::now();
+        }
+        let mut raw = Vec::with_capacity(blocks.len() * 17);
+        let now = Instant::now();
+        for b in blocks {
+            Message::Request(b).encode(&mut raw);
+            self.outstanding.insert((b.piece, b.offset), (b, now));
+        }
+        let _ = self.tx.send(Out::Raw(raw));
+    }
+
+    fn release_all(&mut self) {
+        let mut st = self.s.lock();
+        for (b, _) in self.outstanding.values() {
+            st.picker.release(self.key, b);
+        }
+        self.outstanding.clear();
+    }
+
+    fn tick(&mut self) -> Res {
+        let opts = &self.s.opts;
+        if self.last_recv.elapsed() > opts.idle_timeout {
+            return Err("silent for too long".into());
+        }
+        if !self.outstanding.is_empty() && self.last_block.elapsed() > opts.snub_timeout {
+            return Err("snubbed: no block for too long".into());
+        }
+        let mut st = self.s.lock();
+        // Requests the peer seems to have dropped, or that endgame made moot.
+        let snub = opts.snub_timeout;
+        let key = self.key;
+        let picker = &mut st.picker;
+        self.outstanding.retain(|_, (b, at)| {
+            if at.elapsed() > snub {
+                picker.release(key, b);
+                false
+            } else {
+                picker.requested_by(key, b)
+            }
+        });
+        if self.outstanding.len() < self.target / 2 {
+            self.target = (self.target * 3 / 4).max(MIN_REQUESTS);
+        }
+        let interesting = st.picker.interesting(&self.bits);
+        let both_seeds = st.picker.complete() && self.bit_count == self.bits.len();
+        drop(st);
+        self.interest(interesting);
+        if both_seeds {
+            return Err("both sides have every piece".into());
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) {
+        let mut st = self.s.lock();
+        for (b, _) in self.outstanding.values() {
+            st.picker.release(self.key, b);
+        }
+        self.outstanding.clear();
+        for (i, b) in self.bits.iter().enumerate() {
+            if *b {
+                st.picker.availability(i as u32, -1);
+            }
+        }
+        st.picker.peer_gone(self.key);
+        st.peers.remove(&self.key);
+        if st.optimistic == Some(self.key) {
+            st.optimistic = None;
+        }
+    }
+}
+
+fn write_loop(
+    s: &Swarm,
+    stream: TcpStream,
+    rx: Receiver<Out>,
+    uploaded: &AtomicU64,
+    choked: &AtomicBool,
+    queued: &AtomicUsize,
+    fast: bool,
+) {
+    let mut w = io::BufWriter::with_capacity(256 << 10, &stream);
+    let mut data = Vec::new();
+    let result = (|| -> io::Result<()> {
+        loop {
+            let first = match rx.recv_timeout(KEEPALIVE) {
+                Ok(m) => m,
+                Err(RecvTimeoutError::Timeout) => Out::Msg(Message::KeepAlive),
+                Err(RecvTimeoutError::Disconnected) => return Ok(()),
+            };
+            let mut next = Some(first);
+            while let Some(m) = next {
+                match m {
+                    Out::Msg(m) => {
+                        data.clear();
+                        m.encode(&mut data);
+                        w.write_all(&data)?;
+                    }
+                    Out::Raw(r) => w.write_all(&r)?,
+                    Out::Close => return Ok(()),
+                    Out::Block(b) => {
+                        queued.fetch_sub(1, Ordering::Relaxed);
+                        if choked.load(Ordering::Relaxed) {
+                            if fast {
+                                data.clear();
+                                Message::Reject(b).encode(&mut data);
+                                w.write_all(&data)?;
+                            }
+                        } else {
+                            data.clear();
+                            peer::encode_piece_header(b.piece, b.offset, b.length, &mut data);
+                            let h = data.len();
+                            data.resize(h + b.length as usize, 0);
+                            s.store.read(b.piece, b.offset, &mut data[h..])?;
+                            if let Some(r) = &s.rate {
+                                w.flush()?;
+                                r.take(b.length as u64);
+                            }
+                            w.write_all(&data)?;
+                            uploaded.fetch_add(b.length as u64, Ordering::Relaxed);
+                            s.uploaded.fetch_add(b.length as u64, Ordering::Relaxed);
+                        }
+                    }
+                }
+                next = rx.try_recv().ok();
+            }
+            w.flush()?;
+        }
+    })();
+    let _ = result;
+    let _ = stream.shutdown(Shutdown::Both);
+}

@@ -1,0 +1,135 @@
+//! Where the swarm reads and writes piece data: the small [`PieceStore`] trait, and parallel
+//! verification of a store against the torrent's piece hashes.
+//!
+//! The swarm never touches files itself; everything goes through a `PieceStore` (implemented by
+//! `storage::Storage`, the memory-mapped multi-file storage).
+
+use crate::peer::Limits;
+use rayon::prelude::*;
+use sha1::{Digest, Sha1};
+use std::io;
+
+/// Piece data, addressed by piece and offset. Implementations are shared between threads.
+pub trait PieceStore: Send + Sync {
+    /// Read `buf.len()` bytes of `piece` starting at `offset`.
+    fn read(&self, piece: u32, offset: u32, buf: &mut [u8]) -> io::Result<()>;
+    /// Write `data` into `piece` at `offset`.
+    fn write(&self, piece: u32, offset: u32, data: &[u8]) -> io::Result<()>;
+    /// Make written data durable (at least: handed to the kernel).
+    fn flush(&self) -> io::Result<()>;
+}
+
+/// SHA-1 of a whole piece read from the store.
+pub fn hash_piece(store: &dyn PieceStore, limits: &Limits, piece: u32) -> io::Result<[u8; 20]> {
+    let size = limits.piece_size(piece) as usize;
+    let mut h = Sha1::new();
+    let mut buf = vec![0u8; size.min(1 << 20)];
+    let mut off = 0usize;
+    while off < size {
+        let n = (size - off).min(buf.len());
+        store.read(piece, off as u32, &mut buf[..n])?;
+        h.update(&buf[..n]);
+        off += n;
+    }
+    Ok(h.finalize().into())
+}
+
+/// Check every piece of a store in parallel: `true` where the data matches its hash. A piece
+/// that cannot be read counts as missing. `progress` is called with bytes checked.
+pub fn verify(
+    store: &dyn PieceStore,
+    limits: &Limits,
+    hashes: &[[u8; 20]],
+    progress: &(dyn Fn(u64) + Sync),
+) -> Vec<bool> {
+    (0..limits.piece_count)
+        .into_par_iter()
+        .map(|i| {
+            let ok = hash_piece(store, limits, i)
+                .map(|h| hashes.get(i as usize) == Some(&h))
+                .unwrap_or(false);
+            progress(limits.piece_size(i));
+            ok
+        })
+        .collect()
+}
+
+impl PieceStore for crate::storage::Storage {
+    fn read(&self, piece: u32, offset: u32, buf: &mut [u8]) -> io::Result<()> {
+        self.read_block(piece as usize, offset as u64, buf)
+            .map_err(io::Error::other)
+    }
+    fn write(&self, piece: u32, offset: u32, data: &[u8]) -> io::Result<()> {
+        self.write_block(piece as usize, offset as u64, data)
+            .map_err(io::Error::other)
+    }
+    fn flush(&self) -> io::Result<()> {
+        crate::storage::Storage::flush(self).map_err(io::Error::other)
+    }
+}
+
+/// A store in memory (for tests).
+pub struct MemStore {
+    data: std::sync::Mutex<Vec<u8>>,
+    piece_length: u64,
+}
+
+impl MemStore {
+    /// A store holding `data`, in pieces of `piece_length`.
+    pub fn new(data: Vec<u8>, piece_length: u64) -> MemStore {
+        MemStore {
+            data: std::sync::Mutex::new(data),
+            piece_length,
+        }
+    }
+
+    /// A copy of the contents.
+    pub fn contents(&self) -> Vec<u8> {
+        self.data.lock().map(|d| d.clone()).unwrap_or_default()
+    }
+
+    fn range(&self, piece: u32, offset: u32, len: usize, total: usize) -> io::Result<usize> {
+        let start = piece as u64 * self.piece_length + offset as u64;
+        if start + len as u64 > total as u64 {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "out of range"));
+        }
+        Ok(start as usize)
+    }
+}
+
+impl PieceStore for MemStore {
+    fn read(&self, piece: u32, offset: u32, buf: &mut [u8]) -> io::Result<()> {
+        let d = self.data.lock().map_err(|_| io::Error::other("poisoned"))?;
+        let s = self.range(piece, offset, buf.len(), d.len())?;
+        buf.copy_from_slice(&d[s..s + buf.len()]);
+        Ok(())
+    }
+    fn write(&self, piece: u32, offset: u32, data: &[u8]) -> io::Result<()> {
+        let mut d = self.data.lock().map_err(|_| io::Error::other("poisoned"))?;
+        let s = self.range(piece, offset, data.len(), d.len())?;
+        d[s..s + data.len()].copy_from_slice(data);
+        Ok(())
+    }
+    fn flush(&self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verify_finds_the_bad_piece() {
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i * 7) as u8).collect();
+        let limits = Limits::new(32768, data.len() as u64);
+        let hashes: Vec<[u8; 20]> = data.chunks(32768).map(|c| Sha1::digest(c).into()).collect();
+        let store = MemStore::new(data, 32768);
+        store.write(1, 5, b"x").unwrap();
+        let v = verify(&store, &limits, &hashes, &|_| {});
+        assert_eq!(v, vec![true, false, true, true]);
+        assert!(store
+            .read(3, 0, &mut [0u8; 100_000 - 3 * 32768 + 1])
+            .is_err());
+    }
+}

@@ -1,11 +1,10 @@
 //! `bt-info`: show what a torrent file or a magnet link contains.
 
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 
 use anyhow::Context;
-use bt::bencode::Limits;
 use bt::cli::{self, Common, Mode, Out};
-use bt::metainfo::{Magnet, Torrent};
+use bt::metainfo::Magnet;
 use bt::record::TorrentRecord;
 use clap::Parser;
 
@@ -45,9 +44,7 @@ fn main() -> std::process::ExitCode {
             let m = Magnet::parse(input).context("magnet link")?;
             TorrentRecord::from_magnet(&m)
         } else {
-            let label = if input == "-" { "<stdin>" } else { input };
-            let bytes = read_limited(input).with_context(|| label.to_string())?;
-            let t = Torrent::from_bytes(&bytes).with_context(|| label.to_string())?;
+            let t = cli::read_torrent(input)?;
             TorrentRecord::from_torrent(&t, args.pieces)
         };
         let mut out = Out::new(args.common.mode());
@@ -57,22 +54,4 @@ fn main() -> std::process::ExitCode {
         }
         Ok(cli::EXIT_OK)
     })
-}
-
-/// Read a torrent from a path or `-`, never more than the bencode size limit (plus one byte, so
-/// an oversized input is refused by the decoder instead of filling memory: `/dev/zero` included).
-fn read_limited(input: &str) -> anyhow::Result<Vec<u8>> {
-    let limit = Limits::default().max_size as u64 + 1;
-    let mut buf = Vec::new();
-    if input == "-" {
-        if std::io::stdin().is_terminal() {
-            anyhow::bail!("stdin is a terminal: pipe a torrent into it, or pass a path");
-        }
-        std::io::stdin().lock().take(limit).read_to_end(&mut buf)?;
-    } else {
-        std::fs::File::open(input)?
-            .take(limit)
-            .read_to_end(&mut buf)?;
-    }
-    Ok(buf)
 }

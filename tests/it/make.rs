@@ -522,3 +522,52 @@ fn non_utf8_names_are_kept_as_bytes() {
     let info = top(&d, "info").unwrap().as_dict().unwrap();
     assert_eq!(info.get("name").unwrap().as_bytes(), Some(&b"caf\xe9"[..]));
 }
+
+/// A file truncated by another program while bt-make hashes it is an error naming the file,
+/// never a SIGBUS death (the hashing reads through memory maps).
+#[test]
+fn truncation_while_hashing_is_an_error_not_a_crash() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempdir();
+    let data = dir.path().join("big.bin");
+    let content = crate::common::data(48 << 20, 7);
+    let mut outcomes = Vec::new();
+    for round in 0..6 {
+        std::fs::write(&data, &content).unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let truncator = {
+            let (stop, data) = (stop.clone(), data.clone());
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(2 * round));
+                let f = std::fs::OpenOptions::new().write(true).open(&data).unwrap();
+                let mut len = 48u64 << 20;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) && len > 0 {
+                    len = len.saturating_sub(3 << 20);
+                    f.set_len(len).unwrap();
+                    std::thread::sleep(Duration::from_micros(300));
+                }
+            })
+        };
+        let out = Command::new(bin("bt-make"))
+            .args(["-l", "256K", "-f", "-o"])
+            .arg(dir.path().join("x.torrent"))
+            .arg(&data)
+            .output()
+            .unwrap();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        truncator.join().unwrap();
+        assert_eq!(out.status.signal(), None, "bt-make died of a signal");
+        let code = out.status.code().unwrap();
+        assert!(code == 0 || code == 2, "exit {code}");
+        if code == 2 {
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains("big.bin"), "error names the file: {err}");
+            assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+        }
+        outcomes.push(code);
+    }
+    assert!(
+        outcomes.contains(&2),
+        "no round caught the truncation: {outcomes:?}"
+    );
+}

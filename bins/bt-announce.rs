@@ -84,9 +84,7 @@ fn load(input: &str) -> anyhow::Result<Target> {
             length: None,
         });
     }
-    let bytes = cli::read_input(input, "torrent")?;
-    let name = if input == "-" { "stdin" } else { input };
-    let t = metainfo::Torrent::from_bytes(&bytes).with_context(|| name.to_string())?;
+    let t = cli::read_torrent(input)?;
     Ok(Target {
         info_hash: tracker::announce_hash(&t).context("torrent has no info hash")?,
         tiers: t.tiers(),

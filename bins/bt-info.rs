@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 
 use anyhow::Context;
 use bt::cli::{self, Common, Mode, Out};
-use bt::metainfo::{Magnet, Torrent};
+use bt::metainfo::Magnet;
 use bt::record::TorrentRecord;
 use clap::Parser;
 
@@ -44,9 +44,7 @@ fn main() -> std::process::ExitCode {
             let m = Magnet::parse(input).context("magnet link")?;
             TorrentRecord::from_magnet(&m)
         } else {
-            let label = if input == "-" { "<stdin>" } else { input };
-            let bytes = cli::read_input(input, "torrent")?;
-            let t = Torrent::from_bytes(&bytes).with_context(|| label.to_string())?;
+            let t = cli::read_torrent(input)?;
             TorrentRecord::from_torrent(&t, args.pieces)
         };
         let mut out = Out::new(args.common.mode());

@@ -2,9 +2,10 @@
 
 use std::ffi::OsString;
 use std::fs;
-use std::io::{ErrorKind, Write};
+use std::io::IsTerminal;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::path::{Path, PathBuf};
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
@@ -82,24 +83,37 @@ fn main() -> ExitCode {
 fn run(args: Args) -> anyhow::Result<u8> {
     args.common.init_jobs();
     let path = args.path.clone();
-    let opts = options(&args)?;
-    let layout = create::walk(&path, &opts.walk)?;
-    for w in &layout.warnings {
-        args.common.note("bt-make", &cli::escape_controls(w));
-    }
+    let mut opts = options(&args)?;
     let output = match &args.output {
-        Some(o) if o.as_os_str() == "-" => None,
+        Some(o) if o.as_os_str() == "-" => {
+            if std::io::stdout().is_terminal() {
+                bail!("refusing to write a binary torrent to a terminal: redirect stdout");
+            }
+            None
+        }
         Some(o) => Some(o.clone()),
         None => {
-            let mut n = layout.name.clone();
+            let mut n = create::torrent_name(&path, &opts.walk)?;
             n.extend_from_slice(b".torrent");
             Some(PathBuf::from(OsString::from_vec(n)))
         }
     };
     if let Some(out) = &output {
         if !args.force && fs::symlink_metadata(out).is_ok() {
-            bail!("{} exists (use --force to overwrite)", out.display());
+            return Err(create::Error::Exists(out.clone()).into());
         }
+        // A previous output inside the input is not part of the content.
+        if let Ok(m) = fs::metadata(out) {
+            let same = |i: fs::Metadata| (i.dev(), i.ino()) == (m.dev(), m.ino());
+            if fs::metadata(&path).is_ok_and(same) {
+                bail!("{}: the output would replace the input", out.display());
+            }
+            opts.walk.skip_files.push((m.dev(), m.ino()));
+        }
+    }
+    let layout = create::walk(&path, &opts.walk)?;
+    for w in &layout.warnings {
+        args.common.note("bt-make", &cli::escape_controls(w));
     }
     let piece_length = opts
         .piece_length
@@ -117,7 +131,7 @@ fn run(args: Args) -> anyhow::Result<u8> {
         cli::Out::new(cli::Mode::Json).raw(&made.bytes)?;
         return Ok(cli::EXIT_OK);
     };
-    write_new(&out, &made.bytes, args.force)?;
+    create::write_torrent(&out, &made.bytes, args.force)?;
     let name = String::from_utf8(made.name.clone());
     let rec = record::MadeTorrent {
         kind: "torrent".into(),
@@ -191,6 +205,7 @@ fn options(args: &Args) -> anyhow::Result<create::Options> {
             follow_symlinks: args.follow_symlinks,
             exclude: args.exclude.clone(),
             name: args.name.as_ref().map(|n| n.as_bytes().to_vec()),
+            skip_files: Vec::new(),
         },
         announce: split(&args.announce),
         web_seeds: split(&args.web_seed).concat(),
@@ -215,46 +230,4 @@ fn self_check(made: &create::Created) -> anyhow::Result<String> {
         bail!("internal error: the created torrent reads back differently");
     }
     Ok(t.magnet())
-}
-
-/// Write `bytes` to `path` through a temporary file in the same directory, so no reader ever
-/// sees a half-written torrent. Without `force` an existing file is never replaced.
-fn write_new(path: &Path, bytes: &[u8], force: bool) -> anyhow::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let file_name = path.file_name().context("output path has no file name")?;
-    let mut tmp_name = OsString::from(".");
-    tmp_name.push(file_name);
-    tmp_name.push(format!(".{}.tmp", std::process::id()));
-    let tmp = dir.join(tmp_name);
-    let result = (|| -> std::io::Result<()> {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        if force {
-            return fs::rename(&tmp, path);
-        }
-        // A hard link never replaces an existing file; fall back to rename where links are
-        // not supported.
-        match fs::hard_link(&tmp, path) {
-            Ok(()) => fs::remove_file(&tmp),
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => Err(e),
-            Err(_) if fs::symlink_metadata(path).is_ok() => Err(ErrorKind::AlreadyExists.into()),
-            Err(_) => fs::rename(&tmp, path),
-        }
-    })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        if e.kind() == ErrorKind::AlreadyExists {
-            bail!("{} exists (use --force to overwrite)", path.display());
-        }
-        return Err(e).with_context(|| format!("writing {}", path.display()));
-    }
-    Ok(())
 }

@@ -4,11 +4,10 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::Context;
 use clap::Parser;
 
 use bt::cli::{self, Common, Mode, Out};
-use bt::metainfo::{hex, Torrent};
+use bt::metainfo::hex;
 use bt::record::{VerifyExtra, VerifyFile, VerifySummary};
 use bt::storage::{Io, Storage};
 use bt::verify::{self, FileStatus};
@@ -59,8 +58,7 @@ fn main() -> std::process::ExitCode {
     cli::run("bt-verify", || {
         let args = Args::parse();
         args.common.init_jobs();
-        let bytes = cli::read_input(&args.torrent, "torrent")?;
-        let t = Torrent::from_bytes(&bytes).with_context(|| format!("{}", args.torrent))?;
+        let t = cli::read_torrent(&args.torrent)?;
         let io = if args.no_mmap { Io::Plain } else { Io::Mmap };
         let (storage, root, base) = match &args.content {
             Some(c) => {

@@ -338,6 +338,10 @@ impl<'a> Parser<'a, '_> {
     fn dict(&mut self, start: usize, depth: usize) -> Result<Dict<'a>, Error> {
         let mut entries: Vec<(&'a [u8], Node<'a>)> = Vec::new();
         let mut sorted = true;
+        // Keys seen so far, built at the first out-of-order key: while keys ascend, a duplicate
+        // is impossible; after that, every key is checked in O(1) (a linear scan per key would
+        // let a few MB of descending keys take hours).
+        let mut seen: Option<std::collections::HashSet<&'a [u8]>> = None;
         while self.peek(start)? != b'e' {
             let key_at = self.pos;
             if !self.input[self.pos].is_ascii_digit() {
@@ -345,21 +349,22 @@ impl<'a> Parser<'a, '_> {
             }
             self.tokens += 1;
             let key = self.bytes()?;
-            if let Some((last, _)) = entries.last() {
-                if key <= *last {
-                    // Out of order: either a duplicate (fatal) or merely unsorted (a warning).
-                    if entries.iter().any(|(k, _)| *k == key) {
-                        return Err(Error::DuplicateKey {
-                            key: String::from_utf8_lossy(key).into_owned(),
-                            offset: key_at,
-                        });
-                    }
-                    if sorted {
-                        sorted = false;
-                        self.unsorted += 1;
-                        self.first_unsorted.get_or_insert(start);
-                    }
+            let out_of_order = entries.last().is_some_and(|(last, _)| key <= *last);
+            if out_of_order && seen.is_none() {
+                seen = Some(entries.iter().map(|(k, _)| *k).collect());
+            }
+            if let Some(set) = &mut seen {
+                if !set.insert(key) {
+                    return Err(Error::DuplicateKey {
+                        key: String::from_utf8_lossy(key).into_owned(),
+                        offset: key_at,
+                    });
                 }
+            }
+            if out_of_order && sorted {
+                sorted = false;
+                self.unsorted += 1;
+                self.first_unsorted.get_or_insert(start);
             }
             let value = self.value(depth + 1)?;
             entries.push((key, value));
@@ -523,6 +528,11 @@ mod tests {
         ));
         assert!(matches!(
             d(b"d1:ai1e1:bi1e1:ai2ee"),
+            Err(Error::DuplicateKey { .. })
+        ));
+        // A duplicate that is larger than its predecessor, after the order broke.
+        assert!(matches!(
+            d(b"d1:ai1e1:ci1e1:bi1e1:ci2ee"),
             Err(Error::DuplicateKey { .. })
         ));
         assert!(matches!(d(b"di1ei2ee"), Err(Error::KeyNotString { .. })));

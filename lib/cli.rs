@@ -104,7 +104,11 @@ impl Common {
 /// Call this first in `main`, before clap parses: it must work even though the tool's required
 /// arguments are absent.
 pub fn completions_or_continue<C: clap::CommandFactory>(tool: &str) {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    // args_os: a non-UTF-8 argument (a file name) must not panic here.
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     if args.len() == 2 && args[0] == "--completions" {
         use clap::ValueEnum;
         match clap_complete::Shell::from_str(&args[1], true) {
@@ -186,12 +190,27 @@ pub fn run(tool: &'static str, body: impl FnOnce() -> anyhow::Result<u8>) -> Exi
             if is_broken_pipe(&e) {
                 return ExitCode::from(EXIT_OK);
             }
-            let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
-            eprintln!("{tool}: error: {}", one_line(&chain.join(": ")));
+            eprintln!("{tool}: error: {}", one_line(&error_chain(&e)));
             ExitCode::from(EXIT_ERROR)
         }
         Err(_) => ExitCode::from(EXIT_ERROR),
     }
+}
+
+/// The causes of an error joined with `: `, leaving out a cause whose text the previous one
+/// already ends with (library errors often print their source too).
+pub fn error_chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for c in e.chain().map(|c| c.to_string()) {
+        if out.ends_with(&c) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&c);
+    }
+    out
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
@@ -223,19 +242,37 @@ pub fn escape_controls(s: &str) -> String {
 }
 
 /// Read a whole input named on the command line: a path, or `-` for stdin. With `-` and a
-/// terminal on stdin, fail with a usage hint instead of waiting.
+/// terminal on stdin, fail with a usage hint instead of waiting. Never reads more than the
+/// bencode size limit plus one byte, so an oversized input (`/dev/zero` included) is refused by
+/// the decoder instead of filling memory.
 pub fn read_input(path: &str, what: &str) -> anyhow::Result<Vec<u8>> {
     use anyhow::Context;
+    use std::io::Read;
+    let limit = crate::bencode::Limits::default().max_size as u64 + 1;
+    let mut buf = Vec::new();
     if path == "-" {
         if io::stdin().is_terminal() {
             anyhow::bail!("no {what} given: pass a path, or pipe one into stdin");
         }
-        let mut buf = Vec::new();
-        io::Read::read_to_end(&mut io::stdin().lock(), &mut buf).context("reading stdin")?;
-        Ok(buf)
+        io::stdin()
+            .lock()
+            .take(limit)
+            .read_to_end(&mut buf)
+            .context("<stdin>")?;
     } else {
-        std::fs::read(path).with_context(|| path.to_string())
+        std::fs::File::open(path)
+            .and_then(|f| f.take(limit).read_to_end(&mut buf))
+            .with_context(|| path.to_string())?;
     }
+    Ok(buf)
+}
+
+/// Read and validate a torrent named on the command line (a path or `-`); errors name it.
+pub fn read_torrent(path: &str) -> anyhow::Result<crate::metainfo::Torrent> {
+    use anyhow::Context;
+    let bytes = read_input(path, "torrent")?;
+    let label = if path == "-" { "<stdin>" } else { path };
+    crate::metainfo::Torrent::from_bytes(&bytes).with_context(|| label.to_string())
 }
 
 /// A progress bar on stderr, or nothing when bars are not allowed. Library code sees only the
@@ -322,6 +359,15 @@ mod tests {
         assert!(parse_size("x").is_err());
         assert!(parse_size("1Q").is_err());
         assert!(parse_size("99999999999T").is_err());
+    }
+
+    #[test]
+    fn error_chain_skips_repeated_causes() {
+        let io = io::Error::new(io::ErrorKind::NotFound, "no such file");
+        let e = anyhow::Error::new(io)
+            .context("x.torrent: no such file")
+            .context("reading");
+        assert_eq!(error_chain(&e), "reading: x.torrent: no such file");
     }
 
     #[test]

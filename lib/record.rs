@@ -15,9 +15,9 @@
 //! | `listening`, `peer`, `stats` | `bt-seed` |
 //! | `progress`, `summary` | `bt-fetch` |
 
-use crate::metainfo::{self, Magnet, Torrent, Version};
-
 // ---- metainfo records (bt-info, bt-make) ----
+
+use crate::metainfo::{self, Magnet, Torrent, Version};
 
 /// `{"type": "torrent"}`: what a torrent file or a magnet link holds (written by `bt-info`).
 ///

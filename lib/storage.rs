@@ -13,18 +13,21 @@
 //!   unmapped before the call returns, so mapped file pages never pile up in RSS.
 //! - Errors name the file: [`Error::file`] says which one failed.
 //!
-//! I/O choices ([`Io`]): with [`Io::Mmap`] (the default) reads map the range they need and
-//! hash or copy straight out of the page cache; [`Storage::visit`] hands the mapped bytes to a
-//! callback without any copy, which is what verification uses. A file truncated by another
+//! I/O choices ([`Io`]): with [`Io::Mmap`] (the default) [`Storage::visit`] maps the range it
+//! needs (ranges of 256 KiB and more), at most a window at a time, and hands the mapped page-cache bytes to a callback
+//! without any copy: that is what verification hashes from (measured faster than `pread` into a
+//! buffer, which costs one extra copy per byte). Reads that copy out anyway
+//! ([`Storage::read_block`], [`Storage::read_piece`]) use `pread` in both modes, since mapping a
+//! small range costs more than copying it. A file truncated by another
 //! program while it is mapped would raise SIGBUS: the length is checked before mapping, and the
 //! remaining race is caught by a guard (see `guard.rs`) that turns it into [`Error::Changed`].
-//! [`Io::Plain`] reads with `pread` into the caller's buffer and gives identical results.
+//! [`Io::Plain`] makes `visit` read with `pread` into a reusable buffer, with identical results.
 //! Writes always use `pwrite`, in both modes: a store into a mapped sparse file on a full disk
 //! raises SIGBUS instead of returning `ENOSPC`, while `pwrite` reports
 //! `no space left on device writing <file>`. `SIGXFSZ` is ignored once writing storage is
 //! created, so a file-size limit (`ulimit -f`) also becomes an error instead of a kill.
 
-mod guard;
+pub(crate) mod guard;
 
 use std::collections::HashSet;
 use std::fmt;
@@ -41,6 +44,9 @@ use crate::metainfo::Torrent;
 
 /// The most bytes mapped (or read into a scratch buffer) at once by one call.
 pub const WINDOW: u64 = 4 << 20;
+
+/// Ranges shorter than this are read with `pread` even in [`Io::Mmap`] mode.
+const MMAP_MIN: usize = 256 << 10;
 
 /// Open file handles kept at most; older ones are closed as new files are opened.
 const MAX_OPEN: usize = 256;
@@ -545,7 +551,9 @@ impl Storage {
         f: &mut dyn FnMut(&[u8]),
     ) -> Result<(), Error> {
         let h = self.handle(file)?;
-        match self.io {
+        // Mapping a small range costs more than copying it (many small files).
+        let io = if n < MMAP_MIN { Io::Plain } else { self.io };
+        match io {
             Io::Plain => {
                 if scratch.len() < n {
                     scratch.resize(n, 0);
@@ -610,15 +618,23 @@ impl Storage {
         Ok(())
     }
 
-    /// Read `buf.len()` bytes at `offset` inside `piece` (a block, or any range of the piece).
+    /// Read `buf.len()` bytes at `offset` inside `piece` (a block, or any range of the piece),
+    /// with `pread` straight into `buf` in both I/O modes: a copy is needed anyway, and mapping
+    /// a 16 KiB block costs about 4x a `pread` of it (measured: 10.6 vs 2.5 µs per block).
     pub fn read_block(&self, piece: usize, offset: u64, buf: &mut [u8]) -> Result<(), Error> {
         let start = self.geo.check(piece, offset, buf.len() as u64)?;
-        let mut at = 0;
-        let mut scratch = Vec::new();
-        self.visit(start, buf.len() as u64, &mut scratch, &mut |chunk| {
-            buf[at..at + chunk.len()].copy_from_slice(chunk);
-            at += chunk.len();
-        })
+        let mut at = 0usize;
+        for seg in self.geo.segments(start, buf.len() as u64) {
+            let part = &mut buf[at..at + seg.len as usize];
+            at += seg.len as usize;
+            if seg.pad {
+                part.fill(0);
+            } else {
+                let h = self.handle(seg.file)?;
+                self.pread(seg.file, &h, seg.file_offset, part)?;
+            }
+        }
+        Ok(())
     }
 
     /// Read a whole piece into `buf`, which is resized to the piece's length.
@@ -946,6 +962,51 @@ pub(crate) mod tests {
         };
         assert_eq!(e.to_string(), "no space left on device writing dl/t/x");
         assert_eq!(e.file(), Some(2));
+    }
+
+    /// Runs itself in a child process under `ulimit -f 64` (tens of KiB): growing a file past the
+    /// limit must be an error naming the file, not a SIGXFSZ death.
+    #[test]
+    fn file_size_limit_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = torrent(
+            "t",
+            16384,
+            &[("small", 20000, false), ("big", 1 << 20, false)],
+        );
+        if std::env::var_os("BT_STORAGE_FSIZE_CHILD").is_some() {
+            let e = Storage::create(&t, dir.path(), Io::Plain).err().unwrap();
+            assert_eq!(e.file(), Some(1));
+            assert!(
+                e.to_string()
+                    .starts_with("file size limit exceeded writing "),
+                "{e}"
+            );
+            // The file below the limit was made and can be written.
+            let s = Storage::open(&t, dir.path(), Io::Plain);
+            assert_eq!(std::fs::metadata(s.path(0)).unwrap().len(), 20000);
+            return;
+        }
+        let exe = std::env::current_exe().unwrap();
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("ulimit -f 64 && exec \"$0\" \"$@\"")
+            .arg(&exe)
+            .args([
+                "storage::tests::file_size_limit_is_an_error",
+                "--exact",
+                "--test-threads=1",
+            ])
+            .env("BT_STORAGE_FSIZE_CHILD", "1")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "child failed: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains("1 passed"), "{text}");
     }
 
     #[test]

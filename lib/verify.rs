@@ -307,6 +307,14 @@ pub fn verify(
     })
 }
 
+/// Whether `data` is exactly piece `piece` of `t` (its SHA-1 matches). For the swarm, which
+/// hashes each completed piece before writing it.
+pub fn piece_matches(t: &Torrent, piece: usize, data: &[u8]) -> bool {
+    t.pieces
+        .get(piece)
+        .is_some_and(|h| Sha1::digest(data).as_slice() == h)
+}
+
 /// Files under `root` (the directory of a multi-file torrent) that none of the storage's
 /// files is: `(path, length)`, sorted. Symlinks are listed, never followed. Unreadable
 /// directories are skipped. At most `limit` entries are returned.
@@ -512,6 +520,35 @@ mod tests {
             .unwrap()
             .contains("not a regular file"));
         assert_eq!(r.files[0].status, FileStatus::Complete);
+    }
+
+    #[test]
+    fn resume_of_a_partial_download() {
+        let dir = tempfile::tempdir().unwrap();
+        let (t, stream) = setup(dir.path());
+        let fresh = tempfile::tempdir().unwrap();
+        let s = Storage::create(&t, fresh.path(), Io::Mmap).unwrap();
+        // Nothing written yet: sparse zeros everywhere; all files complete in size, no piece.
+        let r = verify(&t, &s, &|_| {}).unwrap();
+        assert_eq!(r.good_pieces(), 0);
+        assert!(r
+            .files
+            .iter()
+            .all(|f| f.status == FileStatus::Incomplete || f.length == 0));
+        for p in [0, 3, 7] {
+            let data = &stream[p * 16384..(p * 16384 + 16384).min(stream.len())];
+            assert!(piece_matches(&t, p, data));
+            assert!(!piece_matches(&t, p + 1, data));
+            s.write_piece(p, data).unwrap();
+        }
+        assert!(!piece_matches(&t, 99, b""));
+        let r = verify(&t, &s, &|_| {}).unwrap();
+        assert_eq!(
+            (0..t.pieces.len())
+                .filter(|&p| r.have[p])
+                .collect::<Vec<_>>(),
+            vec![0, 3, 7]
+        );
     }
 
     #[test]

@@ -155,7 +155,12 @@ impl Stream<'_> {
             let n = (to - at).min(WINDOW);
             if n >= MAP_MIN {
                 let map = map_window(&f, at, n, &file.disk)?;
-                pieces.feed(map.bytes());
+                // A file truncated by another program while mapped would raise SIGBUS: the
+                // storage guard turns that into zeros plus a flag, reported as a changed file.
+                let ((), faulted) = crate::storage::guard::guarded(map.bytes(), |b| pieces.feed(b));
+                if faulted {
+                    return Err(Error::Changed(file.disk.clone()));
+                }
             } else {
                 buf.resize(n as usize, 0);
                 f.read_exact_at(buf, at).map_err(|e| {
@@ -192,7 +197,7 @@ fn map_window(f: &File, offset: u64, len: u64, path: &Path) -> Result<Window, Er
     let skip = (offset - aligned) as usize;
     // SAFETY: the mapping is read-only and private to this function's caller, which drops it
     // before the next window. The file was checked to be long enough just before; a file
-    // truncated by another process while it is being hashed is outside what can be guarded.
+    // truncated by another process meanwhile is caught by the caller's SIGBUS guard.
     let map = unsafe {
         memmap2::MmapOptions::new()
             .offset(aligned)

@@ -9,17 +9,18 @@
 //! Steps, usable one by one (the binary does, to size its progress bar between them) or at once
 //! through [`create`]: [`walk()`] gives a [`Layout`], [`default_piece_length`] or a checked
 //! [`Options::piece_length`] the piece length, [`hash_pieces`] the piece hashes, [`build`] the
-//! torrent bytes.
+//! torrent bytes; [`write_torrent`] puts them in place atomically.
 
 mod hash;
 mod walk;
 
 pub use hash::hash_pieces;
-pub use walk::{glob_match, walk, InputFile, Layout, WalkOptions};
+pub use walk::{glob_match, torrent_name, walk, InputFile, Layout, WalkOptions};
 
 use std::fmt;
+use std::fs;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use sha1::{Digest, Sha1};
 
@@ -56,6 +57,8 @@ pub enum Error {
     PieceLength(u64),
     /// A file is shorter than when the input was walked.
     Changed(PathBuf),
+    /// The output file exists and overwriting was not asked for.
+    Exists(PathBuf),
 }
 
 impl fmt::Display for Error {
@@ -72,6 +75,7 @@ impl fmt::Display for Error {
                 "piece length {n} is not a power of two between 16 KiB and 1 GiB"
             ),
             Error::Changed(p) => write!(f, "{}: file changed while hashing", p.display()),
+            Error::Exists(p) => write!(f, "{} exists (use --force to overwrite)", p.display()),
         }
     }
 }
@@ -149,7 +153,7 @@ pub fn check_piece_length(n: u64) -> Result<u64, Error> {
 
 /// Walk, hash and build in one call.
 pub fn create(
-    path: &std::path::Path,
+    path: &Path,
     opts: &Options,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Created, Error> {
@@ -242,6 +246,58 @@ pub fn build(layout: &Layout, piece_length: u64, pieces: &[[u8; 20]], opts: &Opt
         total_length: layout.total_length,
         file_count: layout.files.len(),
     }
+}
+
+/// Write `bytes` to `path` through a temporary file in the same directory (synced, then
+/// renamed or linked into place), so no reader ever sees a half-written torrent and a failure
+/// leaves nothing behind. Without `overwrite` an existing file is never replaced, even one that
+/// appears while writing.
+pub fn write_torrent(path: &Path, bytes: &[u8], overwrite: bool) -> Result<(), Error> {
+    use std::io::{ErrorKind, Write};
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let Some(file_name) = path.file_name() else {
+        return Err(Error::Io {
+            path: path.to_path_buf(),
+            source: ErrorKind::InvalidInput.into(),
+        });
+    };
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(file_name);
+    tmp_name.push(format!(".{}.tmp", std::process::id()));
+    let tmp = dir.join(tmp_name);
+    let result = (|| -> io::Result<()> {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        if overwrite {
+            return fs::rename(&tmp, path);
+        }
+        // A hard link never replaces an existing file; rename where links are not supported.
+        match fs::hard_link(&tmp, path) {
+            Ok(()) => fs::remove_file(&tmp),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => Err(e),
+            Err(_) if fs::symlink_metadata(path).is_ok() => Err(ErrorKind::AlreadyExists.into()),
+            Err(_) => fs::rename(&tmp, path),
+        }
+    })();
+    result.map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        if e.kind() == ErrorKind::AlreadyExists {
+            Error::Exists(path.to_path_buf())
+        } else {
+            Error::Io {
+                path: path.to_path_buf(),
+                source: e,
+            }
+        }
+    })
 }
 
 /// A bencode writer for values we control; the caller writes keys in sorted order.

@@ -26,6 +26,9 @@ pub struct WalkOptions {
     pub exclude: Vec<String>,
     /// The torrent's name instead of the input's file name.
     pub name: Option<Vec<u8>>,
+    /// Files to leave out, by (device, inode): the torrent being written, when it lies inside
+    /// the input (a rerun with `--force` must not hash its previous output).
+    pub skip_files: Vec<(u64, u64)>,
 }
 
 /// One file of the torrent to be.
@@ -61,11 +64,7 @@ pub fn walk(root: &Path, opts: &WalkOptions) -> Result<Layout, Error> {
         source: e,
     };
     let meta = fs::metadata(root).map_err(io)?;
-    let name = match &opts.name {
-        Some(n) => n.clone(),
-        None => default_name(root)?,
-    };
-    check_name(&name)?;
+    let name = torrent_name(root, opts)?;
     let mut layout = Layout {
         name,
         single_file: meta.is_file(),
@@ -99,15 +98,27 @@ pub fn walk(root: &Path, opts: &WalkOptions) -> Result<Layout, Error> {
     }
     let mut total: u64 = 0;
     for f in &layout.files {
-        total = total
-            .checked_add(f.length)
-            .ok_or_else(|| Error::Empty(root.to_path_buf()))?;
+        total = total.checked_add(f.length).ok_or_else(|| Error::Io {
+            path: root.to_path_buf(),
+            source: std::io::Error::other("total size does not fit in 64 bits"),
+        })?;
     }
     if total == 0 {
         return Err(Error::Empty(root.to_path_buf()));
     }
     layout.total_length = total;
     Ok(layout)
+}
+
+/// The name a torrent of `root` gets: [`WalkOptions::name`], else the input's own file name
+/// (`.` and `..` resolved through the real path); checked to be one plain path component.
+pub fn torrent_name(root: &Path, opts: &WalkOptions) -> Result<Vec<u8>, Error> {
+    let name = match &opts.name {
+        Some(n) => n.clone(),
+        None => default_name(root)?,
+    };
+    check_name(&name)?;
+    Ok(name)
 }
 
 /// The input's own file name, resolving `.` and `..` through the real path.
@@ -195,6 +206,9 @@ impl Walker<'_> {
             }
         }
         if meta.is_file() {
+            if self.opts.skip_files.contains(&(meta.dev(), meta.ino())) {
+                return Ok(());
+            }
             self.layout.files.push(InputFile {
                 path: rel.clone(),
                 disk: path.to_path_buf(),

@@ -5,6 +5,28 @@
 //! the piece hashes match the geometry, lengths and offsets do not overflow. Storage accepts
 //! nothing else. The v1 info hash is SHA-1 and the v2 info hash SHA-256 over the original bytes of
 //! the `info` value as found in the file, never over a re-encoding.
+//!
+//! [`Torrent::from_bytes`] refuses (with an [`Error`] naming the offending value):
+//! - bytes the strict scanner in [`crate::bencode`] refuses (depth, size, malformed integers,
+//!   duplicate keys, trailing data), a top level that is not a dictionary, a missing `info`;
+//! - `piece length` <= 0; `pieces` not a multiple of 20 or not 20 x ceil(total / piece length),
+//!   pad files included; a file over [`MAX_FILE_LENGTH`], more than [`MAX_PIECES`] pieces, sums
+//!   past 2^64, negative lengths, required keys of the wrong kind;
+//! - a `name` that is not one plain component; an empty, `.` or `..` component, a `/`, `\` or
+//!   NUL inside one, or a drive prefix (`C:`), in any path or symlink target (`name.utf-8` and
+//!   `path.utf-8` win when present, and are checked the same way); duplicate paths; a file that is
+//!   also a directory of another file;
+//! - v2 (BEP 52): a piece length that is not a power of two >= 16 KiB, unsorted `file tree`
+//!   keys, a non-empty file without a non-zero 32-byte `pieces root`, a pad file in the tree, a
+//!   `piece layers` entry that matches no file, has the wrong number of hashes or does not hash
+//!   up to its root; for hybrids, v1 files that differ from the tree or do not start on a piece
+//!   boundary.
+//!
+//! It accepts, as real torrents need: unsorted keys outside the v2 tree (with a warning),
+//! trailing whitespace, malformed optional fields (skipped with a warning), non-UTF-8 names (kept
+//! as bytes), pad files without a path (named `.pad/<length>`), BEP 47 symlinks (0 bytes in the
+//! piece stream), v1 piece lengths that are not powers of two, 0-byte torrents, and v2 torrents
+//! without some or all piece layers.
 
 use std::collections::HashMap;
 use std::fmt;

@@ -192,6 +192,13 @@ fn duplicates_and_file_directory_clashes() {
     assert!(e.contains("also a directory"), "{e}");
     let e = err(&multi(&[(&[b"a", b"b", b"c"], 1), (&[b"a", b"b"], 1)]));
     assert!(e.contains("also a directory"), "{e}");
+    // A sibling that sorts between a file and its would-be children as bytes ("b!" < "b/c").
+    let e = err(&multi(&[
+        (&[b"a", b"b"], 1),
+        (&[b"a", b"b!"], 1),
+        (&[b"a", b"b", b"c"], 1),
+    ]));
+    assert!(e.contains("also a directory"), "{e}");
     // Siblings sharing a directory are fine.
     Torrent::from_bytes(&multi(&[(&[b"a", b"b"], 1), (&[b"a", b"c"], 1)])).unwrap();
 }

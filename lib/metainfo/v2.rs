@@ -14,18 +14,10 @@ use sha2::{Digest, Sha256};
 
 use super::parse::{dict, file_length, int, str_list};
 use super::{hex, paths, Error, FileEntry, Torrent, Version, MAX_PIECES};
-use crate::bencode::{Dict, Node};
+use crate::bencode::{Dict, Limits, Node};
 
 /// The v2 block size: leaves of the per-file merkle trees hash 16 KiB each.
 pub const BLOCK: u64 = 16 * 1024;
-
-/// One file of the v2 tree.
-struct TreeFile {
-    path: Vec<Vec<u8>>,
-    length: u64,
-    pieces_root: Option<[u8; 32]>,
-    symlink: Option<Vec<Vec<u8>>>,
-}
 
 /// Read the v2 parts of the torrent into `t`. For a v2-only torrent this fills the file list
 /// (each file starting on a piece boundary); for a hybrid it checks the v1 list against the
@@ -41,7 +33,8 @@ pub(super) fn read(root: &Dict, info: &Dict, t: &mut Torrent) -> Result<(), Erro
     })?;
     let tree = dict(tree_node, "info.file tree")?;
     let mut files = Vec::new();
-    walk(tree, &mut Vec::new(), &mut files)?;
+    let mut budget = Budget::default();
+    walk(tree, &mut Vec::new(), &mut budget, &mut files)?;
     if files.is_empty() {
         return Err(Error::NoFiles);
     }
@@ -50,7 +43,7 @@ pub(super) fn read(root: &Dict, info: &Dict, t: &mut Torrent) -> Result<(), Erro
     if t.version == Version::Hybrid {
         check_hybrid(t, &files)?;
     } else {
-        lay_out(t, &files, single)?;
+        t.total_length = lay_out(&mut files, pl)?;
     }
     let count = t.total_length.div_ceil(pl);
     if count > MAX_PIECES {
@@ -59,52 +52,77 @@ pub(super) fn read(root: &Dict, info: &Dict, t: &mut Torrent) -> Result<(), Erro
     if let Some(layers) = root.get("piece layers") {
         t.piece_layers = piece_layers(layers, &files, pl)?;
     }
+    if t.version == Version::V2 {
+        t.files = files;
+        t.single_file = single;
+    }
     Ok(())
 }
 
-/// The file list of a v2-only torrent: each file starts on a piece boundary.
-fn lay_out(t: &mut Torrent, files: &[TreeFile], single: bool) -> Result<(), Error> {
-    let pl = t.piece_length;
+/// Offsets for a v2-only torrent: each file starts on a piece boundary, as if pad files were
+/// in between. Returns the end of the last file.
+fn lay_out(files: &mut [FileEntry], pl: u64) -> Result<u64, Error> {
     let mut offset = 0u64;
-    t.files = Vec::with_capacity(files.len());
     for f in files {
-        // Each v2 file starts on a piece boundary, as if pad files were in between.
-        let start = offset.checked_next_multiple_of(pl).ok_or(Error::Overflow)?;
-        offset = start.checked_add(f.length).ok_or(Error::Overflow)?;
-        t.files.push(FileEntry {
-            path: f.path.clone(),
-            length: f.length,
-            offset: start,
-            pad: false,
-            pieces_root: f.pieces_root,
-            symlink: f.symlink.clone(),
-        });
+        f.offset = offset.checked_next_multiple_of(pl).ok_or(Error::Overflow)?;
+        offset = f.offset.checked_add(f.length).ok_or(Error::Overflow)?;
     }
-    t.total_length = offset;
-    t.single_file = single;
-    Ok(())
+    Ok(offset)
+}
+
+/// What the file paths of a tree may add up to. Directories are shared in a tree, so a small
+/// input could otherwise spell out gigabytes of paths (a 13 MB tree 120 levels deep with 500,000
+/// files would); the caps are those the bencode scanner puts on a v1 file list, which spells
+/// every component out: its value count and its size.
+#[derive(Default)]
+struct Budget {
+    components: usize,
+    bytes: usize,
+}
+
+impl Budget {
+    fn spend(&mut self, path: &[Vec<u8>]) -> Result<(), Error> {
+        let limits = Limits::default();
+        self.components += path.len();
+        self.bytes += path.iter().map(|c| c.len() + 1).sum::<usize>();
+        if self.components > limits.max_tokens || self.bytes > limits.max_size {
+            return Err(Error::V2(format!(
+                "file tree paths add up to over {} components or {} bytes",
+                limits.max_tokens, limits.max_size
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// Depth-first over the tree in key order (the bencode scanner bounds the depth).
-fn walk(d: &Dict, prefix: &mut Vec<Vec<u8>>, out: &mut Vec<TreeFile>) -> Result<(), Error> {
-    let here = paths::display(prefix);
+fn walk(
+    d: &Dict,
+    prefix: &mut Vec<Vec<u8>>,
+    budget: &mut Budget,
+    out: &mut Vec<FileEntry>,
+) -> Result<(), Error> {
     if !d.sorted {
         return Err(Error::V2(format!(
-            "file tree keys are not sorted (in {here:?})"
+            "file tree keys are not sorted (in {:?})",
+            paths::display(prefix)
         )));
     }
     if d.entries.is_empty() {
         return Err(Error::V2(format!(
-            "file tree entry {here:?} is neither a file nor a directory with files"
+            "file tree entry {:?} is neither a file nor a directory with files",
+            paths::display(prefix)
         )));
     }
     for (key, node) in &d.entries {
         if key.is_empty() {
             if prefix.is_empty() || d.entries.len() != 1 {
                 return Err(Error::V2(format!(
-                    "file tree entry {here:?} has an empty name next to other entries"
+                    "file tree entry {:?} has an empty name next to other entries",
+                    paths::display(prefix)
                 )));
             }
+            budget.spend(prefix)?;
             out.push(leaf(node, prefix)?);
             continue;
         }
@@ -116,14 +134,18 @@ fn walk(d: &Dict, prefix: &mut Vec<Vec<u8>>, out: &mut Vec<TreeFile>) -> Result<
                 reason,
             });
         }
-        let child = dict(node, &format!("file tree entry {}", paths::display(prefix)))?;
-        walk(child, prefix, out)?;
+        let child = node.as_dict().ok_or_else(|| Error::WrongType {
+            key: format!("file tree entry {}", paths::display(prefix)),
+            expected: "a dictionary",
+            found: node.kind(),
+        })?;
+        walk(child, prefix, budget, out)?;
         prefix.pop();
     }
     Ok(())
 }
 
-fn leaf(node: &Node, path: &[Vec<u8>]) -> Result<TreeFile, Error> {
+fn leaf(node: &Node, path: &[Vec<u8>]) -> Result<FileEntry, Error> {
     let shown = paths::display(path);
     let d = dict(node, &format!("file tree entry {shown}"))?;
     let attr = d.get("attr").and_then(Node::as_bytes).unwrap_or_default();
@@ -171,22 +193,23 @@ fn leaf(node: &Node, path: &[Vec<u8>]) -> Result<TreeFile, Error> {
         }
         Some(r)
     };
-    Ok(TreeFile {
+    Ok(FileEntry {
         path: path.to_vec(),
         length,
         pieces_root,
         symlink,
+        ..FileEntry::default()
     })
 }
 
 /// Check every `piece layers` entry against the file it belongs to.
 fn piece_layers(
     node: &Node,
-    files: &[TreeFile],
+    files: &[FileEntry],
     pl: u64,
 ) -> Result<HashMap<[u8; 32], Vec<[u8; 32]>>, Error> {
     let layers = dict(node, "piece layers")?;
-    let by_root: HashMap<[u8; 32], &TreeFile> = files
+    let by_root: HashMap<[u8; 32], &FileEntry> = files
         .iter()
         .filter_map(|f| f.pieces_root.map(|r| (r, f)))
         .collect();
@@ -236,9 +259,9 @@ fn piece_layers(
 
 /// A hybrid's v1 files (pad files aside) must be the tree's files, each starting on a piece
 /// boundary; the tree's pieces roots are added to the v1 entries.
-fn check_hybrid(t: &mut Torrent, tree: &[TreeFile]) -> Result<(), Error> {
+fn check_hybrid(t: &mut Torrent, tree: &[FileEntry]) -> Result<(), Error> {
     let mismatch = |what: String| Error::V2(format!("hybrid: {what}"));
-    let mut by_path: HashMap<&[Vec<u8>], &TreeFile> = HashMap::with_capacity(tree.len());
+    let mut by_path: HashMap<&[Vec<u8>], &FileEntry> = HashMap::with_capacity(tree.len());
     for f in tree {
         by_path.insert(&f.path, f);
     }

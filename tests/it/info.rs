@@ -85,7 +85,9 @@ fn info_of(bytes: &[u8], extra: &[&str]) -> (Run, String, tempfile::TempDir) {
     let mut args = vec!["--json"];
     args.extend_from_slice(extra);
     args.push(&path);
-    (bt("bt-info", &args), path, dir)
+    let mut cmd = std::process::Command::new(crate::common::bin("bt-info"));
+    cmd.args(&args);
+    (run_cmd(&mut cmd, None, Duration::from_secs(10)), path, dir)
 }
 
 /// The refusal contract: exit 2, nothing on stdout, one line on stderr that names the input,
@@ -353,9 +355,63 @@ fn hostile_inputs_are_refused_cleanly() {
             (b"piece length", i(16384)),
         ])),
     ));
+    // A v2 tree 120 levels deep holding 70,000 files: 2 MB that would spell out 8.5 million
+    // path components.
+    let mut tree = b"d".to_vec();
+    for k in 0..70_000 {
+        tree.extend(s(format!("{k:06}").as_bytes()));
+        tree.extend(b"d0:d6:lengthi0eee");
+    }
+    tree.push(b'e');
+    for _ in 0..120 {
+        tree = [b"d1:a".to_vec(), tree, b"e".to_vec()].concat();
+    }
+    cases.push((
+        "path amplification in a deep v2 tree",
+        torrent(d(&[
+            (b"file tree", tree),
+            (b"meta version", i(2)),
+            (b"name", s(b"x")),
+            (b"piece length", i(16384)),
+        ])),
+    ));
+    // 200,000 keys in descending order: duplicate-key detection must not be quadratic.
+    let mut desc = b"d4:infod".to_vec();
+    for k in (0..200_000).rev() {
+        desc.extend(s(format!("k{k:07}").as_bytes()));
+        desc.extend(b"0:");
+    }
+    desc.extend(b"ee");
+    cases.push(("200,000 descending keys", desc));
+    // The rule each case must be refused by (cases not listed: any clean refusal).
+    let because = [
+        ("300 KB of nested lists", "nesting deeper"),
+        ("string length 2^63-1", "malformed string length"),
+        ("length i64::MAX", "over the limit"),
+        ("negative length", "negative length -5"),
+        ("name ..", "name \"..\" is not a plain file name"),
+        ("NUL in name", "NUL"),
+        ("absolute path", "contains a slash"),
+        ("dotdot path", "\"..\" is not allowed"),
+        ("drive prefix", "drive prefix"),
+        ("duplicate paths", "appears twice"),
+        ("file that is a directory", "also a directory"),
+        ("traversal in path.utf-8", "\"..\" is not allowed"),
+        ("name.utf-8 ..", "name \"..\""),
+        ("huge piece count", "pieces holds 1 hashes"),
+        ("v2 huge piece count", "pieces is over the limit"),
+        (
+            "path amplification in a deep v2 tree",
+            "file tree paths add up",
+        ),
+        ("200,000 descending keys", "no \"name\" key"),
+    ];
     for (what, bytes) in &cases {
         let (run, path, _dir) = info_of(bytes, &[]);
         assert_refused(&run, &path, what);
+        if let Some((_, want)) = because.iter().find(|(w, _)| w == what) {
+            assert!(run.stderr.contains(want), "{what}: {}", run.stderr);
+        }
     }
 }
 
@@ -502,6 +558,10 @@ fn stdin_dash_and_pipe_without_argument() {
 fn missing_file_and_bad_magnet_are_errors() {
     let run = bt("bt-info", &["--json", "/nonexistent/x.torrent"]);
     assert_refused(&run, "/nonexistent/x.torrent", "missing file");
+    // An endless input is cut at the size limit instead of filling memory.
+    let run = bt("bt-info", &["--json", "/dev/zero"]);
+    assert_refused(&run, "/dev/zero", "endless input");
+    assert!(run.stderr.contains("over the limit"), "{}", run.stderr);
     let run = bt("bt-info", &["--json", "magnet:?xt=urn:btih:1234"]);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("btih \"1234\""), "{}", run.stderr);

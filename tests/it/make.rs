@@ -411,6 +411,11 @@ fn errors_exit_2_with_one_line() {
         assert!(r.stdout.is_empty(), "{args:?}");
     }
     assert!(!t.path().join("empty.torrent").exists());
+    // Not even --force replaces the input with its own torrent.
+    let r = bt_in("bt-make", t.path(), &["-f", "-o", "f", "f"], None);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("replace the input"), "{}", r.stderr);
+    assert_eq!(std::fs::metadata(t.path().join("f")).unwrap().len(), 100);
 }
 
 #[test]
@@ -475,4 +480,94 @@ fn default_piece_length_and_output_name() {
     assert_eq!(rec["piece_length"], 16384);
     assert_eq!(rec["piece_count"], 320);
     assert!(t.path().join("data.torrent").exists());
+}
+
+/// `bt-make .` inside the input writes `<dir>.torrent` into it; a rerun with --force must not
+/// hash the previous torrent.
+#[test]
+fn output_inside_the_input_is_left_out() {
+    let t = tempdir();
+    let d = t.path().join("d");
+    write_tree(&d, &[("x", 40_000)]);
+    let r1 = make(&d, &["--json", "--no-creation-date", "."]);
+    let first = std::fs::read(d.join("d.torrent")).unwrap();
+    let r2 = make(&d, &["--json", "--no-creation-date", "-f", "."]);
+    let second = std::fs::read(d.join("d.torrent")).unwrap();
+    assert_eq!(first, second);
+    assert_eq!(paths(&second), ["x"]);
+    assert_eq!(r1.records(), r2.records());
+}
+
+#[test]
+fn non_utf8_names_are_kept_as_bytes() {
+    use std::os::unix::ffi::OsStrExt;
+    let t = tempdir();
+    let name = std::ffi::OsStr::from_bytes(b"caf\xe9");
+    std::fs::write(t.path().join(name), b"data").unwrap();
+    let r = bt_in("bt-make", t.path(), &["--json"], None);
+    assert_eq!(r.code, 2, "no path given is a usage error");
+    let r = run_cmd(
+        Command::new(bin("bt-make"))
+            .args(["--json", "-o", "x.torrent"])
+            .arg(name)
+            .current_dir(t.path()),
+        None,
+        Duration::from_secs(60),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let rec = &r.of_type("torrent")[0];
+    assert_eq!(rec["name_hex"], "636166e9");
+    let bytes = std::fs::read(t.path().join("x.torrent")).unwrap();
+    let d = bencode::decode(&bytes, &Default::default()).unwrap();
+    let info = top(&d, "info").unwrap().as_dict().unwrap();
+    assert_eq!(info.get("name").unwrap().as_bytes(), Some(&b"caf\xe9"[..]));
+}
+
+/// A file truncated by another program while bt-make hashes it is an error naming the file,
+/// never a SIGBUS death (the hashing reads through memory maps).
+#[test]
+fn truncation_while_hashing_is_an_error_not_a_crash() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempdir();
+    let data = dir.path().join("big.bin");
+    let content = crate::common::data(48 << 20, 7);
+    let mut outcomes = Vec::new();
+    for round in 0..6 {
+        std::fs::write(&data, &content).unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let truncator = {
+            let (stop, data) = (stop.clone(), data.clone());
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(2 * round));
+                let f = std::fs::OpenOptions::new().write(true).open(&data).unwrap();
+                let mut len = 48u64 << 20;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) && len > 0 {
+                    len = len.saturating_sub(3 << 20);
+                    f.set_len(len).unwrap();
+                    std::thread::sleep(Duration::from_micros(300));
+                }
+            })
+        };
+        let out = Command::new(bin("bt-make"))
+            .args(["-l", "256K", "-f", "-o"])
+            .arg(dir.path().join("x.torrent"))
+            .arg(&data)
+            .output()
+            .unwrap();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        truncator.join().unwrap();
+        assert_eq!(out.status.signal(), None, "bt-make died of a signal");
+        let code = out.status.code().unwrap();
+        assert!(code == 0 || code == 2, "exit {code}");
+        if code == 2 {
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains("big.bin"), "error names the file: {err}");
+            assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+        }
+        outcomes.push(code);
+    }
+    assert!(
+        outcomes.contains(&2),
+        "no round caught the truncation: {outcomes:?}"
+    );
 }

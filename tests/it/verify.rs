@@ -316,11 +316,20 @@ fn traversal_torrent_is_refused_before_touching_files() {
 }
 
 #[test]
+fn completions_work_without_a_torrent() {
+    let r = verify(&["--completions", "bash"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout_str().contains("bt-verify"));
+}
+
+#[test]
 fn unreadable_torrent_is_an_error() {
     let dir = tempdir();
     let r = verify(&[dir.path().join("nope.torrent").to_str().unwrap(), "--json"]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("nope.torrent"), "{}", r.stderr);
+    let r = verify(&["/dev/zero", "--json"]);
+    assert_eq!(r.code, 2, "an endless input is refused, not read forever");
     std::fs::write(dir.path().join("junk.torrent"), b"d4:infoi3ee").unwrap();
     let r = verify(&[dir.path().join("junk.torrent").to_str().unwrap(), "--json"]);
     assert_eq!(r.code, 2);
@@ -414,4 +423,26 @@ fn symlink_inside_the_content_is_not_followed() {
     let e = &r.of_type("file")[3];
     assert_eq!(e["status"], "unreadable");
     assert!(e["error"].as_str().unwrap().contains("symlink"), "{e}");
+}
+
+#[test]
+fn non_utf8_path_is_reported_losslessly() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempdir();
+    let name = std::ffi::OsStr::from_bytes(b"caf\xe9.bin");
+    std::fs::create_dir(dir.path().join("n")).unwrap();
+    std::fs::write(dir.path().join("n").join(name), data(5000, 9)).unwrap();
+    std::fs::write(dir.path().join("n/plain.bin"), data(7000, 8)).unwrap();
+    let torrent = dir.path().join("n.torrent");
+    mktorrent(&dir.path().join("n"), &torrent, 15);
+    let r = verify_dir(dir.path(), &torrent, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let f = r
+        .of_type("file")
+        .into_iter()
+        .find(|f| f.get("path_hex").is_some())
+        .expect("a record with path_hex");
+    // "n/caf\xe9.bin" in hex.
+    assert_eq!(f["path_hex"], "6e2f636166e92e62696e");
+    assert_eq!(f["status"], "complete");
 }

@@ -1,0 +1,50 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[bt-fetch] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'bt-fetch'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'bt-fetch'= {
+            cand -d 'Download directory; the data goes to DIR/<name>'
+            cand --dir 'Download directory; the data goes to DIR/<name>'
+            cand --peer 'A peer to connect to (repeatable), `ip:port` or `[ipv6]:port`'
+            cand --max-peers 'Most simultaneous connections'
+            cand --timeout 'Give up (exit 1) after this many seconds'
+            cand --port 'Port to accept connections on (0: any free port)'
+            cand --bind 'Address to accept connections on'
+            cand --upload-slots 'Peers unchoked at once when uploading'
+            cand --max-upload-rate 'Upload cap in bytes per second (accepts K/M/G suffixes)'
+            cand --snub-timeout 'Drop a peer that sends no requested block for this many seconds'
+            cand -j 'Worker threads for hashing (default: one per core)'
+            cand --jobs 'Worker threads for hashing (default: one per core)'
+            cand --color 'When to use color in human output'
+            cand --completions 'Print shell completions for this tool and exit'
+            cand --no-announce 'Do not announce to the torrent''s trackers'
+            cand --seed 'Keep running as a seeder after the download completes (until SIGINT/SIGTERM)'
+            cand --progress-json 'Write a `progress` record about once per second'
+            cand --peer-records 'Write `peer` connect/disconnect records'
+            cand --json 'Write JSON records (one object per line), even on a terminal'
+            cand --human 'Write human-readable output, even on a pipe'
+            cand -q 'No progress bars and no diagnostics on stderr except errors'
+            cand --quiet 'No progress bars and no diagnostics on stderr except errors'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+    ]
+    $completions[$command]
+}

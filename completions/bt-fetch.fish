@@ -1,0 +1,27 @@
+complete -c bt-fetch -s d -l dir -d 'Download directory; the data goes to DIR/<name>' -r -F
+complete -c bt-fetch -l peer -d 'A peer to connect to (repeatable), `ip:port` or `[ipv6]:port`' -r
+complete -c bt-fetch -l max-peers -d 'Most simultaneous connections' -r
+complete -c bt-fetch -l timeout -d 'Give up (exit 1) after this many seconds' -r
+complete -c bt-fetch -l port -d 'Port to accept connections on (0: any free port)' -r
+complete -c bt-fetch -l bind -d 'Address to accept connections on' -r
+complete -c bt-fetch -l upload-slots -d 'Peers unchoked at once when uploading' -r
+complete -c bt-fetch -l max-upload-rate -d 'Upload cap in bytes per second (accepts K/M/G suffixes)' -r
+complete -c bt-fetch -l snub-timeout -d 'Drop a peer that sends no requested block for this many seconds' -r
+complete -c bt-fetch -s j -l jobs -d 'Worker threads for hashing (default: one per core)' -r
+complete -c bt-fetch -l color -d 'When to use color in human output' -r -f -a "auto\t'Color when stdout is a terminal'
+always\t'Always color'
+never\t'Never color'"
+complete -c bt-fetch -l completions -d 'Print shell completions for this tool and exit' -r -f -a "bash\t''
+elvish\t''
+fish\t''
+powershell\t''
+zsh\t''"
+complete -c bt-fetch -l no-announce -d 'Do not announce to the torrent\'s trackers'
+complete -c bt-fetch -l seed -d 'Keep running as a seeder after the download completes (until SIGINT/SIGTERM)'
+complete -c bt-fetch -l progress-json -d 'Write a `progress` record about once per second'
+complete -c bt-fetch -l peer-records -d 'Write `peer` connect/disconnect records'
+complete -c bt-fetch -l json -d 'Write JSON records (one object per line), even on a terminal'
+complete -c bt-fetch -l human -d 'Write human-readable output, even on a pipe'
+complete -c bt-fetch -s q -l quiet -d 'No progress bars and no diagnostics on stderr except errors'
+complete -c bt-fetch -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c bt-fetch -s V -l version -d 'Print version'

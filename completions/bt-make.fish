@@ -1,0 +1,29 @@
+complete -c bt-make -s o -l output -d 'Where to write the torrent (default: `<NAME>.torrent` here; `-` for stdout, then no summary)' -r -F
+complete -c bt-make -s a -l announce -d 'Tracker URL; each use is one tier, comma-separated URLs in one use share a tier' -r
+complete -c bt-make -s w -l web-seed -d 'Web seed URL (BEP 19); repeatable, or comma-separated' -r
+complete -c bt-make -s s -l source -d 'Source tag inside the info dictionary (changes the info hash)' -r
+complete -c bt-make -s c -l comment -d 'Comment' -r
+complete -c bt-make -s n -l name -d 'Torrent name (default: the file or directory name)' -r
+complete -c bt-make -s l -l piece-length -d 'Piece length: bytes or 256K, 1M, 4MiB; a power of two of at least 16 KiB' -r
+complete -c bt-make -l created-by -d 'The `created by` field (default: `bt/<version>`)' -r
+complete -c bt-make -l exclude -d 'Leave out entries whose relative path or name matches GLOB (*, ?, [...]); repeatable' -r
+complete -c bt-make -s j -l jobs -d 'Worker threads for hashing (default: one per core)' -r
+complete -c bt-make -l color -d 'When to use color in human output' -r -f -a "auto\t'Color when stdout is a terminal'
+always\t'Always color'
+never\t'Never color'"
+complete -c bt-make -l completions -d 'Print shell completions for this tool and exit' -r -f -a "bash\t''
+elvish\t''
+fish\t''
+powershell\t''
+zsh\t''"
+complete -c bt-make -s p -l private -d 'Set the private flag (BEP 27)'
+complete -c bt-make -l no-creation-date -d 'Write no creation date'
+complete -c bt-make -l no-created-by -d 'Write no `created by` field'
+complete -c bt-make -l include-hidden -d 'Include files and directories whose name starts with a dot'
+complete -c bt-make -l follow-symlinks -d 'Follow symlinks (loops are skipped)'
+complete -c bt-make -s f -l force -d 'Overwrite an existing output file'
+complete -c bt-make -l json -d 'Write JSON records (one object per line), even on a terminal'
+complete -c bt-make -l human -d 'Write human-readable output, even on a pipe'
+complete -c bt-make -s q -l quiet -d 'No progress bars and no diagnostics on stderr except errors'
+complete -c bt-make -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c bt-make -s V -l version -d 'Print version'

@@ -1,0 +1,46 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[bt-seed] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'bt-seed'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'bt-seed'= {
+            cand -d 'Directory holding DIR/<name> for each torrent'
+            cand --dir 'Directory holding DIR/<name> for each torrent'
+            cand --port 'Port to listen on (0: any free port)'
+            cand --bind 'Address to listen on'
+            cand --max-peers 'Most simultaneous connections per torrent'
+            cand --upload-slots 'Peers unchoked at once, per torrent (plus one optimistic unchoke)'
+            cand --max-upload-rate 'Upload cap in bytes per second, per torrent (accepts K/M/G suffixes)'
+            cand --stats-interval 'Seconds between `stats` records'
+            cand -j 'Worker threads for hashing (default: one per core)'
+            cand --jobs 'Worker threads for hashing (default: one per core)'
+            cand --color 'When to use color in human output'
+            cand --completions 'Print shell completions for this tool and exit'
+            cand --skip-verify 'Trust the data without verifying it first'
+            cand --no-announce 'Do not announce to the torrents'' trackers'
+            cand --json 'Write JSON records (one object per line), even on a terminal'
+            cand --human 'Write human-readable output, even on a pipe'
+            cand -q 'No progress bars and no diagnostics on stderr except errors'
+            cand --quiet 'No progress bars and no diagnostics on stderr except errors'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+    ]
+    $completions[$command]
+}

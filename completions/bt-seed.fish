@@ -1,0 +1,23 @@
+complete -c bt-seed -s d -l dir -d 'Directory holding DIR/<name> for each torrent' -r -F
+complete -c bt-seed -l port -d 'Port to listen on (0: any free port)' -r
+complete -c bt-seed -l bind -d 'Address to listen on' -r
+complete -c bt-seed -l max-peers -d 'Most simultaneous connections per torrent' -r
+complete -c bt-seed -l upload-slots -d 'Peers unchoked at once, per torrent (plus one optimistic unchoke)' -r
+complete -c bt-seed -l max-upload-rate -d 'Upload cap in bytes per second, per torrent (accepts K/M/G suffixes)' -r
+complete -c bt-seed -l stats-interval -d 'Seconds between `stats` records' -r
+complete -c bt-seed -s j -l jobs -d 'Worker threads for hashing (default: one per core)' -r
+complete -c bt-seed -l color -d 'When to use color in human output' -r -f -a "auto\t'Color when stdout is a terminal'
+always\t'Always color'
+never\t'Never color'"
+complete -c bt-seed -l completions -d 'Print shell completions for this tool and exit' -r -f -a "bash\t''
+elvish\t''
+fish\t''
+powershell\t''
+zsh\t''"
+complete -c bt-seed -l skip-verify -d 'Trust the data without verifying it first'
+complete -c bt-seed -l no-announce -d 'Do not announce to the torrents\' trackers'
+complete -c bt-seed -l json -d 'Write JSON records (one object per line), even on a terminal'
+complete -c bt-seed -l human -d 'Write human-readable output, even on a pipe'
+complete -c bt-seed -s q -l quiet -d 'No progress bars and no diagnostics on stderr except errors'
+complete -c bt-seed -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c bt-seed -s V -l version -d 'Print version'

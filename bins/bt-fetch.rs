@@ -1,4 +1,4 @@
-//! bt-fetch: download a torrent from peers into DIR/<name>, verifying every piece.
+//! bt-fetch: download a torrent from peers into DIR/NAME, verifying every piece.
 use anyhow::{bail, Context};
 use bt::cli::{self, Common};
 use bt::record::{FetchSummaryRecord, ProgressRecord};
@@ -11,18 +11,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Download a torrent from peers into DIR/<name>, verifying every piece.
+/// Download a torrent from peers into DIR/NAME, verifying every piece.
 ///
 /// Peers come from --peer, else from standard input when it is a pipe (bt-announce's `peer`
 /// records, or `ip:port` lines, IPv6 as `[addr]:port`), else from the torrent's trackers.
-/// Existing data in DIR/<name> is verified first and only missing pieces are fetched, so an
+/// Existing data in DIR/NAME is verified first and only missing pieces are fetched, so an
 /// interrupted download resumes where it stopped.
 #[derive(Parser, Debug)]
 #[command(name = "bt-fetch", version, after_help = cli::EXIT_CODES_HELP)]
 struct Args {
     /// The .torrent file (`-` for stdin is not supported: stdin carries peers).
     torrent: String,
-    /// Download directory; the data goes to DIR/<name>.
+    /// Download directory; the data goes to DIR/NAME.
     #[arg(short, long, default_value = ".")]
     dir: PathBuf,
     /// A peer to connect to (repeatable), `ip:port` or `[ipv6]:port`.

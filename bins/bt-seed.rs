@@ -1,4 +1,4 @@
-//! bt-seed: serve one or more torrents from DIR/<name> to peers.
+//! bt-seed: serve one or more torrents from DIR/NAME to peers.
 use anyhow::{bail, Context};
 use bt::cli::{self, Common};
 use bt::record::{ListeningRecord, StatsRecord};
@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Serve torrents from DIR/<name> to peers until SIGINT or SIGTERM.
+/// Serve torrents from DIR/NAME to peers until SIGINT or SIGTERM.
 ///
 /// The data is verified first (or trusted with --skip-verify); only verified pieces are served.
 /// Writes a `listening` record per torrent as soon as the port is bound, then `peer`
@@ -21,7 +21,7 @@ struct Args {
     /// The .torrent files.
     #[arg(required = true)]
     torrents: Vec<String>,
-    /// Directory holding DIR/<name> for each torrent.
+    /// Directory holding DIR/NAME for each torrent.
     #[arg(short, long, default_value = ".")]
     dir: PathBuf,
     /// Port to listen on (0: any free port).

@@ -21,8 +21,8 @@ Register-ArgumentCompleter -Native -CommandName 'bt-fetch' -ScriptBlock {
 
     $completions = @(switch ($command) {
         'bt-fetch' {
-            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Download directory; the data goes to DIR/<name>')
-            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Download directory; the data goes to DIR/<name>')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Download directory; the data goes to DIR/NAME')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Download directory; the data goes to DIR/NAME')
             [CompletionResult]::new('--peer', '--peer', [CompletionResultType]::ParameterName, 'A peer to connect to (repeatable), `ip:port` or `[ipv6]:port`')
             [CompletionResult]::new('--max-peers', '--max-peers', [CompletionResultType]::ParameterName, 'Most simultaneous connections')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up (exit 1) after this many seconds')

@@ -21,8 +21,8 @@ Register-ArgumentCompleter -Native -CommandName 'bt-seed' -ScriptBlock {
 
     $completions = @(switch ($command) {
         'bt-seed' {
-            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Directory holding DIR/<name> for each torrent')
-            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Directory holding DIR/<name> for each torrent')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Directory holding DIR/NAME for each torrent')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Directory holding DIR/NAME for each torrent')
             [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'Port to listen on (0: any free port)')
             [CompletionResult]::new('--bind', '--bind', [CompletionResultType]::ParameterName, 'Address to listen on')
             [CompletionResult]::new('--max-peers', '--max-peers', [CompletionResultType]::ParameterName, 'Most simultaneous connections per torrent')

@@ -18,8 +18,8 @@ set edit:completion:arg-completer[bt-fetch] = {|@words|
     }
     var completions = [
         &'bt-fetch'= {
-            cand -d 'Download directory; the data goes to DIR/<name>'
-            cand --dir 'Download directory; the data goes to DIR/<name>'
+            cand -d 'Download directory; the data goes to DIR/NAME'
+            cand --dir 'Download directory; the data goes to DIR/NAME'
             cand --peer 'A peer to connect to (repeatable), `ip:port` or `[ipv6]:port`'
             cand --max-peers 'Most simultaneous connections'
             cand --timeout 'Give up (exit 1) after this many seconds'

@@ -1,4 +1,4 @@
-complete -c bt-fetch -s d -l dir -d 'Download directory; the data goes to DIR/<name>' -r -F
+complete -c bt-fetch -s d -l dir -d 'Download directory; the data goes to DIR/NAME' -r -F
 complete -c bt-fetch -l peer -d 'A peer to connect to (repeatable), `ip:port` or `[ipv6]:port`' -r
 complete -c bt-fetch -l max-peers -d 'Most simultaneous connections' -r
 complete -c bt-fetch -l timeout -d 'Give up (exit 1) after this many seconds' -r

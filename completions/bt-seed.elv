@@ -18,8 +18,8 @@ set edit:completion:arg-completer[bt-seed] = {|@words|
     }
     var completions = [
         &'bt-seed'= {
-            cand -d 'Directory holding DIR/<name> for each torrent'
-            cand --dir 'Directory holding DIR/<name> for each torrent'
+            cand -d 'Directory holding DIR/NAME for each torrent'
+            cand --dir 'Directory holding DIR/NAME for each torrent'
             cand --port 'Port to listen on (0: any free port)'
             cand --bind 'Address to listen on'
             cand --max-peers 'Most simultaneous connections per torrent'

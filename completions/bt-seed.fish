@@ -1,4 +1,4 @@
-complete -c bt-seed -s d -l dir -d 'Directory holding DIR/<name> for each torrent' -r -F
+complete -c bt-seed -s d -l dir -d 'Directory holding DIR/NAME for each torrent' -r -F
 complete -c bt-seed -l port -d 'Port to listen on (0: any free port)' -r
 complete -c bt-seed -l bind -d 'Address to listen on' -r
 complete -c bt-seed -l max-peers -d 'Most simultaneous connections per torrent' -r

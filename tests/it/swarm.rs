@@ -1040,3 +1040,41 @@ fn file_size_limit_is_a_clear_error() {
     );
     assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
 }
+
+#[test]
+fn one_seeder_serves_two_torrents_on_one_port() {
+    let (dir, t) = sample("http://127.0.0.1:9/announce");
+    let seed_dir = dir.path().join("seed");
+    std::fs::write(seed_dir.join("single.bin"), data(100_000, 42)).unwrap();
+    let t2 = dir.path().join("single.torrent");
+    let r = run_cmd(
+        Command::new("mktorrent")
+            .args(["-l", "15", "-d", "-a", "http://127.0.0.1:9/announce", "-o"])
+            .arg(&t2)
+            .arg(seed_dir.join("single.bin")),
+        None,
+        Duration::from_secs(30),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let seed = Seeder::start(
+        &t,
+        &seed_dir,
+        "127.0.0.1",
+        &["--no-announce", t2.to_str().unwrap()],
+    );
+    let listening = seed.records("listening");
+    assert_eq!(listening.len(), 2, "{listening:?}");
+    assert!(listening.iter().all(|l| l["port"] == seed.port));
+    assert_ne!(listening[0]["info_hash"], listening[1]["info_hash"]);
+    let peer = format!("127.0.0.1:{}", seed.port);
+    let dl = dir.path().join("dl");
+    for torrent in [&t, &t2] {
+        let r = fetch(torrent, &dl, &["--peer", &peer, "--timeout", "60"], 90);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    same_files(&seed_dir, &dl);
+    assert_eq!(
+        std::fs::read(dl.join("single.bin")).unwrap(),
+        data(100_000, 42)
+    );
+}

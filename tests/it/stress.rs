@@ -1005,7 +1005,7 @@ fn bad_requests_to_bt_seed_are_dropped_and_it_keeps_serving() {
 
 #[test]
 fn staller_is_timed_out_and_its_blocks_requeued() {
-    let f = Fixture::new(&[("a.bin", 2 << 20)], "64K");
+    let f = Fixture::new(&[("a.bin", 3 << 20)], "64K");
     // The honest seeder is slow enough that the download outlasts the snub timeout.
     let honest = Seeder::start(
         &f,

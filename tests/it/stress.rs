@@ -842,7 +842,7 @@ fn four_gib_length_prefix_is_dropped_without_allocating() {
 }
 
 #[test]
-fn bad_bitfields_are_dropped() {
+fn bad_bitfields_and_haves_out_of_range_are_dropped() {
     // 37 pieces: 5 bytes of bitfield with 3 spare bits.
     let f = Fixture::new(&[("a.bin", 36 * 65536 + 1000)], "64K");
     assert_eq!(f.limits.piece_count, 37);
@@ -856,6 +856,10 @@ fn bad_bitfields_are_dropped() {
         ("too short", frame(vec![0xff; len - 1])),
         ("spare bits set", frame(spare)),
         ("empty", frame(Vec::new())),
+        (
+            "have out of range",
+            Message::Have(f.limits.piece_count).to_bytes(),
+        ),
     ];
     let fakes: Vec<_> = hostile
         .iter()

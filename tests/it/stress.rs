@@ -508,16 +508,29 @@ fn sends_raw(bytes: Vec<u8>) -> Arc<Behaviour> {
 
 #[test]
 fn kill_9_at_several_points_and_resume_loses_nothing() {
-    // 4 MiB in 64 KiB pieces; the seeder sends 1 MiB/s so that each run can be killed midway.
+    // 4 MiB in 64 KiB pieces from two seeders sending 512 KiB/s each, so that each run can be
+    // killed midway.
     let f = Fixture::new(
         &[("big.bin", 3 << 20), ("small.bin", (1 << 20) - 1000)],
         "64K",
     );
-    let seed = Seeder::start(&f, &f.seed_dir(), "127.0.0.1", &["--max-upload-rate", "1M"]);
+    let seeds = ["127.0.0.31", "127.0.0.32"]
+        .map(|ip| Seeder::start(&f, &f.seed_dir(), ip, &["--max-upload-rate", "512K"]));
     let n = f.limits.piece_count as u64;
     let pl = f.limits.piece_length;
+    // Slack: one piece in flight per peer.
+    let slack = seeds.len() as u64 * pl;
     let dl = f.path("dl");
-    let fetch_args = args(&["--peer", &seed.peer(), "--timeout", "60", "--progress-json"]);
+    let (a, b) = (seeds[0].peer(), seeds[1].peer());
+    let fetch_args = args(&[
+        "--peer",
+        &a,
+        "--peer",
+        &b,
+        "--timeout",
+        "60",
+        "--progress-json",
+    ]);
     // Kill points: after a quarter of the pieces, at once (during start-up), after half, after
     // three quarters. Each run after the first starts from what the previous one left.
     let points: [Option<u64>; 4] = [Some(n / 4), None, Some(n / 2), Some(3 * n / 4)];
@@ -561,7 +574,7 @@ fn kill_9_at_several_points_and_resume_loses_nothing() {
             .map_or(0, |r| r["bytes_downloaded"].as_u64().unwrap());
         let missing = n - good_at_start;
         assert!(
-            downloaded <= missing * pl + pl,
+            downloaded <= missing * pl + slack,
             "run {i}: {downloaded} bytes downloaded with {missing} pieces missing"
         );
         let (_, good, bad) = f.verify(&dl);
@@ -583,9 +596,9 @@ fn kill_9_at_several_points_and_resume_loses_nothing() {
     assert_eq!(s["pieces_at_start"].as_u64().unwrap(), good_at_start, "{s}");
     assert_eq!(s["pieces_fetched"].as_u64().unwrap(), n - good_at_start);
     let downloaded = s["bytes_downloaded"].as_u64().unwrap();
-    // One peer: at most one piece of slack (a piece fetched twice would exceed it).
+    // Duplicates in endgame are discarded, not counted: a piece fetched twice would exceed this.
     assert!(
-        downloaded <= (n - good_at_start) * pl + pl,
+        downloaded <= (n - good_at_start) * pl + slack,
         "{downloaded} bytes for {} missing pieces",
         n - good_at_start
     );

@@ -330,10 +330,13 @@ impl Picker {
         if p.exclusive && p.owner.is_some_and(|o| o != peer) {
             return Arrival::Discard;
         }
+        // Only a block we asked this peer for is taken: unrequested data (a peer spraying
+        // garbage into pieces others are sending) would fail the piece with no one to blame.
         let cancel = match &p.blocks[b] {
-            BlockState::Open => Vec::new(),
-            BlockState::Requested(peers) => peers.iter().copied().filter(|k| *k != peer).collect(),
-            BlockState::Writing | BlockState::Done => return Arrival::Discard,
+            BlockState::Requested(peers) if peers.contains(&peer) => {
+                peers.iter().copied().filter(|k| *k != peer).collect()
+            }
+            _ => return Arrival::Discard,
         };
         p.blocks[b] = BlockState::Writing;
         if !p.contributors.contains(&peer) {

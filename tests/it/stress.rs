@@ -771,6 +771,67 @@ fn liar_is_banned_after_two_bad_pieces_and_its_data_never_lands() {
 }
 
 #[test]
+fn unrequested_garbage_blocks_never_land() {
+    // A peer that has nothing, is never asked for anything, and sprays blocks of garbage for
+    // every piece while an honest seeder is sending the real data.
+    let f = Fixture::new(&[("a.bin", 2 << 20)], "64K");
+    let honest = Seeder::start(
+        &f,
+        &f.seed_dir(),
+        "127.0.0.56",
+        &["--max-upload-rate", "1M"],
+    );
+    let sprayer = FakePeer::start(
+        &f,
+        "127.0.0.57",
+        60,
+        Arc::new(|s, limits, seen| {
+            send(s, &Message::Unchoke);
+            let at = Instant::now();
+            let end = at + Duration::from_secs(20);
+            'spray: while Instant::now() < end {
+                for piece in 0..limits.piece_count {
+                    for offset in (0..limits.piece_size(piece) as u32).step_by(16384) {
+                        let m = Message::Piece {
+                            piece,
+                            offset,
+                            data: vec![0xa5; 16384],
+                        };
+                        if s.write_all(&m.to_bytes()).is_err() {
+                            break 'spray;
+                        }
+                        seen.lock().unwrap().blocks_sent += 1;
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            note_close(s, seen, at, 1);
+        }),
+    );
+    let dl = f.path("dl");
+    let mut run = Fetcher::start(
+        &f,
+        &dl,
+        &args(&[
+            "--peer",
+            &sprayer.addr.to_string(),
+            "--peer",
+            &honest.peer(),
+            "--timeout",
+            "60",
+        ]),
+    );
+    let (code, s) = run.finish(90);
+    let seen = sprayer.seen();
+    println!("sprayer: {seen:?}; bt-fetch: {s}");
+    assert_eq!(code, 0, "{s}\n{}", run.stderr());
+    assert!(seen.blocks_sent > 0, "{seen:?}");
+    assert_eq!(s["bad_pieces"], 0, "unrequested garbage was written: {s}");
+    assert_eq!(f.verify(&dl).0, 0);
+    f.assert_same(&dl);
+}
+
+#[test]
 fn four_gib_length_prefix_is_dropped_without_allocating() {
     let f = Fixture::new(&[("a.bin", 4 << 20)], "64K");
     let honest = Seeder::start(

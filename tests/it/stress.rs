@@ -832,6 +832,63 @@ fn unrequested_garbage_blocks_never_land() {
 }
 
 #[test]
+fn hostile_extension_handshakes_do_no_harm() {
+    // Deeply nested bencode, absurd `reqq` values, junk: bt-fetch neither crashes nor stalls.
+    let f = Fixture::new(&[("a.bin", 1 << 20)], "64K");
+    let honest = Seeder::start(&f, &f.seed_dir(), "127.0.0.58", &[]);
+    let nested = {
+        let mut v = vec![b'l'; 30_000];
+        v.extend(vec![b'e'; 30_000]);
+        v
+    };
+    let payloads: Vec<Vec<u8>> = vec![
+        nested,
+        b"d4:reqqi0ee".to_vec(),
+        b"d4:reqqi99999999999999999999ee".to_vec(),
+        b"d4:reqqi-5e1:md6:ut_pexi999eee".to_vec(),
+        b"\xff\x00junk".to_vec(),
+    ];
+    let bits = full_bitfield(&f.limits);
+    let fakes: Vec<_> = payloads
+        .into_iter()
+        .enumerate()
+        .map(|(i, payload)| {
+            let bits = bits.clone();
+            FakePeer::start(
+                &f,
+                &format!("127.0.0.{}", 100 + i),
+                60,
+                Arc::new(move |s, limits, seen| {
+                    let ext = Message::Extended {
+                        id: 0,
+                        payload: payload.clone(),
+                    };
+                    send(s, &ext);
+                    // Then behave: serve what is asked, honestly enough to stay connected.
+                    send(s, &Message::Bitfield(bits.clone()));
+                    let mut buf = Vec::new();
+                    let deadline = Instant::now() + Duration::from_secs(30);
+                    while read_msg(s, &mut buf, limits, deadline).is_some() {}
+                    seen.lock().unwrap().closed += 1;
+                }),
+            )
+        })
+        .collect();
+    let mut a = Vec::new();
+    for p in &fakes {
+        a.extend(["--peer".to_string(), p.addr.to_string()]);
+    }
+    a.extend(args(&["--peer", &honest.peer(), "--timeout", "60"]));
+    let dl = f.path("dl");
+    let mut run = Fetcher::start(&f, &dl, &a);
+    let (code, s) = run.finish(90);
+    assert_eq!(code, 0, "{s}\n{}", run.stderr());
+    assert!(fakes.iter().all(|p| p.seen().handshakes >= 1));
+    assert_eq!(f.verify(&dl).0, 0);
+    f.assert_same(&dl);
+}
+
+#[test]
 fn four_gib_length_prefix_is_dropped_without_allocating() {
     let f = Fixture::new(&[("a.bin", 4 << 20)], "64K");
     let honest = Seeder::start(

@@ -1139,6 +1139,60 @@ fn bad_requests_to_bt_seed_are_dropped_and_it_keeps_serving() {
 }
 
 #[test]
+fn peers_that_request_and_never_read_do_not_lock_out_a_downloader() {
+    // Five peers (one more than bt-seed's upload slots) ask for every block and never read a
+    // byte: their connections fill up and stall. An honest downloader must still be served.
+    // (It is, once a choke round finds the hogs' upload rate at zero: 10 to 20 s here.)
+    let f = Fixture::new(&[("a.bin", 4 << 20)], "64K");
+    let seed = Seeder::start(&f, &f.seed_dir(), "127.0.0.110", &[]);
+    let l = f.limits;
+    let hogs: Vec<TcpStream> = (0..5)
+        .map(|_| {
+            let mut s = TcpStream::connect_timeout(&seed.addr, Duration::from_secs(5)).unwrap();
+            s.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            s.write_all(&Handshake::new(f.info_hash, PeerId::generate()).encode())
+                .unwrap();
+            let mut hs = [0u8; peer::HANDSHAKE_LEN];
+            s.read_exact(&mut hs).unwrap();
+            send(&mut s, &Message::Interested);
+            let mut raw = Vec::new();
+            for piece in 0..l.piece_count {
+                for offset in (0..l.piece_size(piece) as u32).step_by(16384) {
+                    Message::Request(Block {
+                        piece,
+                        offset,
+                        length: 16384,
+                    })
+                    .encode(&mut raw);
+                }
+            }
+            // Requests may not all fit while bt-seed's replies pile up: best effort.
+            let _ = s.write_all(&raw);
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(1));
+    let busy = Arc::new(AtomicBool::new(true));
+    let watcher = watch(seed.bg.pid(), busy.clone());
+    let dl = f.path("dl");
+    let started = Instant::now();
+    let mut run = Fetcher::start(&f, &dl, &args(&["--peer", &seed.peer(), "--timeout", "40"]));
+    let (code, s) = run.finish(60);
+    let took = started.elapsed().as_secs_f64();
+    busy.store(false, Ordering::Relaxed);
+    let (threads, hwm) = watcher.join().unwrap();
+    println!(
+        "hogs: download exit {code} in {took:.1} s; bt-seed peak threads {threads}, RSS {} MiB",
+        hwm >> 10
+    );
+    drop(hogs);
+    assert_eq!(code, 0, "{s}\n{}", run.stderr());
+    f.assert_same(&dl);
+    assert!(hwm < 100 << 10, "bt-seed peak RSS {hwm} kB");
+}
+
+#[test]
 fn staller_is_timed_out_and_its_blocks_requeued() {
     let f = Fixture::new(&[("a.bin", 3 << 20)], "64K");
     // The honest seeder is slow enough that the download outlasts the snub timeout.

@@ -539,7 +539,14 @@ fn fetch_reads_peer_records_and_lines_from_stdin() {
             .arg(&t)
             .arg("-d")
             .arg(&dl)
-            .args(["--json", "--no-announce", "--timeout", "60"]),
+            .args([
+                "--json",
+                "--no-announce",
+                "--bind",
+                "127.0.0.1",
+                "--timeout",
+                "60",
+            ]),
         Some(input.as_bytes()),
         Duration::from_secs(90),
     );
@@ -893,7 +900,14 @@ fn make_seed_announce_fetch_verify_through_opentracker() {
             .arg(&t)
             .arg("-d")
             .arg(&dl)
-            .args(["--json", "--no-announce", "--timeout", "60"]),
+            .args([
+                "--json",
+                "--no-announce",
+                "--bind",
+                "127.0.0.1",
+                "--timeout",
+                "60",
+            ]),
         Some(&peers),
         Duration::from_secs(90),
     );
@@ -981,7 +995,7 @@ fn seeder_loss_and_all_seeders_gone() {
             .arg("-d")
             .arg(&dl)
             .args(["--json", "--no-announce", "--peer", &pa, "--peer", &pb])
-            .args(["--timeout", "60"])
+            .args(["--bind", "127.0.0.1", "--timeout", "60"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null()),
@@ -1020,7 +1034,7 @@ fn file_size_limit_is_a_clear_error() {
     );
     let dl = dir.path().join("dl");
     let cmd = format!(
-        "ulimit -f 512; exec '{}' '{}' -d '{}' --json --no-announce --peer 127.0.0.1:{} --timeout 30",
+        "ulimit -f 512; exec '{}' '{}' -d '{}' --json --no-announce --bind 127.0.0.1 --peer 127.0.0.1:{} --timeout 30",
         bin("bt-fetch").display(),
         t.display(),
         dl.display(),

@@ -57,6 +57,8 @@ pub struct Options {
     pub max_failures: u32,
     /// Request pieces we lack (false for a pure seeder, whose storage is read-only).
     pub download: bool,
+    /// Local address for outgoing connections (None: the kernel's choice).
+    pub bind: Option<std::net::IpAddr>,
 }
 
 impl Default for Options {
@@ -72,6 +74,7 @@ impl Default for Options {
             listen_port: 0,
             max_failures: 5,
             download: true,
+            bind: None,
         }
     }
 }

@@ -1091,4 +1091,25 @@ fn one_seeder_serves_two_torrents_on_one_port() {
         std::fs::read(dl.join("single.bin")).unwrap(),
         data(100_000, 42)
     );
+    // With --bind, outgoing connections leave from that address too.
+    let r = run_cmd(
+        Command::new(bin("bt-fetch"))
+            .arg(&t2)
+            .arg("-d")
+            .arg(dir.path().join("dl2"))
+            .args(["--json", "--no-announce", "--bind", "127.0.0.41"])
+            .args(["--peer", &peer, "--timeout", "60"]),
+        None,
+        Duration::from_secs(90),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !seed
+        .records("peer")
+        .iter()
+        .any(|p| p["event"] == "connected" && p["ip"] == "127.0.0.41")
+    {
+        assert!(Instant::now() < deadline, "{:?}", seed.records("peer"));
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

@@ -187,7 +187,7 @@ fn run(s: &Arc<Swarm>, stream: TcpStream, addr: SocketAddr, theirs: Handshake, i
     let choked = Arc::new(AtomicBool::new(true));
     let uploaded = Arc::new(AtomicU64::new(0));
     let downloaded = Arc::new(AtomicU64::new(0));
-    let queued = Arc::new(AtomicUsize::new(0));
+    let queued = Arc::new(Uploads::default());
     let key = {
         let mut st = s.lock();
         let duplicate = st.peers.values().any(|p| p.peer_id == theirs.peer_id);
@@ -295,8 +295,29 @@ struct Conn<'a> {
     last_tick: Instant,
     choked: Arc<AtomicBool>,
     downloaded: Arc<AtomicU64>,
-    queued: Arc<AtomicUsize>,
+    queued: Arc<Uploads>,
     fast: bool,
+}
+
+/// Requests queued for the writer, and the ones the peer cancelled before they were served.
+#[derive(Default)]
+struct Uploads {
+    queued: AtomicUsize,
+    cancelled: std::sync::Mutex<Vec<Block>>,
+    any_cancelled: AtomicBool,
+}
+
+impl Uploads {
+    /// Whether `b` was cancelled (and forget the cancel).
+    fn take_cancel(&self, b: &Block) -> bool {
+        if !self.any_cancelled.load(Ordering::Relaxed) {
+            return false;
+        }
+        let mut c = self.cancelled.lock().unwrap_or_else(|e| e.into_inner());
+        let hit = c.iter().position(|x| x == b).map(|i| c.swap_remove(i));
+        self.any_cancelled.store(!c.is_empty(), Ordering::Relaxed);
+        hit.is_some()
+    }
 }
 
 type Res = Result<(), String>;
@@ -386,7 +407,20 @@ impl Conn<'_> {
     fn handle(&mut self, msg: Message) -> Res {
         match msg {
             Message::KeepAlive | Message::Port(_) | Message::Suggest(_) => {}
-            Message::AllowedFast(_) | Message::Cancel(_) => {}
+            Message::AllowedFast(_) => {}
+            Message::Cancel(b) => {
+                if self.queued.queued.load(Ordering::Relaxed) > 0 {
+                    let mut c = self
+                        .queued
+                        .cancelled
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner());
+                    if c.len() < MAX_QUEUED_UPLOADS {
+                        c.push(b);
+                        self.queued.any_cancelled.store(true, Ordering::Relaxed);
+                    }
+                }
+            }
             Message::Choke => {
                 self.peer_choking = true;
                 self.release_all();
@@ -476,11 +510,13 @@ impl Conn<'_> {
     }
 
     fn serve(&mut self, b: Block) {
+        // A new request supersedes a cancel that arrived after the block was already sent.
+        self.queued.take_cancel(&b);
         let ok = !self.choked.load(Ordering::Relaxed)
-            && self.queued.load(Ordering::Relaxed) < MAX_QUEUED_UPLOADS
+            && self.queued.queued.load(Ordering::Relaxed) < MAX_QUEUED_UPLOADS
             && self.s.lock().picker.have(b.piece);
         if ok {
-            self.queued.fetch_add(1, Ordering::Relaxed);
+            self.queued.queued.fetch_add(1, Ordering::Relaxed);
             let _ = self.tx.send(Out::Block(b));
         } else if self.fast {
             self.send(Message::Reject(b));
@@ -623,7 +659,7 @@ fn write_loop(
     rx: Receiver<Out>,
     uploaded: &AtomicU64,
     choked: &AtomicBool,
-    queued: &AtomicUsize,
+    queued: &Uploads,
     fast: bool,
 ) {
     let mut w = io::BufWriter::with_capacity(256 << 10, &stream);
@@ -646,8 +682,10 @@ fn write_loop(
                     Out::Raw(r) => w.write_all(&r)?,
                     Out::Close => return Ok(()),
                     Out::Block(b) => {
-                        queued.fetch_sub(1, Ordering::Relaxed);
-                        if choked.load(Ordering::Relaxed) {
+                        queued.queued.fetch_sub(1, Ordering::Relaxed);
+                        if queued.take_cancel(&b) {
+                            // Cancelled before it was served: send nothing.
+                        } else if choked.load(Ordering::Relaxed) {
                             if fast {
                                 data.clear();
                                 Message::Reject(b).encode(&mut data);

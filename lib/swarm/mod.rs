@@ -642,21 +642,28 @@ mod tests {
                 }
             }),
         );
-        f.add_peers(&[addr_a, addr_b, addr_c]);
+        // The liar alone first: banned after two bad pieces, then nobody is left.
+        f.add_peers(&[addr_c]);
         f.start();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let outcome = f.wait(Some(deadline), &AtomicBool::new(false));
+        let never = AtomicBool::new(false);
+        let first = f.wait(Some(Instant::now() + Duration::from_secs(20)), &never);
+        let liar_stats = f.stats();
+        // Then the honest partial seeders finish the job.
+        f.add_peers(&[addr_a, addr_b]);
+        let outcome = f.wait(Some(Instant::now() + Duration::from_secs(30)), &never);
         let stats = f.stats();
         f.shutdown();
         for s in [&a, &b, &c] {
             s.shutdown();
         }
         stop.store(true, Ordering::Relaxed);
+        assert_eq!(first, Outcome::NoPeers);
+        assert!(liar_stats.bad_pieces >= 2, "the liar's pieces failed");
+        assert_eq!(liar_stats.have, 0);
+        assert_eq!(banned.load(Ordering::Relaxed), 1, "the liar is banned");
         assert_eq!(outcome, Outcome::Complete);
         assert!(store.contents() == data, "downloaded data differs");
         assert_eq!(stats.have as usize, n);
-        assert!(stats.bad_pieces >= 1, "the liar's pieces failed");
-        assert_eq!(banned.load(Ordering::Relaxed), 1, "the liar is banned");
     }
 
     #[test]

@@ -208,6 +208,7 @@ fn run(s: &Arc<Swarm>, stream: TcpStream, addr: SocketAddr, theirs: Handshake, i
                 downloaded: downloaded.clone(),
                 last_up: 0,
                 last_down: 0,
+                closing: false,
             },
         );
         key

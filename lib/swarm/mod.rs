@@ -172,6 +172,8 @@ struct PeerEntry {
     /// Counters at the last choke round, for rates.
     last_up: u64,
     last_down: u64,
+    /// Closed to make room for a newcomer.
+    closing: bool,
 }
 
 struct Candidate {
@@ -356,12 +358,39 @@ impl Swarm {
             Ok(a) => a,
             Err(_) => return,
         };
-        if self.connections.fetch_add(1, Ordering::Relaxed) >= self.opts.max_peers {
+        if self.connections.fetch_add(1, Ordering::Relaxed) >= self.opts.max_peers
+            && !self.make_room()
+        {
             self.connections.fetch_sub(1, Ordering::Relaxed);
             return;
         }
         conn::incoming(self, stream, addr, theirs);
         self.connections.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Every connection slot is taken: close the oldest peer that has exchanged no data and is
+    /// not interested, so that a flood of idle peers cannot lock working peers out. False when
+    /// every peer is useful (the newcomer is then refused).
+    fn make_room(&self) -> bool {
+        let mut st = self.lock();
+        let idle = st
+            .peers
+            .iter_mut()
+            .filter(|(_, p)| {
+                !p.closing
+                    && !p.interested
+                    && p.uploaded.load(Ordering::Relaxed) == 0
+                    && p.downloaded.load(Ordering::Relaxed) == 0
+            })
+            .min_by_key(|(k, _)| **k);
+        match idle {
+            Some((_, p)) => {
+                p.closing = true;
+                let _ = p.tx.send(Out::Close);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Whether the swarm is stopping.

@@ -134,6 +134,8 @@ fn fetch(args: Args) -> anyhow::Result<u8> {
         max_upload_rate: args.max_upload_rate,
         snub_timeout: Duration::from_secs(args.snub_timeout.max(1)),
         listen_port: port,
+        // Outgoing connections leave from the --bind address too (one address per client).
+        bind: (!args.bind.is_unspecified()).then_some(args.bind),
         ..swarm::Options::default()
     };
     let hash_hex = info_hash.hex();
@@ -185,7 +187,10 @@ fn fetch(args: Args) -> anyhow::Result<u8> {
                 s,
                 tiers,
                 port,
-                bt::tracker::Options::default(),
+                bt::tracker::Options {
+                    bind: (!args.bind.is_unspecified()).then_some(args.bind),
+                    ..bt::tracker::Options::default()
+                },
                 lstop,
                 Box::new(move |a| {
                     if let (false, Some(e)) = (quiet, &a.error) {

@@ -10,7 +10,7 @@ use super::{Event, Out, PeerEntry, Swarm};
 use crate::peer::{self, Block, ExtHandshake, Handshake, Message};
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
@@ -65,7 +65,11 @@ pub(super) fn read_handshake(stream: &mut TcpStream, deadline: Instant) -> io::R
 /// Dial `addr` and run the connection; true when the handshake succeeded.
 pub(super) fn outgoing(s: &Arc<Swarm>, addr: SocketAddr) -> bool {
     let t = s.opts.handshake_timeout;
-    let Ok(mut stream) = TcpStream::connect_timeout(&addr, t) else {
+    let connected = match s.opts.bind {
+        Some(local) if local.is_ipv4() == addr.is_ipv4() => connect_from(local, addr, t),
+        _ => TcpStream::connect_timeout(&addr, t),
+    };
+    let Ok(mut stream) = connected else {
         return false;
     };
     let _ = stream.set_write_timeout(Some(t));
@@ -79,6 +83,85 @@ pub(super) fn outgoing(s: &Arc<Swarm>, addr: SocketAddr) -> bool {
     };
     run(s, stream, addr, theirs, false);
     true
+}
+
+/// Connect to `addr` from the local address `local` (any port) within `timeout`: std cannot
+/// bind before connecting, so the socket is made by hand.
+fn connect_from(local: IpAddr, addr: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    // SAFETY: plain socket calls on a descriptor we own; the sockaddr structures are fully
+    // initialised (zeroed, then filled) and passed with their exact sizes.
+    unsafe {
+        let domain = if addr.is_ipv4() {
+            libc::AF_INET
+        } else {
+            libc::AF_INET6
+        };
+        let fd = libc::socket(domain, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // Owned at once, so every error path closes it.
+        let stream = TcpStream::from_raw_fd(fd);
+        let mut storage: libc::sockaddr_storage = std::mem::zeroed();
+        let len = sockaddr(SocketAddr::new(local, 0), &mut storage);
+        if libc::bind(fd, &storage as *const _ as *const libc::sockaddr, len) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        stream.set_nonblocking(true)?;
+        let len = sockaddr(addr, &mut storage);
+        if libc::connect(fd, &storage as *const _ as *const libc::sockaddr, len) < 0 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EINPROGRESS) {
+                return Err(e);
+            }
+            let mut pfd = libc::pollfd {
+                fd: stream.as_raw_fd(),
+                events: libc::POLLOUT,
+                revents: 0,
+            };
+            let ms = timeout.as_millis().clamp(1, i32::MAX as u128) as i32;
+            match libc::poll(&mut pfd, 1, ms) {
+                0 => return Err(io::ErrorKind::TimedOut.into()),
+                n if n < 0 => return Err(io::Error::last_os_error()),
+                _ => {}
+            }
+            if let Some(e) = stream.take_error()? {
+                return Err(e);
+            }
+        }
+        stream.set_nonblocking(false)?;
+        Ok(stream)
+    }
+}
+
+/// Fill `storage` with `addr`; returns the length to pass.
+fn sockaddr(addr: SocketAddr, storage: &mut libc::sockaddr_storage) -> libc::socklen_t {
+    // SAFETY: sockaddr_storage is large and aligned enough for either address type.
+    unsafe {
+        *storage = std::mem::zeroed();
+        match addr {
+            SocketAddr::V4(a) => {
+                let sin = &mut *(storage as *mut _ as *mut libc::sockaddr_in);
+                sin.sin_family = libc::AF_INET as libc::sa_family_t;
+                sin.sin_port = a.port().to_be();
+                sin.sin_addr = libc::in_addr {
+                    s_addr: u32::from_ne_bytes(a.ip().octets()),
+                };
+                std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t
+            }
+            SocketAddr::V6(a) => {
+                let sin6 = &mut *(storage as *mut _ as *mut libc::sockaddr_in6);
+                sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+                sin6.sin6_port = a.port().to_be();
+                sin6.sin6_addr = libc::in6_addr {
+                    s6_addr: a.ip().octets(),
+                };
+                sin6.sin6_scope_id = a.scope_id();
+                std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t
+            }
+        }
+    }
 }
 
 /// Answer an incoming connection whose handshake was read, and run it.
@@ -104,7 +187,7 @@ fn run(s: &Arc<Swarm>, stream: TcpStream, addr: SocketAddr, theirs: Handshake, i
     let choked = Arc::new(AtomicBool::new(true));
     let uploaded = Arc::new(AtomicU64::new(0));
     let downloaded = Arc::new(AtomicU64::new(0));
-    let queued = Arc::new(AtomicUsize::new(0));
+    let queued = Arc::new(Uploads::default());
     let key = {
         let mut st = s.lock();
         let duplicate = st.peers.values().any(|p| p.peer_id == theirs.peer_id);
@@ -213,8 +296,29 @@ struct Conn<'a> {
     last_tick: Instant,
     choked: Arc<AtomicBool>,
     downloaded: Arc<AtomicU64>,
-    queued: Arc<AtomicUsize>,
+    queued: Arc<Uploads>,
     fast: bool,
+}
+
+/// Requests queued for the writer, and the ones the peer cancelled before they were served.
+#[derive(Default)]
+struct Uploads {
+    queued: AtomicUsize,
+    cancelled: std::sync::Mutex<Vec<Block>>,
+    any_cancelled: AtomicBool,
+}
+
+impl Uploads {
+    /// Whether `b` was cancelled (and forget the cancel).
+    fn take_cancel(&self, b: &Block) -> bool {
+        if !self.any_cancelled.load(Ordering::Relaxed) {
+            return false;
+        }
+        let mut c = self.cancelled.lock().unwrap_or_else(|e| e.into_inner());
+        let hit = c.iter().position(|x| x == b).map(|i| c.swap_remove(i));
+        self.any_cancelled.store(!c.is_empty(), Ordering::Relaxed);
+        hit.is_some()
+    }
 }
 
 type Res = Result<(), String>;
@@ -304,7 +408,20 @@ impl Conn<'_> {
     fn handle(&mut self, msg: Message) -> Res {
         match msg {
             Message::KeepAlive | Message::Port(_) | Message::Suggest(_) => {}
-            Message::AllowedFast(_) | Message::Cancel(_) => {}
+            Message::AllowedFast(_) => {}
+            Message::Cancel(b) => {
+                if self.queued.queued.load(Ordering::Relaxed) > 0 {
+                    let mut c = self
+                        .queued
+                        .cancelled
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner());
+                    if c.len() < MAX_QUEUED_UPLOADS {
+                        c.push(b);
+                        self.queued.any_cancelled.store(true, Ordering::Relaxed);
+                    }
+                }
+            }
             Message::Choke => {
                 self.peer_choking = true;
                 self.release_all();
@@ -394,11 +511,13 @@ impl Conn<'_> {
     }
 
     fn serve(&mut self, b: Block) {
+        // A new request supersedes a cancel that arrived after the block was already sent.
+        self.queued.take_cancel(&b);
         let ok = !self.choked.load(Ordering::Relaxed)
-            && self.queued.load(Ordering::Relaxed) < MAX_QUEUED_UPLOADS
+            && self.queued.queued.load(Ordering::Relaxed) < MAX_QUEUED_UPLOADS
             && self.s.lock().picker.have(b.piece);
         if ok {
-            self.queued.fetch_add(1, Ordering::Relaxed);
+            self.queued.queued.fetch_add(1, Ordering::Relaxed);
             let _ = self.tx.send(Out::Block(b));
         } else if self.fast {
             self.send(Message::Reject(b));
@@ -541,7 +660,7 @@ fn write_loop(
     rx: Receiver<Out>,
     uploaded: &AtomicU64,
     choked: &AtomicBool,
-    queued: &AtomicUsize,
+    queued: &Uploads,
     fast: bool,
 ) {
     let mut w = io::BufWriter::with_capacity(256 << 10, &stream);
@@ -564,8 +683,10 @@ fn write_loop(
                     Out::Raw(r) => w.write_all(&r)?,
                     Out::Close => return Ok(()),
                     Out::Block(b) => {
-                        queued.fetch_sub(1, Ordering::Relaxed);
-                        if choked.load(Ordering::Relaxed) {
+                        queued.queued.fetch_sub(1, Ordering::Relaxed);
+                        if queued.take_cancel(&b) {
+                            // Cancelled before it was served: send nothing.
+                        } else if choked.load(Ordering::Relaxed) {
                             if fast {
                                 data.clear();
                                 Message::Reject(b).encode(&mut data);

@@ -57,6 +57,8 @@ pub struct Options {
     pub max_failures: u32,
     /// Request pieces we lack (false for a pure seeder, whose storage is read-only).
     pub download: bool,
+    /// Local address for outgoing connections (None: the kernel's choice).
+    pub bind: Option<std::net::IpAddr>,
 }
 
 impl Default for Options {
@@ -72,6 +74,7 @@ impl Default for Options {
             listen_port: 0,
             max_failures: 5,
             download: true,
+            bind: None,
         }
     }
 }
@@ -668,21 +671,28 @@ mod tests {
                 }
             }),
         );
-        f.add_peers(&[addr_a, addr_b, addr_c]);
+        // The liar alone first: banned after two bad pieces, then nobody is left.
+        f.add_peers(&[addr_c]);
         f.start();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let outcome = f.wait(Some(deadline), &AtomicBool::new(false));
+        let never = AtomicBool::new(false);
+        let first = f.wait(Some(Instant::now() + Duration::from_secs(20)), &never);
+        let liar_stats = f.stats();
+        // Then the honest partial seeders finish the job.
+        f.add_peers(&[addr_a, addr_b]);
+        let outcome = f.wait(Some(Instant::now() + Duration::from_secs(30)), &never);
         let stats = f.stats();
         f.shutdown();
         for s in [&a, &b, &c] {
             s.shutdown();
         }
         stop.store(true, Ordering::Relaxed);
+        assert_eq!(first, Outcome::NoPeers);
+        assert!(liar_stats.bad_pieces >= 2, "the liar's pieces failed");
+        assert_eq!(liar_stats.have, 0);
+        assert_eq!(banned.load(Ordering::Relaxed), 1, "the liar is banned");
         assert_eq!(outcome, Outcome::Complete);
         assert!(store.contents() == data, "downloaded data differs");
         assert_eq!(stats.have as usize, n);
-        assert!(stats.bad_pieces >= 1, "the liar's pieces failed");
-        assert_eq!(banned.load(Ordering::Relaxed), 1, "the liar is banned");
     }
 
     #[test]

@@ -539,7 +539,14 @@ fn fetch_reads_peer_records_and_lines_from_stdin() {
             .arg(&t)
             .arg("-d")
             .arg(&dl)
-            .args(["--json", "--no-announce", "--timeout", "60"]),
+            .args([
+                "--json",
+                "--no-announce",
+                "--bind",
+                "127.0.0.1",
+                "--timeout",
+                "60",
+            ]),
         Some(input.as_bytes()),
         Duration::from_secs(90),
     );
@@ -893,7 +900,14 @@ fn make_seed_announce_fetch_verify_through_opentracker() {
             .arg(&t)
             .arg("-d")
             .arg(&dl)
-            .args(["--json", "--no-announce", "--timeout", "60"]),
+            .args([
+                "--json",
+                "--no-announce",
+                "--bind",
+                "127.0.0.1",
+                "--timeout",
+                "60",
+            ]),
         Some(&peers),
         Duration::from_secs(90),
     );
@@ -981,7 +995,7 @@ fn seeder_loss_and_all_seeders_gone() {
             .arg("-d")
             .arg(&dl)
             .args(["--json", "--no-announce", "--peer", &pa, "--peer", &pb])
-            .args(["--timeout", "60"])
+            .args(["--bind", "127.0.0.1", "--timeout", "60"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null()),
@@ -1020,7 +1034,7 @@ fn file_size_limit_is_a_clear_error() {
     );
     let dl = dir.path().join("dl");
     let cmd = format!(
-        "ulimit -f 512; exec '{}' '{}' -d '{}' --json --no-announce --peer 127.0.0.1:{} --timeout 30",
+        "ulimit -f 512; exec '{}' '{}' -d '{}' --json --no-announce --bind 127.0.0.1 --peer 127.0.0.1:{} --timeout 30",
         bin("bt-fetch").display(),
         t.display(),
         dl.display(),
@@ -1077,4 +1091,25 @@ fn one_seeder_serves_two_torrents_on_one_port() {
         std::fs::read(dl.join("single.bin")).unwrap(),
         data(100_000, 42)
     );
+    // With --bind, outgoing connections leave from that address too.
+    let r = run_cmd(
+        Command::new(bin("bt-fetch"))
+            .arg(&t2)
+            .arg("-d")
+            .arg(dir.path().join("dl2"))
+            .args(["--json", "--no-announce", "--bind", "127.0.0.41"])
+            .args(["--peer", &peer, "--timeout", "60"]),
+        None,
+        Duration::from_secs(90),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !seed
+        .records("peer")
+        .iter()
+        .any(|p| p["event"] == "connected" && p["ip"] == "127.0.0.41")
+    {
+        assert!(Instant::now() < deadline, "{:?}", seed.records("peer"));
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

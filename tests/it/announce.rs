@@ -4,7 +4,7 @@
 use crate::common::*;
 use sha1::Digest;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::net::{TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -50,83 +50,12 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// opentracker on 127.0.0.1, HTTP and UDP on one port, whitelisting the given hashes.
-struct Tracker {
-    _proc: Bg,
-    _dir: tempfile::TempDir,
-    port: u16,
-}
+/// opentracker on 127.0.0.1 whitelisting raw hashes.
+struct Tracker;
 
 impl Tracker {
-    fn start(hashes: &[[u8; 20]]) -> Tracker {
-        use std::os::unix::fs::PermissionsExt;
-        assert!(
-            have("opentracker"),
-            "opentracker is not installed (see README)"
-        );
-        let dir = tempdir();
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        let wl = dir.path().join("whitelist");
-        let list: String = hashes.iter().map(|h| hex(h) + "\n").collect();
-        std::fs::write(&wl, list).unwrap();
-        std::fs::set_permissions(&wl, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let port = free_port();
-        let p = port.to_string();
-        let proc = Bg::spawn(
-            Command::new("opentracker")
-                .args(["-i", "127.0.0.1", "-p", &p, "-P", &p, "-w"])
-                .arg(&wl)
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null()),
-            "opentracker",
-        );
-        let start = Instant::now();
-        while TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(200))
-            .is_err()
-        {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "opentracker did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        // opentracker listens before it has read the whitelist: wait until a `stopped`
-        // announce (which adds no peer) for each hash is accepted.
-        for h in hashes {
-            let ih: String = h.iter().map(|b| format!("%{b:02X}")).collect();
-            let req = format!(
-                "GET /announce?info_hash={ih}&peer_id=-BT0100-readyreadyre&port=1&uploaded=0\
-                 &downloaded=0&left=0&event=stopped&compact=1 HTTP/1.0\r\n\r\n"
-            );
-            loop {
-                assert!(
-                    start.elapsed() < Duration::from_secs(10),
-                    "opentracker not ready"
-                );
-                let mut answer = Vec::new();
-                if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
-                    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-                    let _ = s.write_all(req.as_bytes());
-                    let _ = s.read_to_end(&mut answer);
-                }
-                let text = String::from_utf8_lossy(&answer);
-                if text.contains("5:peers") && !text.contains("failure reason") {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-        Tracker {
-            _proc: proc,
-            _dir: dir,
-            port,
-        }
-    }
-    fn http(&self) -> String {
-        format!("http://127.0.0.1:{}/announce", self.port)
-    }
-    fn udp(&self) -> String {
-        format!("udp://127.0.0.1:{}", self.port)
+    fn start(hashes: &[[u8; 20]]) -> Opentracker {
+        Opentracker::start(&hashes.iter().map(|h| hex(h)).collect::<Vec<_>>())
     }
 }
 

@@ -250,3 +250,100 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// opentracker on 127.0.0.1, HTTP and UDP on one port, whitelisting the given info hashes
+/// (lowercase hex). Killed by PID when dropped.
+pub struct Opentracker {
+    _proc: Bg,
+    _dir: tempfile::TempDir,
+    /// The port it serves HTTP and UDP on.
+    pub port: u16,
+}
+
+impl Opentracker {
+    /// Start on a free port and wait until it accepts announces for every hash.
+    pub fn start(hashes: &[String]) -> Opentracker {
+        Self::start_on(hashes, free_port())
+    }
+
+    /// Start on `port` and wait until it accepts announces for every hash.
+    pub fn start_on(hashes: &[String], port: u16) -> Opentracker {
+        use std::io::Read;
+        use std::net::TcpStream;
+        use std::os::unix::fs::PermissionsExt;
+        assert!(
+            have("opentracker"),
+            "opentracker is not installed (run ./scripts/test, see README)"
+        );
+        // It drops privileges to `nobody` and changes to `/`: the whitelist must be an
+        // absolute path that `nobody` can read.
+        let dir = tempdir();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let wl = dir.path().join("whitelist");
+        std::fs::write(&wl, hashes.join("\n") + "\n").unwrap();
+        std::fs::set_permissions(&wl, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let p = port.to_string();
+        let proc = Bg::spawn(
+            Command::new("opentracker")
+                .args(["-i", "127.0.0.1", "-p", &p, "-P", &p, "-w"])
+                .arg(&wl)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+            "opentracker",
+        );
+        // It listens before it has read the whitelist, and it answers a `stopped` announce
+        // even for a hash it does not know: wait until a `started` announce of each hash is
+        // accepted, then take that probe peer out again with `stopped`.
+        let start = Instant::now();
+        let ask = |hash: &str, event: &str| -> String {
+            let ih: String = (0..hash.len())
+                .step_by(2)
+                .map(|i| format!("%{}", &hash[i..i + 2]))
+                .collect();
+            let req = format!(
+                "GET /announce?info_hash={ih}&peer_id=-BT0100-readyreadyre&port=1&uploaded=0\
+                 &downloaded=0&left=1&event={event}&compact=1 HTTP/1.0\r\n\r\n"
+            );
+            let mut answer = Vec::new();
+            if let Ok(mut s) =
+                TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(2))
+            {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+                let _ = s.set_write_timeout(Some(Duration::from_secs(2)));
+                let _ = s.write_all(req.as_bytes());
+                let _ = s.read_to_end(&mut answer);
+            }
+            String::from_utf8_lossy(&answer).into_owned()
+        };
+        for h in hashes {
+            loop {
+                assert!(
+                    start.elapsed() < Duration::from_secs(20),
+                    "opentracker on port {port} did not accept announces"
+                );
+                let text = ask(h, "started");
+                if text.contains("5:peers") && !text.contains("failure reason") {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let text = ask(h, "stopped");
+            assert!(!text.contains("failure reason"), "opentracker: {text}");
+        }
+        Opentracker {
+            _proc: proc,
+            _dir: dir,
+            port,
+        }
+    }
+
+    /// The HTTP announce URL.
+    pub fn http(&self) -> String {
+        format!("http://127.0.0.1:{}/announce", self.port)
+    }
+
+    /// The UDP announce URL.
+    pub fn udp(&self) -> String {
+        format!("udp://127.0.0.1:{}", self.port)
+    }
+}

@@ -390,52 +390,17 @@ fn fetch_from_transmission() {
 }
 
 /// An opentracker on 127.0.0.1 that whitelists `hashes`; returns it and its announce URL.
-fn opentracker(dir: &Path, hashes: &[String]) -> (Bg, String) {
-    opentracker_on(dir, hashes, free_port())
+fn opentracker(_dir: &Path, hashes: &[String]) -> (Opentracker, String) {
+    let t = Opentracker::start(hashes);
+    let url = t.http();
+    (t, url)
 }
 
 /// An opentracker on 127.0.0.1:`port` that whitelists `hashes`.
-fn opentracker_on(dir: &Path, hashes: &[String], port: u16) -> (Bg, String) {
-    assert!(
-        have("opentracker"),
-        "opentracker is not installed (see README)"
-    );
-    use std::os::unix::fs::PermissionsExt;
-    // opentracker drops privileges to `nobody`, which must be able to read the whitelist.
-    let wl_dir = dir.join("wl");
-    std::fs::create_dir_all(&wl_dir).unwrap();
-    for d in [dir, wl_dir.as_path()] {
-        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    let wl = wl_dir.join("whitelist");
-    std::fs::write(&wl, hashes.join("\n") + "\n").unwrap();
-    std::fs::set_permissions(&wl, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let bg = Bg::spawn(
-        Command::new("opentracker")
-            .args([
-                "-i",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-                "-P",
-                &port.to_string(),
-            ])
-            .arg("-w")
-            .arg(&wl)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-        "opentracker",
-    );
-    // Wait until it accepts connections.
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "opentracker did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (bg, format!("http://127.0.0.1:{port}/announce"))
+fn opentracker_on(_dir: &Path, hashes: &[String], port: u16) -> (Opentracker, String) {
+    let t = Opentracker::start_on(hashes, port);
+    let url = t.http();
+    (t, url)
 }
 
 fn info_hash(t: &Path) -> String {
@@ -445,7 +410,7 @@ fn info_hash(t: &Path) -> String {
 }
 
 /// A tracker, a sample torrent announcing to it, whitelisted.
-fn tracked_sample() -> (tempfile::TempDir, PathBuf, Bg) {
+fn tracked_sample() -> (tempfile::TempDir, PathBuf, Opentracker) {
     let dir = tempdir();
     write_tree(&dir.path().join("seed"), SAMPLE);
     // The torrent's info hash does not depend on the tracker: make it once to learn the hash.

@@ -157,12 +157,8 @@ fn fetch(args: Args) -> anyhow::Result<u8> {
             }
         })
     };
-    drop(storage);
     // Blocks are small: pread/pwrite beat mapping a window per block.
-    let store = Arc::new(
-        bt::storage::Storage::create(&t, &args.dir, bt::storage::Io::Plain)
-            .with_context(|| format!("preparing {}", args.dir.join(t.name_lossy()).display()))?,
-    );
+    let store = Arc::new(storage.with_io(bt::storage::Io::Plain));
     let s = swarm::Swarm::new(
         info_hash.0,
         limits,

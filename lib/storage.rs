@@ -305,6 +305,13 @@ impl Storage {
         &self.geo
     }
 
+    /// The same storage with another I/O mode (open handles are kept): bt-fetch verifies
+    /// with maps, then moves blocks with `pread`/`pwrite`.
+    pub fn with_io(mut self, io: Io) -> Storage {
+        self.io = io;
+        self
+    }
+
     /// The I/O mode.
     pub fn io(&self) -> Io {
         self.io

@@ -30,14 +30,15 @@ pub const KEY_LEN: usize = 96;
 /// Largest padding allowed by the protocol.
 pub const MAX_PAD: usize = 512;
 
-/// The 768-bit prime P, big-endian.
+/// The 768-bit prime P of the MSE specification, big-endian. Note: it is NOT the RFC 2409
+/// (Oakley group 1) prime, which shares its first 720 bits and ends in 64 one bits.
 const PRIME: [u8; KEY_LEN] = [
     0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xC9, 0x0F, 0xDA, 0xA2, 0x21, 0x68, 0xC2, 0x34,
     0xC4, 0xC6, 0x62, 0x8B, 0x80, 0xDC, 0x1C, 0xD1, 0x29, 0x02, 0x4E, 0x08, 0x8A, 0x67, 0xCC, 0x74,
     0x02, 0x0B, 0xBE, 0xA6, 0x3B, 0x13, 0x9B, 0x22, 0x51, 0x4A, 0x08, 0x79, 0x8E, 0x34, 0x04, 0xDD,
     0xEF, 0x95, 0x19, 0xB3, 0xCD, 0x3A, 0x43, 0x1B, 0x30, 0x2B, 0x0A, 0x6D, 0xF2, 0x5F, 0x14, 0x37,
     0x4F, 0xE1, 0x35, 0x6D, 0x6D, 0x51, 0xC2, 0x45, 0xE4, 0x85, 0xB5, 0x76, 0x62, 0x5E, 0x7E, 0xC6,
-    0xF4, 0x4C, 0x42, 0xE9, 0xA6, 0x3A, 0x36, 0x20, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xF4, 0x4C, 0x42, 0xE9, 0xA6, 0x3A, 0x36, 0x21, 0x00, 0x00, 0x00, 0x00, 0x00, 0x09, 0x05, 0x63,
 ];
 
 /// Why a handshake failed.
@@ -538,11 +539,32 @@ mod tests {
             .try_into()
             .unwrap();
         let expect = unhex(concat!(
-            "0ac686f018c221e32d3267dabc909c7571d6daac3a982ff99474cd5f0a22dc56",
-            "db7b038471dd21fda504be65097fc946114b8101a427a5235102bf2252bb3678",
-            "67770711d3ac421c9a8fbd8f282f35e4b849828f205338607d6b5229fbd887e5"
+            "6fd4bc7aa649593205ec30348a3ccc737b61fa01e9e1762c2c53eb69033afecb",
+            "df7c13b8ac3643af78d0760b0f42db009f2b96c970f009d060faf617f117d0f1",
+            "c221cea0561b9a86e852fc70a6f09ad0f82378603aa5e56b811deb3f534bf276"
         ));
         assert_eq!(KeyPair::new(x).public.to_vec(), expect);
+    }
+
+    #[test]
+    fn shared_secret_matches_an_independent_computation() {
+        // y = 3^12345678901234567890 mod P and y^0x1111..11 mod P, computed with Python's pow().
+        let y: [u8; KEY_LEN] = unhex(concat!(
+            "85c12b5dc634507eb48d1e58f9bcca74a1b3ff28a525ccf2a5125d18bc57f611",
+            "d6ba1d97473786516361ee211441d04bca86370329b19b80efcc4f0f9a476e41",
+            "9c907dca7f9845df57d750d6e735091d76f7efb451bc7a02db89027732ca8e2e"
+        ))
+        .try_into()
+        .unwrap();
+        let expect = unhex(concat!(
+            "9a6939a34e9919ac5fa6b3a2e6556577c31f4fe32c09e8fcd280d33993603d5a",
+            "fcbb737344245fd78b77ab24107b0e4efe62982e98790ffcf8b2306ecc4e9589",
+            "6a97ee30060f156d0ef7fc3f0587c4982d3eddab0293485d2e62c5a68c978631"
+        ));
+        assert_eq!(
+            KeyPair::new([0x11; 20]).shared(&y).unwrap().to_vec(),
+            expect
+        );
     }
 
     #[test]
@@ -633,7 +655,10 @@ mod tests {
         dec.apply(&mut reply);
         assert_eq!(reply[..8], [0; 8]);
         let o = r.finish().unwrap();
-        assert_eq!(u32::from_be_bytes(reply[8..12].try_into().unwrap()), o.method);
+        assert_eq!(
+            u32::from_be_bytes(reply[8..12].try_into().unwrap()),
+            o.method
+        );
         assert_eq!(o.info_hash, ih);
         assert_eq!(o.ia, b"hello initial payload");
         Ok(o)

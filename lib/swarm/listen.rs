@@ -6,10 +6,16 @@
 //! oldest pending one is closed to make room. So a flood of idle connections costs bounded
 //! threads and memory, and a newcomer that speaks promptly always gets its turn. Working
 //! connections are counted separately, by each swarm's `max_peers`.
+//!
+//! A connection that does not start with the BitTorrent protocol string is taken for an MSE
+//! (Message Stream Encryption) handshake, as aria2, Transmission and libtorrent send first:
+//! [`crate::peer::mse::Responder`] runs it, selecting plaintext, within the same deadline. The
+//! BitTorrent handshake then comes in the MSE initial payload or, after it, on the wire.
 
 use super::{conn, Swarm};
+use crate::peer::{self, mse, Handshake};
 use std::collections::VecDeque;
-use std::io;
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -76,6 +82,7 @@ impl Listener {
                         p.push_back((id, clone));
                     }
                     let swarms = swarms.clone();
+                    let hashes: Vec<[u8; 20]> = swarms.iter().map(|s| s.info_hash).collect();
                     let pending2 = pending.clone();
                     let done = move || {
                         let mut p = pending2.lock().unwrap_or_else(|e| e.into_inner());
@@ -88,7 +95,7 @@ impl Listener {
                             let mut stream = stream;
                             let _ = stream.set_nonblocking(false);
                             let deadline = Instant::now() + handshake_timeout;
-                            let h = conn::read_handshake(&mut stream, deadline);
+                            let h = read_any_handshake(&mut stream, &hashes, deadline);
                             done();
                             if let Ok(h) = h {
                                 if let Some(s) = swarms.iter().find(|s| s.info_hash == h.info_hash)
@@ -103,4 +110,95 @@ impl Listener {
             })?;
         Ok(())
     }
+}
+
+/// Read the first handshake of an incoming connection before `deadline`: a plain BitTorrent
+/// handshake, or an MSE handshake (answered, selecting plaintext) carrying one.
+fn read_any_handshake(
+    stream: &mut TcpStream,
+    info_hashes: &[[u8; 20]],
+    deadline: Instant,
+) -> io::Result<Handshake> {
+    let mut buf = [0u8; peer::HANDSHAKE_LEN];
+    conn::read_full(stream, &mut buf[..20], deadline)?;
+    if &buf[..20] == peer::PROTOCOL {
+        conn::read_full(stream, &mut buf[20..], deadline)?;
+        return decode_handshake(&buf);
+    }
+    let ia = mse_accept(stream, &buf[..20], info_hashes, deadline)?;
+    // The BitTorrent handshake is in the initial payload, or follows it on the wire in plain.
+    if ia.len() > peer::HANDSHAKE_LEN {
+        // Bytes after the handshake would have to be replayed to the connection: not supported.
+        return Err(invalid("MSE initial payload longer than a handshake"));
+    }
+    buf[..ia.len()].copy_from_slice(&ia);
+    conn::read_full(stream, &mut buf[ia.len()..], deadline)?;
+    decode_handshake(&buf)
+}
+
+fn decode_handshake(buf: &[u8; peer::HANDSHAKE_LEN]) -> io::Result<Handshake> {
+    match Handshake::decode(buf) {
+        Ok(Some(h)) => Ok(h),
+        Ok(None) => Err(io::ErrorKind::UnexpectedEof.into()),
+        Err(e) => Err(invalid(e)),
+    }
+}
+
+fn invalid<E: Into<Box<dyn std::error::Error + Send + Sync>>>(e: E) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e)
+}
+
+/// Run the responder side of an MSE handshake whose first bytes `first` were read; returns the
+/// decrypted initial payload. Only plaintext is accepted as the method for the rest of the
+/// stream; an initiator that insists on RC4 is refused (the connection is closed).
+fn mse_accept(
+    stream: &mut TcpStream,
+    first: &[u8],
+    info_hashes: &[[u8; 20]],
+    deadline: Instant,
+) -> io::Result<Vec<u8>> {
+    let pad_len = crate::tracker::random_bytes::<1>()[0] as usize % 64;
+    let pad: [u8; 64] = crate::tracker::random_bytes();
+    let mut r = mse::Responder::new(
+        crate::tracker::random_bytes(),
+        pad[..pad_len].to_vec(),
+        info_hashes.to_vec(),
+        mse::CRYPTO_PLAIN,
+    );
+    let mut out = r.feed(first).map_err(invalid)?;
+    let mut chunk = [0u8; 128];
+    // Bounded: every read makes progress or fails, and the responder needs at most
+    // 96 + 512 + 20 + 34 + 514 + 65535 bytes.
+    while r.want() > 0 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "MSE handshake timed out",
+            ));
+        }
+        if !out.is_empty() {
+            stream.set_write_timeout(Some(left))?;
+            stream.write_all(&out)?;
+            out.clear();
+            continue;
+        }
+        stream.set_read_timeout(Some(left))?;
+        let n = r.want().min(chunk.len());
+        match stream.read(&mut chunk[..n]) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(got) => out = r.feed(&chunk[..got]).map_err(invalid)?,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if !out.is_empty() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        stream.set_write_timeout(Some(left.max(Duration::from_millis(1))))?;
+        stream.write_all(&out)?;
+    }
+    let outcome = r
+        .finish()
+        .ok_or_else(|| invalid("MSE handshake incomplete"))?;
+    Ok(outcome.ia)
 }

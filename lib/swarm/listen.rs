@@ -202,3 +202,121 @@ fn mse_accept(
         .ok_or_else(|| invalid("MSE handshake incomplete"))?;
     Ok(outcome.ia)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::peer::mse::{req1, req23, KeyPair, Rc4, CRYPTO_PLAIN, CRYPTO_RC4, KEY_LEN};
+    use std::net::TcpListener;
+
+    const IH: [u8; 20] = [0x42; 20];
+
+    /// A connected loopback pair: (initiator side, responder side), both with timeouts.
+    fn pair() -> (TcpStream, TcpStream) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let a = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (b, _) = l.accept().unwrap();
+        for s in [&a, &b] {
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            s.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
+        }
+        (a, b)
+    }
+
+    /// Run the responder on a thread; the test drives the initiator side.
+    fn respond(b: TcpStream) -> std::thread::JoinHandle<io::Result<Handshake>> {
+        std::thread::spawn(move || {
+            let mut b = b;
+            read_any_handshake(
+                &mut b,
+                &[[1; 20], IH],
+                Instant::now() + Duration::from_secs(5),
+            )
+        })
+    }
+
+    /// An initiator: sends Ya and padding, reads Yb, sends the rest offering `provide` with
+    /// `ia` as initial payload, then `after` in plain. Returns the decrypted crypto_select, or
+    /// None when the responder closed the connection.
+    fn initiate(a: &mut TcpStream, provide: u32, ia: &[u8], after: &[u8]) -> Option<u32> {
+        let keys = KeyPair::new([0x33; 20]);
+        let mut first = keys.public.to_vec();
+        first.extend_from_slice(&[7; 100]);
+        a.write_all(&first).unwrap();
+        let mut yb = [0u8; KEY_LEN];
+        a.read_exact(&mut yb).unwrap();
+        let s = keys.shared(&yb).unwrap();
+        let mut msg = req1(&s).to_vec();
+        msg.extend_from_slice(&req23(&IH, &s));
+        let mut tail = vec![0u8; 8];
+        tail.extend_from_slice(&provide.to_be_bytes());
+        tail.extend_from_slice(&3u16.to_be_bytes());
+        tail.extend_from_slice(&[0; 3]);
+        tail.extend_from_slice(&(ia.len() as u16).to_be_bytes());
+        tail.extend_from_slice(ia);
+        Rc4::mse(b"keyA", &s, &IH).apply(&mut tail);
+        msg.extend_from_slice(&tail);
+        msg.extend_from_slice(after);
+        a.write_all(&msg).unwrap();
+        // Skip PadB: find the encrypted VC.
+        let mut vc = [0u8; 8];
+        Rc4::mse(b"keyB", &s, &IH).apply(&mut vc);
+        let mut got = Vec::new();
+        let mut byte = [0u8; 1];
+        while !got.ends_with(&vc) {
+            assert!(got.len() < 600, "no VC from the responder");
+            match a.read(&mut byte) {
+                Ok(1) => got.push(byte[0]),
+                _ => return None,
+            }
+        }
+        let mut rest = [0u8; 6];
+        a.read_exact(&mut rest).unwrap();
+        let mut dec = Rc4::mse(b"keyB", &s, &IH);
+        dec.apply(&mut [0u8; 8]);
+        dec.apply(&mut rest);
+        Some(u32::from_be_bytes(rest[..4].try_into().unwrap()))
+    }
+
+    fn handshake_bytes() -> Vec<u8> {
+        Handshake::new(IH, peer::PeerId([9; 20])).encode().to_vec()
+    }
+
+    #[test]
+    fn mse_with_the_handshake_in_the_initial_payload() {
+        let (mut a, b) = pair();
+        let t = respond(b);
+        let hs = handshake_bytes();
+        let select = initiate(&mut a, CRYPTO_PLAIN | CRYPTO_RC4, &hs, &[]);
+        assert_eq!(select, Some(CRYPTO_PLAIN));
+        let h = t.join().unwrap().unwrap();
+        assert_eq!((h.info_hash, h.peer_id.0), (IH, [9; 20]));
+    }
+
+    #[test]
+    fn mse_with_the_handshake_after_it_in_plain() {
+        let (mut a, b) = pair();
+        let t = respond(b);
+        let hs = handshake_bytes();
+        // Split across the initial payload and the wire.
+        let select = initiate(&mut a, CRYPTO_PLAIN | CRYPTO_RC4, &hs[..30], &hs[30..]);
+        assert_eq!(select, Some(CRYPTO_PLAIN));
+        assert_eq!(t.join().unwrap().unwrap().peer_id.0, [9; 20]);
+        let (mut a, b) = pair();
+        let t = respond(b);
+        assert_eq!(initiate(&mut a, CRYPTO_PLAIN, &[], &hs), Some(CRYPTO_PLAIN));
+        assert_eq!(t.join().unwrap().unwrap().info_hash, IH);
+    }
+
+    #[test]
+    fn legacy_handshake_still_works_and_rc4_only_is_refused() {
+        let (mut a, b) = pair();
+        let t = respond(b);
+        a.write_all(&handshake_bytes()).unwrap();
+        assert_eq!(t.join().unwrap().unwrap().peer_id.0, [9; 20]);
+        let (mut a, b) = pair();
+        let t = respond(b);
+        assert_eq!(initiate(&mut a, CRYPTO_RC4, &[], &[]), None);
+        assert!(t.join().unwrap().is_err());
+    }
+}

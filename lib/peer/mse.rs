@@ -54,6 +54,8 @@ pub enum Error {
     BadVc,
     /// A padding length is over 512.
     PadTooLong,
+    /// The initial payload is longer than the limit set with [`Responder::max_initial_payload`].
+    IaTooLong,
     /// No offered crypto method is one we accept.
     NoCommonMethod,
     /// `feed` was given more bytes than `want` allowed, or called after the end.
@@ -68,6 +70,7 @@ impl fmt::Display for Error {
             Error::UnknownTorrent => "MSE: unknown torrent",
             Error::BadVc => "MSE: bad verification constant",
             Error::PadTooLong => "MSE: padding longer than 512 bytes",
+            Error::IaTooLong => "MSE: initial payload too long",
             Error::NoCommonMethod => "MSE: no common crypto method",
             Error::Misuse => "MSE: internal misuse of the handshake state machine",
         })
@@ -342,6 +345,7 @@ pub struct Responder {
     pad_b: Vec<u8>,
     info_hashes: Vec<[u8; 20]>,
     accept: u32,
+    max_ia: usize,
     state: State,
     buf: Vec<u8>,
     secret: [u8; KEY_LEN],
@@ -368,6 +372,7 @@ impl Responder {
             pad_b,
             info_hashes,
             accept,
+            max_ia: u16::MAX as usize,
             state: State::Key,
             buf: Vec::new(),
             secret: [0; KEY_LEN],
@@ -376,6 +381,12 @@ impl Responder {
             method: 0,
             outcome: None,
         }
+    }
+
+    /// Refuse an initial payload longer than `max` bytes (by default any: up to 65535).
+    pub fn max_initial_payload(mut self, max: usize) -> Responder {
+        self.max_ia = max;
+        self
     }
 
     /// How many bytes the caller may read and feed next; never past the end of the
@@ -463,6 +474,9 @@ impl Responder {
                     let (dec, _, _) = self.ciphers.as_mut().ok_or(Error::Misuse)?;
                     dec.apply(&mut self.buf);
                     let ia = u16::from_be_bytes([self.buf[n - 2], self.buf[n - 1]]) as usize;
+                    if ia > self.max_ia {
+                        return Err(Error::IaTooLong);
+                    }
                     self.buf.clear();
                     self.state = State::Ia(ia);
                 }
@@ -696,6 +710,17 @@ mod tests {
             drive(&mut r, &wire, 1000).err(),
             Some(Error::UnknownTorrent)
         );
+        // An initial payload over the limit is refused before it is read.
+        let init = Initiator {
+            info_hash: [1; 20],
+            ia: vec![0; 69],
+            ..init
+        };
+        let mut r =
+            Responder::new([0x5a; 20], Vec::new(), vec![[1; 20]], 1).max_initial_payload(68);
+        let (sent, _) = drive(&mut r, &init.first(), 1000).unwrap();
+        let (wire, _, _) = init.second(&sent[..KEY_LEN].try_into().unwrap());
+        assert_eq!(drive(&mut r, &wire, 1000).err(), Some(Error::IaTooLong));
         // No sync marker within 512 bytes of padding: the search is bounded.
         let mut r = Responder::new([0x5a; 20], Vec::new(), vec![[1; 20]], 1);
         drive(&mut r, &init.first(), 1000).unwrap();

@@ -127,8 +127,9 @@ fn read_any_handshake(
     }
     let ia = mse_accept(stream, &buf[..20], info_hashes, deadline)?;
     // The BitTorrent handshake is in the initial payload, or follows it on the wire in plain.
+    // The responder refuses a longer payload (bytes after the handshake would have to be
+    // replayed to the connection, which is not supported); checked again so nothing can panic.
     if ia.len() > peer::HANDSHAKE_LEN {
-        // Bytes after the handshake would have to be replayed to the connection: not supported.
         return Err(invalid("MSE initial payload longer than a handshake"));
     }
     buf[..ia.len()].copy_from_slice(&ia);
@@ -164,11 +165,12 @@ fn mse_accept(
         pad[..pad_len].to_vec(),
         info_hashes.to_vec(),
         mse::CRYPTO_PLAIN,
-    );
+    )
+    .max_initial_payload(peer::HANDSHAKE_LEN);
     let mut out = r.feed(first).map_err(invalid)?;
     let mut chunk = [0u8; 128];
     // Bounded: every read makes progress or fails, and the responder needs at most
-    // 96 + 512 + 20 + 34 + 514 + 65535 bytes.
+    // 96 + 512 + 20 + 34 + 514 + 68 bytes.
     while r.want() > 0 {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {

@@ -6,10 +6,16 @@
 //! oldest pending one is closed to make room. So a flood of idle connections costs bounded
 //! threads and memory, and a newcomer that speaks promptly always gets its turn. Working
 //! connections are counted separately, by each swarm's `max_peers`.
+//!
+//! A connection that does not start with the BitTorrent protocol string is taken for an MSE
+//! (Message Stream Encryption) handshake, as aria2, Transmission and libtorrent send first:
+//! [`crate::peer::mse::Responder`] runs it, selecting plaintext, within the same deadline. The
+//! BitTorrent handshake then comes in the MSE initial payload or, after it, on the wire.
 
 use super::{conn, Swarm};
+use crate::peer::{self, mse, Handshake};
 use std::collections::VecDeque;
-use std::io;
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -76,6 +82,7 @@ impl Listener {
                         p.push_back((id, clone));
                     }
                     let swarms = swarms.clone();
+                    let hashes: Vec<[u8; 20]> = swarms.iter().map(|s| s.info_hash).collect();
                     let pending2 = pending.clone();
                     let done = move || {
                         let mut p = pending2.lock().unwrap_or_else(|e| e.into_inner());
@@ -88,7 +95,7 @@ impl Listener {
                             let mut stream = stream;
                             let _ = stream.set_nonblocking(false);
                             let deadline = Instant::now() + handshake_timeout;
-                            let h = conn::read_handshake(&mut stream, deadline);
+                            let h = read_any_handshake(&mut stream, &hashes, deadline);
                             done();
                             if let Ok(h) = h {
                                 if let Some(s) = swarms.iter().find(|s| s.info_hash == h.info_hash)
@@ -102,5 +109,216 @@ impl Listener {
                 }
             })?;
         Ok(())
+    }
+}
+
+/// Read the first handshake of an incoming connection before `deadline`: a plain BitTorrent
+/// handshake, or an MSE handshake (answered, selecting plaintext) carrying one.
+fn read_any_handshake(
+    stream: &mut TcpStream,
+    info_hashes: &[[u8; 20]],
+    deadline: Instant,
+) -> io::Result<Handshake> {
+    let mut buf = [0u8; peer::HANDSHAKE_LEN];
+    conn::read_full(stream, &mut buf[..20], deadline)?;
+    if &buf[..20] == peer::PROTOCOL {
+        conn::read_full(stream, &mut buf[20..], deadline)?;
+        return decode_handshake(&buf);
+    }
+    let ia = mse_accept(stream, &buf[..20], info_hashes, deadline)?;
+    // The BitTorrent handshake is in the initial payload, or follows it on the wire in plain.
+    // The responder refuses a longer payload (bytes after the handshake would have to be
+    // replayed to the connection, which is not supported); checked again so nothing can panic.
+    if ia.len() > peer::HANDSHAKE_LEN {
+        return Err(invalid("MSE initial payload longer than a handshake"));
+    }
+    buf[..ia.len()].copy_from_slice(&ia);
+    conn::read_full(stream, &mut buf[ia.len()..], deadline)?;
+    decode_handshake(&buf)
+}
+
+fn decode_handshake(buf: &[u8; peer::HANDSHAKE_LEN]) -> io::Result<Handshake> {
+    match Handshake::decode(buf) {
+        Ok(Some(h)) => Ok(h),
+        Ok(None) => Err(io::ErrorKind::UnexpectedEof.into()),
+        Err(e) => Err(invalid(e)),
+    }
+}
+
+fn invalid<E: Into<Box<dyn std::error::Error + Send + Sync>>>(e: E) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e)
+}
+
+/// Run the responder side of an MSE handshake whose first bytes `first` were read; returns the
+/// decrypted initial payload. Only plaintext is accepted as the method for the rest of the
+/// stream; an initiator that insists on RC4 is refused (the connection is closed).
+fn mse_accept(
+    stream: &mut TcpStream,
+    first: &[u8],
+    info_hashes: &[[u8; 20]],
+    deadline: Instant,
+) -> io::Result<Vec<u8>> {
+    let pad_len = crate::tracker::random_bytes::<1>()[0] as usize % 64;
+    let pad: [u8; 64] = crate::tracker::random_bytes();
+    let mut r = mse::Responder::new(
+        crate::tracker::random_bytes(),
+        pad[..pad_len].to_vec(),
+        info_hashes.to_vec(),
+        mse::CRYPTO_PLAIN,
+    )
+    .max_initial_payload(peer::HANDSHAKE_LEN);
+    let mut out = r.feed(first).map_err(invalid)?;
+    let mut chunk = [0u8; 128];
+    // Bounded: every read makes progress or fails, and the responder needs at most
+    // 96 + 512 + 20 + 34 + 514 + 68 bytes.
+    while r.want() > 0 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "MSE handshake timed out",
+            ));
+        }
+        if !out.is_empty() {
+            stream.set_write_timeout(Some(left))?;
+            stream.write_all(&out)?;
+            out.clear();
+            continue;
+        }
+        stream.set_read_timeout(Some(left))?;
+        let n = r.want().min(chunk.len());
+        match stream.read(&mut chunk[..n]) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(got) => out = r.feed(&chunk[..got]).map_err(invalid)?,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if !out.is_empty() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        stream.set_write_timeout(Some(left.max(Duration::from_millis(1))))?;
+        stream.write_all(&out)?;
+    }
+    let outcome = r
+        .finish()
+        .ok_or_else(|| invalid("MSE handshake incomplete"))?;
+    Ok(outcome.ia)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::peer::mse::{req1, req23, KeyPair, Rc4, CRYPTO_PLAIN, CRYPTO_RC4, KEY_LEN};
+    use std::net::TcpListener;
+
+    const IH: [u8; 20] = [0x42; 20];
+
+    /// A connected loopback pair: (initiator side, responder side), both with timeouts.
+    fn pair() -> (TcpStream, TcpStream) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let a = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (b, _) = l.accept().unwrap();
+        for s in [&a, &b] {
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            s.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
+        }
+        (a, b)
+    }
+
+    /// Run the responder on a thread; the test drives the initiator side.
+    fn respond(b: TcpStream) -> std::thread::JoinHandle<io::Result<Handshake>> {
+        std::thread::spawn(move || {
+            let mut b = b;
+            read_any_handshake(
+                &mut b,
+                &[[1; 20], IH],
+                Instant::now() + Duration::from_secs(5),
+            )
+        })
+    }
+
+    /// An initiator: sends Ya and padding, reads Yb, sends the rest offering `provide` with
+    /// `ia` as initial payload, then `after` in plain. Returns the decrypted crypto_select, or
+    /// None when the responder closed the connection.
+    fn initiate(a: &mut TcpStream, provide: u32, ia: &[u8], after: &[u8]) -> Option<u32> {
+        let keys = KeyPair::new([0x33; 20]);
+        let mut first = keys.public.to_vec();
+        first.extend_from_slice(&[7; 100]);
+        a.write_all(&first).unwrap();
+        let mut yb = [0u8; KEY_LEN];
+        a.read_exact(&mut yb).unwrap();
+        let s = keys.shared(&yb).unwrap();
+        let mut msg = req1(&s).to_vec();
+        msg.extend_from_slice(&req23(&IH, &s));
+        let mut tail = vec![0u8; 8];
+        tail.extend_from_slice(&provide.to_be_bytes());
+        tail.extend_from_slice(&3u16.to_be_bytes());
+        tail.extend_from_slice(&[0; 3]);
+        tail.extend_from_slice(&(ia.len() as u16).to_be_bytes());
+        tail.extend_from_slice(ia);
+        Rc4::mse(b"keyA", &s, &IH).apply(&mut tail);
+        msg.extend_from_slice(&tail);
+        msg.extend_from_slice(after);
+        a.write_all(&msg).unwrap();
+        // Skip PadB: find the encrypted VC.
+        let mut vc = [0u8; 8];
+        Rc4::mse(b"keyB", &s, &IH).apply(&mut vc);
+        let mut got = Vec::new();
+        let mut byte = [0u8; 1];
+        while !got.ends_with(&vc) {
+            assert!(got.len() < 600, "no VC from the responder");
+            match a.read(&mut byte) {
+                Ok(1) => got.push(byte[0]),
+                _ => return None,
+            }
+        }
+        let mut rest = [0u8; 6];
+        a.read_exact(&mut rest).unwrap();
+        let mut dec = Rc4::mse(b"keyB", &s, &IH);
+        dec.apply(&mut [0u8; 8]);
+        dec.apply(&mut rest);
+        Some(u32::from_be_bytes(rest[..4].try_into().unwrap()))
+    }
+
+    fn handshake_bytes() -> Vec<u8> {
+        Handshake::new(IH, peer::PeerId([9; 20])).encode().to_vec()
+    }
+
+    #[test]
+    fn mse_with_the_handshake_in_the_initial_payload() {
+        let (mut a, b) = pair();
+        let t = respond(b);
+        let hs = handshake_bytes();
+        let select = initiate(&mut a, CRYPTO_PLAIN | CRYPTO_RC4, &hs, &[]);
+        assert_eq!(select, Some(CRYPTO_PLAIN));
+        let h = t.join().unwrap().unwrap();
+        assert_eq!((h.info_hash, h.peer_id.0), (IH, [9; 20]));
+    }
+
+    #[test]
+    fn mse_with_the_handshake_after_it_in_plain() {
+        let (mut a, b) = pair();
+        let t = respond(b);
+        let hs = handshake_bytes();
+        // Split across the initial payload and the wire.
+        let select = initiate(&mut a, CRYPTO_PLAIN | CRYPTO_RC4, &hs[..30], &hs[30..]);
+        assert_eq!(select, Some(CRYPTO_PLAIN));
+        assert_eq!(t.join().unwrap().unwrap().peer_id.0, [9; 20]);
+        let (mut a, b) = pair();
+        let t = respond(b);
+        assert_eq!(initiate(&mut a, CRYPTO_PLAIN, &[], &hs), Some(CRYPTO_PLAIN));
+        assert_eq!(t.join().unwrap().unwrap().info_hash, IH);
+    }
+
+    #[test]
+    fn legacy_handshake_still_works_and_rc4_only_is_refused() {
+        let (mut a, b) = pair();
+        let t = respond(b);
+        a.write_all(&handshake_bytes()).unwrap();
+        assert_eq!(t.join().unwrap().unwrap().peer_id.0, [9; 20]);
+        let (mut a, b) = pair();
+        let t = respond(b);
+        assert_eq!(initiate(&mut a, CRYPTO_RC4, &[], &[]), None);
+        assert!(t.join().unwrap().is_err());
     }
 }

@@ -1078,3 +1078,58 @@ fn one_seeder_serves_two_torrents_on_one_port() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// aria2c opens with an MSE handshake: bt-seed answers it (selecting plaintext) instead of
+/// dropping the connection and making aria2c retry with the legacy handshake a second later.
+/// With `--bt-require-crypto=true` aria2c never falls back to the legacy handshake, so the
+/// download completes only through MSE.
+#[test]
+fn aria2c_mse_handshake_is_accepted_by_bt_seed() {
+    assert!(have("aria2c"), "aria2c is not installed (see README)");
+    let (dir, t, _tracker) = tracked_sample();
+    let _seed = Seeder::start(&t, &dir.path().join("seed"), "127.0.0.1", &[]);
+    for (i, require) in ["true", "false"].iter().enumerate() {
+        let dl = dir.path().join(format!("dl{i}"));
+        std::fs::create_dir_all(&dl).unwrap();
+        let log = dir.path().join(format!("aria2c-{i}.log"));
+        let started = Instant::now();
+        let r = run_cmd(
+            Command::new("aria2c")
+                .args([
+                    "--enable-dht=false",
+                    "--enable-dht6=false",
+                    "--bt-enable-lpd=false",
+                    "--enable-peer-exchange=false",
+                    "--disable-ipv6=true",
+                    "--bt-min-crypto-level=plain",
+                    "--seed-time=0",
+                    "--console-log-level=warn",
+                    "--summary-interval=0",
+                    "--interface=127.0.0.23",
+                    "--file-allocation=none",
+                    "--log-level=info",
+                ])
+                .arg(format!("--bt-require-crypto={require}"))
+                .arg(format!("--log={}", log.display()))
+                .arg(format!("--listen-port={}", free_port()))
+                .arg(format!("--dir={}", dl.display()))
+                .arg(&t),
+            None,
+            Duration::from_secs(90),
+        );
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        assert_eq!(
+            r.code,
+            0,
+            "aria2c (require crypto {require}): {}{}\n{text}",
+            r.stdout_str(),
+            r.stderr
+        );
+        assert!(
+            !text.contains("legacy BitTorrent handshake"),
+            "aria2c fell back to the legacy handshake (require crypto {require}):\n{text}"
+        );
+        same_files(&dir.path().join("seed"), &dl);
+        eprintln!("require crypto {require}: {:?}", started.elapsed());
+    }
+}

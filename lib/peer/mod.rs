@@ -11,6 +11,8 @@
 //! [`MAX_BLOCK`] bytes, a piece message's data lies inside its piece. A caller drops a peer on any
 //! [`Error`]; nothing else needs checking.
 
+pub mod mse;
+
 use std::fmt;
 
 /// The protocol string, with its length byte in front.

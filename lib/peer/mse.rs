@@ -1,0 +1,730 @@
+//! Message Stream Encryption (MSE/PE), the responder side: the obfuscated handshake that
+//! aria2, Transmission and libtorrent try first when they connect to a peer.
+//!
+//! No I/O here: [`Responder`] is a state machine fed with the bytes read from the connection.
+//! [`Responder::want`] says how many bytes the caller may read next; it never asks for a byte
+//! beyond the end of the handshake, so whatever follows on the wire is left in the socket for
+//! the ordinary peer protocol. [`Responder::feed`] returns the bytes to send back.
+//!
+//! The exchange: the initiator sends its Diffie-Hellman key Ya and up to 512 bytes of padding;
+//! we answer with Yb and our padding. Both compute the secret S. The initiator then sends
+//! `SHA1("req1", S)` (we search for it to skip its padding),
+//! `SHA1("req2", info hash) xor SHA1("req3", S)` (names the torrent without revealing it), and,
+//! RC4-encrypted, eight zero bytes, the crypto methods it offers, its padding and the initial
+//! payload (usually the BitTorrent handshake). We answer, RC4-encrypted, eight zero bytes and
+//! the method we select. RC4 keys are `SHA1("keyA"|"keyB", S, info hash)`; the first 1024 bytes
+//! of each keystream are discarded.
+//!
+//! Invariants: every length read from the peer is bounded (padding 512 bytes, the initial
+//! payload 65535 bytes by its 16-bit length) and every buffer here is bounded by them.
+
+use sha1::{Digest, Sha1};
+use std::fmt;
+
+/// Crypto method bit: plaintext after the handshake.
+pub const CRYPTO_PLAIN: u32 = 0x01;
+/// Crypto method bit: the whole stream stays RC4-encrypted.
+pub const CRYPTO_RC4: u32 = 0x02;
+/// Length of a Diffie-Hellman public key on the wire.
+pub const KEY_LEN: usize = 96;
+/// Largest padding allowed by the protocol.
+pub const MAX_PAD: usize = 512;
+
+/// The 768-bit prime P of the MSE specification, big-endian. Note: it is NOT the RFC 2409
+/// (Oakley group 1) prime, which shares its first 720 bits and ends in 64 one bits.
+const PRIME: [u8; KEY_LEN] = [
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xC9, 0x0F, 0xDA, 0xA2, 0x21, 0x68, 0xC2, 0x34,
+    0xC4, 0xC6, 0x62, 0x8B, 0x80, 0xDC, 0x1C, 0xD1, 0x29, 0x02, 0x4E, 0x08, 0x8A, 0x67, 0xCC, 0x74,
+    0x02, 0x0B, 0xBE, 0xA6, 0x3B, 0x13, 0x9B, 0x22, 0x51, 0x4A, 0x08, 0x79, 0x8E, 0x34, 0x04, 0xDD,
+    0xEF, 0x95, 0x19, 0xB3, 0xCD, 0x3A, 0x43, 0x1B, 0x30, 0x2B, 0x0A, 0x6D, 0xF2, 0x5F, 0x14, 0x37,
+    0x4F, 0xE1, 0x35, 0x6D, 0x6D, 0x51, 0xC2, 0x45, 0xE4, 0x85, 0xB5, 0x76, 0x62, 0x5E, 0x7E, 0xC6,
+    0xF4, 0x4C, 0x42, 0xE9, 0xA6, 0x3A, 0x36, 0x21, 0x00, 0x00, 0x00, 0x00, 0x00, 0x09, 0x05, 0x63,
+];
+
+/// Why a handshake failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// The initiator's public key is not in 2..P-1.
+    BadKey,
+    /// `SHA1("req1", S)` was not found within the allowed padding.
+    NoSync,
+    /// The stream names no torrent we serve.
+    UnknownTorrent,
+    /// The decrypted verification constant is not eight zero bytes.
+    BadVc,
+    /// A padding length is over 512.
+    PadTooLong,
+    /// The initial payload is longer than the limit set with [`Responder::max_initial_payload`].
+    IaTooLong,
+    /// No offered crypto method is one we accept.
+    NoCommonMethod,
+    /// `feed` was given more bytes than `want` allowed, or called after the end.
+    Misuse,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Error::BadKey => "MSE: invalid public key",
+            Error::NoSync => "MSE: no synchronisation hash within the padding limit",
+            Error::UnknownTorrent => "MSE: unknown torrent",
+            Error::BadVc => "MSE: bad verification constant",
+            Error::PadTooLong => "MSE: padding longer than 512 bytes",
+            Error::IaTooLong => "MSE: initial payload too long",
+            Error::NoCommonMethod => "MSE: no common crypto method",
+            Error::Misuse => "MSE: internal misuse of the handshake state machine",
+        })
+    }
+}
+
+impl std::error::Error for Error {}
+
+// ---- 768-bit arithmetic: little-endian u64 limbs, Montgomery multiplication ----
+
+const LIMBS: usize = KEY_LEN / 8;
+type Num = [u64; LIMBS];
+
+fn from_be(b: &[u8; KEY_LEN]) -> Num {
+    let mut n = [0u64; LIMBS];
+    for (i, limb) in n.iter_mut().enumerate() {
+        let at = KEY_LEN - 8 * (i + 1);
+        *limb = u64::from_be_bytes(b[at..at + 8].try_into().expect("8 bytes"));
+    }
+    n
+}
+
+fn to_be(n: &Num) -> [u8; KEY_LEN] {
+    let mut b = [0u8; KEY_LEN];
+    for (i, limb) in n.iter().enumerate() {
+        let at = KEY_LEN - 8 * (i + 1);
+        b[at..at + 8].copy_from_slice(&limb.to_be_bytes());
+    }
+    b
+}
+
+fn ge(a: &Num, b: &Num) -> bool {
+    for i in (0..LIMBS).rev() {
+        if a[i] != b[i] {
+            return a[i] > b[i];
+        }
+    }
+    true
+}
+
+/// `a - b`, wrapping; returns the borrow.
+fn sub(a: &mut Num, b: &Num) -> bool {
+    let mut borrow = false;
+    for i in 0..LIMBS {
+        let (d, b1) = a[i].overflowing_sub(b[i]);
+        let (d, b2) = d.overflowing_sub(borrow as u64);
+        a[i] = d;
+        borrow = b1 || b2;
+    }
+    borrow
+}
+
+/// An odd modulus with its Montgomery constants.
+struct Modulus {
+    n: Num,
+    /// `-n^-1 mod 2^64`.
+    n0: u64,
+    /// `R^2 mod n`, R = 2^768.
+    r2: Num,
+}
+
+impl Modulus {
+    fn new(n: Num) -> Modulus {
+        debug_assert!(n[0] & 1 == 1);
+        // Newton's iteration doubles the correct low bits each step: 1 -> 64 in 6 steps.
+        let mut inv: u64 = 1;
+        for _ in 0..6 {
+            inv = inv.wrapping_mul(2u64.wrapping_sub(n[0].wrapping_mul(inv)));
+        }
+        // R^2 mod n by doubling 1, 2 * 768 times, reducing each time.
+        let mut r = [0u64; LIMBS];
+        r[0] = 1;
+        for _ in 0..2 * 64 * LIMBS {
+            let carry = r[LIMBS - 1] >> 63;
+            for i in (1..LIMBS).rev() {
+                r[i] = (r[i] << 1) | (r[i - 1] >> 63);
+            }
+            r[0] <<= 1;
+            if carry == 1 || ge(&r, &n) {
+                sub(&mut r, &n);
+            }
+        }
+        Modulus {
+            n,
+            n0: inv.wrapping_neg(),
+            r2: r,
+        }
+    }
+
+    /// Montgomery product `a * b / R mod n` (inputs below n).
+    fn mul(&self, a: &Num, b: &Num) -> Num {
+        let mut t = [0u64; LIMBS + 2];
+        for &bi in b.iter() {
+            let mut c: u128 = 0;
+            for j in 0..LIMBS {
+                let v = t[j] as u128 + a[j] as u128 * bi as u128 + c;
+                t[j] = v as u64;
+                c = v >> 64;
+            }
+            let v = t[LIMBS] as u128 + c;
+            t[LIMBS] = v as u64;
+            t[LIMBS + 1] = (v >> 64) as u64;
+            let m = t[0].wrapping_mul(self.n0);
+            let v = t[0] as u128 + m as u128 * self.n[0] as u128;
+            let mut c = v >> 64;
+            for j in 1..LIMBS {
+                let v = t[j] as u128 + m as u128 * self.n[j] as u128 + c;
+                t[j - 1] = v as u64;
+                c = v >> 64;
+            }
+            let v = t[LIMBS] as u128 + c;
+            t[LIMBS - 1] = v as u64;
+            t[LIMBS] = t[LIMBS + 1] + (v >> 64) as u64;
+        }
+        let mut r: Num = t[..LIMBS].try_into().expect("LIMBS limbs");
+        if t[LIMBS] != 0 || ge(&r, &self.n) {
+            sub(&mut r, &self.n);
+        }
+        r
+    }
+
+    /// `base ^ exp mod n`; `exp` is big-endian bytes, `base` below n.
+    fn pow(&self, base: &Num, exp: &[u8]) -> Num {
+        let mut one = [0u64; LIMBS];
+        one[0] = 1;
+        let x = self.mul(base, &self.r2);
+        let mut acc = self.mul(&one, &self.r2);
+        for byte in exp {
+            for bit in (0..8).rev() {
+                acc = self.mul(&acc, &acc);
+                if byte >> bit & 1 == 1 {
+                    acc = self.mul(&acc, &x);
+                }
+            }
+        }
+        self.mul(&acc, &one)
+    }
+}
+
+/// A Diffie-Hellman key pair over the MSE group (P, G = 2).
+pub struct KeyPair {
+    private: [u8; 20],
+    /// Our public key `G^x mod P`, as sent on the wire.
+    pub public: [u8; KEY_LEN],
+    modulus: Modulus,
+}
+
+impl KeyPair {
+    /// The key pair for the 160-bit private exponent `private` (give it random bytes).
+    pub fn new(private: [u8; 20]) -> KeyPair {
+        let modulus = Modulus::new(from_be(&PRIME));
+        let mut g = [0u64; LIMBS];
+        g[0] = 2;
+        let public = to_be(&modulus.pow(&g, &private));
+        KeyPair {
+            private,
+            public,
+            modulus,
+        }
+    }
+
+    /// The shared secret S from the other side's public key; an error when the key is not in
+    /// 2..P-1 (such keys give a predictable secret).
+    pub fn shared(&self, theirs: &[u8; KEY_LEN]) -> Result<[u8; KEY_LEN], Error> {
+        let y = from_be(theirs);
+        let mut top = self.modulus.n;
+        top[0] -= 1; // P - 1; P is odd so no borrow
+        let mut two = [0u64; LIMBS];
+        two[0] = 2;
+        if !ge(&y, &two) || ge(&y, &top) {
+            return Err(Error::BadKey);
+        }
+        Ok(to_be(&self.modulus.pow(&y, &self.private)))
+    }
+}
+
+// ---- hashes and RC4 ----
+
+fn sha1(parts: &[&[u8]]) -> [u8; 20] {
+    let mut h = Sha1::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.finalize().into()
+}
+
+/// `SHA1("req1", S)`: the synchronisation marker the initiator sends after its padding.
+pub fn req1(s: &[u8; KEY_LEN]) -> [u8; 20] {
+    sha1(&[b"req1", s])
+}
+
+/// `SHA1("req2", info_hash) xor SHA1("req3", S)`: how the initiator names its torrent.
+pub fn req23(info_hash: &[u8; 20], s: &[u8; KEY_LEN]) -> [u8; 20] {
+    let a = sha1(&[b"req2", info_hash]);
+    let b = sha1(&[b"req3", s]);
+    std::array::from_fn(|i| a[i] ^ b[i])
+}
+
+/// The RC4 stream cipher.
+#[derive(Clone)]
+pub struct Rc4 {
+    s: [u8; 256],
+    i: u8,
+    j: u8,
+}
+
+impl Rc4 {
+    /// A cipher keyed with `key` (1 to 256 bytes).
+    pub fn new(key: &[u8]) -> Rc4 {
+        let mut s: [u8; 256] = std::array::from_fn(|i| i as u8);
+        let mut j = 0u8;
+        for i in 0..256 {
+            j = j.wrapping_add(s[i]).wrapping_add(key[i % key.len()]);
+            s.swap(i, j as usize);
+        }
+        Rc4 { s, i: 0, j: 0 }
+    }
+
+    /// Encrypt or decrypt `data` in place (the same operation).
+    pub fn apply(&mut self, data: &mut [u8]) {
+        for b in data {
+            self.i = self.i.wrapping_add(1);
+            self.j = self.j.wrapping_add(self.s[self.i as usize]);
+            self.s.swap(self.i as usize, self.j as usize);
+            let k = self.s[self.s[self.i as usize].wrapping_add(self.s[self.j as usize]) as usize];
+            *b ^= k;
+        }
+    }
+
+    /// The MSE cipher for `name` ("keyA": initiator to responder, "keyB": the other way), with
+    /// the first 1024 keystream bytes discarded.
+    pub fn mse(name: &[u8; 4], s: &[u8; KEY_LEN], info_hash: &[u8; 20]) -> Rc4 {
+        let mut c = Rc4::new(&sha1(&[name, s, info_hash]));
+        c.apply(&mut [0u8; 1024]);
+        c
+    }
+}
+
+// ---- the responder state machine ----
+
+enum State {
+    /// Reading the initiator's public key.
+    Key,
+    /// Searching for `req1` after the initiator's padding.
+    Sync,
+    /// Reading `req2^req3` and the encrypted VC, crypto_provide and len(PadC).
+    Header,
+    /// Reading PadC and len(IA).
+    PadC(usize),
+    /// Reading the initial payload.
+    Ia(usize),
+    Done,
+}
+
+/// The result of a completed handshake.
+pub struct Outcome {
+    /// The torrent the initiator named.
+    pub info_hash: [u8; 20],
+    /// The selected method: [`CRYPTO_PLAIN`] or [`CRYPTO_RC4`].
+    pub method: u32,
+    /// The initial payload, decrypted (usually the BitTorrent handshake; may be empty).
+    pub ia: Vec<u8>,
+    /// The cipher for further bytes from the initiator (used when `method` is RC4).
+    pub decrypt: Rc4,
+    /// The cipher for further bytes to the initiator (used when `method` is RC4).
+    pub encrypt: Rc4,
+}
+
+/// The responder side of an MSE handshake.
+pub struct Responder {
+    keys: KeyPair,
+    pad_b: Vec<u8>,
+    info_hashes: Vec<[u8; 20]>,
+    accept: u32,
+    max_ia: usize,
+    state: State,
+    buf: Vec<u8>,
+    secret: [u8; KEY_LEN],
+    /// Bytes after Ya searched so far for `req1`.
+    searched: usize,
+    ciphers: Option<(Rc4, Rc4, [u8; 20])>,
+    method: u32,
+    outcome: Option<Outcome>,
+}
+
+impl Responder {
+    /// A responder with random private key bytes `private`, padding `pad_b` (at most 512 bytes,
+    /// random), serving `info_hashes`, accepting the methods in `accept` (a mask of
+    /// [`CRYPTO_PLAIN`] and [`CRYPTO_RC4`]; plaintext is preferred).
+    pub fn new(
+        private: [u8; 20],
+        mut pad_b: Vec<u8>,
+        info_hashes: Vec<[u8; 20]>,
+        accept: u32,
+    ) -> Responder {
+        pad_b.truncate(MAX_PAD);
+        Responder {
+            keys: KeyPair::new(private),
+            pad_b,
+            info_hashes,
+            accept,
+            max_ia: u16::MAX as usize,
+            state: State::Key,
+            buf: Vec::new(),
+            secret: [0; KEY_LEN],
+            searched: 0,
+            ciphers: None,
+            method: 0,
+            outcome: None,
+        }
+    }
+
+    /// Refuse an initial payload longer than `max` bytes (by default any: up to 65535).
+    pub fn max_initial_payload(mut self, max: usize) -> Responder {
+        self.max_ia = max;
+        self
+    }
+
+    /// How many bytes the caller may read and feed next; never past the end of the
+    /// handshake. Zero once the handshake is done.
+    pub fn want(&self) -> usize {
+        match self.state {
+            State::Key => KEY_LEN - self.buf.len(),
+            // req1 is not yet complete in the buffer, so it ends at least one byte later and
+            // is followed by 34 more bytes: reading 35 cannot pass the end.
+            State::Sync => 35,
+            State::Header => 34 - self.buf.len(),
+            State::PadC(n) | State::Ia(n) => n - self.buf.len(),
+            State::Done => 0,
+        }
+    }
+
+    /// Feed bytes read from the initiator (at most [`want`](Self::want)); returns the bytes
+    /// to send to it (may be empty).
+    pub fn feed(&mut self, data: &[u8]) -> Result<Vec<u8>, Error> {
+        if data.len() > self.want() {
+            return Err(Error::Misuse);
+        }
+        self.buf.extend_from_slice(data);
+        let mut out = Vec::new();
+        loop {
+            match self.state {
+                State::Key if self.buf.len() == KEY_LEN => {
+                    let ya: [u8; KEY_LEN] = self.buf[..].try_into().expect("key length");
+                    self.secret = self.keys.shared(&ya)?;
+                    out.extend_from_slice(&self.keys.public);
+                    out.extend_from_slice(&self.pad_b);
+                    self.buf.clear();
+                    self.state = State::Sync;
+                }
+                State::Sync => {
+                    let marker = req1(&self.secret);
+                    let from = self.searched.saturating_sub(19);
+                    if let Some(p) = self.buf[from..].windows(20).position(|w| w == marker) {
+                        self.buf.drain(..from + p + 20);
+                        self.state = State::Header;
+                        continue;
+                    }
+                    self.searched = self.buf.len();
+                    if self.buf.len() >= MAX_PAD + 20 {
+                        return Err(Error::NoSync);
+                    }
+                    break;
+                }
+                State::Header if self.buf.len() == 34 => {
+                    let named: [u8; 20] = self.buf[..20].try_into().expect("20 bytes");
+                    let info_hash = *self
+                        .info_hashes
+                        .iter()
+                        .find(|ih| req23(ih, &self.secret) == named)
+                        .ok_or(Error::UnknownTorrent)?;
+                    let mut dec = Rc4::mse(b"keyA", &self.secret, &info_hash);
+                    let mut enc = Rc4::mse(b"keyB", &self.secret, &info_hash);
+                    let mut h: [u8; 14] = self.buf[20..].try_into().expect("14 bytes");
+                    dec.apply(&mut h);
+                    if h[..8] != [0; 8] {
+                        return Err(Error::BadVc);
+                    }
+                    let provide = u32::from_be_bytes(h[8..12].try_into().expect("4 bytes"));
+                    let pad_c = u16::from_be_bytes([h[12], h[13]]) as usize;
+                    if pad_c > MAX_PAD {
+                        return Err(Error::PadTooLong);
+                    }
+                    let common = provide & self.accept;
+                    self.method = if common & CRYPTO_PLAIN != 0 {
+                        CRYPTO_PLAIN
+                    } else if common & CRYPTO_RC4 != 0 {
+                        CRYPTO_RC4
+                    } else {
+                        return Err(Error::NoCommonMethod);
+                    };
+                    let mut reply = [0u8; 14];
+                    reply[8..12].copy_from_slice(&self.method.to_be_bytes());
+                    enc.apply(&mut reply);
+                    out.extend_from_slice(&reply);
+                    self.ciphers = Some((dec, enc, info_hash));
+                    self.buf.clear();
+                    self.state = State::PadC(pad_c + 2);
+                }
+                State::PadC(n) if self.buf.len() == n => {
+                    let (dec, _, _) = self.ciphers.as_mut().ok_or(Error::Misuse)?;
+                    dec.apply(&mut self.buf);
+                    let ia = u16::from_be_bytes([self.buf[n - 2], self.buf[n - 1]]) as usize;
+                    if ia > self.max_ia {
+                        return Err(Error::IaTooLong);
+                    }
+                    self.buf.clear();
+                    self.state = State::Ia(ia);
+                }
+                State::Ia(n) if self.buf.len() == n => {
+                    let (mut decrypt, encrypt, info_hash) =
+                        self.ciphers.take().ok_or(Error::Misuse)?;
+                    let mut ia = std::mem::take(&mut self.buf);
+                    decrypt.apply(&mut ia);
+                    self.outcome = Some(Outcome {
+                        info_hash,
+                        method: self.method,
+                        ia,
+                        decrypt,
+                        encrypt,
+                    });
+                    self.state = State::Done;
+                }
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// The result, once [`want`](Self::want) is zero.
+    pub fn finish(self) -> Option<Outcome> {
+        self.outcome
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unhex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    fn small(v: u64) -> Num {
+        let mut n = [0u64; LIMBS];
+        n[0] = v;
+        n
+    }
+
+    #[test]
+    fn rc4_known_vectors() {
+        let mut d = *b"Plaintext";
+        Rc4::new(b"Key").apply(&mut d);
+        assert_eq!(d.to_vec(), unhex("bbf316e8d940af0ad3"));
+        let mut d = *b"pedia";
+        Rc4::new(b"Wiki").apply(&mut d);
+        assert_eq!(d.to_vec(), unhex("1021bf0420"));
+        let mut d = *b"Attack at dawn";
+        Rc4::new(b"Secret").apply(&mut d);
+        assert_eq!(d.to_vec(), unhex("45a01f645fc35b383552544b9bf5"));
+    }
+
+    #[test]
+    fn modexp_small_values() {
+        let m = Modulus::new(small(1_000_003));
+        assert_eq!(m.pow(&small(2), &[10]), small(1024));
+        // Fermat: 3^(p-1) = 1 mod p for the prime 1000003.
+        assert_eq!(m.pow(&small(3), &1_000_002u32.to_be_bytes()), small(1));
+        assert_eq!(m.pow(&small(7), &[0]), small(1));
+        assert_eq!(m.pow(&small(7), &[3]), small(343));
+    }
+
+    #[test]
+    fn public_key_matches_an_independent_computation() {
+        // 2^0x0123456789abcdef0123456789abcdef01234567 mod P, computed with Python's pow().
+        let x: [u8; 20] = unhex("0123456789abcdef0123456789abcdef01234567")
+            .try_into()
+            .unwrap();
+        let expect = unhex(concat!(
+            "6fd4bc7aa649593205ec30348a3ccc737b61fa01e9e1762c2c53eb69033afecb",
+            "df7c13b8ac3643af78d0760b0f42db009f2b96c970f009d060faf617f117d0f1",
+            "c221cea0561b9a86e852fc70a6f09ad0f82378603aa5e56b811deb3f534bf276"
+        ));
+        assert_eq!(KeyPair::new(x).public.to_vec(), expect);
+    }
+
+    #[test]
+    fn shared_secret_matches_an_independent_computation() {
+        // y = 3^12345678901234567890 mod P and y^0x1111..11 mod P, computed with Python's pow().
+        let y: [u8; KEY_LEN] = unhex(concat!(
+            "85c12b5dc634507eb48d1e58f9bcca74a1b3ff28a525ccf2a5125d18bc57f611",
+            "d6ba1d97473786516361ee211441d04bca86370329b19b80efcc4f0f9a476e41",
+            "9c907dca7f9845df57d750d6e735091d76f7efb451bc7a02db89027732ca8e2e"
+        ))
+        .try_into()
+        .unwrap();
+        let expect = unhex(concat!(
+            "9a6939a34e9919ac5fa6b3a2e6556577c31f4fe32c09e8fcd280d33993603d5a",
+            "fcbb737344245fd78b77ab24107b0e4efe62982e98790ffcf8b2306ecc4e9589",
+            "6a97ee30060f156d0ef7fc3f0587c4982d3eddab0293485d2e62c5a68c978631"
+        ));
+        assert_eq!(
+            KeyPair::new([0x11; 20]).shared(&y).unwrap().to_vec(),
+            expect
+        );
+    }
+
+    #[test]
+    fn both_sides_compute_the_same_secret() {
+        let a = KeyPair::new([0x11; 20]);
+        let b = KeyPair::new([0xe7; 20]);
+        let s1 = a.shared(&b.public).unwrap();
+        let s2 = b.shared(&a.public).unwrap();
+        assert_eq!(s1, s2);
+        assert_ne!(s1, [0; KEY_LEN]);
+        assert_eq!(a.shared(&[0; KEY_LEN]), Err(Error::BadKey));
+        let mut one = [0; KEY_LEN];
+        one[KEY_LEN - 1] = 1;
+        assert_eq!(a.shared(&one), Err(Error::BadKey));
+        assert_eq!(a.shared(&PRIME), Err(Error::BadKey));
+    }
+
+    /// A minimal initiator: returns (bytes it sends first, then after seeing Yb the rest).
+    struct Initiator {
+        keys: KeyPair,
+        info_hash: [u8; 20],
+        provide: u32,
+        pad_a: usize,
+        pad_c: usize,
+        ia: Vec<u8>,
+    }
+
+    impl Initiator {
+        fn first(&self) -> Vec<u8> {
+            let mut v = self.keys.public.to_vec();
+            v.extend(std::iter::repeat_n(0xa5, self.pad_a));
+            v
+        }
+
+        /// Everything after Yb, and the decryptor for the responder's reply.
+        fn second(&self, yb: &[u8; KEY_LEN]) -> (Vec<u8>, Rc4, [u8; KEY_LEN]) {
+            let s = self.keys.shared(yb).unwrap();
+            let mut v = req1(&s).to_vec();
+            v.extend_from_slice(&req23(&self.info_hash, &s));
+            let mut enc = Rc4::mse(b"keyA", &s, &self.info_hash);
+            let mut tail = vec![0u8; 8];
+            tail.extend_from_slice(&self.provide.to_be_bytes());
+            tail.extend_from_slice(&(self.pad_c as u16).to_be_bytes());
+            tail.extend(std::iter::repeat_n(0u8, self.pad_c));
+            tail.extend_from_slice(&(self.ia.len() as u16).to_be_bytes());
+            tail.extend_from_slice(&self.ia);
+            enc.apply(&mut tail);
+            v.extend_from_slice(&tail);
+            (v, Rc4::mse(b"keyB", &s, &self.info_hash), s)
+        }
+    }
+
+    /// Drive `r` with `wire` in chunks of at most `chunk` (and at most `want`); returns what
+    /// it sent and how many bytes it consumed.
+    fn drive(r: &mut Responder, wire: &[u8], chunk: usize) -> Result<(Vec<u8>, usize), Error> {
+        let mut at = 0;
+        let mut sent = Vec::new();
+        while at < wire.len() && r.want() > 0 {
+            let n = r.want().min(chunk).min(wire.len() - at);
+            sent.extend(r.feed(&wire[at..at + n])?);
+            at += n;
+        }
+        Ok((sent, at))
+    }
+
+    fn handshake(provide: u32, accept: u32, pad_a: usize, chunk: usize) -> Result<Outcome, Error> {
+        let ih = [0x42; 20];
+        let init = Initiator {
+            keys: KeyPair::new([0x33; 20]),
+            info_hash: ih,
+            provide,
+            pad_a,
+            pad_c: 7,
+            ia: b"hello initial payload".to_vec(),
+        };
+        let mut r = Responder::new([0x5a; 20], vec![9; 13], vec![[1; 20], ih], accept);
+        let (sent, used) = drive(&mut r, &init.first(), chunk)?;
+        assert_eq!(used, KEY_LEN + pad_a);
+        assert_eq!(sent.len(), KEY_LEN + 13);
+        let yb: [u8; KEY_LEN] = sent[..KEY_LEN].try_into().unwrap();
+        let (mut wire, mut dec, _) = init.second(&yb);
+        wire.extend_from_slice(b"TRAILING PLAINTEXT");
+        let (mut reply, used) = drive(&mut r, &wire, chunk)?;
+        // The responder stops exactly at the end of the handshake.
+        assert_eq!(&wire[used..], b"TRAILING PLAINTEXT");
+        assert_eq!(r.want(), 0);
+        assert_eq!(reply.len(), 14);
+        dec.apply(&mut reply);
+        assert_eq!(reply[..8], [0; 8]);
+        let o = r.finish().unwrap();
+        assert_eq!(
+            u32::from_be_bytes(reply[8..12].try_into().unwrap()),
+            o.method
+        );
+        assert_eq!(o.info_hash, ih);
+        assert_eq!(o.ia, b"hello initial payload");
+        Ok(o)
+    }
+
+    #[test]
+    fn full_handshake_selects_plaintext_when_offered() {
+        for (pad_a, chunk) in [(0, 1000), (512, 1000), (100, 1), (37, 7)] {
+            let o = handshake(CRYPTO_PLAIN | CRYPTO_RC4, CRYPTO_PLAIN, pad_a, chunk).unwrap();
+            assert_eq!(o.method, CRYPTO_PLAIN);
+        }
+        let o = handshake(CRYPTO_RC4, CRYPTO_PLAIN | CRYPTO_RC4, 5, 1000).unwrap();
+        assert_eq!(o.method, CRYPTO_RC4);
+    }
+
+    #[test]
+    fn refusals() {
+        assert!(matches!(
+            handshake(CRYPTO_RC4, CRYPTO_PLAIN, 0, 1000),
+            Err(Error::NoCommonMethod)
+        ));
+        // Unknown torrent.
+        let init = Initiator {
+            keys: KeyPair::new([0x33; 20]),
+            info_hash: [0x77; 20],
+            provide: 3,
+            pad_a: 0,
+            pad_c: 0,
+            ia: Vec::new(),
+        };
+        let mut r = Responder::new([0x5a; 20], Vec::new(), vec![[1; 20]], 1);
+        let (sent, _) = drive(&mut r, &init.first(), 1000).unwrap();
+        let (wire, _, _) = init.second(&sent[..KEY_LEN].try_into().unwrap());
+        assert_eq!(
+            drive(&mut r, &wire, 1000).err(),
+            Some(Error::UnknownTorrent)
+        );
+        // An initial payload over the limit is refused before it is read.
+        let init = Initiator {
+            info_hash: [1; 20],
+            ia: vec![0; 69],
+            ..init
+        };
+        let mut r =
+            Responder::new([0x5a; 20], Vec::new(), vec![[1; 20]], 1).max_initial_payload(68);
+        let (sent, _) = drive(&mut r, &init.first(), 1000).unwrap();
+        let (wire, _, _) = init.second(&sent[..KEY_LEN].try_into().unwrap());
+        assert_eq!(drive(&mut r, &wire, 1000).err(), Some(Error::IaTooLong));
+        // No sync marker within 512 bytes of padding: the search is bounded.
+        let mut r = Responder::new([0x5a; 20], Vec::new(), vec![[1; 20]], 1);
+        drive(&mut r, &init.first(), 1000).unwrap();
+        let junk = vec![0u8; 2000];
+        assert_eq!(drive(&mut r, &junk, 1000).err(), Some(Error::NoSync));
+    }
+}

@@ -62,27 +62,41 @@ pub(super) fn read_handshake(stream: &mut TcpStream, deadline: Instant) -> io::R
     }
 }
 
-/// Dial `addr` and run the connection; true when the handshake succeeded.
-pub(super) fn outgoing(s: &Arc<Swarm>, addr: SocketAddr) -> bool {
+/// How an outgoing connection ended, for the dialer's retry policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Dialed {
+    /// No connection or no matching handshake.
+    Failed,
+    /// A session ran and ended for an ordinary reason.
+    Worked,
+    /// The peer broke the protocol: never dial it again in this run.
+    Misbehaved,
+}
+
+/// Dial `addr`, handshake, and run the session; says how it ended.
+pub(super) fn outgoing(s: &Arc<Swarm>, addr: SocketAddr) -> Dialed {
     let t = s.opts.handshake_timeout;
     let connected = match s.opts.bind {
         Some(local) if local.is_ipv4() == addr.is_ipv4() => connect_from(local, addr, t),
         _ => TcpStream::connect_timeout(&addr, t),
     };
     let Ok(mut stream) = connected else {
-        return false;
+        return Dialed::Failed;
     };
     let _ = stream.set_write_timeout(Some(t));
     let ours = Handshake::new(s.info_hash, s.peer_id);
     if stream.write_all(&ours.encode()).is_err() {
-        return false;
+        return Dialed::Failed;
     }
     let theirs = match read_handshake(&mut stream, Instant::now() + t) {
         Ok(h) if h.info_hash == s.info_hash => h,
-        _ => return false,
+        _ => return Dialed::Failed,
     };
-    run(s, stream, addr, theirs, false);
-    true
+    if run(s, stream, addr, theirs, false) {
+        Dialed::Misbehaved
+    } else {
+        Dialed::Worked
+    }
 }
 
 /// Connect to `addr` from the local address `local` (any port) within `timeout`: std cannot
@@ -173,15 +187,22 @@ pub(super) fn incoming(s: &Arc<Swarm>, mut stream: TcpStream, addr: SocketAddr, 
     }
 }
 
-fn run(s: &Arc<Swarm>, stream: TcpStream, addr: SocketAddr, theirs: Handshake, incoming: bool) {
+/// Run a session to its end; true when it ended because the peer broke the protocol.
+fn run(
+    s: &Arc<Swarm>,
+    stream: TcpStream,
+    addr: SocketAddr,
+    theirs: Handshake,
+    incoming: bool,
+) -> bool {
     if theirs.peer_id == s.peer_id {
-        return;
+        return false;
     }
     let _ = stream.set_nodelay(true);
     let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
     let _ = stream.set_read_timeout(Some(TICK));
     let Ok(wstream) = stream.try_clone() else {
-        return;
+        return false;
     };
     let (tx, rx) = mpsc::channel();
     let choked = Arc::new(AtomicBool::new(true));
@@ -192,7 +213,7 @@ fn run(s: &Arc<Swarm>, stream: TcpStream, addr: SocketAddr, theirs: Handshake, i
         let mut st = s.lock();
         let duplicate = st.peers.values().any(|p| p.peer_id == theirs.peer_id);
         if duplicate || st.banned.contains(&addr) || st.banned_ids.contains(&theirs.peer_id) {
-            return;
+            return false;
         }
         let key = st.next_key;
         st.next_key += 1;
@@ -267,13 +288,18 @@ fn run(s: &Arc<Swarm>, stream: TcpStream, addr: SocketAddr, theirs: Handshake, i
     if let Ok(h) = writer {
         let _ = h.join();
     }
+    let misbehaved = reason.starts_with(PROTOCOL_ERROR);
     (s.events)(Event::Disconnected {
         addr,
         reason,
         downloaded: downloaded.load(Ordering::Relaxed),
         uploaded: uploaded.load(Ordering::Relaxed),
     });
+    misbehaved
 }
+
+/// How a session that ended on a protocol violation names its reason.
+const PROTOCOL_ERROR: &str = "protocol error";
 
 struct Conn<'a> {
     s: &'a Arc<Swarm>,
@@ -371,7 +397,7 @@ impl Conn<'_> {
                         self.handle(msg)?;
                     }
                     Ok(None) => break,
-                    Err(e) => return Err(format!("protocol error: {e}")),
+                    Err(e) => return Err(format!("{PROTOCOL_ERROR}: {e}")),
                 }
             }
             if self.start == self.end {

@@ -337,12 +337,18 @@ impl Swarm {
                 let s = self.clone();
                 self.connections.fetch_add(1, Ordering::Relaxed);
                 spawn("bt-peer", move || {
-                    let worked = conn::outgoing(&s, addr);
+                    let dialed = conn::outgoing(&s, addr);
                     s.connections.fetch_sub(1, Ordering::Relaxed);
                     let mut st = s.lock();
+                    let max_failures = s.opts.max_failures;
                     if let Some(c) = st.candidates.iter_mut().find(|c| c.addr == addr) {
                         c.busy = false;
-                        c.failures = if worked { 1 } else { c.failures + 1 };
+                        c.failures = match dialed {
+                            conn::Dialed::Worked => 1,
+                            conn::Dialed::Failed => c.failures + 1,
+                            // A peer that broke the protocol is not dialed again.
+                            conn::Dialed::Misbehaved => max_failures,
+                        };
                         let backoff = 500u64 << c.failures.min(7);
                         c.next_try = Instant::now() + Duration::from_millis(backoff);
                     }

@@ -948,10 +948,15 @@ fn four_gib_length_prefix_is_dropped_without_allocating() {
     let (code, s) = run.finish(60);
     assert_eq!(code, 0, "{s}\n{}", run.stderr());
     let seen = hostile.seen();
-    // Every connection it made was dropped at once (bt-fetch may dial it again).
+    // Its one connection was dropped at once, and a peer that broke the protocol is not
+    // dialed again.
     assert!(
         seen.closed >= 1,
         "the hostile peer was not dropped: {seen:?}"
+    );
+    assert_eq!(
+        seen.handshakes, 1,
+        "the hostile peer was dialed again: {seen:?}"
     );
     assert!(seen.close_after.iter().all(|t| *t < 5.0), "{seen:?}");
     let reasons: Vec<_> = run

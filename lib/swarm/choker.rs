@@ -4,7 +4,9 @@
 //! download, the rate we upload to them once we seed) and the best [`Options::upload_slots`]
 //! are unchoked, plus one optimistic unchoke rotated every 30 s. Between rounds a peer that
 //! becomes interested is unchoked at once while a slot is free, so a fresh downloader does not
-//! wait for the next round.
+//! wait for the next round. Every second, while an interested peer waits choked, an unchoked
+//! peer whose uploads have not moved for [`STALL`] (a peer that asks and never reads, or a dead
+//! link) is choked and its slot given to a waiting peer.
 //!
 //! [`Options::upload_slots`]: super::Options::upload_slots
 
@@ -16,9 +18,12 @@ use std::time::{Duration, Instant};
 
 const ROUND: Duration = Duration::from_secs(10);
 const OPTIMISTIC_EVERY: u32 = 3;
+/// How long an unchoked peer may take no upload data before its slot goes to a waiting peer.
+const STALL: Duration = Duration::from_secs(3);
 
 pub(super) fn run(s: &Arc<Swarm>) {
     let mut last = Instant::now();
+    let mut last_stall_check = Instant::now();
     let mut rounds = 0u32;
     while !s.stopped() {
         std::thread::sleep(Duration::from_millis(250));
@@ -27,11 +32,43 @@ pub(super) fn run(s: &Arc<Swarm>) {
             rounds += 1;
             round(s, &mut s.lock(), rounds.is_multiple_of(OPTIMISTIC_EVERY));
         }
+        if last_stall_check.elapsed() >= Duration::from_secs(1) {
+            last_stall_check = Instant::now();
+            unstick(&mut s.lock(), last_stall_check);
+        }
+    }
+}
+
+/// Give the slot of each stalled unchoked peer to a peer waiting choked, if any waits.
+fn unstick(st: &mut State, now: Instant) {
+    let mut waiting: Vec<u64> = st
+        .peers
+        .iter()
+        .filter(|(_, p)| p.interested && !p.closing && p.choked.load(Ordering::Relaxed))
+        .map(|(k, _)| *k)
+        .collect();
+    let mut stalled = Vec::new();
+    for (k, p) in st.peers.iter_mut() {
+        let up = p.uploaded.load(Ordering::Relaxed);
+        if up != p.moved.0 || p.choked.load(Ordering::Relaxed) {
+            p.moved = (up, now);
+        } else if now.duration_since(p.moved.1) >= STALL {
+            stalled.push(*k);
+        }
+    }
+    for k in stalled {
+        let Some(next) = waiting.pop() else { break };
+        set_choke(st, k, true);
+        set_choke(st, next, false);
     }
 }
 
 fn set_choke(st: &mut State, key: u64, choke: bool) {
-    if let Some(p) = st.peers.get(&key) {
+    if let Some(p) = st.peers.get_mut(&key) {
+        if !choke {
+            // A fresh unchoke starts a fresh stall clock.
+            p.moved = (p.uploaded.load(Ordering::Relaxed), Instant::now());
+        }
         if p.choked.swap(choke, Ordering::Relaxed) != choke {
             let _ = p.tx.send(Out::Msg(if choke {
                 Message::Choke

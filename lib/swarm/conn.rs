@@ -230,6 +230,7 @@ fn run(
                 last_up: 0,
                 last_down: 0,
                 closing: false,
+                moved: (0, Instant::now()),
             },
         );
         key

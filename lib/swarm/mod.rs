@@ -174,6 +174,8 @@ struct PeerEntry {
     last_down: u64,
     /// Closed to make room for a newcomer.
     closing: bool,
+    /// The upload counter when it last moved (or when the peer was unchoked), and when.
+    moved: (u64, Instant),
 }
 
 struct Candidate {

@@ -1147,7 +1147,9 @@ fn bad_requests_to_bt_seed_are_dropped_and_it_keeps_serving() {
 fn peers_that_request_and_never_read_do_not_lock_out_a_downloader() {
     // Five peers (one more than bt-seed's upload slots) ask for every block and never read a
     // byte: their connections fill up and stall. An honest downloader must still be served.
-    // (It is, once a choke round finds the hogs' upload rate at zero: 10 to 20 s here.)
+    // bt-seed gives the slot of an unchoked peer whose uploads stall for 3 s to a waiting peer,
+    // so the download is served within seconds, not at the next 10 s choke round: bt-fetch's
+    // --timeout 8 ends the run (exit 1) if it is not.
     let f = Fixture::new(&[("a.bin", 4 << 20)], "64K");
     let seed = Seeder::start(&f, &f.seed_dir(), "127.0.0.110", &[]);
     let l = f.limits;
@@ -1182,7 +1184,7 @@ fn peers_that_request_and_never_read_do_not_lock_out_a_downloader() {
     let watcher = watch(seed.bg.pid(), busy.clone());
     let dl = f.path("dl");
     let started = Instant::now();
-    let mut run = Fetcher::start(&f, &dl, &args(&["--peer", &seed.peer(), "--timeout", "40"]));
+    let mut run = Fetcher::start(&f, &dl, &args(&["--peer", &seed.peer(), "--timeout", "8"]));
     let (code, s) = run.finish(60);
     let took = started.elapsed().as_secs_f64();
     busy.store(false, Ordering::Relaxed);

@@ -34,7 +34,6 @@ Register-ArgumentCompleter -Native -CommandName 'bt-announce' -ScriptBlock {
             [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Worker threads for hashing (default: one per core)')
             [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'Worker threads for hashing (default: one per core)')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use color in human output')
-            [CompletionResult]::new('--completions', '--completions', [CompletionResultType]::ParameterName, 'Print shell completions for this tool and exit')
             [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Ask every tracker at once instead of stopping at the first that answers')
             [CompletionResult]::new('--scrape', '--scrape', [CompletionResultType]::ParameterName, 'Ask for swarm counts (scrape) instead of announcing')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Write JSON records (one object per line), even on a terminal')

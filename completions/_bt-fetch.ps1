@@ -34,7 +34,6 @@ Register-ArgumentCompleter -Native -CommandName 'bt-fetch' -ScriptBlock {
             [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Worker threads for hashing (default: one per core)')
             [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'Worker threads for hashing (default: one per core)')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use color in human output')
-            [CompletionResult]::new('--completions', '--completions', [CompletionResultType]::ParameterName, 'Print shell completions for this tool and exit')
             [CompletionResult]::new('--no-announce', '--no-announce', [CompletionResultType]::ParameterName, 'Do not announce to the torrent''s trackers')
             [CompletionResult]::new('--seed', '--seed', [CompletionResultType]::ParameterName, 'Keep running as a seeder after the download completes (until SIGINT/SIGTERM)')
             [CompletionResult]::new('--progress-json', '--progress-json', [CompletionResultType]::ParameterName, 'Write a `progress` record about once per second')

@@ -40,7 +40,6 @@ Register-ArgumentCompleter -Native -CommandName 'bt-make' -ScriptBlock {
             [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Worker threads for hashing (default: one per core)')
             [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'Worker threads for hashing (default: one per core)')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use color in human output')
-            [CompletionResult]::new('--completions', '--completions', [CompletionResultType]::ParameterName, 'Print shell completions for this tool and exit')
             [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Set the private flag (BEP 27)')
             [CompletionResult]::new('--private', '--private', [CompletionResultType]::ParameterName, 'Set the private flag (BEP 27)')
             [CompletionResult]::new('--no-creation-date', '--no-creation-date', [CompletionResultType]::ParameterName, 'Write no creation date')

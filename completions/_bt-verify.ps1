@@ -27,7 +27,6 @@ Register-ArgumentCompleter -Native -CommandName 'bt-verify' -ScriptBlock {
             [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Worker threads for hashing (default: one per core)')
             [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'Worker threads for hashing (default: one per core)')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use color in human output')
-            [CompletionResult]::new('--completions', '--completions', [CompletionResultType]::ParameterName, 'Print shell completions for this tool and exit')
             [CompletionResult]::new('--bad-pieces', '--bad-pieces', [CompletionResultType]::ParameterName, 'List the bad piece indices (in file records and the summary)')
             [CompletionResult]::new('--extra', '--extra', [CompletionResultType]::ParameterName, 'Also report files in the content directory that the torrent does not list')
             [CompletionResult]::new('--no-mmap', '--no-mmap', [CompletionResultType]::ParameterName, 'Read with pread instead of memory maps (same results)')

@@ -23,7 +23,7 @@ _bt__announce() {
 
     case "${cmd}" in
         bt__announce)
-            opts="-q -j -h -V --port --event --numwant --peer-id --left --uploaded --downloaded --tracker --all --scrape --timeout --bind --json --human --quiet --jobs --color --completions --help --version"
+            opts="-q -j -h -V --port --event --numwant --peer-id --left --uploaded --downloaded --tracker --all --scrape --timeout --bind --json --human --quiet --jobs --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -79,10 +79,6 @@ _bt__announce() {
                     ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
-                --completions)
-                    COMPREPLY=($(compgen -W "bash elvish fish powershell zsh" -- "${cur}"))
                     return 0
                     ;;
                 *)

@@ -31,7 +31,6 @@ set edit:completion:arg-completer[bt-announce] = {|@words|
             cand -j 'Worker threads for hashing (default: one per core)'
             cand --jobs 'Worker threads for hashing (default: one per core)'
             cand --color 'When to use color in human output'
-            cand --completions 'Print shell completions for this tool and exit'
             cand --all 'Ask every tracker at once instead of stopping at the first that answers'
             cand --scrape 'Ask for swarm counts (scrape) instead of announcing'
             cand --json 'Write JSON records (one object per line), even on a terminal'

@@ -15,11 +15,6 @@ complete -c bt-announce -s j -l jobs -d 'Worker threads for hashing (default: on
 complete -c bt-announce -l color -d 'When to use color in human output' -r -f -a "auto\t'Color when stdout is a terminal'
 always\t'Always color'
 never\t'Never color'"
-complete -c bt-announce -l completions -d 'Print shell completions for this tool and exit' -r -f -a "bash\t''
-elvish\t''
-fish\t''
-powershell\t''
-zsh\t''"
 complete -c bt-announce -l all -d 'Ask every tracker at once instead of stopping at the first that answers'
 complete -c bt-announce -l scrape -d 'Ask for swarm counts (scrape) instead of announcing'
 complete -c bt-announce -l json -d 'Write JSON records (one object per line), even on a terminal'

@@ -23,7 +23,7 @@ _bt__fetch() {
 
     case "${cmd}" in
         bt__fetch)
-            opts="-d -q -j -h -V --dir --peer --no-announce --max-peers --timeout --seed --progress-json --peer-records --port --bind --upload-slots --max-upload-rate --snub-timeout --json --human --quiet --jobs --color --completions --help --version"
+            opts="-d -q -j -h -V --dir --peer --no-announce --max-peers --timeout --seed --progress-json --peer-records --port --bind --upload-slots --max-upload-rate --snub-timeout --json --human --quiet --jobs --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -79,10 +79,6 @@ _bt__fetch() {
                     ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
-                --completions)
-                    COMPREPLY=($(compgen -W "bash elvish fish powershell zsh" -- "${cur}"))
                     return 0
                     ;;
                 *)

@@ -31,7 +31,6 @@ set edit:completion:arg-completer[bt-fetch] = {|@words|
             cand -j 'Worker threads for hashing (default: one per core)'
             cand --jobs 'Worker threads for hashing (default: one per core)'
             cand --color 'When to use color in human output'
-            cand --completions 'Print shell completions for this tool and exit'
             cand --no-announce 'Do not announce to the torrent''s trackers'
             cand --seed 'Keep running as a seeder after the download completes (until SIGINT/SIGTERM)'
             cand --progress-json 'Write a `progress` record about once per second'

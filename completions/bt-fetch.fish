@@ -11,11 +11,6 @@ complete -c bt-fetch -s j -l jobs -d 'Worker threads for hashing (default: one p
 complete -c bt-fetch -l color -d 'When to use color in human output' -r -f -a "auto\t'Color when stdout is a terminal'
 always\t'Always color'
 never\t'Never color'"
-complete -c bt-fetch -l completions -d 'Print shell completions for this tool and exit' -r -f -a "bash\t''
-elvish\t''
-fish\t''
-powershell\t''
-zsh\t''"
 complete -c bt-fetch -l no-announce -d 'Do not announce to the torrent\'s trackers'
 complete -c bt-fetch -l seed -d 'Keep running as a seeder after the download completes (until SIGINT/SIGTERM)'
 complete -c bt-fetch -l progress-json -d 'Write a `progress` record about once per second'

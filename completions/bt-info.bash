@@ -23,7 +23,7 @@ _bt__info() {
 
     case "${cmd}" in
         bt__info)
-            opts="-q -j -h -V --pieces --json --human --quiet --jobs --color --completions --help --version"
+            opts="-q -j -h -V --pieces --json --human --quiet --jobs --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -39,10 +39,6 @@ _bt__info() {
                     ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
-                --completions)
-                    COMPREPLY=($(compgen -W "bash elvish fish powershell zsh" -- "${cur}"))
                     return 0
                     ;;
                 *)

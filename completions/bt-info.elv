@@ -21,7 +21,6 @@ set edit:completion:arg-completer[bt-info] = {|@words|
             cand -j 'Worker threads for hashing (default: one per core)'
             cand --jobs 'Worker threads for hashing (default: one per core)'
             cand --color 'When to use color in human output'
-            cand --completions 'Print shell completions for this tool and exit'
             cand --pieces 'Also list the v1 piece hashes (hex)'
             cand --json 'Write JSON records (one object per line), even on a terminal'
             cand --human 'Write human-readable output, even on a pipe'

@@ -2,11 +2,6 @@ complete -c bt-info -s j -l jobs -d 'Worker threads for hashing (default: one pe
 complete -c bt-info -l color -d 'When to use color in human output' -r -f -a "auto\t'Color when stdout is a terminal'
 always\t'Always color'
 never\t'Never color'"
-complete -c bt-info -l completions -d 'Print shell completions for this tool and exit' -r -f -a "bash\t''
-elvish\t''
-fish\t''
-powershell\t''
-zsh\t''"
 complete -c bt-info -l pieces -d 'Also list the v1 piece hashes (hex)'
 complete -c bt-info -l json -d 'Write JSON records (one object per line), even on a terminal'
 complete -c bt-info -l human -d 'Write human-readable output, even on a pipe'

@@ -37,7 +37,6 @@ set edit:completion:arg-completer[bt-make] = {|@words|
             cand -j 'Worker threads for hashing (default: one per core)'
             cand --jobs 'Worker threads for hashing (default: one per core)'
             cand --color 'When to use color in human output'
-            cand --completions 'Print shell completions for this tool and exit'
             cand -p 'Set the private flag (BEP 27)'
             cand --private 'Set the private flag (BEP 27)'
             cand --no-creation-date 'Write no creation date'

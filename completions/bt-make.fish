@@ -11,11 +11,6 @@ complete -c bt-make -s j -l jobs -d 'Worker threads for hashing (default: one pe
 complete -c bt-make -l color -d 'When to use color in human output' -r -f -a "auto\t'Color when stdout is a terminal'
 always\t'Always color'
 never\t'Never color'"
-complete -c bt-make -l completions -d 'Print shell completions for this tool and exit' -r -f -a "bash\t''
-elvish\t''
-fish\t''
-powershell\t''
-zsh\t''"
 complete -c bt-make -s p -l private -d 'Set the private flag (BEP 27)'
 complete -c bt-make -l no-creation-date -d 'Write no creation date'
 complete -c bt-make -l no-created-by -d 'Write no `created by` field'

@@ -23,7 +23,7 @@ _bt__seed() {
 
     case "${cmd}" in
         bt__seed)
-            opts="-d -q -j -h -V --dir --port --bind --skip-verify --no-announce --max-peers --upload-slots --max-upload-rate --stats-interval --json --human --quiet --jobs --color --completions --help --version"
+            opts="-d -q -j -h -V --dir --port --bind --skip-verify --no-announce --max-peers --upload-slots --max-upload-rate --stats-interval --json --human --quiet --jobs --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -71,10 +71,6 @@ _bt__seed() {
                     ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
-                --completions)
-                    COMPREPLY=($(compgen -W "bash elvish fish powershell zsh" -- "${cur}"))
                     return 0
                     ;;
                 *)

@@ -29,7 +29,6 @@ set edit:completion:arg-completer[bt-seed] = {|@words|
             cand -j 'Worker threads for hashing (default: one per core)'
             cand --jobs 'Worker threads for hashing (default: one per core)'
             cand --color 'When to use color in human output'
-            cand --completions 'Print shell completions for this tool and exit'
             cand --skip-verify 'Trust the data without verifying it first'
             cand --no-announce 'Do not announce to the torrents'' trackers'
             cand --json 'Write JSON records (one object per line), even on a terminal'

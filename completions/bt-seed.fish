@@ -9,11 +9,6 @@ complete -c bt-seed -s j -l jobs -d 'Worker threads for hashing (default: one pe
 complete -c bt-seed -l color -d 'When to use color in human output' -r -f -a "auto\t'Color when stdout is a terminal'
 always\t'Always color'
 never\t'Never color'"
-complete -c bt-seed -l completions -d 'Print shell completions for this tool and exit' -r -f -a "bash\t''
-elvish\t''
-fish\t''
-powershell\t''
-zsh\t''"
 complete -c bt-seed -l skip-verify -d 'Trust the data without verifying it first'
 complete -c bt-seed -l no-announce -d 'Do not announce to the torrents\' trackers'
 complete -c bt-seed -l json -d 'Write JSON records (one object per line), even on a terminal'

@@ -23,7 +23,7 @@ _bt__verify() {
 
     case "${cmd}" in
         bt__verify)
-            opts="-d -q -j -h -V --dir --content --bad-pieces --extra --no-mmap --json --human --quiet --jobs --color --completions --help --version"
+            opts="-d -q -j -h -V --dir --content --bad-pieces --extra --no-mmap --json --human --quiet --jobs --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -51,10 +51,6 @@ _bt__verify() {
                     ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
-                --completions)
-                    COMPREPLY=($(compgen -W "bash elvish fish powershell zsh" -- "${cur}"))
                     return 0
                     ;;
                 *)

@@ -24,7 +24,6 @@ set edit:completion:arg-completer[bt-verify] = {|@words|
             cand -j 'Worker threads for hashing (default: one per core)'
             cand --jobs 'Worker threads for hashing (default: one per core)'
             cand --color 'When to use color in human output'
-            cand --completions 'Print shell completions for this tool and exit'
             cand --bad-pieces 'List the bad piece indices (in file records and the summary)'
             cand --extra 'Also report files in the content directory that the torrent does not list'
             cand --no-mmap 'Read with pread instead of memory maps (same results)'

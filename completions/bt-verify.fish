@@ -4,11 +4,6 @@ complete -c bt-verify -s j -l jobs -d 'Worker threads for hashing (default: one 
 complete -c bt-verify -l color -d 'When to use color in human output' -r -f -a "auto\t'Color when stdout is a terminal'
 always\t'Always color'
 never\t'Never color'"
-complete -c bt-verify -l completions -d 'Print shell completions for this tool and exit' -r -f -a "bash\t''
-elvish\t''
-fish\t''
-powershell\t''
-zsh\t''"
 complete -c bt-verify -l bad-pieces -d 'List the bad piece indices (in file records and the summary)'
 complete -c bt-verify -l extra -d 'Also report files in the content directory that the torrent does not list'
 complete -c bt-verify -l no-mmap -d 'Read with pread instead of memory maps (same results)'

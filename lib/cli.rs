@@ -51,9 +51,6 @@ pub struct Common {
     /// When to use color in human output.
     #[arg(long, global = true, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
     pub color: Color,
-    /// Print shell completions for this tool and exit.
-    #[arg(long, hide = true, value_enum, value_name = "SHELL")]
-    pub completions: Option<clap_complete::Shell>,
 }
 
 /// How records are written to stdout.

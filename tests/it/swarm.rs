@@ -117,6 +117,17 @@ impl Seeder {
 }
 
 fn fetch(torrent: &Path, dir: &Path, args: &[&str], deadline: u64) -> Run {
+    fetch_with_stdin(torrent, dir, args, None, deadline)
+}
+
+/// bt-fetch on 127.0.0.1 without announcing, with `stdin` piped in when given.
+fn fetch_with_stdin(
+    torrent: &Path,
+    dir: &Path,
+    args: &[&str],
+    stdin: Option<&[u8]>,
+    deadline: u64,
+) -> Run {
     run_cmd(
         Command::new(bin("bt-fetch"))
             .arg(torrent)
@@ -124,7 +135,7 @@ fn fetch(torrent: &Path, dir: &Path, args: &[&str], deadline: u64) -> Run {
             .arg(dir)
             .args(["--json", "--no-announce", "--bind", "127.0.0.1"])
             .args(args),
-        None,
+        stdin,
         Duration::from_secs(deadline),
     )
 }
@@ -499,22 +510,7 @@ fn fetch_reads_peer_records_and_lines_from_stdin() {
         a.port, b.port
     );
     let dl = dir.path().join("dl");
-    let r = run_cmd(
-        Command::new(bin("bt-fetch"))
-            .arg(&t)
-            .arg("-d")
-            .arg(&dl)
-            .args([
-                "--json",
-                "--no-announce",
-                "--bind",
-                "127.0.0.1",
-                "--timeout",
-                "60",
-            ]),
-        Some(input.as_bytes()),
-        Duration::from_secs(90),
-    );
+    let r = fetch_with_stdin(&t, &dl, &["--timeout", "60"], Some(input.as_bytes()), 90);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(summary(&r)["complete"], true);
     same_files(&dir.path().join("seed"), &dl);
@@ -860,22 +856,7 @@ fn make_seed_announce_fetch_verify_through_opentracker() {
         std::thread::sleep(Duration::from_millis(200));
     };
     let dl = dir.path().join("dl");
-    let r = run_cmd(
-        Command::new(bin("bt-fetch"))
-            .arg(&t)
-            .arg("-d")
-            .arg(&dl)
-            .args([
-                "--json",
-                "--no-announce",
-                "--bind",
-                "127.0.0.1",
-                "--timeout",
-                "60",
-            ]),
-        Some(&peers),
-        Duration::from_secs(90),
-    );
+    let r = fetch_with_stdin(&t, &dl, &["--timeout", "60"], Some(&peers), 90);
     assert_eq!(r.code, 0, "bt-fetch: {}", r.stderr);
     assert_eq!(summary(&r)["complete"], true);
     let v = bt(

@@ -1,5 +1,5 @@
 //! Shared test harness: run the real binaries with a deadline, temp dirs, background
-//! processes killed by PID when dropped, the shared corpus.
+//! processes killed by PID when dropped, the torrent corpus.
 #![allow(dead_code)]
 
 use std::io::Write;
@@ -21,14 +21,9 @@ pub fn bin(name: &str) -> PathBuf {
     PathBuf::from(p)
 }
 
-/// `../shared` next to the repository.
-pub fn shared() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")
-}
-
-/// The torrent corpus directory.
+/// The torrent corpus directory, inside the repository (`tests/corpus/torrents`).
 pub fn corpus() -> PathBuf {
-    shared().join("corpus/torrents")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/torrents")
 }
 
 /// A fresh temporary directory, removed when dropped.

@@ -1,23 +1,10 @@
-//! Integration tests: info. `bt-info` over the whole shared corpus, hostile inputs generated
+//! Integration tests: info. `bt-info` over the whole torrent corpus (`tests/corpus`), hostile inputs generated
 //! here, stdin and magnet inputs, the JSON shape, the human view, and a 100,000-file torrent.
 
 use std::time::{Duration, Instant};
 
-use crate::common::{bt, bt_in, run_cmd, tempdir, Run};
+use crate::common::{bt, bt_in, corpus, run_cmd, tempdir, Run};
 
-/// The shared torrent corpus: `common::corpus()` (`../shared` next to the package), or the
-/// nearest `shared/corpus/torrents` above the package (a git worktree sits one level deeper).
-fn corpus() -> std::path::PathBuf {
-    let direct = crate::common::corpus();
-    if direct.exists() {
-        return direct;
-    }
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .map(|a| a.join("shared/corpus/torrents"))
-        .find(|p| p.exists())
-        .unwrap_or(direct)
-}
 
 // ---- a tiny canonical bencode writer for generated torrents ----
 

@@ -5,7 +5,6 @@ use std::time::{Duration, Instant};
 
 use crate::common::{bt, bt_in, corpus, run_cmd, tempdir, Run};
 
-
 // ---- a tiny canonical bencode writer for generated torrents ----
 
 fn s(b: &[u8]) -> Vec<u8> {

@@ -654,6 +654,17 @@ impl Fetching {
         self.progress().map_or(0, |p| p.pieces_have as u64)
     }
 
+    /// Wait (`secs` at most, else panic) until a `progress` record says `k` pieces are
+    /// verified; that record's count.
+    pub fn wait_pieces(&self, k: u64, secs: u64) -> u64 {
+        assert!(
+            wait_for(secs, || self.pieces_have() >= k),
+            "bt-fetch never reached {k} pieces; stderr: {}",
+            self.stderr()
+        );
+        self.pieces_have()
+    }
+
     /// Wait for exit (panics after `secs`); the exit code and the summary record.
     pub fn finish(&mut self, secs: u64) -> (i32, Summary) {
         let code = self.wait(secs);
@@ -761,6 +772,26 @@ impl Wire {
         self.stream.write_all(bytes).is_ok()
     }
 
+    /// Read what has come (200 ms at most) into the buffer: false once the connection is
+    /// closed.
+    fn fill(&mut self, deadline: Instant) -> bool {
+        let left = deadline.saturating_duration_since(Instant::now());
+        self.stream
+            .set_read_timeout(Some(
+                left.clamp(Duration::from_millis(1), Duration::from_millis(200)),
+            ))
+            .unwrap();
+        let mut chunk = [0u8; 64 << 10];
+        match self.stream.read(&mut chunk) {
+            Ok(0) => false,
+            Ok(n) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                true
+            }
+            Err(e) => timed_out(&e),
+        }
+    }
+
     /// The next message; None on a close or when `deadline` passes. Panics on bytes the codec
     /// refuses (the other side broke the protocol).
     pub fn recv(&mut self, deadline: Instant) -> Option<Message> {
@@ -773,19 +804,8 @@ impl Wire {
                 Ok(None) => {}
                 Err(e) => panic!("the fake peer could not decode what it was sent: {e}"),
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
+            if Instant::now() >= deadline || !self.fill(deadline) {
                 return None;
-            }
-            self.stream
-                .set_read_timeout(Some(left.min(Duration::from_millis(200))))
-                .unwrap();
-            let mut chunk = [0u8; 64 << 10];
-            match self.stream.read(&mut chunk) {
-                Ok(0) => return None,
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(e) if timed_out(&e) => {}
-                Err(_) => return None,
             }
         }
     }
@@ -805,27 +825,15 @@ impl Wire {
     /// meanwhile is decoded into the returned messages (up to the first undecodable frame).
     pub fn read_until_close(&mut self, secs: u64) -> (bool, Vec<Message>) {
         let deadline = Instant::now() + Duration::from_secs(secs);
-        let mut chunk = [0u8; 64 << 10];
-        let closed = loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break false;
+        let mut closed = false;
+        while Instant::now() < deadline {
+            if !self.fill(deadline) {
+                closed = true;
+                break;
             }
-            self.stream
-                .set_read_timeout(Some(left.min(Duration::from_millis(200))))
-                .unwrap();
-            match self.stream.read(&mut chunk) {
-                Ok(0) => break true,
-                Ok(n) => {
-                    // Keep what can matter to the caller, not megabytes of junk.
-                    if self.buf.len() < 1 << 20 {
-                        self.buf.extend_from_slice(&chunk[..n]);
-                    }
-                }
-                Err(e) if timed_out(&e) => {}
-                Err(_) => break true,
-            }
-        };
+            // Keep what can matter to the caller, not megabytes of junk.
+            self.buf.truncate(1 << 20);
+        }
         let mut got = Vec::new();
         let mut rest = &self.buf[..];
         while let Ok(Some((m, used))) = peer::decode(rest, &self.limits) {
@@ -1058,6 +1066,48 @@ impl FakePeer {
 impl Drop for FakePeer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// What [`fetch_past`] saw: the finished bt-fetch, its summary, its peak RSS (kB).
+pub struct PastHostile {
+    pub run: Fetching,
+    pub summary: Summary,
+    pub peak_rss: u64,
+}
+
+/// bt-fetch of `s` (with `args`) from the `hostile` peers and one honest bt-seed (paced at
+/// `rate` when given), dialed in that order. It must complete with the seeder's exact data,
+/// bt-verify agreeing.
+pub fn fetch_past(
+    s: &Sample,
+    hostile: &[&FakePeer],
+    rate: Option<&str>,
+    args: &[&str],
+) -> PastHostile {
+    let honest = match rate {
+        Some(r) => Seeder::of(s).rate(r).start(),
+        None => Seeder::of(s).start(),
+    };
+    let dl = s.path("dl");
+    let mut run = hostile
+        .iter()
+        .fold(Fetcher::new(&s.torrent, &dl), |f, p| f.peer(p.addr))
+        .peer(honest.peer())
+        .args(args)
+        .spawn();
+    let watch = Watch::start(run.pid());
+    let (code, summary) = run.finish(90);
+    let (_, peak_rss) = watch.stop();
+    assert_eq!(code, 0, "{summary:?}\n{}", run.stderr());
+    assert!(summary.complete, "{summary:?}");
+    // The hostile peers' data never reached the finished files.
+    assert_eq!(s.verify(&dl).0, 0);
+    s.assert_same(&dl);
+    PastHostile {
+        run,
+        summary,
+        peak_rss,
     }
 }
 

@@ -169,6 +169,15 @@ fn aria2c_download(t: &std::path::Path, dl: &std::path::Path, extra: &[String]) 
     )
 }
 
+/// bt-fetch of `s` from `peer` alone, with `--timeout SECS`: it completes with the data.
+fn fetch_all_from(s: &Sample, peer: &str, secs: u64) {
+    let dl = s.path("dl");
+    let r = Fetcher::new(&s.torrent, &dl).peer(peer).timeout(secs).run();
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout_str(), r.stderr);
+    assert!(summary(&r).complete);
+    s.assert_same(&dl);
+}
+
 #[test]
 fn fetch_from_aria2c() {
     assert!(have("aria2c"), "aria2c is not installed (see README)");
@@ -189,14 +198,8 @@ fn fetch_from_aria2c() {
             .stderr(Stdio::null()),
         "aria2c",
     );
-    let dl = s.path("dl");
     // bt-fetch retries a peer that is not listening yet.
-    let r = Fetcher::new(&s.torrent, &dl)
-        .peer(format!("127.0.0.21:{port}"))
-        .run();
-    assert_eq!(r.code, 0, "{}\n{}", r.stdout_str(), r.stderr);
-    assert!(summary(&r).complete);
-    s.assert_same(&dl);
+    fetch_all_from(&s, &format!("127.0.0.21:{port}"), 60);
 }
 
 #[test]
@@ -230,13 +233,7 @@ fn fetch_from_transmission() {
             .stderr(Stdio::null()),
         "transmission-cli",
     );
-    let dl = s.path("dl");
-    let r = Fetcher::new(&s.torrent, &dl)
-        .peer(format!("127.0.0.22:{port}"))
-        .timeout(90)
-        .run();
-    assert_eq!(r.code, 0, "{}\n{}", r.stdout_str(), r.stderr);
-    s.assert_same(&dl);
+    fetch_all_from(&s, &format!("127.0.0.22:{port}"), 90);
 }
 
 /// The standard sample announcing to an opentracker that whitelists it.
@@ -367,16 +364,7 @@ fn make_seed_announce_fetch_verify_through_opentracker() {
     let r = Fetcher::new(&s.torrent, &dl).run_with_stdin(Some(&peers));
     assert_eq!(r.code, 0, "bt-fetch: {}", r.stderr);
     assert!(summary(&r).complete);
-    let v = bt(
-        "bt-verify",
-        &[
-            s.torrent.to_str().unwrap(),
-            "-d",
-            dl.to_str().unwrap(),
-            "--json",
-        ],
-    );
-    assert_eq!(v.code, 0, "bt-verify: {}{}", v.stdout_str(), v.stderr);
+    assert_eq!(s.verify(&dl).0, 0, "bt-verify");
     s.assert_same(&dl);
 }
 

@@ -124,7 +124,7 @@ fn one_of_two_seeders_killed_halfway_fetch_finishes_from_the_other() {
     // bt-fetch saw the killed seeder go.
     let peers = run.records::<PeerEvent>();
     assert!(
-        !peer_events(&peers, "disconnected", &a.ip(), None).is_empty(),
+        !peer_events(&peers, "disconnected", Some(&a.ip()), None).is_empty(),
         "no disconnect record for the killed seeder"
     );
     assert_eq!(s.verify(&dl).0, 0);
@@ -203,8 +203,9 @@ fn hostile_peer_alone_is_dropped_and_fetch_gives_up() {
                 assert_eq!(r.code, 1, "{what}: {}", r.stderr);
                 let sum = summary(&r);
                 let peers = of::<PeerEvent>(&r.stdout_str());
-                let ours =
-                    |event: &str| peer_events(&peers, event, &fake.ip(), Some(fake.addr.port()));
+                let ours = |event: &str| {
+                    peer_events(&peers, event, Some(&fake.ip()), Some(fake.addr.port()))
+                };
                 let reasons: Vec<String> = ours("disconnected")
                     .into_iter()
                     .filter_map(|p| p.reason)
@@ -235,12 +236,7 @@ fn liar_is_banned_after_two_bad_pieces_and_its_data_never_lands() {
     let past = fetch_past(&s, &[&liar], Some("2M"), &["--peer-records"]);
     let sum = &past.summary;
     assert!(sum.bad_pieces >= 2, "{sum:?}");
-    let banned: Vec<_> = past
-        .run
-        .records::<PeerEvent>()
-        .into_iter()
-        .filter(|r| r.event == "banned")
-        .collect();
+    let banned = peer_events(&past.run.records(), "banned", None, None);
     assert_eq!(banned.len(), 1, "one ban: {banned:?}");
     assert_eq!(banned[0].ip, liar.ip());
     assert_eq!(banned[0].port, liar.addr.port());
@@ -269,7 +265,7 @@ fn staller_is_timed_out_and_its_blocks_requeued() {
     let seen = stall.seen();
     assert!(seen.requests > 0, "the staller was never asked: {seen:?}");
     let peers = past.run.records::<PeerEvent>();
-    let snubbed = peer_events(&peers, "disconnected", &stall.ip(), None);
+    let snubbed = peer_events(&peers, "disconnected", Some(&stall.ip()), None);
     assert!(!snubbed.is_empty(), "the staller was never dropped");
     let reason = snubbed[0].reason.clone().unwrap_or_default();
     assert!(reason.contains("snub"), "{reason}");
@@ -346,7 +342,7 @@ fn four_gib_length_prefix_is_dropped_without_allocating() {
     );
     assert!(seen.close_after.iter().all(|t| *t < 5.0), "{seen:?}");
     let peers = past.run.records::<PeerEvent>();
-    let reasons: Vec<String> = peer_events(&peers, "disconnected", &hostile.ip(), None)
+    let reasons: Vec<String> = peer_events(&peers, "disconnected", Some(&hostile.ip()), None)
         .into_iter()
         .filter_map(|r| r.reason)
         .collect();

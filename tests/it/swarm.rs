@@ -40,10 +40,9 @@ fn seed_to_fetch_multi_file_with_empty_file() {
         "no stats record with the upload: {:?}",
         seed.records::<Stats>()
     );
-    assert!(seed
-        .records::<PeerEvent>()
+    assert!(peer_events(&seed.records(), "connected", None, None)
         .iter()
-        .any(|p| p.event == "connected" && p.incoming == Some(true)));
+        .any(|p| p.incoming == Some(true)));
     // SIGTERM: the seeder exits 0.
     signal(seed.pid(), 15);
     let status = seed
@@ -404,10 +403,13 @@ fn one_seeder_serves_two_torrents_on_one_port() {
         .run();
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
-        wait_for(10, || seed
-            .records::<PeerEvent>()
-            .iter()
-            .any(|p| p.event == "connected" && p.ip == ip)),
+        wait_for(10, || !peer_events(
+            &seed.records(),
+            "connected",
+            Some(&ip),
+            None
+        )
+        .is_empty()),
         "{:?}",
         seed.records::<PeerEvent>()
     );

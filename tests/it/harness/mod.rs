@@ -122,10 +122,17 @@ pub fn summary(r: &Run) -> Summary {
     s[0].clone()
 }
 
-/// `peer` records of `event` for the peer at `ip` (any port when `port` is None).
-pub fn peer_events(recs: &[PeerEvent], event: &str, ip: &str, port: Option<u16>) -> Vec<PeerEvent> {
+/// `peer` records of `event` (`connected`, `disconnected`, `banned`) for the peer at `ip`
+/// (any when None) and `port` (any when None).
+pub fn peer_events(
+    recs: &[PeerEvent],
+    event: &str,
+    ip: Option<&str>,
+    port: Option<u16>,
+) -> Vec<PeerEvent> {
     recs.iter()
-        .filter(|p| p.event == event && p.ip == ip && port.is_none_or(|x| x == p.port))
+        .filter(|p| p.event == event)
+        .filter(|p| ip.is_none_or(|x| x == p.ip) && port.is_none_or(|x| x == p.port))
         .cloned()
         .collect()
 }

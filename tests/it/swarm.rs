@@ -381,6 +381,8 @@ fn one_seeder_serves_two_torrents_on_one_port() {
         NO_TRACKER,
     );
     let seed = Seeder::of(&s).args(&[t2.to_str().unwrap()]).start();
+    // One record per torrent (the start returned on the first).
+    wait_for(5, || seed.records::<Listening>().len() >= 2);
     let listening = seed.records::<Listening>();
     assert_eq!(listening.len(), 2, "{listening:?}");
     assert!(listening.iter().all(|l| l.port == seed.port()));

@@ -25,10 +25,6 @@ impl SeederOpts {
         self.dir = dir.to_path_buf();
         self
     }
-    pub fn ip(mut self, ip: &str) -> Self {
-        self.ip = ip.to_string();
-        self
-    }
     /// `--max-upload-rate RATE`.
     pub fn rate(self, rate: &str) -> Self {
         self.args(&["--max-upload-rate", rate])

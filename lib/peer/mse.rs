@@ -284,35 +284,20 @@ pub fn req23(info_hash: &[u8; 20], s: &[u8; KEY_LEN]) -> [u8; 20] {
     std::array::from_fn(|i| a[i] ^ b[i])
 }
 
-/// The RC4 stream cipher.
-#[derive(Clone)]
-pub struct Rc4 {
-    s: [u8; 256],
-    i: u8,
-    j: u8,
-}
+/// The RC4 stream cipher with a 20-byte key, as MSE uses it (the `rc4` crate does the work).
+pub struct Rc4(rc4::Rc4<rc4::consts::U20>);
 
 impl Rc4 {
-    /// A cipher keyed with `key` (1 to 256 bytes).
-    pub fn new(key: &[u8]) -> Rc4 {
-        let mut s: [u8; 256] = std::array::from_fn(|i| i as u8);
-        let mut j = 0u8;
-        for i in 0..256 {
-            j = j.wrapping_add(s[i]).wrapping_add(key[i % key.len()]);
-            s.swap(i, j as usize);
-        }
-        Rc4 { s, i: 0, j: 0 }
+    /// A cipher keyed with `key`.
+    pub fn new(key: &[u8; 20]) -> Rc4 {
+        use rc4::KeyInit;
+        Rc4(rc4::Rc4::new(key.into()))
     }
 
     /// Encrypt or decrypt `data` in place (the same operation).
     pub fn apply(&mut self, data: &mut [u8]) {
-        for b in data {
-            self.i = self.i.wrapping_add(1);
-            self.j = self.j.wrapping_add(self.s[self.i as usize]);
-            self.s.swap(self.i as usize, self.j as usize);
-            let k = self.s[self.s[self.i as usize].wrapping_add(self.s[self.j as usize]) as usize];
-            *b ^= k;
-        }
+        use rc4::StreamCipher;
+        self.0.apply_keystream(data);
     }
 
     /// The MSE cipher for `name` ("keyA": initiator to responder, "keyB": the other way), with
@@ -397,7 +382,6 @@ pub fn random_pad(max: usize) -> Vec<u8> {
 }
 
 /// One direction of a connection's stream: RC4 or nothing.
-#[derive(Clone)]
 pub struct Keystream(Option<Rc4>);
 
 impl Keystream {
@@ -416,7 +400,6 @@ impl Keystream {
 
 /// The transformation of a whole connection after its handshake: two RC4 keystreams when
 /// RC4 was selected, the identity otherwise. Apply it to every byte, in order, once.
-#[derive(Clone)]
 pub struct Cipher {
     send: Keystream,
     recv: Keystream,
@@ -582,7 +565,7 @@ impl Initiator {
                     enc.apply(&mut tail);
                     out.extend_from_slice(&tail);
                     let mut vc = [0u8; 8];
-                    dec.clone().apply(&mut vc);
+                    Rc4::mse(b"keyB", &s, &self.info_hash).apply(&mut vc);
                     self.ciphers = Some((enc, dec, vc));
                     self.buf.clear();
                     self.state = IState::Sync;
@@ -853,16 +836,38 @@ mod tests {
     }
 
     #[test]
-    fn rc4_known_vectors() {
-        let mut d = *b"Plaintext";
-        Rc4::new(b"Key").apply(&mut d);
-        assert_eq!(d.to_vec(), unhex("bbf316e8d940af0ad3"));
-        let mut d = *b"pedia";
-        Rc4::new(b"Wiki").apply(&mut d);
-        assert_eq!(d.to_vec(), unhex("1021bf0420"));
-        let mut d = *b"Attack at dawn";
-        Rc4::new(b"Secret").apply(&mut d);
-        assert_eq!(d.to_vec(), unhex("45a01f645fc35b383552544b9bf5"));
+    fn rc4_matches_a_reference_keystream() {
+        // RC4 with the 20-byte key 01 02 .. 14: the first keystream bytes, from the key
+        // schedule and generator written out independently here.
+        let key: [u8; 20] = std::array::from_fn(|i| i as u8 + 1);
+        let mut s: [u8; 256] = std::array::from_fn(|i| i as u8);
+        let mut j = 0u8;
+        for i in 0..256 {
+            j = j.wrapping_add(s[i]).wrapping_add(key[i % 20]);
+            s.swap(i, j as usize);
+        }
+        let (mut i, mut j) = (0u8, 0u8);
+        let reference: Vec<u8> = (0..1100)
+            .map(|_| {
+                i = i.wrapping_add(1);
+                j = j.wrapping_add(s[i as usize]);
+                s.swap(i as usize, j as usize);
+                s[s[i as usize].wrapping_add(s[j as usize]) as usize]
+            })
+            .collect();
+        let mut ks = vec![0u8; 1100];
+        let mut c = Rc4::new(&key);
+        c.apply(&mut ks[..3]);
+        c.apply(&mut ks[3..]);
+        assert_eq!(ks, reference);
+        // The MSE cipher drops the first 1024 bytes.
+        let secret = [7u8; KEY_LEN];
+        let k = sha1(&[b"keyA", &secret, &[9; 20]]);
+        let mut full = vec![0u8; 1040];
+        Rc4::new(&k).apply(&mut full);
+        let mut tail = vec![0u8; 16];
+        Rc4::mse(b"keyA", &secret, &[9; 20]).apply(&mut tail);
+        assert_eq!(tail, full[1024..]);
     }
 
     #[test]

@@ -168,4 +168,58 @@ mod tests {
             Err(Error::Handshake(_))
         ));
     }
+
+    #[test]
+    fn extended_messages_round_trip_from_every_split_point() {
+        let l = Limits::new(16384, 16384 * 4);
+        let piece: Vec<u8> = (0..super::metadata::METADATA_PIECE)
+            .map(|i| i as u8)
+            .collect();
+        let cases = [
+            (0, ours(Some(40_000), false, Some(1), "bt", 9).encode()),
+            (OUR_UT_METADATA, metadata::Message::Request(1).encode()),
+            (OUR_UT_METADATA, metadata::Message::Reject(1).encode()),
+            (
+                OUR_UT_METADATA,
+                metadata::Message::Data {
+                    piece: 0,
+                    total_size: 40_000,
+                    data: piece,
+                }
+                .encode(),
+            ),
+            (
+                OUR_UT_PEX,
+                pex::Message {
+                    added: (1..=50u16)
+                        .map(|i| (std::net::SocketAddr::from(([10, 0, 0, 1], i)), 0x12))
+                        .collect(),
+                    dropped: vec!["[2001:db8::7]:9".parse().unwrap()],
+                }
+                .encode(),
+            ),
+        ];
+        for (id, payload) in cases {
+            let frame = Message::Extended {
+                id,
+                payload: payload.clone(),
+            }
+            .to_bytes();
+            for split in 0..frame.len() {
+                assert_eq!(decode_frame(&frame[..split], &l), Ok(None), "split {split}");
+            }
+            let (m, used) = decode_frame(&frame, &l).unwrap().unwrap();
+            assert_eq!(used, frame.len());
+            let Message::Extended {
+                id: got,
+                payload: p,
+            } = m
+            else {
+                panic!()
+            };
+            assert_eq!((got, &p), (id, &payload));
+            let ext = decode(got, &p, false).unwrap();
+            assert!(!matches!(ext, Extended::Unknown(_)));
+        }
+    }
 }

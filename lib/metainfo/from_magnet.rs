@@ -37,30 +37,24 @@ pub fn torrent_from_magnet(
     magnet: &Magnet,
     info_bytes: &[u8],
 ) -> Result<(Vec<u8>, Torrent), Error> {
-    let mut matched = false;
-    if let Some(h) = magnet.info_hash {
-        let got: [u8; 20] = Sha1::digest(info_bytes).into();
-        if got != h.0 {
-            return Err(Error::Magnet(format!(
-                "info dictionary hashes to {}, not the magnet's info hash {}",
-                hex(&got),
-                h.hex()
-            )));
+    let check = |got: &[u8], want: &[u8], what: &str| {
+        if got == want {
+            Ok(())
+        } else {
+            Err(Error::Magnet(format!(
+                "info dictionary hashes to {}, not the magnet's {what} {}",
+                hex(got),
+                hex(want)
+            )))
         }
-        matched = true;
+    };
+    if let Some(h) = magnet.info_hash {
+        check(&Sha1::digest(info_bytes), &h.0, "info hash")?;
     }
     if let Some(h) = magnet.info_hash_v2 {
-        let got: [u8; 32] = Sha256::digest(info_bytes).into();
-        if got != h.0 {
-            return Err(Error::Magnet(format!(
-                "info dictionary hashes to {} (SHA-256), not the magnet's btmh {}",
-                hex(&got),
-                h.hex()
-            )));
-        }
-        matched = true;
+        check(&Sha256::digest(info_bytes), &h.0, "btmh (SHA-256)")?;
     }
-    if !matched {
+    if magnet.info_hash.is_none() && magnet.info_hash_v2.is_none() {
         return Err(Error::Magnet("the magnet link has no info hash".into()));
     }
     let mut out = b"d".to_vec();

@@ -443,6 +443,34 @@ impl Cipher {
     }
 }
 
+/// Append `data` to a handshake buffer, refusing more than the state machine asked for.
+fn take(buf: &mut Vec<u8>, data: &[u8], want: usize) -> Result<(), Error> {
+    if data.len() > want {
+        return Err(Error::Misuse);
+    }
+    buf.extend_from_slice(data);
+    Ok(())
+}
+
+/// Search `buf` for `marker` after at most [`MAX_PAD`] bytes of padding, resuming where the
+/// last search (`searched` bytes) stopped: `Ok(Some(end))` with the offset just past the marker,
+/// `Ok(None)` to read more, an error once the padding limit is passed without it.
+fn find_marker(buf: &[u8], searched: &mut usize, marker: &[u8]) -> Result<Option<usize>, Error> {
+    let from = searched.saturating_sub(marker.len() - 1);
+    let end = buf.len().min(MAX_PAD + marker.len());
+    if let Some(p) = buf[from..end]
+        .windows(marker.len())
+        .position(|w| w == marker)
+    {
+        return Ok(Some(from + p + marker.len()));
+    }
+    *searched = buf.len();
+    if buf.len() >= MAX_PAD + marker.len() {
+        return Err(Error::NoSync);
+    }
+    Ok(None)
+}
+
 // ---- the initiator state machine ----
 
 enum IState {
@@ -543,10 +571,8 @@ impl Initiator {
     /// Feed bytes read from the responder (at most [`want`](Self::want)); returns the bytes
     /// to send to it (may be empty).
     pub fn feed(&mut self, data: &[u8]) -> Result<Vec<u8>, Error> {
-        if data.len() > self.want() {
-            return Err(Error::Misuse);
-        }
-        self.buf.extend_from_slice(data);
+        let want = self.want();
+        take(&mut self.buf, data, want)?;
         let mut out = Vec::new();
         loop {
             match self.state {
@@ -572,19 +598,12 @@ impl Initiator {
                 }
                 IState::Sync => {
                     let (_, dec, vc) = self.ciphers.as_mut().ok_or(Error::Misuse)?;
-                    let from = self.searched.saturating_sub(7);
-                    let end = self.buf.len().min(MAX_PAD + 8);
-                    if let Some(p) = self.buf[from..end].windows(8).position(|w| w == vc) {
-                        dec.apply(&mut [0u8; 8]);
-                        self.buf.drain(..from + p + 8);
-                        self.state = IState::Select;
-                        continue;
-                    }
-                    self.searched = self.buf.len();
-                    if self.buf.len() >= MAX_PAD + 8 {
-                        return Err(Error::NoSync);
-                    }
-                    break;
+                    let Some(end) = find_marker(&self.buf, &mut self.searched, &vc[..])? else {
+                        break;
+                    };
+                    dec.apply(&mut [0u8; 8]);
+                    self.buf.drain(..end);
+                    self.state = IState::Select;
                 }
                 IState::Select if self.buf.len() == 6 => {
                     let (_, dec, _) = self.ciphers.as_mut().ok_or(Error::Misuse)?;
@@ -713,10 +732,8 @@ impl Responder {
     /// Feed bytes read from the initiator (at most [`want`](Self::want)); returns the bytes
     /// to send to it (may be empty).
     pub fn feed(&mut self, data: &[u8]) -> Result<Vec<u8>, Error> {
-        if data.len() > self.want() {
-            return Err(Error::Misuse);
-        }
-        self.buf.extend_from_slice(data);
+        let want = self.want();
+        take(&mut self.buf, data, want)?;
         let mut out = Vec::new();
         loop {
             match self.state {
@@ -730,18 +747,11 @@ impl Responder {
                 }
                 State::Sync => {
                     let marker = req1(&self.secret);
-                    let from = self.searched.saturating_sub(19);
-                    let end = self.buf.len().min(MAX_PAD + 20);
-                    if let Some(p) = self.buf[from..end].windows(20).position(|w| w == marker) {
-                        self.buf.drain(..from + p + 20);
-                        self.state = State::Header;
-                        continue;
-                    }
-                    self.searched = self.buf.len();
-                    if self.buf.len() >= MAX_PAD + 20 {
-                        return Err(Error::NoSync);
-                    }
-                    break;
+                    let Some(end) = find_marker(&self.buf, &mut self.searched, &marker)? else {
+                        break;
+                    };
+                    self.buf.drain(..end);
+                    self.state = State::Header;
                 }
                 State::Header if self.buf.len() == 34 => {
                     let named: [u8; 20] = self.buf[..20].try_into().expect("20 bytes");

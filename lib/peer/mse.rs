@@ -1065,6 +1065,15 @@ mod tests {
         let (sent, _) = drive(&mut r, &init.first(), 1000).unwrap();
         let (wire, _, _) = init.second(&sent[..KEY_LEN].try_into().unwrap());
         assert_eq!(drive(&mut r, &wire, 1000).err(), Some(Error::IaTooLong));
+        // PadA of 513 bytes: refused even when req1 arrives in the same read.
+        for chunk in [35, 1000] {
+            assert_eq!(
+                handshake(CRYPTO_PLAIN, CRYPTO_PLAIN, 513, chunk).err(),
+                Some(Error::NoSync),
+                "chunk {chunk}"
+            );
+            assert!(handshake(CRYPTO_PLAIN, CRYPTO_PLAIN, 512, chunk).is_ok());
+        }
         // No sync marker within 512 bytes of padding: the search is bounded.
         let mut r = Responder::new([0x5a; 20], Vec::new(), vec![[1; 20]], 1);
         drive(&mut r, &init.first(), 1000).unwrap();

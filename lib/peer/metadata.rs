@@ -774,4 +774,44 @@ mod tests {
             Progress::Complete(bytes)
         );
     }
+
+    #[test]
+    fn mutated_messages_never_panic() {
+        let seeds = [
+            Message::Request(5).encode(),
+            Message::Reject(0).encode(),
+            Message::Data {
+                piece: 1,
+                total_size: 20_000,
+                data: info(20_000 - METADATA_PIECE),
+            }
+            .encode(),
+        ];
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for seed in &seeds {
+            for _ in 0..3000 {
+                let mut b = seed.clone();
+                for _ in 0..1 + next() % 4 {
+                    let at = (next() % b.len().min(64) as u64) as usize;
+                    match next() % 3 {
+                        0 => b[at] = next() as u8,
+                        1 => b.truncate(at),
+                        _ => b.insert(at, next() as u8),
+                    }
+                    if b.is_empty() {
+                        break;
+                    }
+                }
+                if let Ok(Message::Data { data, .. }) = Message::decode(&b) {
+                    assert!(data.len() <= METADATA_PIECE);
+                }
+            }
+        }
+    }
 }

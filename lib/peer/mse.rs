@@ -1277,4 +1277,34 @@ mod tests {
         let i = Initiator::new(random_private(), vec![1; 600], [0; 20], 3, Vec::new());
         assert_eq!(i.hello().len(), KEY_LEN + MAX_PAD);
     }
+
+    #[test]
+    fn garbage_from_a_responder_ends_in_an_error_or_a_bounded_wait() {
+        // Random bytes after a valid Yb: the initiator never reads past 512 + 8 bytes of them
+        // without failing, and never panics.
+        let b = KeyPair::new([0x77; 20]);
+        let mut x = 0x1234_5678_9abc_def1u64;
+        for round in 0..40 {
+            let mut i = Initiator::new([0x21; 20], Vec::new(), [3; 20], 3, Vec::new());
+            i.feed(&b.public).unwrap();
+            let mut fed = 0;
+            let r = loop {
+                let n = i.want();
+                let junk: Vec<u8> = (0..n)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        x as u8
+                    })
+                    .collect();
+                fed += n;
+                match i.feed(&junk) {
+                    Err(e) => break e,
+                    Ok(_) => assert!(fed <= MAX_PAD + 8 + 6 + MAX_PAD, "round {round}"),
+                }
+            };
+            assert_eq!(r, Error::NoSync, "round {round}");
+        }
+    }
 }

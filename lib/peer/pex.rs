@@ -366,4 +366,39 @@ mod tests {
         assert!(s.message(Instant::now(), &[(v4(1), 0)]).is_none());
         assert!(PexState::new(false).enabled());
     }
+
+    #[test]
+    fn mutated_messages_never_panic() {
+        let seed = Message {
+            added: vec![(v4(1), 3), ("[::2]:5".parse().unwrap(), 1)],
+            dropped: vec![v4(9), "[::3]:7".parse().unwrap()],
+        }
+        .encode();
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..5000 {
+            let mut b = seed.clone();
+            for _ in 0..1 + next() % 4 {
+                let at = (next() % b.len() as u64) as usize;
+                match next() % 3 {
+                    0 => b[at] = next() as u8,
+                    1 => b.truncate(at),
+                    _ => b.insert(at, next() as u8),
+                }
+                if b.is_empty() {
+                    break;
+                }
+            }
+            if let Ok(m) = Message::decode(&b) {
+                assert!(
+                    m.added.len() <= MAX_PEX_PEERS && m.added.iter().all(|(a, _)| a.port() != 0)
+                );
+            }
+        }
+    }
 }

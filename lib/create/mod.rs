@@ -15,7 +15,7 @@ mod hash;
 mod walk;
 
 pub use hash::hash_pieces;
-pub use walk::{glob_match, torrent_name, walk, InputFile, Layout, WalkOptions};
+pub use walk::{torrent_name, walk, Globs, InputFile, Layout, WalkOptions};
 
 use std::fmt;
 use std::fs;
@@ -32,8 +32,9 @@ pub const CREATED_BY: &str = concat!("bt/", env!("CARGO_PKG_VERSION"));
 pub const MIN_PIECE_LENGTH: u64 = 16 << 10;
 /// Largest piece length chosen by [`default_piece_length`]: 16 MiB.
 pub const MAX_DEFAULT_PIECE_LENGTH: u64 = 16 << 20;
-/// Largest piece length accepted: 1 GiB.
-pub const MAX_PIECE_LENGTH: u64 = 1 << 30;
+/// Largest piece length accepted: 64 MiB (the largest libtorrent and qBittorrent offer when
+/// creating; larger pieces make every hash failure cost more than it is worth).
+pub const MAX_PIECE_LENGTH: u64 = 64 << 20;
 /// [`default_piece_length`] aims at no more than this many pieces.
 pub const TARGET_PIECES: u64 = 2000;
 
@@ -59,6 +60,15 @@ pub enum Error {
     Changed(PathBuf),
     /// The output file exists and overwriting was not asked for.
     Exists(PathBuf),
+    /// A glob pattern does not compile.
+    Glob {
+        /// The pattern as given.
+        pattern: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The input is one file, and the exclude or include patterns leave it out.
+    Filtered(PathBuf),
 }
 
 impl fmt::Display for Error {
@@ -72,10 +82,16 @@ impl fmt::Display for Error {
             Error::BadName(n) => write!(f, "torrent name {n:?} is not one plain path component"),
             Error::PieceLength(n) => write!(
                 f,
-                "piece length {n} is not a power of two between 16 KiB and 1 GiB"
+                "piece length {n} is not a power of two from 16 KiB to 64 MiB"
             ),
             Error::Changed(p) => write!(f, "{}: file changed while hashing", p.display()),
             Error::Exists(p) => write!(f, "{} exists (use --force to overwrite)", p.display()),
+            Error::Glob { pattern, reason } => write!(f, "glob {pattern:?}: {reason}"),
+            Error::Filtered(p) => write!(
+                f,
+                "{}: the exclude or include patterns leave this file out: no data to make a torrent of",
+                p.display()
+            ),
         }
     }
 }
@@ -142,7 +158,7 @@ pub fn default_piece_length(total_length: u64) -> u64 {
         .clamp(MIN_PIECE_LENGTH, MAX_DEFAULT_PIECE_LENGTH)
 }
 
-/// Accept a piece length only if it is a power of two between 16 KiB and 1 GiB.
+/// Accept a piece length only if it is a power of two from 16 KiB to 64 MiB.
 pub fn check_piece_length(n: u64) -> Result<u64, Error> {
     if n.is_power_of_two() && (MIN_PIECE_LENGTH..=MAX_PIECE_LENGTH).contains(&n) {
         Ok(n)
@@ -347,6 +363,9 @@ mod tests {
         assert!(check_piece_length(16 << 10).is_ok());
         assert!(check_piece_length(8 << 10).is_err());
         assert!(check_piece_length(3 << 20).is_err());
+        assert!(check_piece_length(MAX_PIECE_LENGTH).is_ok());
+        assert!(check_piece_length(MAX_PIECE_LENGTH * 2).is_err());
+        assert!(check_piece_length(1 << 30).is_err());
         assert!(check_piece_length(2 << 30).is_err());
     }
 

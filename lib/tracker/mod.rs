@@ -309,6 +309,29 @@ pub fn scrape(url: &str, hashes: &[InfoHash], opts: &Options) -> Result<Vec<Scra
     }
 }
 
+/// Check that `url` is a tracker URL we can ask: it parses (RFC 3986, through the `url` crate),
+/// its scheme is `http`, `https` or `udp`, it names a host, and a `udp://` URL has a port. The
+/// error names the URL and says what is wrong.
+pub fn check_url(url: &str) -> Result<(), Error> {
+    let bad = |reason: String| Error::BadUrl {
+        tracker: url.to_string(),
+        reason,
+    };
+    let parsed = url::Url::parse(url).map_err(|e| bad(format!("not a url ({e})")))?;
+    if scheme(url).is_none() || !matches!(parsed.scheme(), "http" | "https" | "udp") {
+        return Err(unsupported(url));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(bad("no host".to_string()));
+    }
+    if parsed.scheme() == "udp" && parsed.port().is_none() {
+        return Err(bad(
+            "a udp:// tracker needs a port (udp://host:port)".to_string()
+        ));
+    }
+    Ok(())
+}
+
 fn scheme(url: &str) -> Option<&str> {
     let (s, rest) = url.split_once("://")?;
     let ok = !rest.is_empty() && matches!(s, "http" | "https" | "udp");
@@ -408,6 +431,33 @@ mod tests {
         assert!(e.to_string().contains("wss://x/announce"), "{e}");
         assert!(matches!(e, Error::BadUrl { .. }));
         assert!(announce("http://", &req, &Options::default()).is_err());
+    }
+
+    #[test]
+    fn tracker_urls_are_checked_before_asking() {
+        for ok in [
+            "http://t.example/announce",
+            "https://t.example:8443/a?passkey=x",
+            "udp://t.example:6969",
+            "udp://[::1]:6969/announce",
+            "http://127.0.0.1:1/announce",
+        ] {
+            assert_eq!(check_url(ok), Ok(()), "{ok}");
+        }
+        for (bad, why) in [
+            ("ftp://x/", "only http://"),
+            ("wss://x/announce", "only http://"),
+            ("HTTP//x", "not a url"),
+            ("http://", "not a url"),
+            ("http://exa mple/", "not a url"),
+            ("udp://t.example/announce", "needs a port"),
+            ("", "not a url"),
+        ] {
+            let e = check_url(bad).unwrap_err();
+            let text = e.to_string();
+            assert!(text.contains(&format!("tracker {bad}:")), "{text}");
+            assert!(text.contains(why), "{bad}: {text}");
+        }
     }
 
     #[test]

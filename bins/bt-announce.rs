@@ -153,7 +153,8 @@ fn body(args: Args) -> anyhow::Result<u8> {
         target.info_hash,
         args.port,
         args.left.or(target.length).unwrap_or(16384),
-    );
+    )
+    .context("no random peer id and key")?;
     req.event = Event::parse(&args.event).context("--event")?;
     req.numwant = args.numwant;
     req.uploaded = args.uploaded;

@@ -413,7 +413,7 @@ impl FakePeer {
                         Ok(Some(h)) if h.info_hash == info_hash => {}
                         _ => return,
                     }
-                    let ours = Handshake::new(info_hash, PeerId::generate());
+                    let ours = Handshake::new(info_hash, PeerId::generate().unwrap());
                     if s.write_all(&ours.encode()).is_err() {
                         return;
                     }
@@ -1054,7 +1054,7 @@ fn bad_requests_to_bt_seed_are_dropped_and_it_keeps_serving() {
         let mut s = TcpStream::connect_timeout(&seed.addr, Duration::from_secs(5)).unwrap();
         s.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        s.write_all(&Handshake::new(f.info_hash, PeerId::generate()).encode())
+        s.write_all(&Handshake::new(f.info_hash, PeerId::generate().unwrap()).encode())
             .unwrap();
         let mut hs = [0u8; peer::HANDSHAKE_LEN];
         s.read_exact(&mut hs).unwrap();
@@ -1098,7 +1098,7 @@ fn bad_requests_to_bt_seed_are_dropped_and_it_keeps_serving() {
     // A well-formed request still gets its exact bytes.
     let mut s = TcpStream::connect_timeout(&seed.addr, Duration::from_secs(5)).unwrap();
     s.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
-    s.write_all(&Handshake::new(f.info_hash, PeerId::generate()).encode())
+    s.write_all(&Handshake::new(f.info_hash, PeerId::generate().unwrap()).encode())
         .unwrap();
     let mut hs = [0u8; peer::HANDSHAKE_LEN];
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -1158,7 +1158,7 @@ fn peers_that_request_and_never_read_do_not_lock_out_a_downloader() {
             let mut s = TcpStream::connect_timeout(&seed.addr, Duration::from_secs(5)).unwrap();
             s.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
             s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-            s.write_all(&Handshake::new(f.info_hash, PeerId::generate()).encode())
+            s.write_all(&Handshake::new(f.info_hash, PeerId::generate().unwrap()).encode())
                 .unwrap();
             let mut hs = [0u8; peer::HANDSHAKE_LEN];
             s.read_exact(&mut hs).unwrap();
@@ -1382,7 +1382,7 @@ fn flood_of_300_handshaken_idle_peers_does_not_starve_a_downloader() {
         };
         s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         s.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
-        let ours = Handshake::new(f.info_hash, PeerId::generate());
+        let ours = Handshake::new(f.info_hash, PeerId::generate().unwrap());
         let mut hs = [0u8; peer::HANDSHAKE_LEN];
         if s.write_all(&ours.encode()).is_ok() && s.read_exact(&mut hs).is_ok() {
             idle.push(s);

@@ -564,7 +564,7 @@ fn hostile_peer(t: &Path, how: Hostile) -> u16 {
         if s.read_exact(&mut hs).is_err() {
             return;
         }
-        let _ = s.write_all(&Handshake::new(info_hash, PeerId::generate()).encode());
+        let _ = s.write_all(&Handshake::new(info_hash, PeerId::generate().unwrap()).encode());
         let mut out = Vec::new();
         match how {
             Hostile::HugeFrame => out.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 7, 0, 0, 0]),
@@ -688,7 +688,7 @@ fn hostile_peers_are_dropped_and_the_download_completes() {
 fn seeder_hangs_up(port: u16, info_hash: [u8; 20], msgs: &[Message]) -> bool {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s.write_all(&Handshake::new(info_hash, PeerId::generate()).encode())
+    s.write_all(&Handshake::new(info_hash, PeerId::generate().unwrap()).encode())
         .unwrap();
     let mut out = Vec::new();
     for m in msgs {
@@ -752,7 +752,7 @@ fn seeder_drops_peers_that_request_outside_the_torrent() {
     // A 4 GiB frame from a downloader: dropped too.
     let mut s = TcpStream::connect(("127.0.0.1", seed.port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s.write_all(&Handshake::new(info_hash, PeerId::generate()).encode())
+    s.write_all(&Handshake::new(info_hash, PeerId::generate().unwrap()).encode())
         .unwrap();
     s.write_all(&[0xff, 0xff, 0xff, 0xff]).unwrap();
     let mut buf = [0u8; 65536];

@@ -142,7 +142,7 @@ fn run(args: Args) -> anyhow::Result<u8> {
     );
     let pieces = create::hash_pieces(&layout.files, piece_length, &bar.callback())?;
     bar.finish();
-    let made = create::build(&layout, piece_length, &pieces, &opts);
+    let made = create::build(&layout, piece_length, &pieces, &opts)?;
     let magnet = self_check(&made)?;
     let Some(out) = output else {
         cli::Out::new(cli::Mode::Json).raw(&made.bytes)?;

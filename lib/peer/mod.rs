@@ -39,35 +39,19 @@ const FAST_BIT: u8 = 0x04;
 pub struct PeerId(pub [u8; 20]);
 
 impl PeerId {
-    /// A fresh Azureus-style id: `-BT0100-` followed by 12 random bytes from `/dev/urandom`.
-    pub fn generate() -> PeerId {
+    /// A fresh Azureus-style id: `-BT0100-` followed by 12 random bytes from the operating
+    /// system (`getrandom`); an error when it has none to give (no predictable fallback).
+    pub fn generate() -> Result<PeerId, getrandom::Error> {
         let mut id = [0u8; 20];
         id[..8].copy_from_slice(b"-BT0100-");
-        let mut rnd = [0u8; 12];
-        if !read_urandom(&mut rnd) {
-            // Fall back on the clock and the pid: unique enough to tell runs apart.
-            let t = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0);
-            let mixed = t ^ ((std::process::id() as u128) << 64);
-            rnd.copy_from_slice(&mixed.to_le_bytes()[..12]);
-        }
-        id[8..].copy_from_slice(&rnd);
-        PeerId(id)
+        getrandom::fill(&mut id[8..])?;
+        Ok(PeerId(id))
     }
 
     /// Lowercase hex.
     pub fn hex(&self) -> String {
         crate::metainfo::hex(&self.0)
     }
-}
-
-fn read_urandom(buf: &mut [u8]) -> bool {
-    use std::io::Read;
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(buf))
-        .is_ok()
 }
 
 impl fmt::Debug for PeerId {
@@ -783,8 +767,8 @@ mod tests {
 
     #[test]
     fn peer_ids_are_azureus_style_and_random() {
-        let a = PeerId::generate();
-        let b = PeerId::generate();
+        let a = PeerId::generate().unwrap();
+        let b = PeerId::generate().unwrap();
         assert_eq!(&a.0[..8], b"-BT0100-");
         assert_ne!(a, b);
         assert_eq!(a.hex().len(), 40);

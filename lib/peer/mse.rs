@@ -357,28 +357,26 @@ impl Policy {
 }
 
 /// Fill `buf` with random bytes for private keys and padding (the one place MSE draws
-/// randomness).
-fn fill_random(buf: &mut [u8]) {
-    for chunk in buf.chunks_mut(32) {
-        let r: [u8; 32] = crate::tracker::random_bytes();
-        chunk.copy_from_slice(&r[..chunk.len()]);
-    }
+/// randomness: the operating system's generator through `getrandom`; a failure is an error,
+/// never a predictable fallback).
+fn fill_random(buf: &mut [u8]) -> Result<(), getrandom::Error> {
+    getrandom::fill(buf)
 }
 
 /// A fresh random 160-bit private exponent.
-pub fn random_private() -> [u8; 20] {
+pub fn random_private() -> Result<[u8; 20], getrandom::Error> {
     let mut k = [0u8; 20];
-    fill_random(&mut k);
-    k
+    fill_random(&mut k)?;
+    Ok(k)
 }
 
 /// Random padding of a random length below `max` (at most [`MAX_PAD`]).
-pub fn random_pad(max: usize) -> Vec<u8> {
+pub fn random_pad(max: usize) -> Result<Vec<u8>, getrandom::Error> {
     let mut len = [0u8; 2];
-    fill_random(&mut len);
+    fill_random(&mut len)?;
     let mut pad = vec![0u8; u16::from_be_bytes(len) as usize % max.clamp(1, MAX_PAD + 1)];
-    fill_random(&mut pad);
-    pad
+    fill_random(&mut pad)?;
+    Ok(pad)
 }
 
 /// One direction of a connection's stream: RC4 or nothing.
@@ -1268,13 +1266,19 @@ mod tests {
 
     #[test]
     fn random_keys_and_pads_are_bounded() {
-        assert_ne!(random_private(), random_private());
+        assert_ne!(random_private().unwrap(), random_private().unwrap());
         for _ in 0..50 {
-            assert!(random_pad(MAX_PAD + 1000).len() <= MAX_PAD);
-            assert!(random_pad(16).len() < 16);
+            assert!(random_pad(MAX_PAD + 1000).unwrap().len() <= MAX_PAD);
+            assert!(random_pad(16).unwrap().len() < 16);
         }
-        assert!(random_pad(0).is_empty());
-        let i = Initiator::new(random_private(), vec![1; 600], [0; 20], 3, Vec::new());
+        assert!(random_pad(0).unwrap().is_empty());
+        let i = Initiator::new(
+            random_private().unwrap(),
+            vec![1; 600],
+            [0; 20],
+            3,
+            Vec::new(),
+        );
         assert_eq!(i.hello().len(), KEY_LEN + MAX_PAD);
     }
 

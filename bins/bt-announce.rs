@@ -154,7 +154,7 @@ fn body(args: Args) -> anyhow::Result<u8> {
     };
     for (addr, from) in tracker::peers_of(&attempts) {
         match out.mode {
-            Mode::Json => out.json(&PeerRecord::new(addr, Some(from)))?,
+            Mode::Json => out.json(PeerRecord::new(addr, Some(from)))?,
             Mode::Human => out.line(&format!("{addr}"))?,
         }
     }

@@ -145,9 +145,10 @@ impl Out {
         }
     }
 
-    /// Write one JSON record as a line and flush.
-    pub fn json<T: serde::Serialize>(&mut self, record: &T) -> io::Result<()> {
-        serde_json::to_writer(&mut self.out, record).map_err(io::Error::from)?;
+    /// Write one record (any record struct, or a [`Record`](crate::record::Record)) as a JSON
+    /// line in its `"type"` envelope, and flush.
+    pub fn json(&mut self, record: impl Into<crate::record::Record>) -> io::Result<()> {
+        serde_json::to_writer(&mut self.out, &record.into()).map_err(io::Error::from)?;
         self.out.write_all(b"\n")?;
         self.out.flush()
     }
@@ -222,21 +223,7 @@ pub fn one_line(s: &str) -> String {
     escape_controls(s)
 }
 
-/// Escape control characters (and DEL) as `\xNN` / `\n` so untrusted text cannot drive the
-/// terminal. Everything else, including non-ASCII, is kept.
-pub fn escape_controls(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use crate::record::escape_controls;
 
 /// Read a whole input named on the command line: a path, or `-` for stdin. With `-` and a
 /// terminal on stdin, fail with a usage hint instead of waiting. Never reads more than the

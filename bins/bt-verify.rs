@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use clap::Parser;
 
-use bt::cli::{self, Common, Mode, Out};
+use bt::cli::{self, human, Common, Mode, Out};
 use bt::record::{SummaryRecord, VerifyExtra, VerifyFile};
 use bt::storage::{Io, Storage};
 use bt::verify;
@@ -36,6 +36,9 @@ struct Args {
     /// Read with pread instead of memory maps (same results).
     #[arg(long)]
     no_mmap: bool,
+    /// Human view: exact byte counts instead of 1.2 GiB.
+    #[arg(long)]
+    bytes: bool,
     #[command(flatten)]
     common: Common,
 }
@@ -100,7 +103,17 @@ fn main() -> std::process::ExitCode {
                 }
                 out.json(&summary)?;
             }
-            Mode::Human => human(&mut out, &files, &extras, &summary)?,
+            Mode::Human => {
+                let view = human::View {
+                    bytes: args.bytes,
+                    pad: false,
+                    paint: args.common.paint(),
+                };
+                let shared = bt::record::shared_only(&report);
+                for line in human::verify(&files, &shared, &extras, &summary, &view) {
+                    out.line(&line)?;
+                }
+            }
         }
         Ok(if summary.ok {
             cli::EXIT_OK
@@ -108,63 +121,4 @@ fn main() -> std::process::ExitCode {
             cli::EXIT_NEGATIVE
         })
     })
-}
-
-fn human(
-    out: &mut Out,
-    files: &[VerifyFile],
-    extras: &[VerifyExtra],
-    s: &SummaryRecord,
-) -> std::io::Result<()> {
-    out.line(&format!(
-        "{:<11} {:>13} {:>15}  {}",
-        "STATUS", "BAD/PIECES", "BYTES", "PATH"
-    ))?;
-    for f in files {
-        let mut line = format!(
-            "{:<11} {:>13} {:>15}  {}",
-            f.status,
-            format!("{}/{}", f.bad_pieces, f.pieces),
-            f.length,
-            cli::escape_controls(&f.path)
-        );
-        if f.status == "wrong_size" {
-            line.push_str(&format!(" ({} on disk)", f.bytes_on_disk));
-        }
-        if f.shared_bad_pieces > 0 {
-            line.push_str(&format!(
-                " ({} bad pieces shared with other files)",
-                f.shared_bad_pieces
-            ));
-        }
-        if let Some(list) = &f.bad_piece_indices {
-            if !list.is_empty() {
-                line.push_str(&format!(" bad: {list:?}"));
-            }
-        }
-        if let Some(e) = &f.error {
-            line.push_str(&format!(" [{}]", cli::escape_controls(e)));
-        }
-        out.line(&line)?;
-    }
-    for e in extras {
-        out.line(&format!(
-            "{:<11} {:>13} {:>15}  {}",
-            "extra",
-            "-",
-            e.bytes,
-            cli::escape_controls(&e.path)
-        ))?;
-    }
-    let rate = s.bytes_checked.unwrap_or(0) as f64 / s.seconds.max(1e-9) / 1e9;
-    out.line(&format!(
-        "{}: {}/{} pieces good, {} of {} files bad, {} bytes checked in {:.2} s ({rate:.2} GB/s)",
-        if s.ok { "OK" } else { "FAILED" },
-        s.good_pieces.unwrap_or(0),
-        s.pieces,
-        s.bad_files.unwrap_or(0),
-        s.files.unwrap_or(0),
-        s.bytes_checked.unwrap_or(0),
-        s.seconds
-    ))
 }

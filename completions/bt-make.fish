@@ -7,10 +7,10 @@ complete -c bt-make -s n -l name -d 'Torrent name (default: the file or director
 complete -c bt-make -s l -l piece-length -d 'Piece length: bytes or 256K, 1M, 4MiB; a power of two of at least 16 KiB' -r
 complete -c bt-make -l created-by -d 'The `created by` field (default: `bt/<version>`)' -r
 complete -c bt-make -l exclude -d 'Leave out entries whose relative path or name matches GLOB (*, ?, [...]); repeatable' -r
-complete -c bt-make -s j -l jobs -d 'Worker threads for hashing (default: one per core)' -r
-complete -c bt-make -l color -d 'When to use color in human output' -r -f -a "auto\t'Color when stdout is a terminal'
-always\t'Always color'
+complete -c bt-make -l color -d 'Color human output and error messages: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never' -r -f -a "auto\t'Color when the stream is a terminal, `NO_COLOR` is unset and `TERM` is not `dumb`'
+always\t'Always color (even with `NO_COLOR`)'
 never\t'Never color'"
+complete -c bt-make -s j -l jobs -d 'Worker threads for hashing (default: one per core)' -r
 complete -c bt-make -s p -l private -d 'Set the private flag (BEP 27)'
 complete -c bt-make -l no-creation-date -d 'Write no creation date'
 complete -c bt-make -l no-created-by -d 'Write no `created by` field'

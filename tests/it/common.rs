@@ -427,3 +427,22 @@ impl Opentracker {
         format!("udp://127.0.0.1:{}", self.port)
     }
 }
+
+/// Run a shell command line on a pseudo-terminal (`script` from bsdutils), so that stdout and
+/// stderr are terminals; `env` is added to the environment (`TERM` defaults to `xterm`). Returns
+/// the exit code and what the terminal showed (`\r\n` turned into `\n`).
+pub fn on_terminal(command: &str, env: &[(&str, &str)]) -> (i32, String) {
+    assert!(
+        have("script"),
+        "script (bsdutils) is not installed (run ./scripts/test)"
+    );
+    let mut cmd = Command::new("script");
+    cmd.args(["-qec", command, "/dev/null"])
+        .env("TERM", "xterm");
+    cmd.env_remove("NO_COLOR");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let r = run_cmd(&mut cmd, None, Duration::from_secs(60));
+    (r.code, r.stdout_str().replace("\r\n", "\n"))
+}

@@ -673,3 +673,101 @@ fn corpus_v2_and_hybrid_details() {
     assert_eq!(j.version, 2);
     assert_eq!(j.info_hash, None);
 }
+
+/// Issue 10, item 6: an empty file says so; a magnet link without a hash is named once.
+#[test]
+fn empty_inputs_and_hashless_magnets_say_what_is_wrong() {
+    let dir = tempdir();
+    let empty = dir.path().join("empty.torrent");
+    std::fs::write(&empty, b"").unwrap();
+    let empty = empty.to_str().unwrap();
+    for input in [empty, "/dev/null"] {
+        let run = bt("bt-info", &["--json", input]);
+        assert_refused(&run, input, input);
+        assert_eq!(
+            run.stderr.trim_end(),
+            format!("bt-info: error: {input}: the file is empty, not a torrent")
+        );
+    }
+    let run = bt_in("bt-info", dir.path(), &["--json", "-"], Some(b""));
+    assert_eq!(
+        run.stderr.trim_end(),
+        "bt-info: error: <stdin>: the file is empty, not a torrent"
+    );
+    let run = bt("bt-info", &["--json", "magnet:?dn=foo"]);
+    assert_eq!(run.code, 2);
+    assert_eq!(
+        run.stderr.trim_end(),
+        "bt-info: error: magnet link \"magnet:?dn=foo\" has no urn:btih or urn:btmh topic"
+    );
+}
+
+/// On a terminal: sizes in binary units, an ISO 8601 date, piece size and count on one line,
+/// files as a tree with indices and pad files hidden; --bytes and --pad.
+#[test]
+fn human_view_on_a_terminal() {
+    let path = corpus().join("libtorrent/v2_hybrid.torrent");
+    let cmd = format!(
+        "{} {}",
+        crate::common::bin("bt-info").display(),
+        path.display()
+    );
+    let (code, shown) = crate::common::on_terminal(&cmd, &[("NO_COLOR", "1")]);
+    assert_eq!(code, 0, "{shown}");
+    assert!(!shown.contains('\u{1b}'), "NO_COLOR: {shown:?}");
+    assert!(!shown.trim_start().starts_with('{'), "not JSON: {shown}");
+    let line = |key: &str| -> String {
+        shown
+            .lines()
+            .find(|l| l.len() > 13 && l[..13].trim_start() == key)
+            .unwrap_or_else(|| panic!("no {key} line in {shown}"))[15..]
+            .to_string()
+    };
+    assert_eq!(line("pieces"), "1715 pieces of 512.0 KiB");
+    assert_eq!(line("total"), "854.1 MiB in 9 files");
+    assert_eq!(line("creation date"), "2022-09-14T14:13:59Z");
+    assert_eq!(
+        line("files"),
+        "9 files (9 pad files hidden, --pad shows them)"
+    );
+    assert!(
+        shown.contains("[12]      61 B  readme.txt"),
+        "indices and sizes: {shown}"
+    );
+    assert!(!shown.contains("(pad)"), "{shown}");
+
+    let run = bt(
+        "bt-info",
+        &["--human", "--bytes", "--pad", path.to_str().unwrap()],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let text = run.stdout_str();
+    assert!(text.contains("1715 pieces of 524288"), "{text}");
+    assert!(text.contains("(pad)"), "{text}");
+    assert!(text.contains("18 files\n"), "{text}");
+
+    // A multi-file torrent is an indented tree.
+    let bytes = multi(&[
+        (p(&[b"a", b"x.bin"]), 3),
+        (p(&[b"a", b"b", b"y.bin"]), 4),
+        (p(&[b"z.bin"]), 5),
+    ]);
+    let (run, path, _dir) = info_of(&bytes, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let text = bt("bt-info", &["--human", &path]).stdout_str();
+    let tree: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("files  "))
+        .collect();
+    assert_eq!(
+        tree[1..],
+        [
+            "               a/",
+            "                 [0] 3 B  x.bin",
+            "                 b/",
+            "                   [1] 4 B  y.bin",
+            "               [2] 5 B  z.bin",
+        ],
+        "{text}"
+    );
+}

@@ -439,3 +439,49 @@ fn non_utf8_path_is_reported_losslessly() {
     assert_eq!(f.path_hex.as_deref(), Some("6e2f636166e92e62696e"));
     assert_eq!(f.status, "complete");
 }
+
+/// Issue 10, item 9: plurals, and a file whose own bytes are present but whose only bad piece
+/// also covers a missing file is told apart in its line and in the summary.
+#[test]
+fn human_wording_for_files_that_only_share_a_bad_piece() {
+    let (dir, torrent) = sample();
+    std::fs::remove_file(dir.path().join("t/c.bin")).unwrap();
+    let r = verify(&[
+        torrent.to_str().unwrap(),
+        "-d",
+        dir.path().to_str().unwrap(),
+        "--human",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let text = r.stdout_str();
+    let a = text.lines().find(|l| {
+        l.ends_with(
+            "t/a.bin (own bytes present; its only bad piece also covers a missing or damaged file)",
+        )
+    });
+    assert!(a.is_some_and(|l| l.starts_with("incomplete ")), "{text}");
+    assert!(
+        !text.contains("1 bad pieces") && !text.contains(" 1 files"),
+        "{text}"
+    );
+    let last = text.lines().last().unwrap();
+    assert!(
+        last.starts_with(
+            "FAILED: 11/12 pieces good, 1 of 5 files bad and 1 with its own bytes present but a bad piece shared with a bad file, "
+        ),
+        "{last}"
+    );
+    // --color always paints the status column.
+    let r = verify(&[
+        torrent.to_str().unwrap(),
+        "-d",
+        dir.path().to_str().unwrap(),
+        "--human",
+        "--color",
+        "always",
+    ]);
+    let text = r.stdout_str();
+    assert!(text.contains("\u{1b}[32mcomplete"), "{text:?}");
+    assert!(text.contains("\u{1b}[1;31mmissing"), "{text:?}");
+    assert!(text.contains("\u{1b}[33mincomplete"), "{text:?}");
+}

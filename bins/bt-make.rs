@@ -141,9 +141,13 @@ fn run(args: Args) -> anyhow::Result<u8> {
             stdout.line(&format!("created    {}", e(&out.display().to_string())))?;
             stdout.line(&format!("name       {}", e(&torrent.name_lossy())))?;
             stdout.line(&format!("info hash  {}", made.info_hash.hex()))?;
+            let h = |n: u64| cli::human::size(n, false);
             stdout.line(&format!(
-                "pieces     {} x {} bytes ({} bytes in {} files)",
-                made.piece_count, made.piece_length, made.total_length, made.file_count
+                "pieces     {} of {} ({} in {})",
+                cli::human::plural(made.piece_count as u64, "piece", "pieces"),
+                h(made.piece_length),
+                h(made.total_length),
+                cli::human::plural(made.file_count as u64, "file", "files")
             ))?;
             stdout.line(&format!("magnet     {}", e(&rec.magnet)))?;
         }

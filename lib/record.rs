@@ -650,8 +650,9 @@ impl PeerRecord {
 }
 
 /// The event half of a `peer` record, as the swarm reports a connection; written as a
-/// [`PeerRecord`] (`tracker` `null`). Not a record type of its own.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// [`PeerRecord`] (`tracker` `null`). Not a record type of its own: it deserializes from a `peer`
+/// line whose `event` is set, as a narrower view.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct PeerEventRecord {
     /// `connected`, `disconnected` or `banned`.
     pub event: String,
@@ -808,10 +809,21 @@ impl AnnounceRecord {
         let n = |v: Option<u64>| v.map_or("?".to_string(), |v| v.to_string());
         match &self.error {
             None => format!(
-                "tracker {t}: {} peers, {} seeders, {} leechers, interval {} s",
+                "tracker {t}: {} {}, {} {}, {} {}, interval {} s",
                 self.peers,
+                if self.peers == 1 { "peer" } else { "peers" },
                 n(self.complete),
+                if self.complete == Some(1) {
+                    "seeder"
+                } else {
+                    "seeders"
+                },
                 n(self.incomplete),
+                if self.incomplete == Some(1) {
+                    "leecher"
+                } else {
+                    "leechers"
+                },
                 n(self.interval.map(u64::from))
             ),
             Some(e) => format!("tracker {t}: {}", escape_controls(e)),
@@ -854,7 +866,13 @@ impl ScrapeRecord {
         let t = escape_controls(&self.tracker);
         match (&self.error, self.complete, self.incomplete, self.downloaded) {
             (None, Some(c), Some(i), Some(d)) => {
-                format!("{t}: {c} seeders, {i} leechers, {d} downloads")
+                let s = |n: u64| if n == 1 { "" } else { "s" };
+                format!(
+                    "{t}: {c} seeder{}, {i} leecher{}, {d} download{}",
+                    s(c),
+                    s(i),
+                    s(d)
+                )
             }
             (e, ..) => format!(
                 "{t}: no counts: {}",
@@ -919,12 +937,13 @@ pub struct ProgressRecord {
 }
 
 /// What `bt-fetch` knows at the end of a run; written as a [`SummaryRecord`] (see
-/// [`SummaryRecord::from_fetch`]). Not a record type of its own.
+/// [`SummaryRecord::from_fetch`]). Not a record type of its own: it deserializes from
+/// `bt-fetch`'s `summary` line as a narrower view.
 ///
 /// `complete` is true when every piece is verified on disk (exit 0). `pieces_at_start` counts
 /// the pieces found verified on disk before downloading (resume), `pieces_fetched` those
 /// downloaded and verified in this run.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct FetchSummaryRecord {
     /// Every piece verified on disk.
     pub complete: bool,
@@ -1038,6 +1057,26 @@ mod tests {
         assert_eq!(
             line(&r),
             r#"{"type":"announce","tracker":"t","ok":false,"interval":null,"min_interval":null,"complete":null,"incomplete":null,"peers":0,"error":"x","warning":null,"notes":[]}"#
+        );
+    }
+
+    #[test]
+    fn human_lines_use_singulars() {
+        let r = AnnounceRecord {
+            tracker: "t".into(),
+            ok: true,
+            interval: Some(60),
+            min_interval: None,
+            complete: Some(1),
+            incomplete: Some(0),
+            peers: 1,
+            error: None,
+            warning: None,
+            notes: vec![],
+        };
+        assert_eq!(
+            r.human(),
+            "tracker t: 1 peer, 1 seeder, 0 leechers, interval 60 s"
         );
     }
 

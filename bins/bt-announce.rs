@@ -1,7 +1,7 @@
 //! bt-announce: ask a torrent's trackers for peers (or swarm counts) and write them as records.
 
 use anyhow::{bail, Context};
-use bt::cli::{self, escape_controls, Common, Mode, Out};
+use bt::cli::{self, escape_controls, Mode, Out, Output, Quiet};
 use bt::metainfo::{self, InfoHash};
 use bt::record::{AnnounceRecord, PeerRecord, ScrapeRecord};
 use bt::tracker::{self, AnnounceRequest, Event, Options, Tiers};
@@ -64,7 +64,9 @@ struct Args {
     #[arg(long, value_name = "ADDR")]
     bind: Option<IpAddr>,
     #[command(flatten)]
-    common: Common,
+    output: Output,
+    #[command(flatten)]
+    quiet: Quiet,
 }
 
 /// `--tracker`: a URL that [`tracker::check_url`] accepts.
@@ -145,7 +147,7 @@ fn body(args: Args) -> anyhow::Result<u8> {
         timeout: Duration::from_secs_f64(args.timeout),
         bind: args.bind,
     };
-    let mut out = Out::new(args.common.mode());
+    let mut out = Out::new(args.output.mode());
     if args.scrape {
         return scrape(&args, &mut tiers, target.info_hash, &opts, &mut out);
     }
@@ -170,22 +172,22 @@ fn body(args: Args) -> anyhow::Result<u8> {
     };
     for (addr, from) in tracker::peers_of(&attempts) {
         match out.mode {
-            Mode::Json => out.json(&PeerRecord::new(addr, Some(from)))?,
+            Mode::Json => out.json(PeerRecord::new(addr, Some(from)))?,
             Mode::Human => out.line(&format!("{addr}"))?,
         }
     }
     for a in &attempts {
-        report(&args.common, &mut out, &AnnounceRecord::from_attempt(a))?;
+        report(&args.quiet, &mut out, &AnnounceRecord::from_attempt(a))?;
     }
     let errors: Vec<_> = attempts
         .iter()
         .filter_map(|a| a.result.as_ref().err())
         .collect();
-    finish(&args.common, errors.len() < attempts.len(), &errors)
+    finish(&args.quiet, errors.len() < attempts.len(), &errors)
 }
 
 /// Write an announce record (JSON) or a human line, and name problems on stderr.
-fn report(common: &Common, out: &mut Out, r: &AnnounceRecord) -> anyhow::Result<()> {
+fn report(common: &Quiet, out: &mut Out, r: &AnnounceRecord) -> anyhow::Result<()> {
     let t = escape_controls(&r.tracker);
     if let Some(w) = &r.warning {
         common.note(
@@ -205,7 +207,7 @@ fn report(common: &Common, out: &mut Out, r: &AnnounceRecord) -> anyhow::Result<
 }
 
 /// Name every failure on stderr; exit 0 if some tracker answered, else 1.
-fn finish(common: &Common, answered: bool, errors: &[&tracker::Error]) -> anyhow::Result<u8> {
+fn finish(common: &Quiet, answered: bool, errors: &[&tracker::Error]) -> anyhow::Result<u8> {
     for e in errors {
         let line = format!("{TOOL}: {}", escape_controls(&e.to_string()));
         if !answered || !common.quiet {
@@ -241,5 +243,5 @@ fn scrape(
         .iter()
         .filter_map(|a| a.result.as_ref().err())
         .collect();
-    finish(&args.common, answered, &errors)
+    finish(&args.quiet, answered, &errors)
 }

@@ -2,8 +2,7 @@
 
 use std::io::IsTerminal;
 
-use anyhow::Context;
-use bt::cli::{self, Common, Mode, Out};
+use bt::cli::{self, human, Mode, Out, Output};
 use bt::metainfo::Magnet;
 use bt::record::TorrentRecord;
 use clap::Parser;
@@ -11,8 +10,10 @@ use clap::Parser;
 /// Show what a .torrent file or a magnet link contains: info hashes, files, trackers, magnet.
 ///
 /// Writes one JSON object (`"type": "torrent"`, see lib/record.rs) when stdout is not a
-/// terminal, an aligned view when it is. The file is validated first (strict bencode, piece
-/// geometry, safe paths, v2 merkle layers); an invalid torrent is an error (exit 2).
+/// terminal, an aligned view when it is: sizes in binary units (`1.2 GiB`, exact with --bytes),
+/// the creation date in ISO 8601 UTC, files as a tree with their indices (pad files hidden
+/// unless --pad). The file is validated first (strict bencode, piece geometry, safe paths, v2
+/// merkle layers); an invalid or empty torrent is an error (exit 2).
 #[derive(Parser, Debug)]
 #[command(name = "bt-info", version, after_help = cli::EXIT_CODES_HELP)]
 struct Args {
@@ -22,8 +23,14 @@ struct Args {
     /// Also list the v1 piece hashes (hex).
     #[arg(long)]
     pieces: bool,
+    /// Human view: exact byte counts instead of 1.2 GiB.
+    #[arg(long)]
+    bytes: bool,
+    /// Human view: also list pad files (BEP 47).
+    #[arg(long)]
+    pad: bool,
     #[command(flatten)]
-    common: Common,
+    output: Output,
 }
 
 fn main() -> std::process::ExitCode {
@@ -41,16 +48,23 @@ fn main() -> std::process::ExitCode {
             .get(..7)
             .is_some_and(|p| p.eq_ignore_ascii_case("magnet:"))
         {
-            let m = Magnet::parse(input).context("magnet link")?;
-            TorrentRecord::from_magnet(&m)
+            // The error names the link already ("magnet link \"...\" has no ...").
+            TorrentRecord::from_magnet(&Magnet::parse(input)?)
         } else {
             let t = cli::read_torrent(input)?;
             TorrentRecord::from_torrent(&t, args.pieces)
         };
-        let mut out = Out::new(args.common.mode());
+        let mut out = Out::new(args.output.mode());
         match out.mode {
-            Mode::Json => out.json(&record)?,
-            Mode::Human => out.line(&record.human())?,
+            Mode::Json => out.json(record)?,
+            Mode::Human => {
+                let view = human::View {
+                    bytes: args.bytes,
+                    pad: args.pad,
+                    paint: args.output.paint(),
+                };
+                out.line(&human::torrent(&record, &view))?
+            }
         }
         Ok(cli::EXIT_OK)
     })

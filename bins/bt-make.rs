@@ -143,37 +143,28 @@ fn run(args: Args) -> anyhow::Result<u8> {
     let pieces = create::hash_pieces(&layout.files, piece_length, &bar.callback())?;
     bar.finish();
     let made = create::build(&layout, piece_length, &pieces, &opts)?;
-    let magnet = self_check(&made)?;
+    let torrent = self_check(&made)?;
     let Some(out) = output else {
         cli::Out::new(cli::Mode::Json).raw(&made.bytes)?;
         return Ok(cli::EXIT_OK);
     };
     create::write_torrent(&out, &made.bytes, args.force)?;
-    let name = String::from_utf8(made.name.clone());
-    let rec = record::MadeTorrent {
-        kind: "torrent".into(),
-        info_hash: made.info_hash.hex(),
-        name: String::from_utf8_lossy(&made.name).into_owned(),
-        name_hex: name.is_err().then(|| metainfo::hex(&made.name)),
-        piece_length: made.piece_length,
-        piece_count: made.piece_count as u64,
-        total_length: made.total_length,
-        file_count: made.file_count as u64,
-        private: opts.private,
-        magnet,
-        output: out.display().to_string(),
-    };
+    let rec = record::TorrentRecord::made(&torrent, &out);
     let mut stdout = cli::Out::new(args.common.mode());
     match stdout.mode {
         cli::Mode::Json => stdout.json(&rec)?,
         cli::Mode::Human => {
             let e = cli::escape_controls;
-            stdout.line(&format!("created    {}", e(&rec.output)))?;
-            stdout.line(&format!("name       {}", e(&rec.name)))?;
-            stdout.line(&format!("info hash  {}", rec.info_hash))?;
+            stdout.line(&format!("created    {}", e(&out.display().to_string())))?;
+            stdout.line(&format!("name       {}", e(&torrent.name_lossy())))?;
+            stdout.line(&format!("info hash  {}", made.info_hash.hex()))?;
+            let h = |n: u64| cli::human::size(n, false);
             stdout.line(&format!(
-                "pieces     {} x {} bytes ({} bytes in {} files)",
-                rec.piece_count, rec.piece_length, rec.total_length, rec.file_count
+                "pieces     {} of {} ({} in {})",
+                cli::human::plural(made.piece_count as u64, "piece", "pieces"),
+                h(made.piece_length),
+                h(made.total_length),
+                cli::human::plural(made.file_count as u64, "file", "files")
             ))?;
             stdout.line(&format!("magnet     {}", e(&rec.magnet)))?;
         }
@@ -236,8 +227,8 @@ fn options(args: &Args) -> anyhow::Result<create::Options> {
     })
 }
 
-/// Read our own output back with the strict parser, and take the magnet link from it.
-fn self_check(made: &create::Created) -> anyhow::Result<String> {
+/// Read our own output back with the strict parser (the record is made from what it reads).
+fn self_check(made: &create::Created) -> anyhow::Result<metainfo::Torrent> {
     let t = metainfo::Torrent::from_bytes(&made.bytes)
         .context("internal error: the created torrent does not parse")?;
     if t.info_hash != Some(made.info_hash)
@@ -247,5 +238,5 @@ fn self_check(made: &create::Created) -> anyhow::Result<String> {
     {
         bail!("internal error: the created torrent reads back differently");
     }
-    Ok(t.magnet())
+    Ok(t)
 }

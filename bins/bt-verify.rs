@@ -1,16 +1,14 @@
 //! bt-verify: check data on disk against a torrent, piece by piece, with a per-file report.
 
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::Parser;
 
-use bt::cli::{self, Common, Mode, Out};
-use bt::metainfo::hex;
-use bt::record::{VerifyExtra, VerifyFile, VerifySummary};
+use bt::cli::{self, human, Common, Mode, Out};
+use bt::record::{SummaryRecord, VerifyExtra, VerifyFile};
 use bt::storage::{Io, Storage};
-use bt::verify::{self, FileStatus};
+use bt::verify;
 
 /// Check that the data in `DIR/<name>` (or at `--content`) is exactly what a torrent describes:
 /// every piece is hashed in parallel and each file gets a verdict (complete, incomplete,
@@ -39,19 +37,11 @@ struct Args {
     /// Read with pread instead of memory maps (same results).
     #[arg(long)]
     no_mmap: bool,
+    /// Human view: exact byte counts instead of 1.2 GiB.
+    #[arg(long)]
+    bytes: bool,
     #[command(flatten)]
     common: Common,
-}
-
-/// `path` as text, plus its raw bytes in hex when it is not UTF-8.
-fn path_text(p: &Path) -> (String, Option<String>) {
-    match p.to_str() {
-        Some(s) => (s.to_string(), None),
-        None => (
-            p.to_string_lossy().into_owned(),
-            Some(hex(p.as_os_str().as_bytes())),
-        ),
-    }
 }
 
 fn main() -> std::process::ExitCode {
@@ -88,59 +78,23 @@ fn main() -> std::process::ExitCode {
         let files: Vec<VerifyFile> = report
             .files
             .iter()
-            .map(|f| {
-                let (path, path_hex) = path_text(&t.file_path(&t.files[f.file]));
-                VerifyFile {
-                    kind: "file".into(),
-                    path,
-                    path_hex,
-                    length: f.length,
-                    status: f.status.as_str().into(),
-                    bad_pieces: f.bad_pieces.len(),
-                    shared_bad_pieces: f.shared_bad_pieces,
-                    pieces: f.pieces.len(),
-                    bytes_on_disk: f.bytes_on_disk,
-                    bad_piece_indices: args.bad_pieces.then(|| f.bad_pieces.clone()),
-                    error: f.error.clone(),
-                }
-            })
+            .map(|f| VerifyFile::from_report(&t, f, args.bad_pieces))
             .collect();
         let extras: Vec<VerifyExtra> = if args.extra && !t.single_file {
             verify::extra_files(&storage, &root, 100_000)
                 .into_iter()
-                .map(|(p, bytes)| {
-                    let rel = p.strip_prefix(&base).unwrap_or(&p);
-                    let (path, path_hex) = path_text(rel);
-                    VerifyExtra {
-                        kind: "extra".into(),
-                        path,
-                        path_hex,
-                        bytes,
-                    }
-                })
+                .map(|(p, bytes)| VerifyExtra::new(p.strip_prefix(&base).unwrap_or(&p), bytes))
                 .collect()
         } else {
             Vec::new()
         };
-        let bad = report.bad_pieces();
-        let summary = VerifySummary {
-            kind: "summary".into(),
-            ok: report.ok(),
-            pieces: report.have.len(),
-            good_pieces: report.good_pieces(),
-            bad_pieces: bad.len(),
-            bytes_checked: report.bytes_checked,
+        let summary = SummaryRecord::from_verify(
+            &t,
+            &report,
             seconds,
-            files: report.files.len(),
-            bad_files: report
-                .files
-                .iter()
-                .filter(|f| f.status != FileStatus::Complete)
-                .count(),
-            extra_files: args.extra.then_some(extras.len()),
-            info_hash: t.info_hash.map(|h| h.hex()),
-            bad_piece_indices: args.bad_pieces.then_some(bad),
-        };
+            args.extra.then_some(extras.len()),
+            args.bad_pieces,
+        );
         match out.mode {
             Mode::Json => {
                 for f in &files {
@@ -151,7 +105,17 @@ fn main() -> std::process::ExitCode {
                 }
                 out.json(&summary)?;
             }
-            Mode::Human => human(&mut out, &files, &extras, &summary)?,
+            Mode::Human => {
+                let view = human::View {
+                    bytes: args.bytes,
+                    pad: false,
+                    paint: args.common.paint(),
+                };
+                let shared = bt::record::shared_only(&report);
+                for line in human::verify(&files, &shared, &extras, &summary, &view) {
+                    out.line(&line)?;
+                }
+            }
         }
         Ok(if summary.ok {
             cli::EXIT_OK
@@ -219,61 +183,3 @@ fn check_paths(t: &bt::metainfo::Torrent, args: &Args) -> anyhow::Result<()> {
     }
 }
 
-fn human(
-    out: &mut Out,
-    files: &[VerifyFile],
-    extras: &[VerifyExtra],
-    s: &VerifySummary,
-) -> std::io::Result<()> {
-    out.line(&format!(
-        "{:<11} {:>13} {:>15}  {}",
-        "STATUS", "BAD/PIECES", "BYTES", "PATH"
-    ))?;
-    for f in files {
-        let mut line = format!(
-            "{:<11} {:>13} {:>15}  {}",
-            f.status,
-            format!("{}/{}", f.bad_pieces, f.pieces),
-            f.length,
-            cli::escape_controls(&f.path)
-        );
-        if f.status == "wrong_size" {
-            line.push_str(&format!(" ({} on disk)", f.bytes_on_disk));
-        }
-        if f.shared_bad_pieces > 0 {
-            line.push_str(&format!(
-                " ({} bad pieces shared with other files)",
-                f.shared_bad_pieces
-            ));
-        }
-        if let Some(list) = &f.bad_piece_indices {
-            if !list.is_empty() {
-                line.push_str(&format!(" bad: {list:?}"));
-            }
-        }
-        if let Some(e) = &f.error {
-            line.push_str(&format!(" [{}]", cli::escape_controls(e)));
-        }
-        out.line(&line)?;
-    }
-    for e in extras {
-        out.line(&format!(
-            "{:<11} {:>13} {:>15}  {}",
-            "extra",
-            "-",
-            e.bytes,
-            cli::escape_controls(&e.path)
-        ))?;
-    }
-    let rate = s.bytes_checked as f64 / s.seconds.max(1e-9) / 1e9;
-    out.line(&format!(
-        "{}: {}/{} pieces good, {} of {} files bad, {} bytes checked in {:.2} s ({rate:.2} GB/s)",
-        if s.ok { "OK" } else { "FAILED" },
-        s.good_pieces,
-        s.pieces,
-        s.bad_files,
-        s.files,
-        s.bytes_checked,
-        s.seconds
-    ))
-}

@@ -21,14 +21,12 @@ Register-ArgumentCompleter -Native -CommandName 'bt-info' -ScriptBlock {
 
     $completions = @(switch ($command) {
         'bt-info' {
-            [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Worker threads for hashing (default: one per core)')
-            [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'Worker threads for hashing (default: one per core)')
-            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use color in human output')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Color human output and error messages: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never')
             [CompletionResult]::new('--pieces', '--pieces', [CompletionResultType]::ParameterName, 'Also list the v1 piece hashes (hex)')
+            [CompletionResult]::new('--bytes', '--bytes', [CompletionResultType]::ParameterName, 'Human view: exact byte counts instead of 1.2 GiB')
+            [CompletionResult]::new('--pad', '--pad', [CompletionResultType]::ParameterName, 'Human view: also list pad files (BEP 47)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Write JSON records (one object per line), even on a terminal')
             [CompletionResult]::new('--human', '--human', [CompletionResultType]::ParameterName, 'Write human-readable output, even on a pipe')
-            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No progress bars and no diagnostics on stderr except errors')
-            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No progress bars and no diagnostics on stderr except errors')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')

@@ -11,9 +11,8 @@ complete -c bt-announce -l downloaded -d 'Bytes downloaded so far' -r
 complete -c bt-announce -l tracker -d 'Ask this tracker instead of the torrent\'s (repeatable; asked in the order given). An http://, https:// or udp://host:port URL; anything else is a usage error' -r
 complete -c bt-announce -l timeout -d 'Seconds allowed for each tracker: more than 0 and at most 3600 (fractions allowed)' -r
 complete -c bt-announce -l bind -d 'Local address to announce from (udp:// and http:// trackers; https:// uses the system\'s choice). Trackers record this address as ours' -r
-complete -c bt-announce -s j -l jobs -d 'Worker threads for hashing (default: one per core)' -r
-complete -c bt-announce -l color -d 'When to use color in human output' -r -f -a "auto\t'Color when stdout is a terminal'
-always\t'Always color'
+complete -c bt-announce -l color -d 'Color human output and error messages: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never' -r -f -a "auto\t'Color when the stream is a terminal, `NO_COLOR` is unset and `TERM` is not `dumb`'
+always\t'Always color (even with `NO_COLOR`)'
 never\t'Never color'"
 complete -c bt-announce -l all -d 'Ask every tracker at once instead of stopping at the first that answers'
 complete -c bt-announce -l scrape -d 'Ask for swarm counts (scrape) instead of announcing'

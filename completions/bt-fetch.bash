@@ -23,7 +23,7 @@ _bt__fetch() {
 
     case "${cmd}" in
         bt__fetch)
-            opts="-d -q -j -h -V --dir --peer --no-announce --max-peers --timeout --seed --progress-json --peer-records --port --bind --upload-slots --max-upload-rate --snub-timeout --json --human --quiet --jobs --color --help --version"
+            opts="-d -q -j -h -V --dir --peer --no-announce --max-peers --timeout --seed --progress-json --peer-records --port --bind --upload-slots --max-upload-rate --snub-timeout --json --human --color --quiet --jobs --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -69,16 +69,16 @@ _bt__fetch() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --jobs)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 -j)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 *)

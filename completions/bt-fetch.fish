@@ -7,10 +7,10 @@ complete -c bt-fetch -l bind -d 'Address to accept connections on' -r
 complete -c bt-fetch -l upload-slots -d 'Peers unchoked at once when uploading' -r
 complete -c bt-fetch -l max-upload-rate -d 'Upload cap in bytes per second (accepts K/M/G suffixes)' -r
 complete -c bt-fetch -l snub-timeout -d 'Drop a peer that sends no requested block for this many seconds' -r
-complete -c bt-fetch -s j -l jobs -d 'Worker threads for hashing (default: one per core)' -r
-complete -c bt-fetch -l color -d 'When to use color in human output' -r -f -a "auto\t'Color when stdout is a terminal'
-always\t'Always color'
+complete -c bt-fetch -l color -d 'Color human output and error messages: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never' -r -f -a "auto\t'Color when the stream is a terminal, `NO_COLOR` is unset and `TERM` is not `dumb`'
+always\t'Always color (even with `NO_COLOR`)'
 never\t'Never color'"
+complete -c bt-fetch -s j -l jobs -d 'Worker threads for hashing (default: one per core)' -r
 complete -c bt-fetch -l no-announce -d 'Do not announce to the torrent\'s trackers'
 complete -c bt-fetch -l seed -d 'Keep running as a seeder after the download completes (until SIGINT/SIGTERM)'
 complete -c bt-fetch -l progress-json -d 'Write a `progress` record about once per second'

@@ -23,20 +23,12 @@ _bt__info() {
 
     case "${cmd}" in
         bt__info)
-            opts="-q -j -h -V --pieces --json --human --quiet --jobs --color --help --version"
+            opts="-h -V --pieces --bytes --pad --json --human --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --jobs)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                -j)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0

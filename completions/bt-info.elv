@@ -18,14 +18,12 @@ set edit:completion:arg-completer[bt-info] = {|@words|
     }
     var completions = [
         &'bt-info'= {
-            cand -j 'Worker threads for hashing (default: one per core)'
-            cand --jobs 'Worker threads for hashing (default: one per core)'
-            cand --color 'When to use color in human output'
+            cand --color 'Color human output and error messages: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never'
             cand --pieces 'Also list the v1 piece hashes (hex)'
+            cand --bytes 'Human view: exact byte counts instead of 1.2 GiB'
+            cand --pad 'Human view: also list pad files (BEP 47)'
             cand --json 'Write JSON records (one object per line), even on a terminal'
             cand --human 'Write human-readable output, even on a pipe'
-            cand -q 'No progress bars and no diagnostics on stderr except errors'
-            cand --quiet 'No progress bars and no diagnostics on stderr except errors'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'

@@ -8,10 +8,10 @@ complete -c bt-make -s l -l piece-length -d 'Piece length: bytes or 256K, 1M, 4M
 complete -c bt-make -l created-by -d 'The `created by` field (default: `bt/<version>`)' -r
 complete -c bt-make -l exclude -d 'Leave out files and directories that GLOB matches; repeatable. Globs are gitignore-like: `*` and `?` never match `/`; `**` as a path component matches any number of directories (`**/*.bin`, `cache/**`); a glob without `/` matches a name at any depth, one with a `/` matches the path from the input\'s root; a trailing `/` matches directories only; `[a-z]` sets, `\\*` a literal `*`. A file given as PATH is checked by its name too' -r
 complete -c bt-make -l include -d 'Take only the files that GLOB matches (same rules as --exclude, which wins); repeatable' -r
-complete -c bt-make -s j -l jobs -d 'Worker threads for hashing (default: one per core)' -r
-complete -c bt-make -l color -d 'When to use color in human output' -r -f -a "auto\t'Color when stdout is a terminal'
-always\t'Always color'
+complete -c bt-make -l color -d 'Color human output and error messages: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never' -r -f -a "auto\t'Color when the stream is a terminal, `NO_COLOR` is unset and `TERM` is not `dumb`'
+always\t'Always color (even with `NO_COLOR`)'
 never\t'Never color'"
+complete -c bt-make -s j -l jobs -d 'Worker threads for hashing (default: one per core)' -r
 complete -c bt-make -s p -l private -d 'Set the private flag (BEP 27)'
 complete -c bt-make -l no-creation-date -d 'Write no creation date'
 complete -c bt-make -l no-created-by -d 'Write no `created by` field'

@@ -5,10 +5,10 @@ complete -c bt-seed -l max-peers -d 'Most simultaneous connections per torrent' 
 complete -c bt-seed -l upload-slots -d 'Peers unchoked at once, per torrent (plus one optimistic unchoke)' -r
 complete -c bt-seed -l max-upload-rate -d 'Upload cap in bytes per second, per torrent (accepts K/M/G suffixes)' -r
 complete -c bt-seed -l stats-interval -d 'Seconds between `stats` records' -r
-complete -c bt-seed -s j -l jobs -d 'Worker threads for hashing (default: one per core)' -r
-complete -c bt-seed -l color -d 'When to use color in human output' -r -f -a "auto\t'Color when stdout is a terminal'
-always\t'Always color'
+complete -c bt-seed -l color -d 'Color human output and error messages: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never' -r -f -a "auto\t'Color when the stream is a terminal, `NO_COLOR` is unset and `TERM` is not `dumb`'
+always\t'Always color (even with `NO_COLOR`)'
 never\t'Never color'"
+complete -c bt-seed -s j -l jobs -d 'Worker threads for hashing (default: one per core)' -r
 complete -c bt-seed -l skip-verify -d 'Trust the data without verifying it first'
 complete -c bt-seed -l no-announce -d 'Do not announce to the torrents\' trackers'
 complete -c bt-seed -l json -d 'Write JSON records (one object per line), even on a terminal'

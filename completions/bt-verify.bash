@@ -23,7 +23,7 @@ _bt__verify() {
 
     case "${cmd}" in
         bt__verify)
-            opts="-d -q -j -h -V --dir --content --bad-pieces --extra --no-mmap --json --human --quiet --jobs --color --help --version"
+            opts="-d -q -j -h -V --dir --content --bad-pieces --extra --no-mmap --bytes --json --human --color --quiet --jobs --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -41,16 +41,16 @@ _bt__verify() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --jobs)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 -j)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 *)

@@ -1,13 +1,18 @@
 //! Everything that knows about processes: common flags, the output mode, progress bars,
 //! exit codes and the one-line error report.
 //!
-//! Every binary flattens [`Common`] into its clap arguments, so `--json`, `--human`, `-q`,
-//! `-j` and `--color` are spelled and explained the same everywhere, and hands its body to
-//! [`run`], which turns the result into an exit code: 0 ok, 1 a clean negative answer, 2 an
-//! error. A broken pipe on stdout ends the program quietly with 0.
+//! Every binary flattens the flag groups that mean something for it: [`Output`] (`--json`,
+//! `--human`, `--color`) everywhere, [`Quiet`] (`-q`) where something is written to stderr,
+//! [`Common`] (both, and `-j`) where data is hashed; so each flag is spelled and explained the
+//! same everywhere. It calls [`completions_or_continue`] first (`--completions`, `--man`, and
+//! clap's errors as one line with exit 2) and hands its body to [`run`], which turns the result
+//! into an exit code: 0 ok, 1 a clean negative answer, 2 an error. A broken pipe on stdout ends
+//! the program quietly with 0.
 
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
+
+pub mod human;
 
 /// Exit code: success.
 pub const EXIT_OK: u8 = 0;
@@ -19,38 +24,164 @@ pub const EXIT_ERROR: u8 = 2;
 /// The exit-code table shown at the end of every `--help`.
 pub const EXIT_CODES_HELP: &str = "Exit codes: 0 ok, 1 a clean negative answer, 2 error \
 (usage, input, I/O, protocol).\nOutput: JSON (one object per line) when stdout is not a \
-terminal, human-readable when it is; --json and --human force either.";
+terminal, human-readable when it is; --json and --human force either.\nShell completions: \
+--completions bash|zsh|fish|elvish|powershell. Man page: --man (or man/<tool>.1 in the \
+source: man -l man/<tool>.1).";
 
 /// When to color human output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
 pub enum Color {
-    /// Color when stdout is a terminal.
+    /// Color when the stream is a terminal, `NO_COLOR` is unset and `TERM` is not `dumb`.
     #[default]
     Auto,
-    /// Always color.
+    /// Always color (even with `NO_COLOR`).
     Always,
     /// Never color.
     Never,
 }
 
-/// Flags shared by every tool.
+impl Color {
+    /// Whether to color a stream that is (`tty`) or is not a terminal.
+    pub fn enabled(self, tty: bool) -> bool {
+        match self {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => {
+                tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
+            }
+        }
+    }
+
+    /// The `--color` choice read straight from the command line (the last one given), for
+    /// messages written before or without a successful parse (error prefixes).
+    pub fn from_args() -> Color {
+        use clap::ValueEnum;
+        let args: Vec<String> = std::env::args_os()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let mut choice = Color::Auto;
+        for (i, a) in args.iter().enumerate() {
+            let v = match a.strip_prefix("--color") {
+                Some("") => args.get(i + 1).map(String::as_str),
+                Some(rest) => rest.strip_prefix('='),
+                None => None,
+            };
+            if let Some(c) = v.and_then(|v| Color::from_str(v, true).ok()) {
+                choice = c;
+            }
+        }
+        choice
+    }
+}
+
+/// ANSI styles for human output, or plain text when color is off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Paint {
+    on: bool,
+}
+
+impl Paint {
+    /// Color on or off.
+    pub fn new(on: bool) -> Self {
+        Paint { on }
+    }
+    fn wrap(&self, code: &str, s: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+    /// Good news (`complete`, `OK`).
+    pub fn good(&self, s: &str) -> String {
+        self.wrap("32", s)
+    }
+    /// Bad news (`missing`, `FAILED`, `error:`).
+    pub fn bad(&self, s: &str) -> String {
+        self.wrap("1;31", s)
+    }
+    /// Something to look at (`incomplete` that only shares a bad piece, warnings).
+    pub fn warn(&self, s: &str) -> String {
+        self.wrap("33", s)
+    }
+    /// A heading or a key.
+    pub fn heading(&self, s: &str) -> String {
+        self.wrap("1", s)
+    }
+    /// Secondary text (pad files, indices).
+    pub fn dim(&self, s: &str) -> String {
+        self.wrap("2", s)
+    }
+}
+
+/// Output flags every tool has: `--json`, `--human`, `--color`.
 #[derive(Debug, Clone, clap::Args)]
-pub struct Common {
+pub struct Output {
     /// Write JSON records (one object per line), even on a terminal.
     #[arg(long, global = true, conflicts_with = "human")]
     pub json: bool,
     /// Write human-readable output, even on a pipe.
     #[arg(long, global = true)]
     pub human: bool,
+    /// Color human output and error messages: auto (a terminal, unless NO_COLOR is set or
+    /// TERM=dumb), always or never.
+    #[arg(long, global = true, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
+    pub color: Color,
+}
+
+impl Output {
+    /// The output mode: the flags decide, else JSON unless stdout is a terminal.
+    pub fn mode(&self) -> Mode {
+        if self.json {
+            Mode::Json
+        } else if self.human || io::stdout().is_terminal() {
+            Mode::Human
+        } else {
+            Mode::Json
+        }
+    }
+
+    /// Styles for human output on stdout.
+    pub fn paint(&self) -> Paint {
+        Paint::new(self.color.enabled(io::stdout().is_terminal()))
+    }
+}
+
+/// `-q`, for tools that write progress bars or diagnostics on stderr.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Quiet {
+    /// No progress bars and no diagnostics on stderr except errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+impl Quiet {
+    /// Whether progress bars may be drawn (stderr is a terminal and not `-q`).
+    pub fn progress_allowed(&self) -> bool {
+        !self.quiet && io::stderr().is_terminal()
+    }
+
+    /// Print a diagnostic on stderr unless `-q`.
+    pub fn note(&self, tool: &str, msg: &str) {
+        if !self.quiet {
+            eprintln!("{tool}: {msg}");
+        }
+    }
+}
+
+/// The flags of tools that hash data and show progress: [`Output`], `-q` and `-j`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Common {
+    /// `--json`, `--human`, `--color`.
+    #[command(flatten)]
+    pub output: Output,
     /// No progress bars and no diagnostics on stderr except errors.
     #[arg(short, long, global = true)]
     pub quiet: bool,
     /// Worker threads for hashing (default: one per core).
     #[arg(short = 'j', long, global = true, value_name = "N")]
     pub jobs: Option<usize>,
-    /// When to use color in human output.
-    #[arg(long, global = true, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
-    pub color: Color,
 }
 
 /// How records are written to stdout.
@@ -63,20 +194,23 @@ pub enum Mode {
 }
 
 impl Common {
-    /// The output mode: the flags decide, else JSON unless stdout is a terminal.
+    /// The output mode (see [`Output::mode`]).
     pub fn mode(&self) -> Mode {
-        if self.json {
-            Mode::Json
-        } else if self.human || io::stdout().is_terminal() {
-            Mode::Human
-        } else {
-            Mode::Json
-        }
+        self.output.mode()
+    }
+
+    /// Styles for human output on stdout.
+    pub fn paint(&self) -> Paint {
+        self.output.paint()
+    }
+
+    fn q(&self) -> Quiet {
+        Quiet { quiet: self.quiet }
     }
 
     /// Whether progress bars may be drawn (stderr is a terminal and not `-q`).
     pub fn progress_allowed(&self) -> bool {
-        !self.quiet && io::stderr().is_terminal()
+        self.q().progress_allowed()
     }
 
     /// Size the global rayon pool from `-j` (call once, early).
@@ -90,17 +224,48 @@ impl Common {
 
     /// Print a diagnostic on stderr unless `-q`.
     pub fn note(&self, tool: &str, msg: &str) {
-        if !self.quiet {
-            eprintln!("{tool}: {msg}");
-        }
+        self.q().note(tool, msg)
     }
 }
 
-/// If the process was started as `tool --completions SHELL`, print the completions and exit 0.
+/// A clap error on one line: its first paragraph without the `error: ` prefix, plus clap's tip
+/// when it names a similar flag or value.
+fn clap_message(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let mut paragraphs = text.split("\n\n").map(|p| {
+        p.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    });
+    let first = paragraphs.next().unwrap_or_default();
+    let mut msg = first.strip_prefix("error: ").unwrap_or(&first).to_string();
+    if msg.ends_with(':') {
+        msg.pop();
+    }
+    for p in paragraphs {
+        if let Some(tip) = p.strip_prefix("tip: ").filter(|t| t.contains("similar")) {
+            msg = format!("{msg}; {tip}");
+        }
+    }
+    escape_controls(&msg)
+}
+
+/// `tool: error: msg`, the prefix colored as `--color` and the terminal allow.
+pub fn error_line(tool: &str, msg: &str) -> String {
+    let paint = Paint::new(Color::from_args().enabled(io::stderr().is_terminal()));
+    format!("{tool}: {} {msg}", paint.bad("error:"))
+}
+
+/// Answer what must be answered before the tool's own parse, and exit: `--completions SHELL`
+/// (the completions, 0), `--man` (the man page in roff, 0), `--help` / `--version` (0), and
+/// any clap error as one line, `tool: error: <what> (see --help)`, exit 2. Otherwise return,
+/// and the tool's own `Args::parse()` then cannot fail.
 ///
-/// Call this first in `main`, before clap parses: it must work even though the tool's required
-/// arguments are absent.
-pub fn completions_or_continue<C: clap::CommandFactory>(tool: &str) {
+/// Call this first in `main`: completions and the man page must work even though the tool's
+/// required arguments are absent.
+pub fn completions_or_continue<C: clap::Parser>(tool: &str) {
     // args_os: a non-UTF-8 argument (a file name) must not panic here.
     let args: Vec<String> = std::env::args_os()
         .skip(1)
@@ -112,12 +277,46 @@ pub fn completions_or_continue<C: clap::CommandFactory>(tool: &str) {
             Ok(shell) => std::process::exit(print_completions::<C>(shell, tool) as i32),
             Err(_) => {
                 eprintln!(
-                    "{tool}: error: unknown shell {:?} (bash, zsh, fish, elvish, powershell)",
-                    args[1]
+                    "{}",
+                    error_line(
+                        tool,
+                        &format!(
+                            "unknown shell {:?} (bash, zsh, fish, elvish, powershell)",
+                            args[1]
+                        )
+                    )
                 );
                 std::process::exit(EXIT_ERROR as i32);
             }
         }
+    }
+    if args.len() == 1 && args[0] == "--man" {
+        let man = clap_mangen::Man::new(C::command());
+        let code = match man.render(&mut io::stdout()) {
+            Ok(()) => EXIT_OK,
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => EXIT_OK,
+            Err(e) => {
+                eprintln!(
+                    "{}",
+                    error_line(tool, &format!("writing the man page: {e}"))
+                );
+                EXIT_ERROR
+            }
+        };
+        std::process::exit(code as i32);
+    }
+    if let Err(e) = C::try_parse() {
+        use clap::error::ErrorKind;
+        let code = match e.kind() {
+            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => EXIT_OK,
+            _ => EXIT_ERROR,
+        };
+        if code == EXIT_OK {
+            let _ = e.print();
+        } else {
+            eprintln!("{} (see --help)", error_line(tool, &clap_message(&e)));
+        }
+        std::process::exit(code as i32);
     }
 }
 
@@ -145,9 +344,10 @@ impl Out {
         }
     }
 
-    /// Write one JSON record as a line and flush.
-    pub fn json<T: serde::Serialize>(&mut self, record: &T) -> io::Result<()> {
-        serde_json::to_writer(&mut self.out, record).map_err(io::Error::from)?;
+    /// Write one record (any record struct, or a [`Record`](crate::record::Record)) as a JSON
+    /// line in its `"type"` envelope, and flush.
+    pub fn json(&mut self, record: impl Into<crate::record::Record>) -> io::Result<()> {
+        serde_json::to_writer(&mut self.out, &record.into()).map_err(io::Error::from)?;
         self.out.write_all(b"\n")?;
         self.out.flush()
     }
@@ -187,7 +387,7 @@ pub fn run(tool: &'static str, body: impl FnOnce() -> anyhow::Result<u8>) -> Exi
             if is_broken_pipe(&e) {
                 return ExitCode::from(EXIT_OK);
             }
-            eprintln!("{tool}: error: {}", one_line(&error_chain(&e)));
+            eprintln!("{}", error_line(tool, &one_line(&error_chain(&e))));
             ExitCode::from(EXIT_ERROR)
         }
         Err(_) => ExitCode::from(EXIT_ERROR),
@@ -222,21 +422,7 @@ pub fn one_line(s: &str) -> String {
     escape_controls(s)
 }
 
-/// Escape control characters (and DEL) as `\xNN` / `\n` so untrusted text cannot drive the
-/// terminal. Everything else, including non-ASCII, is kept.
-pub fn escape_controls(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use crate::record::escape_controls;
 
 /// Read a whole input named on the command line: a path, or `-` for stdin. With `-` and a
 /// terminal on stdin, fail with a usage hint instead of waiting. Never reads more than the
@@ -269,6 +455,9 @@ pub fn read_torrent(path: &str) -> anyhow::Result<crate::metainfo::Torrent> {
     use anyhow::Context;
     let bytes = read_input(path, "torrent")?;
     let label = if path == "-" { "<stdin>" } else { path };
+    if bytes.is_empty() {
+        anyhow::bail!("{label}: the file is empty, not a torrent");
+    }
     crate::metainfo::Torrent::from_bytes(&bytes).with_context(|| label.to_string())
 }
 

@@ -1,25 +1,159 @@
 //! The JSON records that travel on pipes: the format reference.
 //!
-//! Every stream is JSON Lines: one object per line, each with a `"type"` field. Readers must
-//! ignore fields and record types they do not know, so the format can grow. Info hashes and peer
-//! ids are lowercase hex. A byte string that is not UTF-8 is never converted lossily: such a
-//! field is accompanied by a `<field>_hex` sibling holding the raw bytes.
+//! Every stream is JSON Lines: one object per line, each with a `"type"` field naming the record
+//! type. Every record is one variant of [`Record`] (one serde envelope, `#[serde(tag = "type")]`),
+//! and a type name means one shape in every tool. Every field listed here is always present:
+//! `null` when the tool does not know or measure it, `[]` for an empty list. Readers must ignore
+//! fields and record types they do not know, so the format can grow ([`Record::Unknown`] is what
+//! an unknown type reads as). Info hashes and peer ids are lowercase hex. A byte string that is
+//! not UTF-8 is never converted lossily: it is shown with replacement characters and its raw
+//! bytes are in a `<field>_hex` sibling (`null` when the text is UTF-8).
 //!
-//! Which tool writes which record:
+//! | type | written by | one line per |
+//! |---|---|---|
+//! | `torrent` | `bt-info` (what a torrent or magnet holds), `bt-make` (the torrent it wrote) | torrent |
+//! | `file`, `extra` | `bt-verify` | file of the torrent / file the torrent does not list |
+//! | `summary` | `bt-verify`, `bt-fetch` (the last line) | run |
+//! | `peer` | `bt-announce` (an address), `bt-fetch` / `bt-seed` (a connection event); read by `bt-fetch` | peer or event |
+//! | `announce`, `scrape` | `bt-announce` | tracker asked |
+//! | `listening`, `stats` | `bt-seed` (`listening` also `bt-fetch --seed`) | torrent served |
+//! | `progress` | `bt-fetch --progress-json` | second |
 //!
-//! | record | written by |
-//! |---|---|
-//! | `torrent` | `bt-info` (one object, not a stream), `bt-make` (summary of the created torrent) |
-//! | `file`, `extra`, `summary` | `bt-verify` |
-//! | `peer`, `announce`, `scrape` | `bt-announce`; `peer` is read by `bt-fetch` |
-//! | `listening`, `peer`, `stats` | `bt-seed` |
-//! | `progress`, `summary` | `bt-fetch` |
-
-// ---- metainfo records (bt-info, bt-make) ----
+//! One example line per type (long values shortened with `…`):
+//!
+//! ```text
+//! {"type":"torrent","input":"torrent","info_hash":"c0fd…","info_hash_v2":null,"version":1,"name":"sample","name_hex":null,"piece_length":16384,"piece_count":11,"total_length":170000,"file_count":2,"private":false,"files":[{"path":"a.bin","path_hex":null,"length":100000,"offset":0,"pad":false,"symlink":null,"pieces_root":null},…],"announce":"http://127.0.0.1:6969/announce","announce_list":[["http://127.0.0.1:6969/announce"]],"url_list":[],"comment":null,"created_by":"bt/0.1.0","creation_date":1700000000,"source":null,"magnet":"magnet:?xt=urn:btih:c0fd…","peers":[],"warnings":[],"pieces":null,"output":null}
+//! {"type":"file","path":"sample/a.bin","path_hex":null,"length":100000,"status":"incomplete","bad_pieces":1,"shared_bad_pieces":0,"pieces":7,"bytes_on_disk":100000,"bad_piece_indices":null,"error":null}
+//! {"type":"extra","path":"sample/notes.txt","path_hex":null,"bytes":12}
+//! {"type":"summary","ok":false,"info_hash":"c0fd…","pieces":11,"good_pieces":10,"bad_pieces":1,"seconds":0.002,"bytes_checked":170000,"files":2,"bad_files":1,"shared_bad_files":0,"extra_files":null,"bad_piece_indices":null,"complete":false,"bytes_downloaded":null,"bytes_uploaded":null,"peers_used":null,"pieces_at_start":null,"pieces_fetched":null,"reason":null}
+//! {"type":"peer","ip":"127.0.0.1","port":6881,"tracker":"http://127.0.0.1:6969/announce","event":null,"info_hash":null,"peer_id":null,"incoming":null,"reason":null,"downloaded":null,"uploaded":null}
+//! {"type":"announce","tracker":"http://127.0.0.1:6969/announce","ok":true,"interval":1800,"min_interval":null,"complete":1,"incomplete":0,"peers":1,"error":null,"warning":null,"notes":[]}
+//! {"type":"scrape","tracker":"udp://127.0.0.1:6969","ok":true,"info_hash":"c0fd…","complete":1,"incomplete":0,"downloaded":3,"error":null}
+//! {"type":"listening","addr":"0.0.0.0","port":6881,"info_hash":"c0fd…","name":"sample"}
+//! {"type":"stats","info_hash":"c0fd…","uploaded":170000,"peers":1,"pieces":11,"seconds":10.0}
+//! {"type":"progress","pieces_have":5,"pieces":11,"bytes_have":81920,"bytes_total":170000,"bytes_downloaded":81920,"rate":4000000,"peers":2,"seconds":0.5}
+//! ```
+//!
+//! Shapes shared by several tools:
+//! - `torrent`: `bt-make` writes the record `bt-info` prints for the torrent it made, with
+//!   `output` set to the path it wrote (`null` from `bt-info`).
+//! - `summary`: the union of what `bt-verify` and `bt-fetch` measure; each fills its own
+//!   fields and leaves the other's `null`. `ok`, `info_hash`, `pieces`, `good_pieces`,
+//!   `bad_pieces`, `seconds` and `complete` are filled by both (`bt-fetch` leaves `info_hash`
+//!   `null`). `bad_pieces` counts pieces that failed their hash: on disk for `bt-verify`,
+//!   received (and fetched again) for `bt-fetch`.
+//! - `peer`: `ip` and `port` always; `tracker` when a tracker named the peer (`bt-announce`);
+//!   `event` (`connected`, `disconnected`, `banned`), `info_hash` and the event's details when
+//!   the record reports a connection (`bt-fetch --peer-records`, `bt-seed`). Either kind can be
+//!   fed to `bt-fetch`, which reads only `ip` and `port`.
+//!
+//! Format changes (see README): `bt-make`'s `torrent` record and `bt-fetch`'s `summary` record
+//! took the common shapes (their earlier fields keep their names and meaning); fields that used
+//! to be left out when unknown (`path_hex`, `min_interval`, `tracker`, `error`, `warning`,
+//! `pieces`, ...) are now `null`; `summary.bad_files` no longer counts files whose only fault is a
+//! bad piece shared with a bad neighbour (they are in `shared_bad_files`).
 
 use crate::metainfo::{self, Magnet, Torrent, Version};
 
-/// `{"type": "torrent"}`: what a torrent file or a magnet link holds (written by `bt-info`).
+/// One JSON line: the envelope of every record type (`"type"` names the variant).
+// A record is built, written and dropped one line at a time: its size does not matter, and
+// boxing the large variant would only make every match and constructor noisier.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Record {
+    /// What a torrent file or a magnet link holds.
+    Torrent(TorrentRecord),
+    /// `bt-verify`'s verdict on one file.
+    File(VerifyFile),
+    /// A file the torrent does not list (`bt-verify --extra`).
+    Extra(VerifyExtra),
+    /// The last record of `bt-verify` and `bt-fetch`.
+    Summary(SummaryRecord),
+    /// A peer address, or an event about a connection to a peer.
+    Peer(PeerRecord),
+    /// One tracker's answer to an announce.
+    Announce(AnnounceRecord),
+    /// One tracker's swarm counts.
+    Scrape(ScrapeRecord),
+    /// The address a seeder accepts connections on.
+    Listening(ListeningRecord),
+    /// A seeder's periodic counters.
+    Stats(StatsRecord),
+    /// A fetcher's periodic progress.
+    Progress(ProgressRecord),
+    /// A record type this version does not know (never written).
+    #[serde(other, skip_serializing)]
+    Unknown,
+}
+
+impl Record {
+    /// The `"type"` of the record.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Record::Torrent(_) => "torrent",
+            Record::File(_) => "file",
+            Record::Extra(_) => "extra",
+            Record::Summary(_) => "summary",
+            Record::Peer(_) => "peer",
+            Record::Announce(_) => "announce",
+            Record::Scrape(_) => "scrape",
+            Record::Listening(_) => "listening",
+            Record::Stats(_) => "stats",
+            Record::Progress(_) => "progress",
+            Record::Unknown => "unknown",
+        }
+    }
+}
+
+/// `From<T>` and `From<&T>` for each record struct, so writers can pass either.
+macro_rules! into_record {
+    ($($ty:ty => $variant:ident),* $(,)?) => {$(
+        impl From<$ty> for Record {
+            fn from(r: $ty) -> Record {
+                Record::$variant(r)
+            }
+        }
+        impl From<&$ty> for Record {
+            fn from(r: &$ty) -> Record {
+                Record::$variant(r.clone())
+            }
+        }
+    )*};
+}
+
+into_record! {
+    TorrentRecord => Torrent,
+    VerifyFile => File,
+    VerifyExtra => Extra,
+    SummaryRecord => Summary,
+    PeerRecord => Peer,
+    AnnounceRecord => Announce,
+    ScrapeRecord => Scrape,
+    ListeningRecord => Listening,
+    StatsRecord => Stats,
+    ProgressRecord => Progress,
+}
+
+/// Escape control characters (and DEL) as `\xNN` / `\n` so untrusted text cannot drive the
+/// terminal. Everything else, including non-ASCII, is kept.
+pub fn escape_controls(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+// ---- metainfo records (bt-info, bt-make) ----
+/// `torrent`: what a torrent file or a magnet link holds (`bt-info`), or the torrent `bt-make`
+/// wrote (with `output`).
 ///
 /// Every field is always present: optional values are `null` or `[]`, so the shape never
 /// changes. A magnet link fills what it carries (`info_hash`, `info_hash_v2`, `name`,
@@ -30,9 +164,6 @@ use crate::metainfo::{self, Magnet, Torrent, Version};
 /// replacement characters and its raw bytes are in `name_hex` / `path_hex` (else `null`).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
 pub struct TorrentRecord {
-    /// Always `"torrent"`.
-    #[serde(rename = "type")]
-    pub kind: String,
     /// `"torrent"` (a .torrent file) or `"magnet"`.
     pub input: String,
     /// v1 info hash, lowercase hex; `null` for v2-only.
@@ -51,6 +182,8 @@ pub struct TorrentRecord {
     pub piece_count: Option<u64>,
     /// Bytes of content (pad files and symlinks excluded).
     pub total_length: Option<u64>,
+    /// Entries of `files` that are not pad files.
+    pub file_count: Option<u64>,
     /// BEP 27 private flag.
     pub private: Option<bool>,
     /// Files in piece-stream order.
@@ -75,9 +208,10 @@ pub struct TorrentRecord {
     pub peers: Vec<String>,
     /// Non-fatal findings.
     pub warnings: Vec<String>,
-    /// v1 piece hashes in hex; only with `bt-info --pieces`.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    /// v1 piece hashes in hex with `bt-info --pieces`, else `null`.
     pub pieces: Option<Vec<String>>,
+    /// The path `bt-make` wrote the torrent to; `null` from `bt-info`.
+    pub output: Option<String>,
 }
 
 /// One entry of [`TorrentRecord::files`].
@@ -138,7 +272,6 @@ impl TorrentRecord {
             })
             .collect();
         TorrentRecord {
-            kind: "torrent".into(),
             input: "torrent".into(),
             info_hash: t.info_hash.map(|h| h.hex()),
             info_hash_v2: t.info_hash_v2.map(|h| h.hex()),
@@ -148,6 +281,7 @@ impl TorrentRecord {
             piece_length: Some(t.piece_length),
             piece_count: Some(t.piece_count() as u64),
             total_length: Some(t.content_length()),
+            file_count: Some(t.files.iter().filter(|f| !f.pad).count() as u64),
             private: Some(t.private),
             files,
             announce: t.announce.clone(),
@@ -161,6 +295,7 @@ impl TorrentRecord {
             peers: Vec::new(),
             warnings: t.warnings.clone(),
             pieces: pieces.then(|| t.pieces.iter().map(|p| metainfo::hex(p)).collect()),
+            output: None,
         }
     }
 
@@ -172,7 +307,6 @@ impl TorrentRecord {
             _ => Version::V1,
         };
         TorrentRecord {
-            kind: "torrent".into(),
             input: "magnet".into(),
             info_hash: m.info_hash.map(|h| h.hex()),
             info_hash_v2: m.info_hash_v2.map(|h| h.hex()),
@@ -182,6 +316,7 @@ impl TorrentRecord {
             piece_length: None,
             piece_count: None,
             total_length: None,
+            file_count: None,
             private: None,
             files: Vec::new(),
             announce: None,
@@ -195,85 +330,16 @@ impl TorrentRecord {
             peers: m.peers.clone(),
             warnings: Vec::new(),
             pieces: None,
+            output: None,
         }
     }
 
-    /// The aligned human view, control characters escaped.
-    pub fn human(&self) -> String {
-        use std::fmt::Write;
-        let esc = |s: &str| crate::cli::escape_controls(s);
-        let opt = |v: &Option<String>| v.as_deref().map(esc).unwrap_or_else(|| "-".into());
-        let num = |v: Option<u64>| v.map(|n| n.to_string()).unwrap_or_else(|| "-".into());
-        let mut rows: Vec<(&str, String)> = vec![
-            ("name", opt(&self.name)),
-            ("info hash", opt(&self.info_hash)),
-            ("info hash v2", opt(&self.info_hash_v2)),
-            ("version", self.version.to_string().replace('"', "")),
-            ("piece length", num(self.piece_length)),
-            ("pieces", num(self.piece_count)),
-            ("total length", num(self.total_length)),
-            (
-                "private",
-                self.private
-                    .map(|p| if p { "yes" } else { "no" }.to_string())
-                    .unwrap_or("-".into()),
-            ),
-            ("announce", opt(&self.announce)),
-        ];
-        for (i, tier) in self.announce_list.iter().enumerate() {
-            rows.push(("tier", format!("{}: {}", i + 1, esc(&tier.join(" ")))));
+    /// The record `bt-make` writes: the torrent it made and the path it wrote it to.
+    pub fn made(t: &Torrent, output: &std::path::Path) -> Self {
+        TorrentRecord {
+            output: Some(output.display().to_string()),
+            ..Self::from_torrent(t, false)
         }
-        for u in &self.url_list {
-            rows.push(("web seed", esc(u)));
-        }
-        for p in &self.peers {
-            rows.push(("peer", esc(p)));
-        }
-        rows.push(("comment", opt(&self.comment)));
-        rows.push(("created by", opt(&self.created_by)));
-        rows.push((
-            "creation date",
-            self.creation_date
-                .map(|d| d.to_string())
-                .unwrap_or("-".into()),
-        ));
-        rows.push(("source", opt(&self.source)));
-        rows.push(("magnet", esc(&self.magnet)));
-        for w in &self.warnings {
-            rows.push(("warning", esc(w)));
-        }
-        let mut s = String::new();
-        for (k, v) in rows {
-            let _ = writeln!(s, "{k:>13}  {v}");
-        }
-        if !self.files.is_empty() {
-            let width = self
-                .files
-                .iter()
-                .map(|f| f.length)
-                .max()
-                .unwrap_or(0)
-                .to_string()
-                .len();
-            let _ = writeln!(s, "{:>13}  {}", "files", self.files.len());
-            for f in &self.files {
-                let mut line = esc(&f.path);
-                if f.pad {
-                    line.push_str("  (pad)");
-                }
-                if let Some(t) = &f.symlink {
-                    let _ = write!(line, "  -> {}", esc(t));
-                }
-                let _ = writeln!(s, "{:>13}  {:>width$}  {line}", "", f.length);
-            }
-        }
-        if let Some(p) = &self.pieces {
-            for (i, h) in p.iter().enumerate() {
-                let _ = writeln!(s, "{:>13}  {i:>6} {h}", "piece");
-            }
-        }
-        s.pop();
-        s
     }
 }
 
@@ -285,53 +351,19 @@ fn version_value(v: Version) -> serde_json::Value {
     }
 }
 
-// -- create records (bt-make) --
-
-/// `bt-make`'s summary of the torrent it wrote to a file (`"type": "torrent"`), one line on
-/// stdout. (With `-o -` the torrent itself goes to stdout and no record is written.)
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct MadeTorrent {
-    /// Always `"torrent"`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// v1 info hash, lowercase hex.
-    pub info_hash: String,
-    /// The torrent's name (lossy if the name is not UTF-8).
-    pub name: String,
-    /// The raw name as hex when it is not UTF-8, else `null`.
-    pub name_hex: Option<String>,
-    /// Bytes per piece.
-    pub piece_length: u64,
-    /// Number of pieces.
-    pub piece_count: u64,
-    /// Sum of the file lengths.
-    pub total_length: u64,
-    /// Number of files.
-    pub file_count: u64,
-    /// BEP 27 private flag.
-    pub private: bool,
-    /// Magnet link of the torrent.
-    pub magnet: String,
-    /// Path of the torrent file written.
-    pub output: String,
-}
-
 // ---- verify records (bt-verify) ----
 
 /// `file` (bt-verify): the verdict on one file of the torrent (pad files are not reported).
 ///
-/// `{"type":"file","path":"name/dir/f.bin","length":70000,"status":"incomplete",
-/// "bad_pieces":1,"shared_bad_pieces":0,"pieces":5,"bytes_on_disk":70000}`
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+/// `{"type":"file","path":"name/dir/f.bin","path_hex":null,"length":70000,
+/// "status":"incomplete","bad_pieces":1,"shared_bad_pieces":0,"pieces":5,"bytes_on_disk":70000,
+/// "bad_piece_indices":null,"error":null}`
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct VerifyFile {
-    /// Always `"file"`.
-    #[serde(rename = "type")]
-    pub kind: String,
     /// Path relative to the download directory (`<name>/<path...>`, or `<name>` for a
     /// single-file torrent), `/`-separated.
     pub path: String,
-    /// The raw path bytes in hex, only when the path is not UTF-8 (`path` is then lossy).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The raw path bytes in hex when the path is not UTF-8 (`path` is then lossy), else `null`.
     pub path_hex: Option<String>,
     /// Length the torrent gives.
     pub length: u64,
@@ -346,83 +378,251 @@ pub struct VerifyFile {
     pub pieces: usize,
     /// Length on disk (0 when missing).
     pub bytes_on_disk: u64,
-    /// With `--bad-pieces`: the bad piece indices, ascending.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// With `--bad-pieces`: the bad piece indices, ascending; else `null`.
     pub bad_piece_indices: Option<Vec<usize>>,
-    /// Why the file is unreadable (or the read error met).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Why the file is unreadable (or the read error met), else `null`.
     pub error: Option<String>,
 }
 
 /// `extra` (bt-verify `--extra`): a file under the torrent's directory that the torrent does
-/// not list. `{"type":"extra","path":"name/notes.txt","bytes":12}`
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+/// not list. `{"type":"extra","path":"name/notes.txt","path_hex":null,"bytes":12}`
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct VerifyExtra {
-    /// Always `"extra"`.
-    #[serde(rename = "type")]
-    pub kind: String,
     /// Path relative to the download directory, `/`-separated.
     pub path: String,
-    /// The raw path bytes in hex, only when the path is not UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The raw path bytes in hex when the path is not UTF-8, else `null`.
     pub path_hex: Option<String>,
     /// Its length.
     pub bytes: u64,
 }
 
-/// `summary` (bt-verify): the last record.
+/// `path` as text, plus its raw bytes in hex when it is not UTF-8.
+fn path_text(p: &std::path::Path) -> (String, Option<String>) {
+    use std::os::unix::ffi::OsStrExt;
+    text_and_hex(p.as_os_str().as_bytes())
+}
+
+impl VerifyFile {
+    /// The record of one file's verdict; `indices` adds the bad piece indices.
+    pub fn from_report(t: &Torrent, f: &crate::verify::FileReport, indices: bool) -> Self {
+        let (path, path_hex) = path_text(&t.file_path(&t.files[f.file]));
+        VerifyFile {
+            path,
+            path_hex,
+            length: f.length,
+            status: f.status.as_str().into(),
+            bad_pieces: f.bad_pieces.len(),
+            shared_bad_pieces: f.shared_bad_pieces,
+            pieces: f.pieces.len(),
+            bytes_on_disk: f.bytes_on_disk,
+            bad_piece_indices: indices.then(|| f.bad_pieces.clone()),
+            error: f.error.clone(),
+        }
+    }
+}
+
+impl VerifyExtra {
+    /// The record of a file the torrent does not list, at `rel` below the download directory.
+    pub fn new(rel: &std::path::Path, bytes: u64) -> Self {
+        let (path, path_hex) = path_text(rel);
+        VerifyExtra {
+            path,
+            path_hex,
+            bytes,
+        }
+    }
+}
+
+/// For each file of a verify report: whether its own bytes are all present (right length) and
+/// it fails only because every one of its bad pieces also covers a file that is bad itself
+/// (missing, wrong size, unreadable, or with a bad piece of its own). Such a file keeps the
+/// status `incomplete`, but it is counted in `shared_bad_files`, not `bad_files`. When two files
+/// of the right length share a bad piece, neither can be cleared, and both stay bad.
+pub fn shared_only(report: &crate::verify::Report) -> Vec<bool> {
+    use crate::verify::FileStatus;
+    let bad_itself = |f: &crate::verify::FileReport| match f.status {
+        FileStatus::Complete => false,
+        FileStatus::Incomplete => f.shared_bad_pieces < f.bad_pieces.len(),
+        FileStatus::Missing | FileStatus::WrongSize | FileStatus::Unreadable => true,
+    };
+    let mut blamed = std::collections::HashSet::new();
+    for f in report.files.iter().filter(|f| bad_itself(f)) {
+        blamed.extend(f.bad_pieces.iter().copied());
+    }
+    report
+        .files
+        .iter()
+        .map(|f| {
+            f.status == FileStatus::Incomplete
+                && !bad_itself(f)
+                && f.bad_pieces.iter().all(|p| blamed.contains(p))
+        })
+        .collect()
+}
+
+/// `summary`: the last record of `bt-verify` and of `bt-fetch`, one shape for both.
 ///
-/// `{"type":"summary","ok":false,"pieces":8,"good_pieces":7,"bad_pieces":1,
-/// "bytes_checked":131172,"seconds":0.002,"info_hash":"..."}`
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct VerifySummary {
-    /// Always `"summary"`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// Every piece matches and every file has its exact length (the exit code is 0).
+/// Fields a tool does not measure are `null` (see the module documentation for who fills
+/// what).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SummaryRecord {
+    /// `bt-verify`: every piece matches and every file has its exact length. `bt-fetch`: the
+    /// download is complete (the same as `complete`). The exit code is 0 exactly when `ok`.
     pub ok: bool,
-    /// Pieces in the torrent.
-    pub pieces: usize,
-    /// Pieces that match their hash.
-    pub good_pieces: usize,
-    /// Pieces that do not (or could not be read).
-    pub bad_pieces: usize,
-    /// Bytes read and hashed.
-    pub bytes_checked: u64,
-    /// Wall-clock seconds spent verifying.
-    pub seconds: f64,
-    /// Files reported (pad files excluded).
-    pub files: usize,
-    /// Files not `complete`.
-    pub bad_files: usize,
-    /// With `--extra`: files found that the torrent does not list.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub extra_files: Option<usize>,
-    /// v1 info hash, lowercase hex.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// v1 info hash, lowercase hex (`bt-verify`; `null` for a v2-only torrent and from
+    /// `bt-fetch`).
     pub info_hash: Option<String>,
-    /// With `--bad-pieces`: the bad piece indices, ascending.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Pieces in the torrent.
+    pub pieces: u64,
+    /// Pieces verified good on disk at the end.
+    pub good_pieces: Option<u64>,
+    /// `bt-verify`: pieces that do not match (or could not be read). `bt-fetch`: pieces
+    /// received that failed their hash and were fetched again.
+    pub bad_pieces: u64,
+    /// Wall-clock seconds of the run.
+    pub seconds: f64,
+    /// `bt-verify`: bytes read and hashed.
+    pub bytes_checked: Option<u64>,
+    /// `bt-verify`: files reported (pad files excluded).
+    pub files: Option<u64>,
+    /// `bt-verify`: files that are bad themselves (not `complete`, leaving out those counted in
+    /// `shared_bad_files`).
+    pub bad_files: Option<u64>,
+    /// `bt-verify`: files whose own bytes are present but which share a bad piece with a bad
+    /// neighbour (status `incomplete`).
+    pub shared_bad_files: Option<u64>,
+    /// `bt-verify --extra`: files found that the torrent does not list.
+    pub extra_files: Option<u64>,
+    /// `bt-verify --bad-pieces`: the bad piece indices, ascending.
     pub bad_piece_indices: Option<Vec<usize>>,
+    /// Every piece verified good on disk.
+    pub complete: Option<bool>,
+    /// `bt-fetch`: bytes of blocks received in this run (including blocks of pieces that
+    /// failed).
+    pub bytes_downloaded: Option<u64>,
+    /// `bt-fetch`: bytes sent to peers in this run.
+    pub bytes_uploaded: Option<u64>,
+    /// `bt-fetch`: distinct peers that sent at least one block.
+    pub peers_used: Option<u64>,
+    /// `bt-fetch`: pieces verified on disk before this run downloaded anything.
+    pub pieces_at_start: Option<u64>,
+    /// `bt-fetch`: pieces downloaded and verified in this run.
+    pub pieces_fetched: Option<u64>,
+    /// `bt-fetch`: why the download stopped early (`complete` false).
+    pub reason: Option<String>,
+}
+
+impl SummaryRecord {
+    /// A summary with the common fields set and every tool-specific field `null`.
+    fn base(ok: bool, pieces: u64, bad_pieces: u64, seconds: f64) -> Self {
+        SummaryRecord {
+            ok,
+            info_hash: None,
+            pieces,
+            good_pieces: None,
+            bad_pieces,
+            seconds,
+            bytes_checked: None,
+            files: None,
+            bad_files: None,
+            shared_bad_files: None,
+            extra_files: None,
+            bad_piece_indices: None,
+            complete: None,
+            bytes_downloaded: None,
+            bytes_uploaded: None,
+            peers_used: None,
+            pieces_at_start: None,
+            pieces_fetched: None,
+            reason: None,
+        }
+    }
+
+    /// `bt-verify`'s summary of a report that took `seconds`; `extra_files` with `--extra`,
+    /// `indices` with `--bad-pieces`.
+    pub fn from_verify(
+        t: &Torrent,
+        report: &crate::verify::Report,
+        seconds: f64,
+        extra_files: Option<usize>,
+        indices: bool,
+    ) -> Self {
+        let bad = report.bad_pieces();
+        let shared = shared_only(report);
+        let shared_count = shared.iter().filter(|&&s| s).count() as u64;
+        let not_complete = report
+            .files
+            .iter()
+            .filter(|f| f.status != crate::verify::FileStatus::Complete)
+            .count() as u64;
+        SummaryRecord {
+            info_hash: t.info_hash.map(|h| h.hex()),
+            good_pieces: Some(report.good_pieces() as u64),
+            bytes_checked: Some(report.bytes_checked),
+            files: Some(report.files.len() as u64),
+            bad_files: Some(not_complete - shared_count),
+            shared_bad_files: Some(shared_count),
+            extra_files: extra_files.map(|n| n as u64),
+            complete: Some(bad.is_empty()),
+            bad_piece_indices: indices.then(|| bad.clone()),
+            ..Self::base(
+                report.ok(),
+                report.have.len() as u64,
+                bad.len() as u64,
+                seconds,
+            )
+        }
+    }
+
+    /// `bt-fetch`'s summary.
+    pub fn from_fetch(f: &FetchSummaryRecord) -> Self {
+        SummaryRecord {
+            good_pieces: Some(u64::from(f.pieces_at_start) + u64::from(f.pieces_fetched)),
+            complete: Some(f.complete),
+            bytes_downloaded: Some(f.bytes_downloaded),
+            bytes_uploaded: Some(f.bytes_uploaded),
+            peers_used: Some(f.peers_used as u64),
+            pieces_at_start: Some(f.pieces_at_start.into()),
+            pieces_fetched: Some(f.pieces_fetched.into()),
+            reason: f.reason.clone(),
+            ..Self::base(f.complete, f.pieces.into(), f.bad_pieces.into(), f.seconds)
+        }
+    }
 }
 
 // ---- tracker records (bt-announce) ----
 
-/// `peer`: one peer address, as `bt-announce` writes it and `bt-fetch` reads it.
+/// `peer`: a peer address (`bt-announce`: `tracker` set, `event` `null`), or an event about a
+/// connection (`bt-fetch --peer-records`, `bt-seed`: `event`, `info_hash` and the event's
+/// details set, `tracker` `null`). Both kinds feed `bt-fetch`, which reads `ip` and `port`.
 ///
-/// `{"type":"peer","ip":"127.0.0.1","port":6881,"tracker":"http://t/announce"}`. `ip` is an IPv4
-/// or IPv6 address in its usual text form (IPv6 without brackets); `tracker` names the tracker
-/// that gave the peer (absent when the peer came from elsewhere).
+/// `{"type":"peer","ip":"127.0.0.1","port":6881,"tracker":"http://t/announce","event":null,
+/// "info_hash":null,"peer_id":null,"incoming":null,"reason":null,"downloaded":null,
+/// "uploaded":null}`. `ip` is an IPv4 or IPv6 address in its usual text form (IPv6 without
+/// brackets).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "type", rename = "peer")]
 pub struct PeerRecord {
     /// The peer's address.
     pub ip: String,
     /// The peer's port.
     pub port: u16,
-    /// The tracker that named this peer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The tracker that named this peer, else `null`.
     pub tracker: Option<String>,
+    /// `connected`, `disconnected` or `banned` (a peer that sent bad data twice); `null` for a
+    /// plain address.
+    pub event: Option<String>,
+    /// The torrent's info hash (events).
+    pub info_hash: Option<String>,
+    /// The remote peer id (`connected`).
+    pub peer_id: Option<String>,
+    /// Whether the peer connected to us (`connected`).
+    pub incoming: Option<bool>,
+    /// Why the connection ended (`disconnected`).
+    pub reason: Option<String>,
+    /// Bytes received from the peer (`disconnected`).
+    pub downloaded: Option<u64>,
+    /// Bytes sent to the peer (`disconnected`).
+    pub uploaded: Option<u64>,
 }
 
 impl PeerRecord {
@@ -432,6 +632,13 @@ impl PeerRecord {
             ip: addr.ip().to_string(),
             port: addr.port(),
             tracker: tracker.map(str::to_string),
+            event: None,
+            info_hash: None,
+            peer_id: None,
+            incoming: None,
+            reason: None,
+            downloaded: None,
+            uploaded: None,
         }
     }
 
@@ -442,9 +649,63 @@ impl PeerRecord {
     }
 }
 
-/// Read one line of a peer stream: a JSON `peer` record, or a plain `ip:port` / `[ipv6]:port`.
-/// Blank lines and JSON records of other types give `Ok(None)` (readers skip them); anything
-/// else is an error naming the line.
+/// The event half of a `peer` record, as the swarm reports a connection; written as a
+/// [`PeerRecord`] (`tracker` `null`). Not a record type of its own: it deserializes from a `peer`
+/// line whose `event` is set, as a narrower view.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct PeerEventRecord {
+    /// `connected`, `disconnected` or `banned`.
+    pub event: String,
+    /// The remote address.
+    pub ip: String,
+    /// The remote port.
+    pub port: u16,
+    /// The torrent's info hash.
+    pub info_hash: String,
+    /// The remote peer id (`connected`).
+    pub peer_id: Option<String>,
+    /// Whether the peer connected to us (`connected`).
+    pub incoming: Option<bool>,
+    /// Why the connection ended (`disconnected`).
+    pub reason: Option<String>,
+    /// Bytes received from the peer (`disconnected`).
+    pub downloaded: Option<u64>,
+    /// Bytes sent to the peer (`disconnected`).
+    pub uploaded: Option<u64>,
+}
+
+impl From<&PeerEventRecord> for PeerRecord {
+    fn from(e: &PeerEventRecord) -> PeerRecord {
+        PeerRecord {
+            ip: e.ip.clone(),
+            port: e.port,
+            tracker: None,
+            event: Some(e.event.clone()),
+            info_hash: Some(e.info_hash.clone()),
+            peer_id: e.peer_id.clone(),
+            incoming: e.incoming,
+            reason: e.reason.clone(),
+            downloaded: e.downloaded,
+            uploaded: e.uploaded,
+        }
+    }
+}
+
+impl From<&PeerEventRecord> for Record {
+    fn from(e: &PeerEventRecord) -> Record {
+        Record::Peer(e.into())
+    }
+}
+
+impl From<PeerEventRecord> for Record {
+    fn from(e: PeerEventRecord) -> Record {
+        Record::Peer((&e).into())
+    }
+}
+
+/// Read one line of a peer stream: a JSON `peer` record (of either kind), or a plain `ip:port`
+/// / `[ipv6]:port`. Blank lines and JSON records of other types give `Ok(None)` (readers skip
+/// them); anything else is an error naming the line.
 pub fn peer_from_line(line: &str) -> Result<Option<std::net::SocketAddr>, String> {
     let t = line.trim();
     if t.is_empty() {
@@ -470,7 +731,6 @@ pub fn peer_from_line(line: &str) -> Result<Option<std::net::SocketAddr>, String
 
 /// `announce`: what one tracker said to an announce (`ok` false with `error` when it failed).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "type", rename = "announce")]
 pub struct AnnounceRecord {
     /// The tracker URL.
     pub tracker: String,
@@ -478,8 +738,7 @@ pub struct AnnounceRecord {
     pub ok: bool,
     /// Seconds until the next regular announce.
     pub interval: Option<u32>,
-    /// The tracker's minimum seconds between announces.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The tracker's minimum seconds between announces, else `null`.
     pub min_interval: Option<u32>,
     /// Seeders.
     pub complete: Option<u64>,
@@ -487,21 +746,17 @@ pub struct AnnounceRecord {
     pub incomplete: Option<u64>,
     /// Number of peers in the answer.
     pub peers: usize,
-    /// Why the tracker gave no answer (its failure reason, a timeout, ...).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Why the tracker gave no answer (its failure reason, a timeout, ...), else `null`.
     pub error: Option<String>,
-    /// The tracker's warning message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The tracker's warning message, else `null`.
     pub warning: Option<String>,
-    /// What was dropped from a malformed or oversized answer (a partial answer).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// What was dropped from a malformed or oversized answer (a partial answer), else `[]`.
     pub notes: Vec<String>,
 }
 
 /// `scrape`: swarm counts for one torrent from one tracker (`ok` false with `error` when the
 /// tracker gave none).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "type", rename = "scrape")]
 pub struct ScrapeRecord {
     /// The tracker URL.
     pub tracker: String,
@@ -515,8 +770,7 @@ pub struct ScrapeRecord {
     pub incomplete: Option<u64>,
     /// Completed downloads.
     pub downloaded: Option<u64>,
-    /// Why there are no counts.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Why there are no counts, else `null`.
     pub error: Option<String>,
 }
 
@@ -551,17 +805,28 @@ impl AnnounceRecord {
     }
     /// One line for people, control characters escaped: the counts, or the error.
     pub fn human(&self) -> String {
-        let t = crate::cli::escape_controls(&self.tracker);
+        let t = escape_controls(&self.tracker);
         let n = |v: Option<u64>| v.map_or("?".to_string(), |v| v.to_string());
         match &self.error {
             None => format!(
-                "tracker {t}: {} peers, {} seeders, {} leechers, interval {} s",
+                "tracker {t}: {} {}, {} {}, {} {}, interval {} s",
                 self.peers,
+                if self.peers == 1 { "peer" } else { "peers" },
                 n(self.complete),
+                if self.complete == Some(1) {
+                    "seeder"
+                } else {
+                    "seeders"
+                },
                 n(self.incomplete),
+                if self.incomplete == Some(1) {
+                    "leecher"
+                } else {
+                    "leechers"
+                },
                 n(self.interval.map(u64::from))
             ),
-            Some(e) => format!("tracker {t}: {}", crate::cli::escape_controls(e)),
+            Some(e) => format!("tracker {t}: {}", escape_controls(e)),
         }
     }
 }
@@ -598,68 +863,22 @@ impl ScrapeRecord {
 
     /// One line for people, control characters escaped: the counts, or why there are none.
     pub fn human(&self) -> String {
-        let t = crate::cli::escape_controls(&self.tracker);
+        let t = escape_controls(&self.tracker);
         match (&self.error, self.complete, self.incomplete, self.downloaded) {
             (None, Some(c), Some(i), Some(d)) => {
-                format!("{t}: {c} seeders, {i} leechers, {d} downloads")
+                let s = |n: u64| if n == 1 { "" } else { "s" };
+                format!(
+                    "{t}: {c} seeder{}, {i} leecher{}, {d} download{}",
+                    s(c),
+                    s(i),
+                    s(d)
+                )
             }
             (e, ..) => format!(
                 "{t}: no counts: {}",
-                crate::cli::escape_controls(e.as_deref().unwrap_or("?"))
+                escape_controls(e.as_deref().unwrap_or("?"))
             ),
         }
-    }
-}
-
-#[cfg(test)]
-mod tracker_tests {
-    use super::*;
-
-    #[test]
-    fn peer_records_round_trip_and_lines_parse() {
-        let r = PeerRecord::new("[::1]:7".parse().unwrap(), Some("udp://t:1"));
-        let j = serde_json::to_string(&r).unwrap();
-        assert_eq!(
-            j,
-            r#"{"type":"peer","ip":"::1","port":7,"tracker":"udp://t:1"}"#
-        );
-        assert_eq!(serde_json::from_str::<PeerRecord>(&j).unwrap(), r);
-        assert_eq!(peer_from_line(&j), Ok(Some("[::1]:7".parse().unwrap())));
-        assert_eq!(
-            peer_from_line(r#"{"type":"peer","ip":"1.2.3.4","port":5,"extra":1}"#),
-            Ok(Some("1.2.3.4:5".parse().unwrap()))
-        );
-        assert_eq!(peer_from_line(r#"{"type":"announce","ok":true}"#), Ok(None));
-        assert_eq!(peer_from_line("  "), Ok(None));
-        assert_eq!(
-            peer_from_line("127.0.0.1:80"),
-            Ok(Some("127.0.0.1:80".parse().unwrap()))
-        );
-        assert!(peer_from_line("[::1]:80").unwrap().is_some());
-        assert!(peer_from_line("nonsense").is_err());
-        assert!(peer_from_line(r#"{"type":"peer","ip":"x","port":5}"#).is_err());
-        assert!(peer_from_line(r#"{"type":"peer","ip":"1.2.3.4","port":70000}"#).is_err());
-    }
-
-    #[test]
-    fn announce_record_omits_absent_fields() {
-        let r = AnnounceRecord {
-            tracker: "t".into(),
-            ok: false,
-            interval: None,
-            min_interval: None,
-            complete: None,
-            incomplete: None,
-            peers: 0,
-            error: Some("x".into()),
-            warning: None,
-            notes: vec![],
-        };
-        let j = serde_json::to_string(&r).unwrap();
-        assert_eq!(
-            j,
-            r#"{"type":"announce","tracker":"t","ok":false,"interval":null,"complete":null,"incomplete":null,"peers":0,"error":"x"}"#
-        );
     }
 }
 
@@ -670,7 +889,6 @@ mod tracker_tests {
 ///
 /// `{"type":"listening","addr":"127.0.0.1","port":6881,"info_hash":"…","name":"sample"}`
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "type", rename = "listening")]
 pub struct ListeningRecord {
     /// The bound address (`0.0.0.0` or `::` for all interfaces).
     pub addr: String,
@@ -682,41 +900,8 @@ pub struct ListeningRecord {
     pub name: String,
 }
 
-/// `peer` with an `event`: a connection of `bt-seed` / `bt-fetch` started (`connected`), ended
-/// (`disconnected`, with `reason` and the bytes moved), or a peer was `banned` for sending bad
-/// data twice. `ip` and `port` are the remote address, as in `bt-announce`'s `peer` records
-/// (so these records can be fed to another `bt-fetch`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "type", rename = "peer")]
-pub struct PeerEventRecord {
-    /// `connected`, `disconnected` or `banned`.
-    pub event: String,
-    /// The remote address.
-    pub ip: String,
-    /// The remote port.
-    pub port: u16,
-    /// The torrent's info hash.
-    pub info_hash: String,
-    /// The remote peer id (`connected`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub peer_id: Option<String>,
-    /// Whether the peer connected to us (`connected`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub incoming: Option<bool>,
-    /// Why the connection ended (`disconnected`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// Bytes received from the peer (`disconnected`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub downloaded: Option<u64>,
-    /// Bytes sent to the peer (`disconnected`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uploaded: Option<u64>,
-}
-
 /// `stats`: `bt-seed`'s periodic counters for one torrent.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "type", rename = "stats")]
 pub struct StatsRecord {
     /// The torrent's info hash.
     pub info_hash: String,
@@ -732,7 +917,6 @@ pub struct StatsRecord {
 
 /// `progress`: `bt-fetch`'s state, about once per second with `--progress-json`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "type", rename = "progress")]
 pub struct ProgressRecord {
     /// Verified pieces.
     pub pieces_have: u32,
@@ -752,13 +936,14 @@ pub struct ProgressRecord {
     pub seconds: f64,
 }
 
-/// `summary`: `bt-fetch`'s last record, always written.
+/// What `bt-fetch` knows at the end of a run; written as a [`SummaryRecord`] (see
+/// [`SummaryRecord::from_fetch`]). Not a record type of its own: it deserializes from
+/// `bt-fetch`'s `summary` line as a narrower view.
 ///
 /// `complete` is true when every piece is verified on disk (exit 0). `pieces_at_start` counts
 /// the pieces found verified on disk before downloading (resume), `pieces_fetched` those
 /// downloaded and verified in this run.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "type", rename = "summary")]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct FetchSummaryRecord {
     /// Every piece verified on disk.
     pub complete: bool,
@@ -779,6 +964,148 @@ pub struct FetchSummaryRecord {
     /// Pieces downloaded and verified in this run.
     pub pieces_fetched: u32,
     /// Why the download stopped early (`complete` false).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+impl From<&FetchSummaryRecord> for Record {
+    fn from(f: &FetchSummaryRecord) -> Record {
+        Record::Summary(SummaryRecord::from_fetch(f))
+    }
+}
+
+impl From<FetchSummaryRecord> for Record {
+    fn from(f: FetchSummaryRecord) -> Record {
+        Record::Summary(SummaryRecord::from_fetch(&f))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(r: impl Into<Record>) -> String {
+        serde_json::to_string(&r.into()).unwrap()
+    }
+
+    #[test]
+    fn peer_records_round_trip_and_lines_parse() {
+        let r = PeerRecord::new("[::1]:7".parse().unwrap(), Some("udp://t:1"));
+        let j = line(&r);
+        assert_eq!(
+            j,
+            r#"{"type":"peer","ip":"::1","port":7,"tracker":"udp://t:1","event":null,"info_hash":null,"peer_id":null,"incoming":null,"reason":null,"downloaded":null,"uploaded":null}"#
+        );
+        assert_eq!(serde_json::from_str::<Record>(&j).unwrap(), Record::Peer(r));
+        assert_eq!(peer_from_line(&j), Ok(Some("[::1]:7".parse().unwrap())));
+        assert_eq!(
+            peer_from_line(r#"{"type":"peer","ip":"1.2.3.4","port":5,"extra":1}"#),
+            Ok(Some("1.2.3.4:5".parse().unwrap()))
+        );
+        assert_eq!(peer_from_line(r#"{"type":"announce","ok":true}"#), Ok(None));
+        assert_eq!(peer_from_line("  "), Ok(None));
+        assert_eq!(
+            peer_from_line("127.0.0.1:80"),
+            Ok(Some("127.0.0.1:80".parse().unwrap()))
+        );
+        assert!(peer_from_line("[::1]:80").unwrap().is_some());
+        assert!(peer_from_line("nonsense").is_err());
+        assert!(peer_from_line(r#"{"type":"peer","ip":"x","port":5}"#).is_err());
+        assert!(peer_from_line(r#"{"type":"peer","ip":"1.2.3.4","port":70000}"#).is_err());
+    }
+
+    #[test]
+    fn peer_events_have_the_peer_shape() {
+        let e = PeerEventRecord {
+            event: "banned".into(),
+            ip: "127.0.0.1".into(),
+            port: 9,
+            info_hash: "ab".into(),
+            peer_id: None,
+            incoming: None,
+            reason: None,
+            downloaded: None,
+            uploaded: None,
+        };
+        let j = line(&e);
+        let a = line(PeerRecord::new("127.0.0.1:9".parse().unwrap(), None));
+        let keys = |s: &str| -> Vec<String> {
+            let v: serde_json::Value = serde_json::from_str(s).unwrap();
+            v.as_object().unwrap().keys().cloned().collect()
+        };
+        assert_eq!(keys(&j), keys(&a));
+        assert_eq!(peer_from_line(&j), Ok(Some("127.0.0.1:9".parse().unwrap())));
+        match serde_json::from_str::<Record>(&j).unwrap() {
+            Record::Peer(p) => assert_eq!(p.event.as_deref(), Some("banned")),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn absent_values_are_null_not_missing() {
+        let r = AnnounceRecord {
+            tracker: "t".into(),
+            ok: false,
+            interval: None,
+            min_interval: None,
+            complete: None,
+            incomplete: None,
+            peers: 0,
+            error: Some("x".into()),
+            warning: None,
+            notes: vec![],
+        };
+        assert_eq!(
+            line(&r),
+            r#"{"type":"announce","tracker":"t","ok":false,"interval":null,"min_interval":null,"complete":null,"incomplete":null,"peers":0,"error":"x","warning":null,"notes":[]}"#
+        );
+    }
+
+    #[test]
+    fn human_lines_use_singulars() {
+        let r = AnnounceRecord {
+            tracker: "t".into(),
+            ok: true,
+            interval: Some(60),
+            min_interval: None,
+            complete: Some(1),
+            incomplete: Some(0),
+            peers: 1,
+            error: None,
+            warning: None,
+            notes: vec![],
+        };
+        assert_eq!(
+            r.human(),
+            "tracker t: 1 peer, 1 seeder, 0 leechers, interval 60 s"
+        );
+    }
+
+    #[test]
+    fn summaries_of_both_tools_have_one_shape_and_unknown_types_are_skipped() {
+        let f = FetchSummaryRecord {
+            complete: true,
+            bytes_downloaded: 10,
+            bytes_uploaded: 0,
+            seconds: 1.0,
+            peers_used: 1,
+            bad_pieces: 0,
+            pieces: 2,
+            pieces_at_start: 1,
+            pieces_fetched: 1,
+            reason: None,
+        };
+        let fetch: serde_json::Value = serde_json::from_str(&line(&f)).unwrap();
+        let verify = SummaryRecord::base(false, 2, 1, 0.5);
+        let verify: serde_json::Value = serde_json::from_str(&line(verify)).unwrap();
+        let keys = |v: &serde_json::Value| -> Vec<String> {
+            v.as_object().unwrap().keys().cloned().collect()
+        };
+        assert_eq!(keys(&fetch), keys(&verify));
+        assert_eq!(fetch["ok"], true);
+        assert_eq!(fetch["good_pieces"], 2);
+        assert_eq!(fetch["bytes_checked"], serde_json::Value::Null);
+        let r: Record = serde_json::from_str(r#"{"type":"dht_node","x":1}"#).unwrap();
+        assert_eq!(r, Record::Unknown);
+        assert!(serde_json::to_string(&Record::Unknown).is_err());
+    }
 }

@@ -70,9 +70,9 @@ fn announce(args: &[&str]) -> Run {
 }
 
 fn peers(r: &Run) -> Vec<String> {
-    r.of_type("peer")
+    r.peers()
         .iter()
-        .map(|p| format!("{}:{}", p["ip"].as_str().unwrap(), p["port"]))
+        .map(|p| format!("{}:{}", p.ip, p.port))
         .collect()
 }
 
@@ -92,18 +92,15 @@ fn http_and_udp_return_a_client_that_announced_before() {
         "{:?}",
         peers(&second)
     );
-    let rec = &second.of_type("announce")[0];
-    assert_eq!(rec["ok"], true);
-    assert_eq!(rec["tracker"], tr.http());
-    assert!(rec["interval"].as_u64().unwrap() > 0);
-    assert_eq!(
-        rec["peers"].as_u64().unwrap() as usize,
-        peers(&second).len()
-    );
+    let rec = &second.announces()[0];
+    assert!(rec.ok);
+    assert_eq!(rec.tracker, tr.http());
+    assert!(rec.interval.unwrap() > 0);
+    assert_eq!(rec.peers, peers(&second).len());
     assert!(second
-        .of_type("peer")
+        .peers()
         .iter()
-        .all(|p| p["tracker"] == tr.http()));
+        .all(|p| p.tracker.as_deref() == Some(tr.http().as_str())));
 
     // HTTP from a chosen loopback address: the tracker records that address.
     let c = announce(&[
@@ -152,18 +149,15 @@ fn http_and_udp_return_a_client_that_announced_before() {
     ] {
         assert!(got.contains(&p.to_string()), "{p} missing from {got:?}");
     }
-    assert_eq!(b.of_type("announce")[0]["tracker"], tr.udp());
+    assert_eq!(b.announces()[0].tracker, tr.udp());
 }
 
 fn scrape_counts(t: &str, tracker: &str) -> (u64, u64) {
     let r = announce(&[t, "--tracker", tracker, "--scrape"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let s = &r.of_type("scrape")[0];
-    assert_eq!(s["ok"], true, "{s}");
-    (
-        s["complete"].as_u64().unwrap(),
-        s["incomplete"].as_u64().unwrap(),
-    )
+    let s = &r.scrapes()[0];
+    assert!(s.ok, "{s:?}");
+    (s.complete.unwrap(), s.incomplete.unwrap())
 }
 
 #[test]
@@ -265,10 +259,10 @@ fn dead_first_tier_falls_through_to_the_second_within_the_timeout() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(took < Duration::from_secs(8), "took {took:?}");
     assert!(peers(&r).contains(&"127.0.0.1:1111".to_string()));
-    let recs = r.of_type("announce");
+    let recs = r.announces();
     assert_eq!(recs.len(), 5, "{recs:?}");
-    assert_eq!(recs.iter().filter(|a| a["ok"] == true).count(), 1);
-    assert_eq!(recs.last().unwrap()["tracker"], tr.http());
+    assert_eq!(recs.iter().filter(|a| a.ok).count(), 1);
+    assert_eq!(recs.last().unwrap().tracker, tr.http());
     for dead in [&closed, &silent_tcp_url, &silent_udp_url, &closed_udp] {
         assert!(
             r.stderr.contains(dead.as_str()),
@@ -276,16 +270,14 @@ fn dead_first_tier_falls_through_to_the_second_within_the_timeout() {
             r.stderr
         );
     }
-    let silent = recs
-        .iter()
-        .find(|a| a["tracker"] == silent_udp_url.as_str())
-        .unwrap();
+    let silent = recs.iter().find(|a| a.tracker == silent_udp_url).unwrap();
     assert!(
-        silent["error"]
-            .as_str()
+        silent
+            .error
+            .as_deref()
             .unwrap()
             .contains("no answer within 1.0 s"),
-        "{silent}"
+        "{silent:?}"
     );
 
     // The same through the bound HTTP client.
@@ -293,18 +285,19 @@ fn dead_first_tier_falls_through_to_the_second_within_the_timeout() {
     let r = announce(&[t, "--timeout", "1", "--port", "2222", "--bind", "127.0.0.1"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(start.elapsed() < Duration::from_secs(8));
-    assert_eq!(r.of_type("announce").len(), 5);
+    assert_eq!(r.announces().len(), 5);
     let silent = r
-        .of_type("announce")
+        .announces()
         .into_iter()
-        .find(|a| a["tracker"] == silent_tcp_url.as_str())
+        .find(|a| a.tracker == silent_tcp_url)
         .unwrap();
     assert!(
-        silent["error"]
-            .as_str()
+        silent
+            .error
+            .as_deref()
             .unwrap()
             .contains("no answer within"),
-        "{silent}"
+        "{silent:?}"
     );
 
     // --all asks everyone at once: the same answer in about one timeout.
@@ -316,7 +309,7 @@ fn dead_first_tier_falls_through_to_the_second_within_the_timeout() {
         "{:?}",
         start.elapsed()
     );
-    assert_eq!(r.of_type("announce").len(), 5);
+    assert_eq!(r.announces().len(), 5);
     drop(silent_tcp);
 }
 
@@ -463,9 +456,9 @@ fn truncated_bencode_is_a_clear_error() {
             "{}",
             r.stderr
         );
-        let a = &r.of_type("announce")[0];
-        assert_eq!(a["ok"], false);
-        assert!(a["error"].as_str().unwrap().contains("not bencode"));
+        let a = &r.announces()[0];
+        assert!(!a.ok);
+        assert!(a.error.as_deref().unwrap().contains("not bencode"));
     }
 }
 
@@ -480,11 +473,11 @@ fn huge_peer_lists_are_capped_or_refused() {
     body.push(b'e');
     for r in against(body) {
         assert_eq!(r.code, 0, "{}", r.stderr);
-        assert_eq!(r.of_type("peer").len(), 10_000);
+        assert_eq!(r.peers().len(), 10_000);
         assert!(r.stderr.contains("kept the first 10000"), "{}", r.stderr);
-        let a = &r.of_type("announce")[0];
-        assert_eq!(a["peers"], 10_000);
-        assert!(a["notes"][0].as_str().unwrap().contains("200000 peers"));
+        let a = &r.announces()[0];
+        assert_eq!(a.peers, 10_000);
+        assert!(a.notes[0].contains("200000 peers"));
     }
 
     let mut big = b"d5:peers3000000:".to_vec();
@@ -526,8 +519,8 @@ fn a_failure_reason_with_control_characters_is_escaped() {
             r.stderr
         );
         assert_eq!(r.stderr.lines().count(), 2, "{}", r.stderr);
-        let a = &r.of_type("announce")[0];
-        assert_eq!(a["error"], format!("tracker refused: {reason}"));
+        let a = &r.announces()[0];
+        assert_eq!(a.error, Some(format!("tracker refused: {reason}")));
     }
     // Human output on stdout/stderr is escaped too.
     let dir = tempdir();
@@ -713,7 +706,7 @@ fn readme_pipeline_through_jq() {
         .filter_map(|l| bt::record::peer_from_line(l).unwrap())
         .map(|a| a.to_string())
         .collect();
-    assert_eq!(addrs.len(), direct.of_type("peer").len());
+    assert_eq!(addrs.len(), direct.peers().len());
     assert!(addrs.contains(&"127.0.0.1:5555".to_string()));
     // Human output: one ip:port per line on stdout, tracker summaries on stderr.
     let human = bt("bt-announce", &[t.to_str().unwrap(), "--human"]);

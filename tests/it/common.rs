@@ -7,6 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+pub use bt::record::{
+    AnnounceRecord, PeerRecord, Record, ScrapeRecord, SummaryRecord, TorrentRecord, VerifyExtra,
+    VerifyFile,
+};
+
 /// Path of one of our binaries.
 pub fn bin(name: &str) -> PathBuf {
     let p = match name {
@@ -32,6 +37,19 @@ pub fn tempdir() -> tempfile::TempDir {
         .prefix("bt-test-")
         .tempdir()
         .unwrap()
+}
+
+/// The records of one variant of [`Record`] in a run's stdout.
+macro_rules! pick {
+    ($run:expr, $variant:ident) => {
+        $run.typed()
+            .into_iter()
+            .filter_map(|r| match r {
+                Record::$variant(x) => Some(x),
+                _ => None,
+            })
+            .collect()
+    };
 }
 
 /// The result of a finished command.
@@ -66,6 +84,73 @@ impl Run {
             .filter(|r| r["type"] == t)
             .collect()
     }
+    /// stdout read into the library's typed records (see [`records`]).
+    pub fn typed(&self) -> Vec<Record> {
+        records(&self.stdout)
+    }
+    /// The one `torrent` record on stdout.
+    pub fn torrent(&self) -> TorrentRecord {
+        let all = self.typed();
+        match &all[..] {
+            [Record::Torrent(t)] => t.clone(),
+            _ => panic!("want one torrent record, got {all:?}"),
+        }
+    }
+    /// The `file` records.
+    pub fn files(&self) -> Vec<VerifyFile> {
+        pick!(self, File)
+    }
+    /// The `extra` records.
+    pub fn extras(&self) -> Vec<VerifyExtra> {
+        pick!(self, Extra)
+    }
+    /// The `peer` records.
+    pub fn peers(&self) -> Vec<PeerRecord> {
+        pick!(self, Peer)
+    }
+    /// The `announce` records.
+    pub fn announces(&self) -> Vec<AnnounceRecord> {
+        pick!(self, Announce)
+    }
+    /// The `scrape` records.
+    pub fn scrapes(&self) -> Vec<ScrapeRecord> {
+        pick!(self, Scrape)
+    }
+    /// The `summary` record, which must be the last line.
+    pub fn summary(&self) -> SummaryRecord {
+        match self.typed().pop() {
+            Some(Record::Summary(s)) => s,
+            other => panic!(
+                "last record is not a summary: {other:?}\n{}",
+                self.stdout_str()
+            ),
+        }
+    }
+}
+
+/// JSON Lines read into the library's typed records. Each line must be a known record type
+/// carrying exactly the fields its type documents (none missing, none extra): the format's
+/// "every field always present" promise, checked on every record a test reads.
+pub fn records(stdout: &[u8]) -> Vec<Record> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let raw: serde_json::Value =
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}"));
+            let rec: Record = serde_json::from_value(raw.clone())
+                .unwrap_or_else(|e| panic!("line {l:?} is not a record: {e}"));
+            assert!(rec != Record::Unknown, "unknown record type: {l}");
+            let back = serde_json::to_value(&rec).unwrap();
+            let keys = |v: &serde_json::Value| -> Vec<String> {
+                let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+                k.sort();
+                k
+            };
+            assert_eq!(keys(&raw), keys(&back), "fields of {l}");
+            rec
+        })
+        .collect()
 }
 
 /// Run a command to completion with a deadline; kill it and panic if the deadline passes.
@@ -341,4 +426,23 @@ impl Opentracker {
     pub fn udp(&self) -> String {
         format!("udp://127.0.0.1:{}", self.port)
     }
+}
+
+/// Run a shell command line on a pseudo-terminal (`script` from bsdutils), so that stdout and
+/// stderr are terminals; `env` is added to the environment (`TERM` defaults to `xterm`). Returns
+/// the exit code and what the terminal showed (`\r\n` turned into `\n`).
+pub fn on_terminal(command: &str, env: &[(&str, &str)]) -> (i32, String) {
+    assert!(
+        have("script"),
+        "script (bsdutils) is not installed (run ./scripts/test)"
+    );
+    let mut cmd = Command::new("script");
+    cmd.args(["-qec", command, "/dev/null"])
+        .env("TERM", "xterm");
+    cmd.env_remove("NO_COLOR");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let r = run_cmd(&mut cmd, None, Duration::from_secs(60));
+    (r.code, r.stdout_str().replace("\r\n", "\n"))
 }

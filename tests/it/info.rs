@@ -129,8 +129,8 @@ fn unhex(h: &str) -> Vec<u8> {
         .collect()
 }
 
-fn opt_str(v: &serde_json::Value) -> String {
-    v.as_str().unwrap_or("").to_string()
+fn opt_num(v: Option<u64>) -> String {
+    v.map_or("null".into(), |n| n.to_string())
 }
 
 #[test]
@@ -168,21 +168,20 @@ fn corpus_every_file_loads_or_is_refused() {
                     failures.push(format!("{path}: exit {} {}", run.code, run.stderr.trim()));
                     continue;
                 }
-                let j = run.json();
-                let name = match j["name_hex"].as_str() {
+                let j = run.torrent();
+                let name = match j.name_hex.as_deref() {
                     Some(h) => manifest_text(&unhex(h)),
-                    None => manifest_text(j["name"].as_str().unwrap_or("").as_bytes()),
+                    None => manifest_text(j.name.as_deref().unwrap_or("").as_bytes()),
                 };
-                let files = j["files"].as_array().unwrap();
-                let pads = files.iter().filter(|f| f["pad"] == true).count();
+                let pads = j.files.iter().filter(|f| f.pad).count();
                 let got = [
-                    opt_str(&j["info_hash"]),
-                    opt_str(&j["info_hash_v2"]),
+                    j.info_hash.clone().unwrap_or_default(),
+                    j.info_hash_v2.clone().unwrap_or_default(),
                     name,
-                    (files.len() - pads).to_string(),
+                    (j.files.len() - pads).to_string(),
                     pads.to_string(),
-                    j["total_length"].to_string(),
-                    j["piece_length"].to_string(),
+                    opt_num(j.total_length),
+                    opt_num(j.piece_length),
                 ];
                 let want = [
                     row[c_v1],
@@ -447,7 +446,7 @@ fn truncated_and_mutated_real_torrents_never_panic() {
         std::fs::write(&path, &m).unwrap();
         let run = bt("bt-info", &["--json", path_s]);
         match run.code {
-            0 => assert!(run.json()["type"] == "torrent"),
+            0 => assert!(run.torrent().info_hash.is_some()),
             _ => assert_refused(&run, path_s, "mutation"),
         }
     }
@@ -466,7 +465,8 @@ fn json_shape_is_fixed_for_torrents_and_magnets() {
         ],
     );
     assert_eq!(m.code, 0, "{}", m.stderr);
-    let m = m.json();
+    let magnet = m;
+    let m = magnet.json();
     let keys = |v: &serde_json::Value| {
         let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
         k.sort();
@@ -497,23 +497,32 @@ fn json_shape_is_fixed_for_torrents_and_magnets() {
         assert!(t.get(k).is_some(), "missing {k}");
     }
     assert_eq!(t["type"], "torrent");
-    assert_eq!(t["version"], 1);
-    assert_eq!(t["piece_count"], 2);
-    assert_eq!(t["total_length"], 20000);
-    assert_eq!(t["private"], false);
-    assert_eq!(t["info_hash_v2"], serde_json::Value::Null);
-    assert_eq!(t["announce_list"], serde_json::json!([]));
-    assert_eq!(t["files"][0]["path"], "one.bin");
-    assert_eq!(t["files"][0]["offset"], 0);
-    assert!(t.get("pieces").is_none());
-    assert_eq!(m["input"], "magnet");
-    assert_eq!(m["info_hash"], "c0fda1edafdbdbb96443424e0b3899af7159d10e");
-    assert_eq!(m["name"], "temp");
-    assert_eq!(m["files"], serde_json::json!([]));
-    assert_eq!(m["piece_length"], serde_json::Value::Null);
+    assert_eq!(t["pieces"], serde_json::Value::Null);
+    assert_eq!(t["output"], serde_json::Value::Null);
+    let t = run.torrent();
+    assert_eq!(t.version, 1);
+    assert_eq!(t.piece_count, Some(2));
+    assert_eq!(t.total_length, Some(20000));
+    assert_eq!(t.file_count, Some(1));
+    assert_eq!(t.private, Some(false));
+    assert_eq!(t.info_hash_v2, None);
+    assert!(t.announce_list.is_empty());
+    assert_eq!(t.files[0].path, "one.bin");
+    assert_eq!(t.files[0].offset, 0);
+    assert_eq!(t.pieces, None);
+    let m = magnet.torrent();
+    assert_eq!(m.input, "magnet");
+    assert_eq!(
+        m.info_hash.as_deref(),
+        Some("c0fda1edafdbdbb96443424e0b3899af7159d10e")
+    );
+    assert_eq!(m.name.as_deref(), Some("temp"));
+    assert!(m.files.is_empty());
+    assert_eq!(m.piece_length, None);
+    assert_eq!(m.file_count, None);
 
     let (run, _, _dir) = info_of(&single(b"one.bin", 20000), &["--pieces"]);
-    let pieces = run.json()["pieces"].as_array().unwrap().clone();
+    let pieces = run.torrent().pieces.unwrap();
     assert_eq!(pieces.len(), 2);
     assert_eq!(pieces[0], "0".repeat(40));
 }
@@ -527,8 +536,8 @@ fn stdin_dash_and_pipe_without_argument() {
     for r in [&a, &b] {
         assert_eq!(r.code, 0, "{}", r.stderr);
         assert_eq!(
-            r.json()["info_hash"],
-            "d2474e86c95b19b8bcfdb92bc12c9d44667cfa36"
+            r.torrent().info_hash.as_deref(),
+            Some("d2474e86c95b19b8bcfdb92bc12c9d44667cfa36")
         );
     }
     let bad = bt_in(
@@ -560,12 +569,12 @@ fn names_that_are_not_utf8_or_hold_controls() {
     bytes = bytes.replace_all(b"4:root", b"5:r\xffoot");
     let (run, path, _dir) = info_of(&bytes, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let j = run.json();
-    assert_eq!(j["name_hex"], "72ff6f6f74");
-    assert_eq!(j["files"][0]["path_hex"], "636166e92e747874");
-    assert_eq!(j["files"][1]["path"], "evil\u{1b}[2Jname");
-    assert_eq!(j["files"][1]["path_hex"], serde_json::Value::Null);
-    assert!(j["magnet"].as_str().unwrap().contains("dn=r%FFoot"));
+    let j = run.torrent();
+    assert_eq!(j.name_hex.as_deref(), Some("72ff6f6f74"));
+    assert_eq!(j.files[0].path_hex.as_deref(), Some("636166e92e747874"));
+    assert_eq!(j.files[1].path, "evil\u{1b}[2Jname");
+    assert_eq!(j.files[1].path_hex, None);
+    assert!(j.magnet.contains("dn=r%FFoot"));
 
     let human = bt("bt-info", &["--human", &path]);
     assert_eq!(human.code, 0);
@@ -613,10 +622,10 @@ fn hundred_thousand_files_answer_fast() {
         bytes.len() / 1024
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let j = run.json();
-    assert_eq!(j["files"].as_array().unwrap().len(), n);
-    assert_eq!(j["total_length"], n);
-    assert_eq!(j["files"][n - 1]["offset"], n - 1);
+    let j = run.torrent();
+    assert_eq!(j.files.len(), n);
+    assert_eq!(j.total_length, Some(n as u64));
+    assert_eq!(j.files[n - 1].offset, n as u64 - 1);
     assert!(took < Duration::from_secs(5), "hang guard: {took:?}");
 }
 
@@ -632,21 +641,20 @@ fn corpus_v2_and_hybrid_details() {
                 .unwrap(),
         ],
     );
-    let j = run.json();
-    assert_eq!(j["version"], "hybrid");
-    let files = j["files"].as_array().unwrap();
+    let j = run.torrent();
+    assert_eq!(j.version, "hybrid");
     // Offsets tile the piece stream, pad files included; real files start on piece boundaries.
-    let plen = j["piece_length"].as_u64().unwrap();
+    let plen = j.piece_length.unwrap();
     let mut end = 0;
-    for f in files {
-        assert_eq!(f["offset"].as_u64().unwrap(), end);
-        end += f["length"].as_u64().unwrap();
-        if f["pad"] == false && f["length"].as_u64().unwrap() > 0 {
-            assert_eq!(f["offset"].as_u64().unwrap() % plen, 0);
-            assert_eq!(f["pieces_root"].as_str().unwrap().len(), 64);
+    for f in &j.files {
+        assert_eq!(f.offset, end);
+        end += f.length;
+        if !f.pad && f.length > 0 {
+            assert_eq!(f.offset % plen, 0);
+            assert_eq!(f.pieces_root.as_ref().unwrap().len(), 64);
         }
     }
-    let magnet = j["magnet"].as_str().unwrap();
+    let magnet = &j.magnet;
     assert!(magnet.contains("xt=urn:btih:514c76c1f27ec61ca8b37851bcd1cbf0b26cf120"));
     assert!(magnet.contains(
         "xt=urn:btmh:1220518fbaf39b37020c896e8768a967da6d76bbd5ef7a02c761021b65a72c6cfa11"
@@ -661,7 +669,105 @@ fn corpus_v2_and_hybrid_details() {
                 .unwrap(),
         ],
     );
-    let j = run.json();
-    assert_eq!(j["version"], 2);
-    assert_eq!(j["info_hash"], serde_json::Value::Null);
+    let j = run.torrent();
+    assert_eq!(j.version, 2);
+    assert_eq!(j.info_hash, None);
+}
+
+/// Issue 10, item 6: an empty file says so; a magnet link without a hash is named once.
+#[test]
+fn empty_inputs_and_hashless_magnets_say_what_is_wrong() {
+    let dir = tempdir();
+    let empty = dir.path().join("empty.torrent");
+    std::fs::write(&empty, b"").unwrap();
+    let empty = empty.to_str().unwrap();
+    for input in [empty, "/dev/null"] {
+        let run = bt("bt-info", &["--json", input]);
+        assert_refused(&run, input, input);
+        assert_eq!(
+            run.stderr.trim_end(),
+            format!("bt-info: error: {input}: the file is empty, not a torrent")
+        );
+    }
+    let run = bt_in("bt-info", dir.path(), &["--json", "-"], Some(b""));
+    assert_eq!(
+        run.stderr.trim_end(),
+        "bt-info: error: <stdin>: the file is empty, not a torrent"
+    );
+    let run = bt("bt-info", &["--json", "magnet:?dn=foo"]);
+    assert_eq!(run.code, 2);
+    assert_eq!(
+        run.stderr.trim_end(),
+        "bt-info: error: magnet link \"magnet:?dn=foo\" has no urn:btih or urn:btmh topic"
+    );
+}
+
+/// On a terminal: sizes in binary units, an ISO 8601 date, piece size and count on one line,
+/// files as a tree with indices and pad files hidden; --bytes and --pad.
+#[test]
+fn human_view_on_a_terminal() {
+    let path = corpus().join("libtorrent/v2_hybrid.torrent");
+    let cmd = format!(
+        "{} {}",
+        crate::common::bin("bt-info").display(),
+        path.display()
+    );
+    let (code, shown) = crate::common::on_terminal(&cmd, &[("NO_COLOR", "1")]);
+    assert_eq!(code, 0, "{shown}");
+    assert!(!shown.contains('\u{1b}'), "NO_COLOR: {shown:?}");
+    assert!(!shown.trim_start().starts_with('{'), "not JSON: {shown}");
+    let line = |key: &str| -> String {
+        shown
+            .lines()
+            .find(|l| l.len() > 13 && l[..13].trim_start() == key)
+            .unwrap_or_else(|| panic!("no {key} line in {shown}"))[15..]
+            .to_string()
+    };
+    assert_eq!(line("pieces"), "1715 pieces of 512.0 KiB");
+    assert_eq!(line("total"), "854.1 MiB in 9 files");
+    assert_eq!(line("creation date"), "2022-09-14T14:13:59Z");
+    assert_eq!(
+        line("files"),
+        "9 files (9 pad files hidden, --pad shows them)"
+    );
+    assert!(
+        shown.contains("[12]      61 B  readme.txt"),
+        "indices and sizes: {shown}"
+    );
+    assert!(!shown.contains("(pad)"), "{shown}");
+
+    let run = bt(
+        "bt-info",
+        &["--human", "--bytes", "--pad", path.to_str().unwrap()],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let text = run.stdout_str();
+    assert!(text.contains("1715 pieces of 524288"), "{text}");
+    assert!(text.contains("(pad)"), "{text}");
+    assert!(text.contains("18 files\n"), "{text}");
+
+    // A multi-file torrent is an indented tree.
+    let bytes = multi(&[
+        (p(&[b"a", b"x.bin"]), 3),
+        (p(&[b"a", b"b", b"y.bin"]), 4),
+        (p(&[b"z.bin"]), 5),
+    ]);
+    let (run, path, _dir) = info_of(&bytes, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let text = bt("bt-info", &["--human", &path]).stdout_str();
+    let tree: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("files  "))
+        .collect();
+    assert_eq!(
+        tree[1..],
+        [
+            "               a/",
+            "                 [0] 3 B  x.bin",
+            "                 b/",
+            "                   [1] 4 B  y.bin",
+            "               [2] 5 B  z.bin",
+        ],
+        "{text}"
+    );
 }

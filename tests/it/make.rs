@@ -9,7 +9,7 @@ use std::time::Duration;
 use bt::bencode::{self, Node};
 use sha1::{Digest, Sha1};
 
-use crate::common::{bin, bt_in, have, run_cmd, tempdir, write_tree, Run};
+use crate::common::{bin, bt_in, have, run_cmd, tempdir, write_tree, Run, TorrentRecord};
 
 /// The decoded torrent and the raw bytes of its `info` value.
 fn info_bytes(torrent: &[u8]) -> Vec<u8> {
@@ -26,7 +26,7 @@ fn info_hash(torrent: &[u8]) -> String {
 fn bt_info_hash(dir: &Path, file: &str) -> String {
     let r = bt_in("bt-info", dir, &["--json", file], None);
     assert_eq!(r.code, 0, "bt-info {file}: {}", r.stderr);
-    r.json()["info_hash"].as_str().unwrap().to_string()
+    r.torrent().info_hash.expect("a v1 info hash")
 }
 
 /// File paths in the torrent, joined with `/`, in order.
@@ -97,10 +97,10 @@ fn same_info_as_mktorrent_single_file() {
         let ours = std::fs::read(t.path().join(ours)).unwrap();
         let theirs = std::fs::read(t.path().join(theirs)).unwrap();
         assert_eq!(info_bytes(&ours), info_bytes(&theirs), "2^{exp}");
-        let rec = &r.of_type("torrent")[0];
-        assert_eq!(rec["info_hash"], info_hash(&theirs));
-        assert_eq!(rec["piece_count"], 1_000_003u64.div_ceil(1 << exp));
-        assert_eq!(rec["total_length"], 1_000_003);
+        let rec = &r.torrent();
+        assert_eq!(rec.info_hash, Some(info_hash(&theirs)));
+        assert_eq!(rec.piece_count, Some(1_000_003u64.div_ceil(1 << exp)));
+        assert_eq!(rec.total_length, Some(1_000_003));
     }
 }
 
@@ -209,10 +209,10 @@ fn same_info_hash_as_transmission_create() {
         ],
     );
     let theirs = std::fs::read(t.path().join("theirs.torrent")).unwrap();
-    assert_eq!(r.of_type("torrent")[0]["info_hash"], info_hash(&theirs));
+    assert_eq!(r.torrent().info_hash, Some(info_hash(&theirs)));
     assert_eq!(
-        r.of_type("torrent")[0]["info_hash"],
-        bt_info_hash(t.path(), "theirs.torrent")
+        r.torrent().info_hash,
+        Some(bt_info_hash(t.path(), "theirs.torrent"))
     );
 }
 
@@ -280,8 +280,8 @@ fn refuses_to_overwrite_without_force() {
     assert_eq!(std::fs::read(t.path().join("f.torrent")).unwrap(), b"keep");
     let r = make(t.path(), &["--json", "-f", "f"]);
     let written = std::fs::read(t.path().join("f.torrent")).unwrap();
-    assert_eq!(r.of_type("torrent")[0]["info_hash"], info_hash(&written));
-    assert_eq!(r.of_type("torrent")[0]["output"], "f.torrent");
+    assert_eq!(r.torrent().info_hash, Some(info_hash(&written)));
+    assert_eq!(r.torrent().output, Some("f.torrent".into()));
     // No temporary file is left behind.
     let names: Vec<_> = std::fs::read_dir(t.path()).unwrap().collect();
     assert_eq!(names.len(), 2, "{names:?}");
@@ -295,22 +295,22 @@ fn output_dash_writes_the_torrent_to_stdout() {
     assert!(r.stdout.starts_with(b"d"), "{}", r.stdout_str());
     let r2 = make(t.path(), &["--json", "--no-creation-date", "f"]);
     assert_eq!(r.stdout, std::fs::read(t.path().join("f.torrent")).unwrap());
-    let rec = &r2.of_type("torrent")[0];
-    assert_eq!(rec["info_hash"], info_hash(&r.stdout));
-    let magnet = rec["magnet"].as_str().unwrap();
+    let rec = &r2.torrent();
+    assert_eq!(rec.info_hash, Some(info_hash(&r.stdout)));
+    let magnet = &rec.magnet;
     assert!(
         magnet.starts_with(&format!(
             "magnet:?xt=urn:btih:{}",
-            rec["info_hash"].as_str().unwrap()
+            rec.info_hash.as_deref().unwrap()
         )),
         "{magnet}"
     );
     assert!(magnet.contains("&dn=f"), "{magnet}");
-    assert_eq!(rec["name"], "f");
-    assert_eq!(rec["piece_length"], 16384);
-    assert_eq!(rec["piece_count"], 7);
+    assert_eq!(rec.name, Some("f".into()));
+    assert_eq!(rec.piece_length, Some(16384));
+    assert_eq!(rec.piece_count, Some(7));
     // Nothing but the summary on stdout.
-    assert_eq!(r2.records().len(), 1);
+    assert_eq!(r2.typed().len(), 1);
 }
 
 #[test]
@@ -474,11 +474,11 @@ fn default_piece_length_and_output_name() {
     let t = tempdir();
     write_tree(&t.path().join("data"), &[("x", 5 << 20)]);
     let r = make(t.path(), &["--json", "data"]);
-    let rec = &r.of_type("torrent")[0];
-    assert_eq!(rec["output"], "data.torrent");
+    let rec = &r.torrent();
+    assert_eq!(rec.output, Some("data.torrent".into()));
     // 5 MiB / 2000 -> 2622 bytes -> clamped up to 16 KiB.
-    assert_eq!(rec["piece_length"], 16384);
-    assert_eq!(rec["piece_count"], 320);
+    assert_eq!(rec.piece_length, Some(16384));
+    assert_eq!(rec.piece_count, Some(320));
     assert!(t.path().join("data.torrent").exists());
 }
 
@@ -495,7 +495,7 @@ fn output_inside_the_input_is_left_out() {
     let second = std::fs::read(d.join("d.torrent")).unwrap();
     assert_eq!(first, second);
     assert_eq!(paths(&second), ["x"]);
-    assert_eq!(r1.records(), r2.records());
+    assert_eq!(r1.typed(), r2.typed());
 }
 
 #[test]
@@ -515,8 +515,8 @@ fn non_utf8_names_are_kept_as_bytes() {
         Duration::from_secs(60),
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let rec = &r.of_type("torrent")[0];
-    assert_eq!(rec["name_hex"], "636166e9");
+    let rec = &r.torrent();
+    assert_eq!(rec.name_hex, Some("636166e9".into()));
     let bytes = std::fs::read(t.path().join("x.torrent")).unwrap();
     let d = bencode::decode(&bytes, &Default::default()).unwrap();
     let info = top(&d, "info").unwrap().as_dict().unwrap();
@@ -733,4 +733,25 @@ fn piece_length_limit_agrees_in_help_error_and_readme() {
     // A piece length that fits the data draws no warning.
     let r = make(t.path(), &["-l", "16K", "-o", "small.torrent", "d"]);
     assert!(!r.stderr.contains("warning"), "{}", r.stderr);
+}
+
+/// bt-make's record is the record bt-info prints for the torrent it wrote, plus `output`.
+#[test]
+fn make_record_is_the_info_record_plus_output() {
+    let t = tempdir();
+    write_tree(&t.path().join("d"), &[("a", 40_000), ("sub/b", 3)]);
+    let made = make(t.path(), &["--json", "-a", "http://t/a", "d"]).torrent();
+    assert_eq!(made.output.as_deref(), Some("d.torrent"));
+    assert_eq!(made.file_count, Some(2));
+    let r = bt_in("bt-info", t.path(), &["--json", "d.torrent"], None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let info = r.torrent();
+    assert_eq!(info.output, None);
+    assert_eq!(
+        made,
+        TorrentRecord {
+            output: Some("d.torrent".into()),
+            ..info
+        }
+    );
 }

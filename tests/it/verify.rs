@@ -6,8 +6,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::Value;
-
 use crate::common::*;
 
 /// The sample tree, in torrent (alphabetical) order, with 32 KiB pieces:
@@ -68,28 +66,28 @@ fn verify_dir(dir: &Path, torrent: &Path, extra: &[&str]) -> Run {
 
 /// `(path, status, bad_pieces, shared_bad_pieces)` per file record.
 fn statuses(r: &Run) -> Vec<(String, String, u64, u64)> {
-    r.of_type("file")
-        .iter()
+    r.files()
+        .into_iter()
         .map(|f| {
             (
-                f["path"].as_str().unwrap().to_string(),
-                f["status"].as_str().unwrap().to_string(),
-                f["bad_pieces"].as_u64().unwrap(),
-                f["shared_bad_pieces"].as_u64().unwrap(),
+                f.path,
+                f.status,
+                f.bad_pieces as u64,
+                f.shared_bad_pieces as u64,
             )
         })
         .collect()
 }
 
-fn summary(r: &Run) -> Value {
-    let s = r.of_type("summary");
-    assert_eq!(s.len(), 1, "one summary: {}", r.stdout_str());
-    assert_eq!(
-        r.records().last().unwrap()["type"],
-        "summary",
-        "summary comes last"
-    );
-    s[0].clone()
+/// The one summary, which comes last.
+fn summary(r: &Run) -> SummaryRecord {
+    let n = r
+        .typed()
+        .iter()
+        .filter(|x| matches!(x, Record::Summary(_)))
+        .count();
+    assert_eq!(n, 1, "one summary: {}", r.stdout_str());
+    r.summary()
 }
 
 fn expect(rows: &[(&str, &str, u64, u64)]) -> Vec<(String, String, u64, u64)> {
@@ -113,18 +111,18 @@ fn all_good() {
             ("t/f.bin", "complete", 0, 0),
         ])
     );
-    let files = r.of_type("file");
-    assert_eq!(files[0]["pieces"], 4);
-    assert_eq!(files[1]["pieces"], 0);
-    assert_eq!(files[3]["length"], 250_001);
-    assert_eq!(files[3]["bytes_on_disk"], 250_001);
+    let files = r.files();
+    assert_eq!(files[0].pieces, 4);
+    assert_eq!(files[1].pieces, 0);
+    assert_eq!(files[3].length, 250_001);
+    assert_eq!(files[3].bytes_on_disk, 250_001);
     let s = summary(&r);
-    assert_eq!(s["ok"], true);
-    assert_eq!(s["pieces"], 12);
-    assert_eq!(s["good_pieces"], 12);
-    assert_eq!(s["bad_pieces"], 0);
-    assert_eq!(s["bytes_checked"], 381_080);
-    assert!(s["seconds"].as_f64().unwrap() >= 0.0);
+    assert!(s.ok);
+    assert_eq!(s.pieces, 12);
+    assert_eq!(s.good_pieces, Some(12));
+    assert_eq!(s.bad_pieces, 0);
+    assert_eq!(s.bytes_checked, Some(381_080));
+    assert!(s.seconds >= 0.0);
 }
 
 #[test]
@@ -146,28 +144,24 @@ fn one_flipped_byte_reports_only_that_file_and_piece() {
             ("t/f.bin", "complete", 0, 0),
         ])
     );
-    assert_eq!(
-        r.of_type("file")[3]["bad_piece_indices"],
-        serde_json::json!([7])
-    );
-    assert_eq!(
-        r.of_type("file")[0]["bad_piece_indices"],
-        serde_json::json!([])
-    );
+    assert_eq!(r.files()[3].bad_piece_indices, Some(vec![7]));
+    assert_eq!(r.files()[0].bad_piece_indices, Some(vec![]));
     let s = summary(&r);
-    assert_eq!(s["ok"], false);
-    assert_eq!(s["bad_pieces"], 1);
-    assert_eq!(s["good_pieces"], 11);
-    assert_eq!(s["bad_piece_indices"], serde_json::json!([7]));
+    assert!(!s.ok);
+    assert_eq!(s.bad_pieces, 1);
+    assert_eq!(s.good_pieces, Some(11));
+    assert_eq!(s.bad_piece_indices, Some(vec![7]));
 
     // --no-mmap gives the same records (timing aside).
     let plain = verify_dir(dir.path(), &torrent, &["--bad-pieces", "--no-mmap"]);
     assert_eq!(plain.code, 1);
     let strip = |r: &Run| {
-        r.records()
+        r.typed()
             .into_iter()
             .map(|mut v| {
-                v.as_object_mut().unwrap().remove("seconds");
+                if let Record::Summary(s) = &mut v {
+                    s.seconds = 0.0;
+                }
                 v
             })
             .collect::<Vec<_>>()
@@ -191,8 +185,12 @@ fn missing_file_is_a_hole_and_later_files_stay_complete() {
             ("t/f.bin", "complete", 0, 0),
         ])
     );
-    assert_eq!(r.of_type("file")[2]["bytes_on_disk"], 0);
-    assert_eq!(summary(&r)["bad_piece_indices"], serde_json::json!([3]));
+    assert_eq!(r.files()[2].bytes_on_disk, 0);
+    assert_eq!(summary(&r).bad_piece_indices, Some(vec![3]));
+    // a.bin's own bytes are all there: only the piece it shares with the missing c.bin fails,
+    // so it is counted apart from the files that are bad themselves.
+    assert_eq!(summary(&r).bad_files, Some(1));
+    assert_eq!(summary(&r).shared_bad_files, Some(1));
 
     // A missing zero-length file is missing too.
     std::fs::write(dir.path().join("t/c.bin"), data(31_072, 3)).unwrap();
@@ -200,7 +198,7 @@ fn missing_file_is_a_hole_and_later_files_stay_complete() {
     let r = verify_dir(dir.path(), &torrent, &[]);
     assert_eq!(r.code, 1);
     assert_eq!(statuses(&r)[1].1, "missing");
-    assert_eq!(summary(&r)["good_pieces"], 12);
+    assert_eq!(summary(&r).good_pieces, Some(12));
 }
 
 #[test]
@@ -217,8 +215,8 @@ fn file_too_long_and_file_too_short() {
         statuses(&r)[4],
         ("t/f.bin".into(), "wrong_size".into(), 0, 0)
     );
-    assert_eq!(r.of_type("file")[4]["bytes_on_disk"], 11);
-    assert_eq!(summary(&r)["good_pieces"], 12);
+    assert_eq!(r.files()[4].bytes_on_disk, 11);
+    assert_eq!(summary(&r).good_pieces, Some(12));
 
     std::fs::write(dir.path().join("t/f.bin"), data(7, 5)).unwrap();
     std::fs::OpenOptions::new()
@@ -239,10 +237,7 @@ fn file_too_long_and_file_too_short() {
             ("t/f.bin", "incomplete", 1, 1),
         ])
     );
-    assert_eq!(
-        summary(&r)["bad_piece_indices"],
-        serde_json::json!([7, 8, 9, 10, 11])
-    );
+    assert_eq!(summary(&r).bad_piece_indices, Some(vec![7, 8, 9, 10, 11]));
 }
 
 #[test]
@@ -283,7 +278,7 @@ fn file_truncated_during_verification_is_not_a_crash() {
         assert!(r.code == 1 || r.code == 2, "code {} {}", r.code, r.stderr);
         if r.code == 1 {
             let s = summary(&r);
-            assert_eq!(s["ok"], false);
+            assert!(!s.ok);
             // The untouched file still verifies.
             assert_eq!(statuses(&r)[1].1, "complete", "{}", r.stdout_str());
         } else {
@@ -345,7 +340,7 @@ fn single_file_content_and_stdin() {
     let r = verify_dir(dir.path(), &torrent, &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(statuses(&r), expect(&[("movie.bin", "complete", 0, 0)]));
-    assert_eq!(summary(&r)["pieces"], 4);
+    assert_eq!(summary(&r).pieces, 4);
 
     // --content points at the data itself, under another name.
     let other = dir.path().join("renamed.data");
@@ -366,7 +361,7 @@ fn single_file_content_and_stdin() {
     let bytes = std::fs::read(&torrent).unwrap();
     let r = bt_in("bt-verify", dir.path(), &["-", "--json"], Some(&bytes));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(summary(&r)["good_pieces"], 4);
+    assert_eq!(summary(&r).good_pieces, Some(4));
 }
 
 #[test]
@@ -379,15 +374,13 @@ fn multi_file_content_extra_files_and_human_table() {
         "extra files do not fail verification: {}",
         r.stderr
     );
-    let extra = r.of_type("extra");
+    let extra = r.extras();
     assert_eq!(extra.len(), 1);
-    assert_eq!(extra[0]["path"], "t/d/notes.txt");
-    assert_eq!(extra[0]["bytes"], 4);
-    assert_eq!(summary(&r)["extra_files"], 1);
+    assert_eq!(extra[0].path, "t/d/notes.txt");
+    assert_eq!(extra[0].bytes, 4);
+    assert_eq!(summary(&r).extra_files, Some(1));
     // Without --extra they are not mentioned.
-    assert!(verify_dir(dir.path(), &torrent, &[])
-        .of_type("extra")
-        .is_empty());
+    assert!(verify_dir(dir.path(), &torrent, &[]).extras().is_empty());
 
     let moved = dir.path().join("elsewhere");
     std::fs::rename(dir.path().join("t"), &moved).unwrap();
@@ -420,9 +413,9 @@ fn symlink_inside_the_content_is_not_followed() {
     std::os::unix::fs::symlink(outside.path().join("d"), dir.path().join("t/d")).unwrap();
     let r = verify_dir(dir.path(), &torrent, &[]);
     assert_eq!(r.code, 1, "{}", r.stderr);
-    let e = &r.of_type("file")[3];
-    assert_eq!(e["status"], "unreadable");
-    assert!(e["error"].as_str().unwrap().contains("symlink"), "{e}");
+    let e = &r.files()[3];
+    assert_eq!(e.status, "unreadable");
+    assert!(e.error.as_deref().unwrap().contains("symlink"), "{e:?}");
 }
 
 #[test]
@@ -438,13 +431,59 @@ fn non_utf8_path_is_reported_losslessly() {
     let r = verify_dir(dir.path(), &torrent, &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let f = r
-        .of_type("file")
+        .files()
         .into_iter()
-        .find(|f| f.get("path_hex").is_some())
+        .find(|f| f.path_hex.is_some())
         .expect("a record with path_hex");
     // "n/caf\xe9.bin" in hex.
-    assert_eq!(f["path_hex"], "6e2f636166e92e62696e");
-    assert_eq!(f["status"], "complete");
+    assert_eq!(f.path_hex.as_deref(), Some("6e2f636166e92e62696e"));
+    assert_eq!(f.status, "complete");
+}
+
+/// Issue 10, item 9: plurals, and a file whose own bytes are present but whose only bad piece
+/// also covers a missing file is told apart in its line and in the summary.
+#[test]
+fn human_wording_for_files_that_only_share_a_bad_piece() {
+    let (dir, torrent) = sample();
+    std::fs::remove_file(dir.path().join("t/c.bin")).unwrap();
+    let r = verify(&[
+        torrent.to_str().unwrap(),
+        "-d",
+        dir.path().to_str().unwrap(),
+        "--human",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let text = r.stdout_str();
+    let a = text.lines().find(|l| {
+        l.ends_with(
+            "t/a.bin (own bytes present; its only bad piece also covers a missing or damaged file)",
+        )
+    });
+    assert!(a.is_some_and(|l| l.starts_with("incomplete ")), "{text}");
+    assert!(
+        !text.contains("1 bad pieces") && !text.contains(" 1 files"),
+        "{text}"
+    );
+    let last = text.lines().last().unwrap();
+    assert!(
+        last.starts_with(
+            "FAILED: 11/12 pieces good, 1 of 5 files bad and 1 with its own bytes present but a bad piece shared with a bad file, "
+        ),
+        "{last}"
+    );
+    // --color always paints the status column.
+    let r = verify(&[
+        torrent.to_str().unwrap(),
+        "-d",
+        dir.path().to_str().unwrap(),
+        "--human",
+        "--color",
+        "always",
+    ]);
+    let text = r.stdout_str();
+    assert!(text.contains("\u{1b}[32mcomplete"), "{text:?}");
+    assert!(text.contains("\u{1b}[1;31mmissing"), "{text:?}");
+    assert!(text.contains("\u{1b}[33mincomplete"), "{text:?}");
 }
 
 #[test]

@@ -32,9 +32,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub use bt::record::{
-    FetchSummaryRecord as Summary, ListeningRecord as Listening, MadeTorrent as Made,
-    PeerEventRecord as PeerEvent, PeerRecord as Peer, ProgressRecord as Progress,
-    StatsRecord as Stats, TorrentRecord as Torrent, VerifySummary,
+    FetchSummaryRecord as Summary, ListeningRecord as Listening, PeerEventRecord as PeerEvent,
+    PeerRecord as Peer, ProgressRecord as Progress, StatsRecord as Stats,
+    SummaryRecord as VerifySummary, TorrentRecord as Torrent,
 };
 
 /// One line of a tool's stdout, read into the library's record type.
@@ -47,7 +47,6 @@ pub enum Record {
     Progress(Progress),
     Summary(Summary),
     VerifySummary(VerifySummary),
-    Made(Made),
     Torrent(Box<Torrent>),
     Other(serde_json::Value),
 }
@@ -64,7 +63,8 @@ pub fn records(out: &str) -> Vec<Record> {
         .map(|line| {
             let v: serde_json::Value = serde_json::from_str(line)
                 .unwrap_or_else(|e| panic!("bad JSON line {line:?}: {e}"));
-            let has = |k: &str| v.get(k).is_some();
+            // Every field is present (null when unknown): tell the kinds apart by value.
+            let has = |k: &str| v.get(k).is_some_and(|x| !x.is_null());
             match v["type"].as_str().unwrap_or("") {
                 "listening" => Record::Listening(typed(line)),
                 "peer" if has("event") => Record::PeerEvent(typed(line)),
@@ -73,7 +73,6 @@ pub fn records(out: &str) -> Vec<Record> {
                 "progress" => Record::Progress(typed(line)),
                 "summary" if has("pieces_fetched") => Record::Summary(typed(line)),
                 "summary" => Record::VerifySummary(typed(line)),
-                "torrent" if has("output") => Record::Made(typed(line)),
                 "torrent" => Record::Torrent(typed(line)),
                 _ => Record::Other(v),
             }
@@ -106,7 +105,6 @@ kinds!(
     Progress,
     Summary,
     VerifySummary,
-    Made,
     Torrent
 );
 

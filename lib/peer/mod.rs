@@ -11,7 +11,10 @@
 //! [`MAX_BLOCK`] bytes, a piece message's data lies inside its piece. A caller drops a peer on any
 //! [`Error`]; nothing else needs checking.
 
+pub mod ext;
+pub mod metadata;
 pub mod mse;
+pub mod pex;
 
 use std::fmt;
 
@@ -576,6 +579,8 @@ pub struct ExtHandshake {
     pub client: Option<String>,
     /// `reqq`: how many outstanding requests the sender queues.
     pub reqq: Option<u32>,
+    /// `metadata_size` (BEP 9): bytes of the sender's info dictionary (positive).
+    pub metadata_size: Option<u64>,
 }
 
 impl ExtHandshake {
@@ -611,6 +616,11 @@ impl ExtHandshake {
             .get("reqq")
             .and_then(|v| v.as_int())
             .and_then(|v| u32::try_from(v).ok());
+        h.metadata_size = dict
+            .get("metadata_size")
+            .and_then(|v| v.as_int())
+            .and_then(|v| u64::try_from(v).ok())
+            .filter(|&v| v > 0);
         Ok(h)
     }
 
@@ -636,6 +646,10 @@ impl ExtHandshake {
             int(&mut out, *id as i64);
         }
         out.push(b'e');
+        if let Some(n) = self.metadata_size {
+            bytes(&mut out, b"metadata_size");
+            int(&mut out, n.min(i64::MAX as u64) as i64);
+        }
         if let Some(p) = self.port {
             bytes(&mut out, b"p");
             int(&mut out, p as i64);
@@ -699,6 +713,7 @@ mod tests {
                     port: Some(6881),
                     client: Some("bt 0.1".into()),
                     reqq: Some(500),
+                    metadata_size: Some(31_337),
                 }
                 .encode(),
             },

@@ -357,8 +357,8 @@ impl Policy {
 }
 
 /// Fill `buf` with random bytes for private keys and padding (the one place MSE draws
-/// randomness: the operating system's generator through `getrandom`; a failure is an error,
-/// never a predictable fallback).
+/// randomness): from the operating system through `getrandom`. A failure is an error, never a
+/// predictable fallback: a guessable private key would let anyone decrypt the stream.
 fn fill_random(buf: &mut [u8]) -> Result<(), getrandom::Error> {
     getrandom::fill(buf)
 }

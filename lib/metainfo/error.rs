@@ -33,6 +33,8 @@ pub enum Error {
     },
     /// `piece length` is zero or negative.
     PieceLength(i64),
+    /// `piece length` over [`MAX_PIECE_LENGTH`](super::MAX_PIECE_LENGTH).
+    PieceLengthTooLarge(u64),
     /// A v2 piece length that is not a power of two of at least 16 KiB.
     V2PieceLength(u64),
     /// `pieces` is not a whole number of 20-byte hashes.
@@ -123,6 +125,12 @@ impl fmt::Display for Error {
                 found,
             } => write!(f, "{key:?} is {found}, expected {expected}"),
             Error::PieceLength(n) => write!(f, "piece length {n} is not positive"),
+            Error::PieceLengthTooLarge(n) => write!(
+                f,
+                "piece length {n} is over the limit of {} bytes (libtorrent's; the wire \
+                 protocol's 32-bit offsets cannot address pieces of 4 GiB)",
+                super::MAX_PIECE_LENGTH
+            ),
             Error::V2PieceLength(n) => write!(
                 f,
                 "piece length {n} is not a power of two of at least 16384 (required by v2)"

@@ -41,6 +41,9 @@ pub(super) fn torrent(bytes: &[u8]) -> Result<Torrent, Error> {
         return Err(Error::PieceLength(piece_length));
     }
     let piece_length = piece_length as u64;
+    if piece_length > super::MAX_PIECE_LENGTH {
+        return Err(Error::PieceLengthTooLarge(piece_length));
+    }
 
     let has_v1 = info.get("pieces").is_some();
     let has_v2 = match opt_int(info, "meta version", "info")? {

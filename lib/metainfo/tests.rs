@@ -224,8 +224,11 @@ fn geometry_is_checked() {
     // 0 bytes, 0 pieces is consistent.
     let t = Torrent::from_bytes(&one(0, 16384, 0)).unwrap();
     assert_eq!(t.piece_count(), 0);
-    // A huge piece length is fine and does not overflow.
-    Torrent::from_bytes(&one(5, i64::MAX, 20)).unwrap();
+    // Piece lengths past what 32-bit wire offsets address (and libtorrent's cap) are refused;
+    // the cap itself is fine.
+    assert!(err(&one(5, i64::MAX, 20)).contains("piece length 9223372036854775807 is over"));
+    assert!(err(&one(5, 1 << 32, 20)).contains("piece length 4294967296 is over"));
+    Torrent::from_bytes(&one(5, MAX_PIECE_LENGTH as i64, 20)).unwrap();
 }
 
 #[test]
@@ -240,7 +243,7 @@ fn huge_sums_are_refused_cleanly() {
     let info = d(&[
         (b"files", l(&entries)),
         (b"name", s(b"r")),
-        (b"piece length", i(1 << 40)),
+        (b"piece length", i(MAX_PIECE_LENGTH as i64)),
         (b"pieces", s(&[0; 20])),
     ]);
     let e = err(&torrent(info));

@@ -89,3 +89,47 @@ fn eighty_thousand_trackers_are_read_in_linear_time() {
         "80,000 trackers took {took:?}"
     );
 }
+
+/// Exit code and peak RSS (KiB) of `bt-info --json FILE`, from the child's own rusage
+/// (`wait4`), killed by PID after 60 s.
+#[allow(clippy::zombie_processes)] // reaped by wait4, which also gives its rusage
+fn bt_info_peak_rss(path: &std::path::Path) -> (i32, i64) {
+    let child = std::process::Command::new(crate::common::bin("bt-info"))
+        .args(["--json"])
+        .arg(path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as libc::pid_t;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut status = 0;
+        // SAFETY: plain libc call on our own child with valid out-pointers.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+        if r == pid {
+            return (libc::WEXITSTATUS(status), usage.ru_maxrss);
+        }
+        if Instant::now() > deadline {
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            panic!("bt-info did not finish in 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Issue 11 #9: a 16 MB list of empty lists cost 393 MB of RSS in bt-info.
+#[test]
+fn a_16_mb_list_of_empty_lists_is_refused_in_little_memory() {
+    let dir = tempdir();
+    let path = dir.path().join("lists.torrent");
+    let mut bytes = b"l".to_vec();
+    bytes.extend(b"le".repeat(8_000_000 - 1));
+    bytes.push(b'e');
+    std::fs::write(&path, &bytes).unwrap();
+    let (code, rss_kib) = bt_info_peak_rss(&path);
+    assert_eq!(code, 2);
+    // The input itself is 16 MB; the values were 8 million 48-byte nodes.
+    assert!(rss_kib < 64 << 10, "peak RSS {rss_kib} KiB");
+}

@@ -15,7 +15,9 @@
 //! - a `name` that is not one plain component; an empty, `.` or `..` component, a `/`, `\` or
 //!   NUL inside one, or a drive prefix (`C:`), in any path or symlink target (`name.utf-8` and
 //!   `path.utf-8` win when present, and are checked the same way); duplicate paths; a file that is
-//!   also a directory of another file;
+//!   also a directory of another file; `length` next to `files` (BEP 3: one file or several?);
+//!   an `attr` marking a file both pad file and symlink (BEP 47); `private` other than the
+//!   integer 0 or 1 (BEP 27);
 //! - v2 (BEP 52): a piece length that is not a power of two >= 16 KiB, unsorted `file tree`
 //!   keys, a non-empty file without a non-zero 32-byte `pieces root`, a pad file in the tree, a
 //!   `piece layers` entry that matches no file, has the wrong number of hashes or does not hash

@@ -564,3 +564,59 @@ fn torrent_magnet_encodes_raw_name_and_all_trackers() {
     );
     assert_eq!(uri, want);
 }
+
+/// Issue 11 #10, BEP 3: `length` next to `files` is contradictory (one file or several?).
+#[test]
+fn length_next_to_files_is_refused() {
+    let info = d(&[
+        (
+            b"files",
+            l(&[d(&[(b"length", i(3)), (b"path", l(&[s(b"a")]))])]),
+        ),
+        (b"length", i(3)),
+        (b"name", s(b"root")),
+        (b"piece length", i(16384)),
+        (b"pieces", s(&[7u8; 20])),
+    ]);
+    assert!(err(&torrent(info)).contains("both \"length\" (a single file) and \"files\""));
+}
+
+/// Issue 11 #10, BEP 47: a file cannot be both a pad file and a symlink.
+#[test]
+fn pad_symlinks_are_refused() {
+    let entry = d(&[
+        (b"attr", s(b"lp")),
+        (b"length", i(3)),
+        (b"path", l(&[s(b"a")])),
+        (b"symlink path", l(&[s(b"b")])),
+    ]);
+    let info = d(&[
+        (
+            b"files",
+            l(&[entry, d(&[(b"length", i(3)), (b"path", l(&[s(b"c")]))])]),
+        ),
+        (b"name", s(b"root")),
+        (b"piece length", i(16384)),
+        (b"pieces", s(&[7u8; 20])),
+    ]);
+    assert!(err(&torrent(info)).contains("info.files[0] is marked both pad file and symlink"));
+}
+
+/// Issue 11 #10, BEP 27: `private` is the integer 0 or 1; anything else (a string "1", 2) would
+/// be guessed public, leaking a private torrent to DHT and PEX.
+#[test]
+fn private_other_than_0_or_1_is_refused() {
+    let with = |v: Vec<u8>| {
+        torrent(d(&[
+            (b"length", i(3)),
+            (b"name", s(b"a")),
+            (b"piece length", i(16384)),
+            (b"pieces", s(&[7u8; 20])),
+            (b"private", v),
+        ]))
+    };
+    assert!(err(&with(s(b"1"))).contains("private is a string, not 0 or 1"));
+    assert!(err(&with(i(2))).contains("private is 2, not 0 or 1"));
+    assert!(Torrent::from_bytes(&with(i(1))).unwrap().private);
+    assert!(!Torrent::from_bytes(&with(i(0))).unwrap().private);
+}

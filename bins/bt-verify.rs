@@ -182,4 +182,3 @@ fn check_paths(t: &bt::metainfo::Torrent, args: &Args) -> anyhow::Result<()> {
         }
     }
 }
-

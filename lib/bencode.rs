@@ -7,7 +7,10 @@
 //!
 //! Invariants: nesting never exceeds [`Limits::max_depth`], the input never exceeds
 //! [`Limits::max_size`] bytes, and no more than [`Limits::max_tokens`] values are built, so hostile
-//! input costs bounded time, memory and stack. Malformed integers (`i03e`, `i-0e`, `ie`), string
+//! input costs bounded time, memory and stack. The values of one input also take no more memory
+//! than [`TOKEN_MEMORY_PER_BYTE`] bytes per input byte (or [`TOKEN_MEMORY_FLOOR`]): a first
+//! pass counts the values without building anything and refuses dense inputs (a 16 MB list of
+//! empty lists, 8 million 48-byte nodes, took 393 MB) before any is allocated. Malformed integers (`i03e`, `i-0e`, `ie`), string
 //! lengths with leading zeros or past the end, duplicate dictionary keys and trailing bytes are
 //! errors; trailing ASCII whitespace after the top-level value is accepted. Keys out of order are
 //! accepted and reported through [`Decoded::warnings`], because real torrents contain them.
@@ -40,6 +43,56 @@ impl Default for Limits {
             max_tokens: 8_000_000,
         }
     }
+}
+
+/// Node memory allowed per input byte. Real torrents need about 10 (one 48-byte node per ~5
+/// bytes of a file list with short names); values of 2 or 3 bytes each (`le`, `0:`, `i0e`)
+/// would need 16 to 24.
+pub const TOKEN_MEMORY_PER_BYTE: usize = 12;
+/// Node memory always allowed, whatever the input size.
+pub const TOKEN_MEMORY_FLOOR: usize = 32 << 20;
+
+/// Most values `input` may hold: [`Limits::max_tokens`], and no more nodes than
+/// [`TOKEN_MEMORY_PER_BYTE`] per input byte (or [`TOKEN_MEMORY_FLOOR`]) can hold.
+pub fn token_limit(input: &[u8], limits: &Limits) -> usize {
+    let memory = (input.len() * TOKEN_MEMORY_PER_BYTE).max(TOKEN_MEMORY_FLOOR);
+    limits
+        .max_tokens
+        .min(memory / std::mem::size_of::<Node<'_>>())
+}
+
+/// Values in `input`, counted without building them (stops past `stop`, or at the first byte
+/// that is not bencode: the parser then reports it).
+fn count_tokens(input: &[u8], stop: usize) -> usize {
+    let (mut i, mut n) = (0, 0);
+    while n <= stop {
+        match input.get(i) {
+            Some(b'i') => match input[i..].iter().position(|&c| c == b'e') {
+                Some(e) => i += e + 1,
+                None => break,
+            },
+            Some(b'0'..=b'9') => {
+                let Some(colon) = input[i..].iter().take(21).position(|&c| c == b':') else {
+                    break;
+                };
+                let len = std::str::from_utf8(&input[i..i + colon])
+                    .ok()
+                    .and_then(|t| t.parse::<usize>().ok());
+                match len.and_then(|l| (i + colon + 1).checked_add(l)) {
+                    Some(next) => i = next,
+                    None => break,
+                }
+            }
+            Some(b'l' | b'd') => i += 1,
+            Some(b'e') => {
+                i += 1;
+                continue;
+            }
+            _ => break,
+        }
+        n += 1;
+    }
+    n
 }
 
 /// Why a byte string is not acceptable bencode.
@@ -241,10 +294,15 @@ pub fn decode<'a>(input: &'a [u8], limits: &Limits) -> Result<Decoded<'a>, Error
             limit: limits.max_size,
         });
     }
+    let max_tokens = token_limit(input, limits);
+    if count_tokens(input, max_tokens) > max_tokens {
+        return Err(Error::TooManyTokens { limit: max_tokens });
+    }
     let mut p = Parser {
         input,
         pos: 0,
         tokens: 0,
+        max_tokens,
         limits,
         unsorted: 0,
         first_unsorted: None,
@@ -267,10 +325,12 @@ pub fn decode<'a>(input: &'a [u8], limits: &Limits) -> Result<Decoded<'a>, Error
 /// Decode one value at the start of `input` and return it with the number of bytes it used;
 /// bytes after it are left alone (for protocols that append data after a bencoded header).
 pub fn decode_prefix<'a>(input: &'a [u8], limits: &Limits) -> Result<(Node<'a>, usize), Error> {
+    let input = &input[..input.len().min(limits.max_size)];
     let mut p = Parser {
-        input: &input[..input.len().min(limits.max_size)],
+        input,
         pos: 0,
         tokens: 0,
+        max_tokens: token_limit(input, limits),
         limits,
         unsorted: 0,
         first_unsorted: None,
@@ -283,6 +343,7 @@ struct Parser<'a, 'l> {
     input: &'a [u8],
     pos: usize,
     tokens: usize,
+    max_tokens: usize,
     limits: &'l Limits,
     unsorted: usize,
     first_unsorted: Option<usize>,
@@ -292,9 +353,9 @@ impl<'a> Parser<'a, '_> {
     fn value(&mut self, depth: usize) -> Result<Node<'a>, Error> {
         let start = self.pos;
         self.tokens += 1;
-        if self.tokens > self.limits.max_tokens {
+        if self.tokens > self.max_tokens {
             return Err(Error::TooManyTokens {
-                limit: self.limits.max_tokens,
+                limit: self.max_tokens,
             });
         }
         let Some(&b) = self.input.get(self.pos) else {
@@ -572,5 +633,39 @@ mod tests {
         let (v, used) = decode_prefix(b"d1:ai1eeXYZ", &Limits::default()).unwrap();
         assert_eq!(used, 8);
         assert!(v.as_dict().is_some());
+    }
+
+    /// Issue 11 #9: a 16 MB list of empty lists (8 million values) took 393 MB; it is now
+    /// refused by the counting pass, before a node is built, and what is accepted is bounded by
+    /// the input's size.
+    #[test]
+    fn dense_inputs_are_refused_before_building() {
+        let mut input = b"l".to_vec();
+        input.extend(b"le".repeat(8_000_000 - 1));
+        input.push(b'e');
+        let limit = token_limit(&input, &Limits::default());
+        assert!(limit * std::mem::size_of::<Node>() <= input.len() * TOKEN_MEMORY_PER_BYTE);
+        assert_eq!(
+            decode(&input, &Limits::default()).unwrap_err(),
+            Error::TooManyTokens { limit }
+        );
+        // A small input may always use the floor, and a real torrent's density passes.
+        let small = b"llelelee";
+        assert_eq!(count_tokens(small, 100), 4);
+        assert!(decode(small, &Limits::default()).is_ok());
+        let files: Vec<u8> = (0..200_000)
+            .flat_map(|k| {
+                format!("d6:lengthi1e4:pathl2:d{}4:f{:03}ee", k % 10, k % 1000).into_bytes()
+            })
+            .collect();
+        let torrent = [b"l".to_vec(), files, b"e".to_vec()].concat();
+        assert!(count_tokens(&torrent, usize::MAX) > 1_000_000);
+        assert!(decode(&torrent, &Limits::default()).is_ok());
+        // Malformed input stops the count; the parser names the problem.
+        assert_eq!(count_tokens(b"l5:abe", 100), 2);
+        assert!(matches!(
+            decode(b"l99999999999999999999999:e", &Limits::default()),
+            Err(Error::BadLength { .. })
+        ));
     }
 }

@@ -33,6 +33,17 @@ pub enum Error {
     },
     /// `piece length` is zero or negative.
     PieceLength(i64),
+    /// `piece length` over [`MAX_PIECE_LENGTH`](super::MAX_PIECE_LENGTH).
+    PieceLengthTooLarge(u64),
+    /// Both `length` (single file) and `files` (multi-file) in `info` (BEP 3): which is meant?
+    LengthAndFiles,
+    /// A file whose `attr` says both pad file and symlink (BEP 47).
+    PadSymlink {
+        /// The entry (`info.files[3]`).
+        file: String,
+    },
+    /// `private` other than the integer 0 or 1 (BEP 27): private or not?
+    BadPrivate(String),
     /// A v2 piece length that is not a power of two of at least 16 KiB.
     V2PieceLength(u64),
     /// `pieces` is not a whole number of 20-byte hashes.
@@ -123,6 +134,20 @@ impl fmt::Display for Error {
                 found,
             } => write!(f, "{key:?} is {found}, expected {expected}"),
             Error::PieceLength(n) => write!(f, "piece length {n} is not positive"),
+            Error::LengthAndFiles => write!(
+                f,
+                "info has both \"length\" (a single file) and \"files\" (several)"
+            ),
+            Error::PadSymlink { file } => {
+                write!(f, "{file} is marked both pad file and symlink (attr)")
+            }
+            Error::BadPrivate(v) => write!(f, "private is {v}, not 0 or 1"),
+            Error::PieceLengthTooLarge(n) => write!(
+                f,
+                "piece length {n} is over the limit of {} bytes (libtorrent's; the wire \
+                 protocol's 32-bit offsets cannot address pieces of 4 GiB)",
+                super::MAX_PIECE_LENGTH
+            ),
             Error::V2PieceLength(n) => write!(
                 f,
                 "piece length {n} is not a power of two of at least 16384 (required by v2)"

@@ -49,11 +49,14 @@ impl Magnet {
                     m.name =
                         Some(String::from_utf8_lossy(&percent_decode(value, true)).into_owned())
                 }
-                "tr" => push_unique(&mut m.trackers, text()),
-                "ws" => push_unique(&mut m.web_seeds, text()),
-                "x.pe" => push_unique(&mut m.peers, text()),
+                "tr" => m.trackers.push(text()),
+                "ws" => m.web_seeds.push(text()),
+                "x.pe" => m.peers.push(text()),
                 _ => {}
             }
+        }
+        for list in [&mut m.trackers, &mut m.web_seeds, &mut m.peers] {
+            *list = unique(std::mem::take(list));
         }
         if m.info_hash.is_none() && m.info_hash_v2.is_none() {
             return Err(bad(format!(
@@ -103,10 +106,7 @@ impl Torrent {
     /// The magnet link of this torrent: `xt=urn:btih:` (v1) and/or `xt=urn:btmh:` (v2), `dn`
     /// (the raw name bytes, percent-encoded) and a `tr` for every tracker of every tier.
     pub fn magnet(&self) -> String {
-        let mut trackers = Vec::new();
-        for url in self.tiers().into_iter().flatten() {
-            push_unique(&mut trackers, url);
-        }
+        let trackers = unique(self.tiers().into_iter().flatten());
         build(
             self.info_hash,
             self.info_hash_v2,
@@ -144,10 +144,14 @@ fn build(
     format!("magnet:?{}", params.join("&"))
 }
 
-fn push_unique(list: &mut Vec<String>, v: String) {
-    if !v.is_empty() && !list.contains(&v) {
-        list.push(v);
-    }
+/// The non-empty values, each once, in first-seen order: O(n) (a list scan per value made 80,000
+/// trackers cost 10 s).
+fn unique(values: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    values
+        .into_iter()
+        .filter(|v| !v.is_empty() && seen.insert(v.clone()))
+        .collect()
 }
 
 /// The bytes [`percent_encode`] escapes: all but the RFC 3986 unreserved characters

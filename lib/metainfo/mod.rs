@@ -9,13 +9,15 @@
 //! [`Torrent::from_bytes`] refuses (with an [`Error`] naming the offending value):
 //! - bytes the strict scanner in [`crate::bencode`] refuses (depth, size, malformed integers,
 //!   duplicate keys, trailing data), a top level that is not a dictionary, a missing `info`;
-//! - `piece length` <= 0; `pieces` not a multiple of 20 or not 20 x ceil(total / piece length),
+//! - `piece length` <= 0 or over [`MAX_PIECE_LENGTH`]; `pieces` not a multiple of 20 or not 20 x ceil(total / piece length),
 //!   pad files included; a file over [`MAX_FILE_LENGTH`], more than [`MAX_PIECES`] pieces, sums
 //!   past 2^64, negative lengths, required keys of the wrong kind;
 //! - a `name` that is not one plain component; an empty, `.` or `..` component, a `/`, `\` or
 //!   NUL inside one, or a drive prefix (`C:`), in any path or symlink target (`name.utf-8` and
 //!   `path.utf-8` win when present, and are checked the same way); duplicate paths; a file that is
-//!   also a directory of another file;
+//!   also a directory of another file; `length` next to `files` (BEP 3: one file or several?);
+//!   an `attr` marking a file both pad file and symlink (BEP 47); `private` other than the
+//!   integer 0 or 1 (BEP 27);
 //! - v2 (BEP 52): a piece length that is not a power of two >= 16 KiB, unsorted `file tree`
 //!   keys, a non-empty file without a non-zero 32-byte `pieces root`, a pad file in the tree, a
 //!   `piece layers` entry that matches no file, has the wrong number of hashes or does not hash
@@ -46,6 +48,11 @@ pub use magnet::{percent_decode, percent_encode, Magnet};
 /// Longest file accepted: 16 TiB (2^44 bytes). A v2 file of that size already has 2^30
 /// blocks of 16 KiB in its merkle tree.
 pub const MAX_FILE_LENGTH: u64 = 1 << 44;
+
+/// Largest `piece length` accepted: 512 MiB, libtorrent's `file_storage::max_piece_size`.
+/// BEP 3 block offsets are 32-bit, so pieces of 4 GiB and more cannot even be addressed on the
+/// wire; no real torrent comes close to this limit.
+pub const MAX_PIECE_LENGTH: u64 = 1 << 29;
 
 /// Most pieces accepted in one torrent: piece indices must fit a signed 32-bit integer.
 pub const MAX_PIECES: u64 = (1 << 31) - 1;

@@ -41,6 +41,9 @@ pub(super) fn torrent(bytes: &[u8]) -> Result<Torrent, Error> {
         return Err(Error::PieceLength(piece_length));
     }
     let piece_length = piece_length as u64;
+    if piece_length > super::MAX_PIECE_LENGTH {
+        return Err(Error::PieceLengthTooLarge(piece_length));
+    }
 
     let has_v1 = info.get("pieces").is_some();
     let has_v2 = match opt_int(info, "meta version", "info")? {
@@ -59,7 +62,15 @@ pub(super) fn torrent(bytes: &[u8]) -> Result<Torrent, Error> {
     let mut t = Torrent {
         name: name.to_vec(),
         piece_length,
-        private: info.get("private").and_then(Node::as_int) == Some(1),
+        private: match info.get("private") {
+            None => false,
+            Some(n) => match n.as_int() {
+                Some(0) => false,
+                Some(1) => true,
+                Some(v) => return Err(Error::BadPrivate(v.to_string())),
+                None => return Err(Error::BadPrivate(n.kind().to_string())),
+            },
+        },
         version: match (has_v1, has_v2) {
             (true, true) => Version::Hybrid,
             (false, true) => Version::V2,
@@ -111,7 +122,7 @@ fn v1_files(
         return Ok((vec![entry], true));
     };
     if info.get("length").is_some() {
-        warnings.push("ignoring \"length\" next to a \"files\" list".into());
+        return Err(Error::LengthAndFiles);
     }
     let list = list_node.as_list().ok_or_else(|| Error::WrongType {
         key: "info.files".into(),
@@ -140,6 +151,9 @@ fn v1_files(
             Some(n) => Some(str_list(n, &format!("{ctx}.path"))?),
             None => None,
         };
+        if attr.contains(&b'p') && attr.contains(&b'l') {
+            return Err(Error::PadSymlink { file: ctx });
+        }
         let pad = attr.contains(&b'p')
             || path
                 .iter()

@@ -224,8 +224,11 @@ fn geometry_is_checked() {
     // 0 bytes, 0 pieces is consistent.
     let t = Torrent::from_bytes(&one(0, 16384, 0)).unwrap();
     assert_eq!(t.piece_count(), 0);
-    // A huge piece length is fine and does not overflow.
-    Torrent::from_bytes(&one(5, i64::MAX, 20)).unwrap();
+    // Piece lengths past what 32-bit wire offsets address (and libtorrent's cap) are refused;
+    // the cap itself is fine.
+    assert!(err(&one(5, i64::MAX, 20)).contains("piece length 9223372036854775807 is over"));
+    assert!(err(&one(5, 1 << 32, 20)).contains("piece length 4294967296 is over"));
+    Torrent::from_bytes(&one(5, MAX_PIECE_LENGTH as i64, 20)).unwrap();
 }
 
 #[test]
@@ -240,7 +243,7 @@ fn huge_sums_are_refused_cleanly() {
     let info = d(&[
         (b"files", l(&entries)),
         (b"name", s(b"r")),
-        (b"piece length", i(1 << 40)),
+        (b"piece length", i(MAX_PIECE_LENGTH as i64)),
         (b"pieces", s(&[0; 20])),
     ]);
     let e = err(&torrent(info));
@@ -560,4 +563,60 @@ fn torrent_magnet_encodes_raw_name_and_all_trackers() {
         t.info_hash.unwrap().hex()
     );
     assert_eq!(uri, want);
+}
+
+/// Issue 11 #10, BEP 3: `length` next to `files` is contradictory (one file or several?).
+#[test]
+fn length_next_to_files_is_refused() {
+    let info = d(&[
+        (
+            b"files",
+            l(&[d(&[(b"length", i(3)), (b"path", l(&[s(b"a")]))])]),
+        ),
+        (b"length", i(3)),
+        (b"name", s(b"root")),
+        (b"piece length", i(16384)),
+        (b"pieces", s(&[7u8; 20])),
+    ]);
+    assert!(err(&torrent(info)).contains("both \"length\" (a single file) and \"files\""));
+}
+
+/// Issue 11 #10, BEP 47: a file cannot be both a pad file and a symlink.
+#[test]
+fn pad_symlinks_are_refused() {
+    let entry = d(&[
+        (b"attr", s(b"lp")),
+        (b"length", i(3)),
+        (b"path", l(&[s(b"a")])),
+        (b"symlink path", l(&[s(b"b")])),
+    ]);
+    let info = d(&[
+        (
+            b"files",
+            l(&[entry, d(&[(b"length", i(3)), (b"path", l(&[s(b"c")]))])]),
+        ),
+        (b"name", s(b"root")),
+        (b"piece length", i(16384)),
+        (b"pieces", s(&[7u8; 20])),
+    ]);
+    assert!(err(&torrent(info)).contains("info.files[0] is marked both pad file and symlink"));
+}
+
+/// Issue 11 #10, BEP 27: `private` is the integer 0 or 1; anything else (a string "1", 2) would
+/// be guessed public, leaking a private torrent to DHT and PEX.
+#[test]
+fn private_other_than_0_or_1_is_refused() {
+    let with = |v: Vec<u8>| {
+        torrent(d(&[
+            (b"length", i(3)),
+            (b"name", s(b"a")),
+            (b"piece length", i(16384)),
+            (b"pieces", s(&[7u8; 20])),
+            (b"private", v),
+        ]))
+    };
+    assert!(err(&with(s(b"1"))).contains("private is a string, not 0 or 1"));
+    assert!(err(&with(i(2))).contains("private is 2, not 0 or 1"));
+    assert!(Torrent::from_bytes(&with(i(1))).unwrap().private);
+    assert!(!Torrent::from_bytes(&with(i(0))).unwrap().private);
 }

@@ -13,15 +13,34 @@
 //! other peers. A new piece belongs to the peer that starts it, so that a piece usually comes
 //! from one peer and a bad piece can be blamed on it; a piece that failed its hash is only ever
 //! fetched from a single peer again.
+//!
+//! Cost: the wanted pieces are kept in availability buckets (`picker/rarity.rs`), so a change of
+//! availability is O(1) and starting a new piece is O(1) for a peer that has every piece (the
+//! lowest bucket, from a random slot). Peers that have every piece are one counter, not a
+//! count per piece: their HaveAll, HaveNone and departure are O(1); a bitfield is applied in
+//! O(pieces/64 + bits changed). A pick looks at no more than [`SCAN_BUDGET`] slots of the
+//! buckets: a peer ([`PeerPieces`]) that has none of the rarest pieces gets the rarest of
+//! [`SAMPLE`] of its own wanted pieces from a random place instead, O(pieces/64) at worst.
 
 use crate::peer::{Block, Limits, MAX_BLOCK};
 use std::collections::BTreeMap;
+
+mod pieces;
+mod rarity;
+
+pub use pieces::{PeerPieces, Pieces};
+use rarity::Rarity;
 
 /// A connection's key in the swarm.
 pub type PeerKey = u64;
 
 /// Pieces picked at random before rarest-first starts.
 pub const RANDOM_FIRST: u32 = 4;
+/// Slots of the availability buckets a pick looks at before it falls back to the peer's own
+/// bitset.
+pub const SCAN_BUDGET: usize = 256;
+/// Wanted pieces of its own a peer's fallback pick compares by availability.
+pub const SAMPLE: usize = 32;
 /// Most peers a block is requested from at once in endgame.
 const ENDGAME_DUPLICATES: usize = 2;
 
@@ -75,7 +94,14 @@ pub struct Failed {
 pub struct Picker {
     limits: Limits,
     state: Vec<PieceState>,
-    avail: Vec<u32>,
+    /// Verified pieces, one bit each (bit `i % 64` of word `i / 64`).
+    have_bits: Vec<u64>,
+    /// Wanted pieces by availability (counted over peers without every piece).
+    rarity: Rarity,
+    /// Wanted pieces, one bit each (the fallback pick intersects it with a peer's bitset).
+    wanted_bits: Vec<u64>,
+    /// Peers that have every piece.
+    seeds: u32,
     partial: BTreeMap<u32, Partial>,
     have_count: u32,
     wanted_count: u32,
@@ -96,17 +122,33 @@ impl Picker {
             })
             .collect();
         let have_count = state.iter().filter(|s| **s == PieceState::Have).count() as u32;
+        let mut have_bits = vec![0u64; n.div_ceil(64)];
+        for (i, s) in state.iter().enumerate() {
+            if *s == PieceState::Have {
+                have_bits[i / 64] |= 1 << (i % 64);
+            }
+        }
         // Tie-breaks only, nothing secret: without random bytes (the swarm's peer id would have
         // failed first) any odd seed does.
-        let seed = crate::tracker::random_bytes::<8>().unwrap_or([0x9e; 8]);
+        let seed = u64::from_le_bytes(crate::tracker::random_bytes::<8>().unwrap_or([0x9e; 8]));
+        let rarity = Rarity::new(n, seed, |i| state[i] == PieceState::Wanted);
+        let mut wanted_bits = vec![0u64; n.div_ceil(64)];
+        for (i, s) in state.iter().enumerate() {
+            if *s == PieceState::Wanted {
+                wanted_bits[i / 64] |= 1 << (i % 64);
+            }
+        }
         Picker {
             limits,
             wanted_count: n as u32 - have_count,
             state,
-            avail: vec![0; n],
+            have_bits,
+            wanted_bits,
+            rarity,
+            seeds: 0,
             partial: BTreeMap::new(),
             have_count,
-            rng: u64::from_le_bytes(seed) | 1,
+            rng: seed.rotate_left(32) | 1,
         }
     }
 
@@ -140,27 +182,122 @@ impl Picker {
     /// Our bitfield, high bit first.
     pub fn bitfield(&self) -> Vec<u8> {
         let mut bits = vec![0u8; self.limits.bitfield_len()];
-        for (i, s) in self.state.iter().enumerate() {
-            if *s == PieceState::Have {
-                bits[i / 8] |= 0x80 >> (i % 8);
-            }
+        for (j, b) in bits.iter_mut().enumerate() {
+            *b = ((self.have_bits[j / 8] >> (8 * (j % 8))) as u8).reverse_bits();
         }
         bits
     }
 
-    /// Whether a peer with these pieces has something we still need.
-    pub fn interesting(&self, peer: &[bool]) -> bool {
-        self.state
-            .iter()
-            .zip(peer)
-            .any(|(s, p)| *p && *s != PieceState::Have)
+    /// Whether a peer with these pieces has something we still need: O(pieces/64) for
+    /// [`PeerPieces`], O(1) when it has every piece.
+    pub fn interesting<P: Pieces + ?Sized>(&self, peer: &P) -> bool {
+        match peer.as_peer_pieces() {
+            Some(pp) if pp.all => !self.complete(),
+            Some(pp) => pp
+                .words
+                .iter()
+                .zip(&self.have_bits)
+                .any(|(p, h)| p & !h != 0),
+            None => (0..self.limits.piece_count).any(|i| peer.has(i) && !self.have(i)),
+        }
     }
 
-    /// A peer announced piece `i` (or lost it, with `delta` -1).
+    /// A peer announced piece `i` (or lost it, with `delta` -1). For peers kept as a plain
+    /// `[bool]`; [`PeerPieces`] go through the `peer_*` methods.
     pub fn availability(&mut self, i: u32, delta: i32) {
-        if let Some(a) = self.avail.get_mut(i as usize) {
-            *a = a.saturating_add_signed(delta);
+        for _ in 0..delta.unsigned_abs() {
+            if delta > 0 {
+                self.rarity.up(i);
+            } else {
+                self.rarity.down(i);
+            }
         }
+    }
+
+    /// A peer sent `have` for piece `i`. Returns whether that is news (in range, not had yet).
+    pub fn peer_have(&mut self, peer: &mut PeerPieces, i: u32) -> bool {
+        if i >= peer.len || peer.has(i) {
+            return false;
+        }
+        peer.set(i);
+        self.rarity.up(i);
+        if peer.count == peer.len {
+            // Complete now: count it as a seed, O(pieces/64) once.
+            self.peer_have_all(peer);
+        }
+        true
+    }
+
+    /// A peer has every piece (HaveAll, or a full bitfield): O(1) unless it had announced some
+    /// pieces one by one, which are then taken back.
+    pub fn peer_have_all(&mut self, peer: &mut PeerPieces) {
+        if peer.all {
+            return;
+        }
+        self.drop_bits(peer);
+        peer.all = true;
+        peer.count = peer.len;
+        self.seeds += 1;
+    }
+
+    /// A peer has no pieces (HaveNone, or it is gone): O(1) for a peer with every piece.
+    pub fn peer_have_none(&mut self, peer: &mut PeerPieces) {
+        if peer.all {
+            peer.all = false;
+            self.seeds -= 1;
+        } else {
+            self.drop_bits(peer);
+        }
+        peer.count = 0;
+    }
+
+    /// A peer sent its bitfield (high bit first; bits past the last piece are ignored):
+    /// O(pieces/64 + bits that changed).
+    pub fn peer_bitfield(&mut self, peer: &mut PeerPieces, bitfield: &[u8]) {
+        let words = peer.words.len();
+        let full = (0..words).all(|k| {
+            let bits = (peer.len as usize - k * 64).min(64);
+            peer.word_of(bitfield, k).count_ones() as usize == bits
+        });
+        if full && peer.len > 0 {
+            return self.peer_have_all(peer);
+        }
+        if peer.all {
+            self.peer_have_none(peer);
+        }
+        for k in 0..words {
+            let new = peer.word_of(bitfield, k);
+            let mut diff = peer.words[k] ^ new;
+            while diff != 0 {
+                let b = diff.trailing_zeros();
+                diff &= diff - 1;
+                let i = (k * 64) as u32 + b;
+                if new >> b & 1 == 1 {
+                    self.rarity.up(i);
+                } else {
+                    self.rarity.down(i);
+                }
+            }
+            peer.count = peer.count - peer.words[k].count_ones() + new.count_ones();
+            peer.words[k] = new;
+        }
+    }
+
+    /// Take back the availability of a peer's bits and clear them.
+    fn drop_bits(&mut self, peer: &mut PeerPieces) {
+        for k in 0..peer.words.len() {
+            let mut w = std::mem::take(&mut peer.words[k]);
+            while w != 0 {
+                self.rarity.down((k * 64) as u32 + w.trailing_zeros());
+                w &= w - 1;
+            }
+        }
+        peer.count = 0;
+    }
+
+    /// Peers known to have every piece.
+    pub fn seeds(&self) -> u32 {
+        self.seeds
     }
 
     fn block_count(&self, piece: u32) -> u32 {
@@ -180,6 +317,8 @@ impl Picker {
     fn start(&mut self, piece: u32, owner: PeerKey) {
         let n = self.block_count(piece);
         self.state[piece as usize] = PieceState::Active;
+        self.rarity.remove(piece);
+        self.wanted_bits[piece as usize / 64] &= !(1 << (piece % 64));
         self.wanted_count -= 1;
         self.partial.insert(
             piece,
@@ -194,7 +333,13 @@ impl Picker {
     }
 
     /// Pick up to `n` blocks for `peer`, which has the pieces marked in `bits`.
-    pub fn pick(&mut self, peer: PeerKey, bits: &[bool], n: usize, out: &mut Vec<Block>) {
+    pub fn pick<P: Pieces + ?Sized>(
+        &mut self,
+        peer: PeerKey,
+        bits: &P,
+        n: usize,
+        out: &mut Vec<Block>,
+    ) {
         let start = out.len();
         // 1. open blocks of pieces this peer owns.
         self.take_open(peer, bits, n, out, |p| p.owner == Some(peer));
@@ -219,10 +364,10 @@ impl Picker {
         }
     }
 
-    fn take_open(
+    fn take_open<P: Pieces + ?Sized>(
         &mut self,
         peer: PeerKey,
-        bits: &[bool],
+        bits: &P,
         n: usize,
         out: &mut Vec<Block>,
         eligible: impl Fn(&Partial) -> bool,
@@ -230,7 +375,7 @@ impl Picker {
         let pieces: Vec<u32> = self
             .partial
             .iter()
-            .filter(|(i, p)| bits.get(**i as usize) == Some(&true) && eligible(p))
+            .filter(|(i, p)| bits.has(**i) && eligible(p))
             .filter(|(_, p)| p.blocks.contains(&BlockState::Open))
             .map(|(i, _)| *i)
             .collect();
@@ -266,36 +411,57 @@ impl Picker {
         out.extend(picked.into_iter().map(|b| self.block(piece, b)));
     }
 
-    fn choose_new(&mut self, bits: &[bool]) -> Option<u32> {
+    fn choose_new<P: Pieces + ?Sized>(&mut self, bits: &P) -> Option<u32> {
         if self.wanted_count == 0 {
             return None;
         }
         let random = self.have_count < RANDOM_FIRST;
-        let mut best: Option<(u64, u32)> = None;
-        for i in 0..self.limits.piece_count {
-            if self.state[i as usize] != PieceState::Wanted || bits.get(i as usize) != Some(&true) {
-                continue;
+        let r = self.random() >> 11;
+        let Some(pp) = bits.as_peer_pieces() else {
+            return self
+                .rarity
+                .choose(random, r, usize::MAX, |i| bits.has(i))
+                .ok()?;
+        };
+        if let Ok(found) = self.rarity.choose(random, r, SCAN_BUDGET, |i| pp.has(i)) {
+            return found;
+        }
+        // The rarest pieces are not this peer's: the rarest of a sample of its own wanted
+        // pieces, from a random word on, O(pieces/64) at worst.
+        let words = pp.words.len();
+        let mut best: Option<u32> = None;
+        let mut seen = 0;
+        for k in 0..words {
+            let w = (r as usize + k) % words;
+            let mut m = pp.words[w] & self.wanted_bits[w];
+            while m != 0 && seen < SAMPLE {
+                let i = (w * 64) as u32 + m.trailing_zeros();
+                m &= m - 1;
+                seen += 1;
+                if best.is_none_or(|b| self.rarity.avail(i) < self.rarity.avail(b)) {
+                    best = Some(i);
+                }
             }
-            let tie = self.random() >> 40;
-            let rank = if random {
-                tie
-            } else {
-                ((self.avail[i as usize] as u64) << 24) | tie
-            };
-            if best.is_none_or(|(r, _)| rank < r) {
-                best = Some((rank, i));
+            if seen == SAMPLE {
+                break;
             }
         }
-        best.map(|(_, i)| i)
+        best
     }
 
-    fn endgame(&mut self, peer: PeerKey, bits: &[bool], n: usize, out: &mut Vec<Block>) {
+    fn endgame<P: Pieces + ?Sized>(
+        &mut self,
+        peer: PeerKey,
+        bits: &P,
+        n: usize,
+        out: &mut Vec<Block>,
+    ) {
         let mut picked = Vec::new();
         for (&piece, p) in self.partial.iter_mut() {
             if picked.len() == n {
                 break;
             }
-            if bits.get(piece as usize) != Some(&true) || p.exclusive {
+            if !bits.has(piece) || p.exclusive {
                 continue;
             }
             for (b, st) in p.blocks.iter_mut().enumerate() {
@@ -416,6 +582,7 @@ impl Picker {
         let p = self.partial.remove(&piece)?;
         if ok {
             self.state[piece as usize] = PieceState::Have;
+            self.have_bits[piece as usize / 64] |= 1 << (piece % 64);
             self.have_count += 1;
             None
         } else {
@@ -582,5 +749,145 @@ mod tests {
         p.pick(2, &[true], 10, &mut b);
         // the reopened block first, then (endgame) a copy of the one peer 1 still has.
         assert_eq!(b, vec![a[0], a[1]]);
+    }
+
+    fn bitfield_of(bits: &[bool]) -> Vec<u8> {
+        let mut b = vec![0u8; bits.len().div_ceil(8)];
+        for (i, x) in bits.iter().enumerate() {
+            if *x {
+                b[i / 8] |= 0x80 >> (i % 8);
+            }
+        }
+        b
+    }
+
+    #[test]
+    fn have_all_and_have_none_are_a_counter() {
+        let n = 1 << 20;
+        let mut p = Picker::new(Limits::new(16384, n as u64 * 16384), &[]);
+        let mut peer = PeerPieces::new(n);
+        // A flood of HaveAll / HaveNone: each is O(1) (this loop took minutes per-piece).
+        for _ in 0..100_000 {
+            p.peer_have_all(&mut peer);
+            p.peer_have_all(&mut peer);
+            assert_eq!(p.seeds(), 1);
+            p.peer_have_none(&mut peer);
+        }
+        assert_eq!(p.seeds(), 0);
+        assert!(!p.interesting(&peer));
+        p.peer_have_all(&mut peer);
+        assert!(p.interesting(&peer) && peer.has(n - 1) && peer.has_all());
+        assert!(!peer.has(n));
+        // A piece announced one by one, then HaveAll: counted once, as a seed.
+        let mut other = PeerPieces::new(n);
+        assert!(p.peer_have(&mut other, 5));
+        assert!(!p.peer_have(&mut other, 5));
+        assert!(!p.peer_have(&mut other, n));
+        assert!(p.interesting(&other));
+        p.peer_have_all(&mut other);
+        assert_eq!(p.seeds(), 2);
+        p.peer_have_none(&mut other);
+        p.peer_have_none(&mut peer);
+        assert_eq!(p.seeds(), 0);
+        assert_eq!(other.count(), 0);
+    }
+
+    #[test]
+    fn bitfields_and_haves_drive_rarest_first() {
+        let n = 300u32;
+        let have: Vec<bool> = (0..n).map(|i| i < RANDOM_FIRST).collect();
+        let mut p = Picker::new(Limits::new(16384, n as u64 * 16384), &have);
+        // Three peers have every piece but 200 and 250; one also lacks 250.
+        let mut peers: Vec<PeerPieces> = (0..3).map(|_| PeerPieces::new(n)).collect();
+        for (k, peer) in peers.iter_mut().enumerate() {
+            let bits: Vec<bool> = (0..n).map(|i| i != 200 && (i != 250 || k == 0)).collect();
+            p.peer_bitfield(peer, &bitfield_of(&bits));
+            assert_eq!(peer.count(), n - 1 - (k > 0) as u32);
+        }
+        let mut seed = PeerPieces::new(n);
+        p.peer_bitfield(&mut seed, &bitfield_of(&vec![true; n as usize]));
+        assert_eq!(p.seeds(), 1);
+        // The seed gets 200 (no one else has it), then 250 (only peer 0 has it).
+        let mut out = Vec::new();
+        p.pick(9, &seed, 1, &mut out);
+        p.pick(8, &seed, 1, &mut out);
+        assert_eq!(out.iter().map(|b| b.piece).collect::<Vec<_>>(), [200, 250]);
+        // Peer 1 announces 150 gone (a new bitfield): 150 is now the rarest it can give.
+        let bits: Vec<bool> = (0..n).map(|i| i != 200 && i != 250 && i != 150).collect();
+        p.peer_bitfield(&mut peers[1], &bitfield_of(&bits));
+        out.clear();
+        p.pick(7, &peers[0], 1, &mut out);
+        assert_eq!(out[0].piece, 150);
+        // Peers leave: their availability goes with them, and nothing is left to want from
+        // a peer without pieces.
+        for peer in &mut peers {
+            p.peer_have_none(peer);
+        }
+        p.peer_have_none(&mut seed);
+        assert_eq!(p.seeds(), 0);
+        assert!(!p.interesting(&seed));
+        // The last missing piece by `have` makes a peer a seed.
+        let mut late = PeerPieces::new(n);
+        let mut bits = vec![true; n as usize];
+        bits[17] = false;
+        p.peer_bitfield(&mut late, &bitfield_of(&bits));
+        assert_eq!(p.seeds(), 0);
+        p.peer_have(&mut late, 17);
+        assert_eq!(p.seeds(), 1);
+        assert!(late.has_all());
+    }
+
+    #[test]
+    fn our_bitfield_and_interest_follow_the_hashes() {
+        let mut p = picker(70);
+        let mut peer = PeerPieces::new(70);
+        p.peer_have(&mut peer, 66);
+        let mut out = Vec::new();
+        p.pick(1, &peer, 100, &mut out);
+        assert!(out.iter().all(|b| b.piece == 66) && out.len() == 4);
+        complete(&mut p, 1, &out);
+        assert!(p.interesting(&peer));
+        p.hashed(66, true);
+        assert!(!p.interesting(&peer));
+        let mut want = vec![0u8; 9];
+        want[8] = 0x20;
+        assert_eq!(p.bitfield(), want);
+    }
+
+    /// Issue 11 #4: a download of 2^20 pieces through the picker completes (the speed is
+    /// measured by `scripts/bench-picker`; before buckets this took about an hour).
+    #[test]
+    fn a_million_piece_download_completes() {
+        let n = 1u32 << 20;
+        let mut p = Picker::new(Limits::new(16384, n as u64 * 16384), &[]);
+        let mut peers: Vec<PeerPieces> = (0..6).map(|_| PeerPieces::new(n)).collect();
+        for peer in &mut peers[..4] {
+            p.peer_have_all(peer);
+        }
+        let half: Vec<u8> = (0..n / 8).map(|j| (j as u8).wrapping_mul(37)).collect();
+        for peer in &mut peers[4..] {
+            p.peer_bitfield(peer, &half);
+        }
+        let mut blocks = 0u32;
+        let mut out = Vec::new();
+        for _ in 0..n {
+            if p.complete() {
+                break;
+            }
+            for (k, peer) in peers.iter().enumerate() {
+                out.clear();
+                p.pick(k as PeerKey, peer, 64, &mut out);
+                for b in &out {
+                    if matches!(p.arrived(k as PeerKey, b), Arrival::Write { .. })
+                        && p.written(b, true)
+                    {
+                        assert_eq!(p.hashed(b.piece, true), None);
+                        blocks += 1;
+                    }
+                }
+            }
+        }
+        assert!(p.complete());
+        assert_eq!(blocks, n);
     }
 }

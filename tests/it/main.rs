@@ -5,6 +5,7 @@ mod harness;
 
 mod announce;
 mod completions;
+mod hostile;
 mod info;
 mod make;
 mod stress;

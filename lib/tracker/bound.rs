@@ -184,6 +184,13 @@ fn invalid(tracker: &str, reason: String) -> Error {
     }
 }
 
+/// The response parser on its own, for the fuzz target and its regression replay: status,
+/// `Location` and body of `buf` (`eof`: the stream has ended), or why it is not an answer yet.
+#[doc(hidden)]
+pub fn parse_response(buf: &[u8], eof: bool) -> Result<(u16, Option<String>, Vec<u8>), String> {
+    parse(buf, eof).map(|a| (a.status, a.location, a.body))
+}
+
 /// A finished answer if `Content-Length` says the body is all here.
 fn complete(buf: &[u8]) -> Option<Result<Answer, String>> {
     parse(buf, false).ok().map(Ok)

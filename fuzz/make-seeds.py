@@ -179,7 +179,7 @@ for name, data in {
     write("peer_line", name, data)
 
 
-# picker: u32 count, u8 exponent, u8 piece-length exponent, u32 last, u32 rng seed, u8 have
+# picker: u32 size, u8 exponent (under 230: up to 2^10 pieces, else up to 2^20), u8 piece-length exponent, u32 last, u32 rng seed, u8 have
 # pattern, then operations (op, peer, [new peer's pattern], operands)
 def picker_seed(count, exp, pl_exp, last, seed, have, ops):
     return u32le(count) + bytes([exp, pl_exp]) + u32le(last) + u32le(seed) + bytes([have]) + ops
@@ -194,6 +194,6 @@ for _ in range(30):
 write("picker", "one-peer", picker_seed(9, 4, 4, 20000, 1, 0, ops))
 ops = bytes([0, 1, 2, 10, 0, 2, 3, 10, 7, 1, 5, 2, 0, 6, 2, 5, 0, 0, 0, 7, 0]) * 8
 write("picker", "peers-come-and-go", picker_seed(100, 8, 6, 1, 2, 3, ops))
-write("picker", "large", picker_seed(1 << 20, 20, 4, 5, 3, 1, bytes([0, 0, 0, 63, 2, 0, 1, 0])))
+write("picker", "large", picker_seed((1 << 20) - 1, 239, 4, 5, 3, 1, bytes([0, 0, 0, 63, 2, 0, 1, 0])))
 
 print("seeds written to", ROOT)

@@ -111,50 +111,29 @@ fn torrent() {
     replay("torrent", &torrents());
 }
 
-#[test]
-fn magnet() {
-    replay("magnet", &[]);
+/// One test per remaining target, each replaying its seeds and saved findings.
+macro_rules! replay_tests {
+    ($($name:ident),*) => {
+        $(
+            #[test]
+            fn $name() {
+                replay(stringify!($name), &[]);
+            }
+        )*
+    };
 }
 
-#[test]
-fn peer() {
-    replay("peer", &[]);
-}
-
-#[test]
-fn handshake() {
-    replay("handshake", &[]);
-}
-
-#[test]
-fn mse() {
-    replay("mse", &[]);
-}
-
-#[test]
-fn tracker_http() {
-    replay("tracker_http", &[]);
-}
-
-#[test]
-fn tracker_udp() {
-    replay("tracker_udp", &[]);
-}
-
-#[test]
-fn bound_http() {
-    replay("bound_http", &[]);
-}
-
-#[test]
-fn peer_line() {
-    replay("peer_line", &[]);
-}
-
-#[test]
-fn picker() {
-    replay("picker", &[]);
-}
+replay_tests!(
+    magnet,
+    peer,
+    handshake,
+    mse,
+    tracker_http,
+    tracker_udp,
+    bound_http,
+    peer_line,
+    picker
+);
 
 #[test]
 fn mse_seeds_reach_the_end_of_the_handshake() {

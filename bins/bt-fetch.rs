@@ -167,7 +167,8 @@ fn fetch(args: Args) -> anyhow::Result<u8> {
         store,
         opts.clone(),
         events,
-    );
+    )
+    .context("no random peer id")?;
     let lstop = Arc::new(AtomicBool::new(false));
     listener.spawn(vec![s.clone()], 64, opts.handshake_timeout, lstop.clone())?;
 

@@ -149,7 +149,8 @@ fn seed(args: Args) -> anyhow::Result<u8> {
             )),
             opts.clone(),
             events,
-        );
+        )
+        .context("no random peer id")?;
         served.push(Served {
             torrent: t,
             swarm: s,

@@ -45,7 +45,19 @@ fn run(
     report: &dyn Fn(Announced),
 ) {
     let info_hash = crate::metainfo::InfoHash(s.info_hash);
-    let mut req = AnnounceRequest::new(info_hash, port, 0);
+    let mut req = match AnnounceRequest::new(info_hash, port, 0) {
+        Ok(r) => r,
+        Err(e) => {
+            report(Announced {
+                event: Event::Started.as_str(),
+                tracker: None,
+                peers: 0,
+                error: Some(format!("no random tracker key: {e}")),
+            });
+            s.sources.fetch_sub(1, Ordering::Relaxed);
+            return;
+        }
+    };
     req.peer_id = s.peer_id.0;
     let mut event = Event::Started;
     let mut was_complete = s.complete();

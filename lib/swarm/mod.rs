@@ -222,7 +222,8 @@ pub struct Swarm {
 
 impl Swarm {
     /// A swarm for the torrent with `info_hash`, `limits` and piece `hashes`, over `store`,
-    /// where the pieces marked in `have` are already verified.
+    /// where the pieces marked in `have` are already verified. An error when the system has no
+    /// random bytes for our peer id.
     pub fn new(
         info_hash: [u8; 20],
         limits: Limits,
@@ -231,11 +232,11 @@ impl Swarm {
         store: Arc<dyn PieceStore>,
         opts: Options,
         events: Box<dyn Fn(Event) + Send + Sync>,
-    ) -> Arc<Swarm> {
+    ) -> Result<Arc<Swarm>, crate::tracker::RandomError> {
         let rate = opts.max_upload_rate.map(choker::RateLimiter::new);
-        Arc::new(Swarm {
+        Ok(Arc::new(Swarm {
             info_hash,
-            peer_id: PeerId::generate(),
+            peer_id: PeerId::generate()?,
             limits,
             hashes,
             store,
@@ -261,7 +262,7 @@ impl Swarm {
             rate,
             connections: AtomicUsize::new(0),
             sources: AtomicUsize::new(0),
-        })
+        }))
     }
 
     /// The torrent's info hash.
@@ -639,7 +640,8 @@ mod tests {
             store,
             Options::default(),
             Box::new(|_| {}),
-        );
+        )
+        .unwrap();
         s.start();
         let l = Listener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
         let addr = l.local_addr().unwrap();
@@ -678,7 +680,8 @@ mod tests {
                     banned2.fetch_add(1, Ordering::Relaxed);
                 }
             }),
-        );
+        )
+        .unwrap();
         // The liar alone first: banned after two bad pieces, then nobody is left.
         f.add_peers(&[addr_c]);
         f.start();
@@ -713,7 +716,7 @@ mod tests {
             max_failures: 1,
             ..Options::default()
         };
-        let f = Swarm::new([1; 20], limits, hashes, &[], store, opts, Box::new(|_| {}));
+        let f = Swarm::new([1; 20], limits, hashes, &[], store, opts, Box::new(|_| {})).unwrap();
         // A port nobody listens on.
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()

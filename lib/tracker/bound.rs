@@ -182,6 +182,23 @@ fn invalid(tracker: &str, reason: String) -> Error {
     }
 }
 
+/// The response parser on its own, for the fuzz target and its regression replay: status,
+/// `Location` and body of `buf` (`eof`: the stream has ended), or why it is not an answer yet.
+#[doc(hidden)]
+pub fn parse_response(buf: &[u8], eof: bool) -> Result<(u16, Option<String>, Vec<u8>), String> {
+    parse(buf, eof).map(|a| (a.status, a.location, a.body))
+}
+
+/// The answer in `buf`, as read in one piece (`eof`: then the stream ended).
+fn parse(buf: &[u8], eof: bool) -> Result<Answer, String> {
+    let mut r = Response::default();
+    match r.push(buf) {
+        Some(a) => a,
+        None if eof => r.finish(),
+        None => Err("body not finished".into()),
+    }
+}
+
 /// Longest chunk-size line (size, extensions) accepted.
 const MAX_CHUNK_LINE: usize = 1024;
 
@@ -431,16 +448,6 @@ mod tests {
         );
         assert_eq!(split_url("http://t:x/"), None);
         assert_eq!(split_url("https://t/"), None);
-    }
-
-    /// The answer in `buf`, as read in one piece (`eof`: then the stream ended).
-    fn parse(buf: &[u8], eof: bool) -> Result<Answer, String> {
-        let mut r = Response::default();
-        match r.push(buf) {
-            Some(a) => a,
-            None if eof => r.finish(),
-            None => Err("body not finished".into()),
-        }
     }
 
     /// Issue 11 #6: a 1.8 MB chunked body trickled a few bytes per read is parsed in linear

@@ -18,6 +18,8 @@ mod tiers;
 pub mod udp;
 
 pub use announcer::Announcer;
+#[doc(hidden)]
+pub use bound::parse_response as parse_bound_response;
 pub use tiers::{peers_of, Attempt, Tiers};
 
 use crate::metainfo::InfoHash;

@@ -5,6 +5,7 @@ mod harness;
 
 mod announce;
 mod completions;
+mod fuzz_regressions;
 mod hostile;
 mod info;
 mod make;

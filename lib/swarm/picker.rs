@@ -480,15 +480,30 @@ impl Picker {
     }
 
     fn locate(&self, block: &Block) -> Option<(u32, usize)> {
-        let b = block.offset / MAX_BLOCK;
-        (block.offset.is_multiple_of(MAX_BLOCK)
-            && self.block(block.piece, b).length == block.length)
-            .then_some((block.piece, b as usize))
+        let b = self.slot(block)?;
+        (self.block(block.piece, b as u32).length == block.length).then_some((block.piece, b))
+    }
+
+    /// The index within its piece of the block starting at `block.offset`, when that is a block
+    /// boundary inside the torrent (the length is not looked at).
+    fn slot(&self, block: &Block) -> Option<usize> {
+        if block.piece as usize >= self.state.len() || !block.offset.is_multiple_of(MAX_BLOCK) {
+            return None;
+        }
+        let b = (block.offset / MAX_BLOCK) as usize;
+        (b < self.block_count(block.piece) as usize).then_some(b)
     }
 
     /// A block arrived from `peer`.
     pub fn arrived(&mut self, peer: PeerKey, block: &Block) -> Arrival {
         let Some((piece, b)) = self.locate(block) else {
+            // A block of the wrong size at a block boundary answers (badly) a request the
+            // connection has now forgotten: free it, or it stays asked of this peer forever and
+            // endgame (at most two askers per block) can stall the download.
+            if let Some(b) = self.slot(block) {
+                let asked = self.block(block.piece, b as u32);
+                self.release(peer, &asked);
+            }
             return Arrival::Discard;
         };
         let Some(p) = self.partial.get_mut(&piece) else {
@@ -569,6 +584,15 @@ impl Picker {
         for p in self.partial.values_mut() {
             if p.owner == Some(peer) {
                 p.owner = None;
+            }
+            // Requests it never answered are free again, whatever the connection remembered.
+            for blk in p.blocks.iter_mut() {
+                if let BlockState::Requested(peers) = blk {
+                    peers.retain(|k| *k != peer);
+                    if peers.is_empty() {
+                        *blk = BlockState::Open;
+                    }
+                }
             }
         }
     }
@@ -699,6 +723,33 @@ mod tests {
         }
         p.pick(3, &all, 100, &mut c);
         assert_eq!(c.len(), 5);
+    }
+
+    /// Found by the picker fuzz target: two endgame peers that each answer with a short block
+    /// and leave used to keep the block asked of them forever, and the download stalled.
+    #[test]
+    fn short_answers_and_departed_peers_free_their_requests() {
+        let mut p = picker(2);
+        let all = [true, true];
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        p.pick(1, &all, 100, &mut a);
+        p.pick(2, &all, 100, &mut b);
+        assert_eq!(a.len(), 6);
+        assert_eq!(b.len(), 6);
+        // Peer 1 answers every block short; peer 2 leaves without answering.
+        for blk in &a {
+            let short = Block {
+                length: blk.length - 1,
+                ..*blk
+            };
+            assert_eq!(p.arrived(1, &short), Arrival::Discard);
+        }
+        p.peer_gone(1);
+        p.peer_gone(2);
+        let mut c = Vec::new();
+        p.pick(3, &all, 100, &mut c);
+        assert_eq!(c.len(), 6, "every block is open again for a new peer");
+        assert!(complete(&mut p, 3, &c).len() == 2);
     }
 
     #[test]

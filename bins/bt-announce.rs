@@ -2,9 +2,9 @@
 
 use anyhow::{bail, Context};
 use bt::cli::{self, escape_controls, Mode, Out, Output, Quiet};
-use bt::metainfo::{self, InfoHash};
+use bt::metainfo::{unhex, Magnet};
 use bt::record::{AnnounceRecord, PeerRecord, ScrapeRecord};
-use bt::tracker::{self, AnnounceRequest, Event, Options, Tiers};
+use bt::tracker::{self, Event, Options, Target};
 use clap::Parser;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -47,7 +47,7 @@ struct Args {
     downloaded: u64,
     /// Ask this tracker instead of the torrent's (repeatable; asked in the order given). An
     /// http://, https:// or udp://host:port URL; anything else is a usage error.
-    #[arg(long = "tracker", value_name = "URL", value_parser = tracker_url)]
+    #[arg(long = "tracker", value_name = "URL", value_parser = tracker::parse_url)]
     trackers: Vec<String>,
     /// Ask every tracker at once instead of stopping at the first that answers.
     #[arg(long)]
@@ -56,7 +56,7 @@ struct Args {
     #[arg(long)]
     scrape: bool,
     /// Seconds allowed for each tracker: more than 0 and at most 3600 (fractions allowed).
-    #[arg(long, default_value_t = 15.0, value_name = "SECONDS", value_parser = timeout_secs,
+    #[arg(long, default_value_t = 15.0, value_name = "SECONDS", value_parser = tracker::parse_timeout,
           allow_negative_numbers = true)]
     timeout: f64,
     /// Local address to announce from (udp:// and http:// trackers; https:// uses the system's
@@ -69,179 +69,82 @@ struct Args {
     quiet: Quiet,
 }
 
-/// `--tracker`: a URL that [`tracker::check_url`] accepts.
-fn tracker_url(s: &str) -> Result<String, String> {
-    tracker::check_url(s).map_err(|e| e.detail())?;
-    Ok(s.to_string())
-}
-
-/// Longest `--timeout`, in seconds.
-const MAX_TIMEOUT: f64 = 3600.0;
-
-/// `--timeout`: seconds, more than 0 and at most [`MAX_TIMEOUT`].
-fn timeout_secs(s: &str) -> Result<f64, String> {
-    match s.trim().parse::<f64>() {
-        Ok(t) if t > 0.0 && t <= MAX_TIMEOUT => Ok(t),
-        _ => Err(format!(
-            "must be seconds, more than 0 and at most {MAX_TIMEOUT}"
-        )),
-    }
-}
-
-/// What we need to know about the torrent.
-struct Target {
-    info_hash: InfoHash,
-    tiers: Vec<Vec<String>>,
-    length: Option<u64>,
-}
-
-fn load(input: &str) -> anyhow::Result<Target> {
-    if input.starts_with("magnet:") {
-        let m = metainfo::Magnet::parse(input).context("magnet link")?;
-        let Some(info_hash) = m.info_hash.or_else(|| m.info_hash_v2.map(truncate)) else {
-            bail!("magnet link has no info hash");
-        };
-        return Ok(Target {
-            info_hash,
-            tiers: m.trackers.into_iter().map(|t| vec![t]).collect(),
-            length: None,
-        });
-    }
-    let t = cli::read_torrent(input)?;
-    Ok(Target {
-        info_hash: tracker::announce_hash(&t).context("torrent has no info hash")?,
-        tiers: t.tiers(),
-        length: Some(t.content_length()),
-    })
-}
-
-fn truncate(h: metainfo::InfoHashV2) -> InfoHash {
-    let mut b = [0u8; 20];
-    b.copy_from_slice(&h.0[..20]);
-    InfoHash(b)
-}
-
 fn main() -> std::process::ExitCode {
-    cli::completions_or_continue::<Args>("bt-announce");
+    cli::completions_or_continue::<Args>(TOOL);
     cli::run(TOOL, || {
         let args = Args::parse();
-        body(args)
+        let Some(input) = args.input.as_deref() else {
+            bail!("no torrent given: pass a .torrent path, a magnet link, or - for stdin");
+        };
+        let target = if input.starts_with("magnet:") {
+            let m = Magnet::parse(input).context("magnet link")?;
+            Target::from_magnet(&m).context("magnet link has no info hash")?
+        } else {
+            Target::from_torrent(&cli::read_torrent(input)?).context("torrent has no info hash")?
+        };
+        let mut tiers = target.tiers(&args.trackers);
+        if tiers.is_empty() {
+            bail!("{input}: no trackers (pass --tracker URL)");
+        }
+        let opts = Options {
+            timeout: Duration::from_secs_f64(args.timeout),
+            bind: args.bind,
+        };
+        let mut out = Out::new(args.output.mode());
+        if args.scrape {
+            let attempts = tiers.scrape(&[target.info_hash], &opts, args.all);
+            let mut answered = false;
+            for a in &attempts {
+                let rec = ScrapeRecord::from_attempt(a, target.info_hash);
+                answered |= rec.ok;
+                out.records([&rec], || vec![rec.human()])?;
+            }
+            return Ok(finish(&args.quiet, answered, &tracker::failures(&attempts)));
+        }
+        let mut req =
+            (target.request(args.port, args.left)).context("no random peer id and key")?;
+        req.event = Event::parse(&args.event).context("--event")?;
+        req.numwant = args.numwant;
+        req.uploaded = args.uploaded;
+        req.downloaded = args.downloaded;
+        if let Some(h) = &args.peer_id {
+            req.peer_id =
+                unhex::<20>(h).with_context(|| format!("--peer-id {h:?} is not 40 hex digits"))?;
+        }
+        let attempts = if args.all {
+            tiers.announce_all(&req, &opts)
+        } else {
+            tiers.announce(&req, &opts)
+        };
+        for (addr, from) in tracker::peers_of(&attempts) {
+            out.records([PeerRecord::new(addr, Some(from))], || {
+                vec![addr.to_string()]
+            })?;
+        }
+        for a in &attempts {
+            let rec = AnnounceRecord::from_attempt(a);
+            rec.diagnostics()
+                .iter()
+                .for_each(|d| args.quiet.note(TOOL, d));
+            match out.mode {
+                Mode::Json => out.json(&rec)?,
+                Mode::Human if rec.ok => args.quiet.note(TOOL, &rec.human()),
+                Mode::Human => {}
+            }
+        }
+        let errors = tracker::failures(&attempts);
+        Ok(finish(&args.quiet, errors.len() < attempts.len(), &errors))
     })
 }
 
-fn body(args: Args) -> anyhow::Result<u8> {
-    let Some(input) = args.input.as_deref() else {
-        bail!("no torrent given: pass a .torrent path, a magnet link, or - for stdin");
-    };
-    let target = load(input)?;
-    let tiers = if args.trackers.is_empty() {
-        target.tiers
-    } else {
-        args.trackers.iter().map(|t| vec![t.clone()]).collect()
-    };
-    let mut tiers = Tiers::new(tiers);
-    if tiers.is_empty() {
-        bail!("{input}: no trackers (pass --tracker URL)");
+/// Name every failure on stderr (even with -q when no tracker answered); exit 0 if some
+/// tracker answered, else 1.
+fn finish(quiet: &Quiet, answered: bool, errors: &[&tracker::Error]) -> u8 {
+    for e in errors.iter().filter(|_| !answered || !quiet.quiet) {
+        eprintln!("{TOOL}: {}", escape_controls(&e.to_string()));
     }
-    let opts = Options {
-        timeout: Duration::from_secs_f64(args.timeout),
-        bind: args.bind,
-    };
-    let mut out = Out::new(args.output.mode());
-    if args.scrape {
-        return scrape(&args, &mut tiers, target.info_hash, &opts, &mut out);
-    }
-    let mut req = AnnounceRequest::new(
-        target.info_hash,
-        args.port,
-        args.left.or(target.length).unwrap_or(16384),
-    )
-    .context("no random peer id and key")?;
-    req.event = Event::parse(&args.event).context("--event")?;
-    req.numwant = args.numwant;
-    req.uploaded = args.uploaded;
-    req.downloaded = args.downloaded;
-    if let Some(h) = &args.peer_id {
-        req.peer_id = metainfo::unhex::<20>(h)
-            .with_context(|| format!("--peer-id {h:?} is not 40 hex digits"))?;
-    }
-    let attempts = if args.all {
-        tiers.announce_all(&req, &opts)
-    } else {
-        tiers.announce(&req, &opts)
-    };
-    for (addr, from) in tracker::peers_of(&attempts) {
-        match out.mode {
-            Mode::Json => out.json(PeerRecord::new(addr, Some(from)))?,
-            Mode::Human => out.line(&format!("{addr}"))?,
-        }
-    }
-    for a in &attempts {
-        report(&args.quiet, &mut out, &AnnounceRecord::from_attempt(a))?;
-    }
-    let errors: Vec<_> = attempts
-        .iter()
-        .filter_map(|a| a.result.as_ref().err())
-        .collect();
-    finish(&args.quiet, errors.len() < attempts.len(), &errors)
-}
-
-/// Write an announce record (JSON) or a human line, and name problems on stderr.
-fn report(common: &Quiet, out: &mut Out, r: &AnnounceRecord) -> anyhow::Result<()> {
-    let t = escape_controls(&r.tracker);
-    if let Some(w) = &r.warning {
-        common.note(
-            TOOL,
-            &format!("tracker {t}: warning: {}", escape_controls(w)),
-        );
-    }
-    for n in &r.notes {
-        common.note(TOOL, &format!("tracker {t}: {}", escape_controls(n)));
-    }
-    match out.mode {
-        Mode::Json => out.json(r)?,
-        Mode::Human if r.ok => common.note(TOOL, &r.human()),
-        Mode::Human => {}
-    }
-    Ok(())
-}
-
-/// Name every failure on stderr; exit 0 if some tracker answered, else 1.
-fn finish(common: &Quiet, answered: bool, errors: &[&tracker::Error]) -> anyhow::Result<u8> {
-    for e in errors {
-        let line = format!("{TOOL}: {}", escape_controls(&e.to_string()));
-        if !answered || !common.quiet {
-            eprintln!("{line}");
-        }
-    }
-    if answered {
-        Ok(cli::EXIT_OK)
-    } else {
+    if !answered {
         eprintln!("{TOOL}: no tracker answered");
-        Ok(cli::EXIT_NEGATIVE)
     }
-}
-
-fn scrape(
-    args: &Args,
-    tiers: &mut Tiers,
-    info_hash: InfoHash,
-    opts: &Options,
-    out: &mut Out,
-) -> anyhow::Result<u8> {
-    let attempts = tiers.scrape(&[info_hash], opts, args.all);
-    let mut answered = false;
-    for a in &attempts {
-        let rec = ScrapeRecord::from_attempt(a, info_hash);
-        answered |= rec.ok;
-        match out.mode {
-            Mode::Json => out.json(&rec)?,
-            Mode::Human => out.line(&rec.human())?,
-        }
-    }
-    let errors: Vec<_> = attempts
-        .iter()
-        .filter_map(|a| a.result.as_ref().err())
-        .collect();
-    finish(&args.quiet, answered, &errors)
+    cli::exit_code(answered)
 }

@@ -21,6 +21,16 @@ pub const EXIT_NEGATIVE: u8 = 1;
 /// Exit code: an error (usage, input, I/O, protocol).
 pub const EXIT_ERROR: u8 = 2;
 
+/// The exit code of a run that ended without error: [`EXIT_OK`] when the answer is yes,
+/// [`EXIT_NEGATIVE`] when it is a clean no.
+pub fn exit_code(ok: bool) -> u8 {
+    if ok {
+        EXIT_OK
+    } else {
+        EXIT_NEGATIVE
+    }
+}
+
 /// The exit-code table shown at the end of every `--help`.
 pub const EXIT_CODES_HELP: &str = "Exit codes: 0 ok, 1 a clean negative answer, 2 error \
 (usage, input, I/O, protocol).\nOutput: JSON (one object per line) when stdout is not a \
@@ -357,6 +367,18 @@ impl Out {
         self.out.write_all(text.as_bytes())?;
         self.out.write_all(b"\n")?;
         self.out.flush()
+    }
+
+    /// Write `records` as JSON lines, or in human mode the lines that `human` makes instead.
+    pub fn records<R: Into<crate::record::Record>>(
+        &mut self,
+        records: impl IntoIterator<Item = R>,
+        human: impl FnOnce() -> Vec<String>,
+    ) -> io::Result<()> {
+        match self.mode {
+            Mode::Json => records.into_iter().try_for_each(|r| self.json(r)),
+            Mode::Human => human().iter().try_for_each(|l| self.line(l)),
+        }
     }
 
     /// Write raw bytes (a torrent to stdout) and flush.

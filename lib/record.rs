@@ -829,6 +829,17 @@ impl AnnounceRecord {
             Some(e) => format!("tracker {t}: {}", escape_controls(e)),
         }
     }
+
+    /// The tracker's warning and our notes about its answer, one line each for stderr, control
+    /// characters escaped.
+    pub fn diagnostics(&self) -> Vec<String> {
+        let t = escape_controls(&self.tracker);
+        let warning = self.warning.iter().map(|w| format!("warning: {w}"));
+        warning
+            .chain(self.notes.iter().cloned())
+            .map(|n| format!("tracker {t}: {}", escape_controls(&n)))
+            .collect()
+    }
 }
 
 impl ScrapeRecord {

@@ -4,7 +4,8 @@
 //! The shape: [`http`] and [`udp`] hold pure functions that build requests and parse responses
 //! (unit-tested byte for byte) plus one small function each that touches the network. This module
 //! dispatches on the URL scheme ([`announce`], [`scrape`]); [`Tiers`] walks the tiers of a torrent;
-//! [`Announcer`] keeps the announce schedule of a running client.
+//! [`Announcer`] keeps the announce schedule of a running client; [`Target`] is what a one-shot
+//! announce or scrape (bt-announce) needs to know about a torrent or a magnet link.
 //!
 //! Invariants: every response is untrusted input. It is read with a size cap
 //! ([`MAX_RESPONSE`]), decoded by the strict [`crate::bencode`] scanner with tight limits, and
@@ -14,12 +15,14 @@
 mod announcer;
 mod bound;
 pub mod http;
+mod target;
 mod tiers;
 pub mod udp;
 
 pub use announcer::Announcer;
 #[doc(hidden)]
 pub use bound::parse_response as parse_bound_response;
+pub use target::{failures, parse_timeout, parse_url, Target, MAGNET_LEFT, MAX_TIMEOUT};
 pub use tiers::{peers_of, Attempt, Tiers};
 
 use crate::metainfo::InfoHash;
@@ -364,13 +367,14 @@ pub fn random_bytes<const N: usize>() -> Result<[u8; N], RandomError> {
 /// The info hash to announce for a torrent: the v1 hash, or for a v2-only torrent the SHA-256
 /// hash truncated to 20 bytes (BEP 52).
 pub fn announce_hash(t: &crate::metainfo::Torrent) -> Option<InfoHash> {
-    t.info_hash.or_else(|| {
-        t.info_hash_v2.map(|h| {
-            let mut b = [0u8; 20];
-            b.copy_from_slice(&h.0[..20]);
-            InfoHash(b)
-        })
-    })
+    t.info_hash.or_else(|| t.info_hash_v2.map(truncated_v2))
+}
+
+/// A v2 info hash truncated to 20 bytes, as trackers and peers know a v2-only torrent (BEP 52).
+fn truncated_v2(h: crate::metainfo::InfoHashV2) -> InfoHash {
+    let mut b = [0u8; 20];
+    b.copy_from_slice(&h.0[..20]);
+    InfoHash(b)
 }
 
 /// Keep at most [`MAX_PEERS`] peers, noting how many were dropped.

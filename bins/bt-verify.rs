@@ -1,14 +1,13 @@
 //! bt-verify: check data on disk against a torrent, piece by piece, with a per-file report.
 
-use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::path::PathBuf;
 
 use clap::Parser;
 
-use bt::cli::{self, human, Common, Mode, Out};
-use bt::record::{SummaryRecord, VerifyExtra, VerifyFile};
-use bt::storage::{Io, Storage};
-use bt::verify;
+use bt::cli::{self, human, Common, Out};
+use bt::record::VerifyRecords;
+use bt::storage::Io;
+use bt::verify::{Content, Place};
 
 /// Check that the data in `DIR/<name>` (or at `--content`) is exactly what a torrent describes:
 /// every piece is hashed in parallel and each file gets a verdict (complete, incomplete,
@@ -50,135 +49,32 @@ fn main() -> std::process::ExitCode {
         let args = Args::parse();
         args.common.init_jobs();
         let t = cli::read_torrent(&args.torrent)?;
-        check_paths(&t, &args)?;
-        let io = if args.no_mmap { Io::Plain } else { Io::Mmap };
-        let (storage, root, base) = match &args.content {
-            Some(c) => {
-                let base = c.parent().map(Path::to_path_buf).unwrap_or_default();
-                (Storage::open_content(&t, c, io), c.clone(), base)
-            }
-            None => (
-                Storage::open(&t, &args.dir, io),
-                args.dir
-                    .join(t.file_path(&t.files[0]).iter().next().unwrap_or_default()),
-                args.dir.clone(),
-            ),
+        let place = match &args.content {
+            Some(c) => Place::Content(c.clone()),
+            None => Place::Dir(args.dir.clone()),
         };
+        let io = if args.no_mmap { Io::Plain } else { Io::Mmap };
+        let content = Content::open(&t, &place, io)?;
+        if let Some(note) = &content.note {
+            args.common.note("bt-verify", &cli::escape_controls(note));
+        }
         let bar = cli::Progress::bytes(
             args.common.progress_allowed(),
             t.total_length,
             &format!("verifying {}", cli::escape_controls(&t.name_lossy())),
         );
-        let start = Instant::now();
-        let report = verify::verify(&t, &storage, &bar.callback())?;
-        let seconds = start.elapsed().as_secs_f64();
+        let (report, seconds) = content.verify(&t, &bar.callback())?;
         bar.finish();
-
-        let mut out = Out::new(args.common.mode());
-        let files: Vec<VerifyFile> = report
-            .files
-            .iter()
-            .map(|f| VerifyFile::from_report(&t, f, args.bad_pieces))
-            .collect();
-        let extras: Vec<VerifyExtra> = if args.extra && !t.single_file {
-            verify::extra_files(&storage, &root, 100_000)
-                .into_iter()
-                .map(|(p, bytes)| VerifyExtra::new(p.strip_prefix(&base).unwrap_or(&p), bytes))
-                .collect()
-        } else {
-            Vec::new()
+        let extras = args.extra.then(|| content.extra_files(&t, 100_000));
+        let r = VerifyRecords::new(&t, &report, seconds, extras.as_deref(), args.bad_pieces);
+        let view = human::View {
+            bytes: args.bytes,
+            pad: false,
+            paint: args.common.paint(),
         };
-        let summary = SummaryRecord::from_verify(
-            &t,
-            &report,
-            seconds,
-            args.extra.then_some(extras.len()),
-            args.bad_pieces,
-        );
-        match out.mode {
-            Mode::Json => {
-                for f in &files {
-                    out.json(f)?;
-                }
-                for e in &extras {
-                    out.json(e)?;
-                }
-                out.json(&summary)?;
-            }
-            Mode::Human => {
-                let view = human::View {
-                    bytes: args.bytes,
-                    pad: false,
-                    paint: args.common.paint(),
-                };
-                let shared = bt::record::shared_only(&report);
-                for line in human::verify(&files, &shared, &extras, &summary, &view) {
-                    out.line(&line)?;
-                }
-            }
-        }
-        Ok(if summary.ok {
-            cli::EXIT_OK
-        } else {
-            cli::EXIT_NEGATIVE
-        })
+        Out::new(args.common.mode()).records(r.records(), || {
+            human::verify(&r.files, &r.shared, &r.extras, &r.summary, &view)
+        })?;
+        Ok(cli::exit_code(r.summary.ok))
     })
-}
-
-/// Refuse paths that cannot hold the content (exit 2, one line): a `-d DIR` or `--content PATH`
-/// that does not exist (most likely a typo: a report of every file missing would bury it), a
-/// DIR that is not a directory, a multi-file torrent's content that is a file, a single-file
-/// torrent's content that is a directory. When DIR exists but `DIR/<name>` of a multi-file
-/// torrent does not, the check goes on (every file is missing: exit 1) with a note that says so.
-fn check_paths(t: &bt::metainfo::Torrent, args: &Args) -> anyhow::Result<()> {
-    let shown = |p: &Path| cli::escape_controls(&p.display().to_string());
-    let kind = |p: &Path, is_dir: bool| -> anyhow::Result<()> {
-        if t.single_file && is_dir {
-            anyhow::bail!(
-                "{}: is a directory, but the torrent is one file: --content takes that file",
-                shown(p)
-            );
-        }
-        if !t.single_file && !is_dir {
-            anyhow::bail!(
-                "{}: not a directory, but the torrent has {} files: give the directory that holds them",
-                shown(p),
-                t.files.len()
-            );
-        }
-        Ok(())
-    };
-    if let Some(c) = &args.content {
-        return match std::fs::metadata(c) {
-            Ok(m) => kind(c, m.is_dir()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                anyhow::bail!("--content {}: no such file or directory", shown(c))
-            }
-            Err(e) => anyhow::bail!("--content {}: {e}", shown(c)),
-        };
-    }
-    match std::fs::metadata(&args.dir) {
-        Ok(m) if m.is_dir() => {}
-        Ok(_) => anyhow::bail!("-d {}: not a directory", shown(&args.dir)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            anyhow::bail!("-d {}: no such directory", shown(&args.dir))
-        }
-        Err(e) => anyhow::bail!("-d {}: {e}", shown(&args.dir)),
-    }
-    if t.single_file {
-        return Ok(());
-    }
-    let root = args
-        .dir
-        .join(t.file_path(&t.files[0]).iter().next().unwrap_or_default());
-    match std::fs::metadata(&root) {
-        Ok(m) => kind(&root, m.is_dir()),
-        Err(_) => {
-            args.common.note(
-                "bt-verify",
-                &format!("{}: no such directory: every file is missing", shown(&root)),
-            );
-            Ok(())
-        }
-    }
 }

@@ -433,6 +433,52 @@ impl VerifyExtra {
     }
 }
 
+/// Everything `bt-verify` writes for one report: a `file` record per file, an `extra` record
+/// per file found that the torrent does not list, then the `summary`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerifyRecords {
+    /// One per file of the report.
+    pub files: Vec<VerifyFile>,
+    /// One per extra file found (`--extra`).
+    pub extras: Vec<VerifyExtra>,
+    /// The summary.
+    pub summary: SummaryRecord,
+    /// [`shared_only`] of the report, for the human view.
+    pub shared: Vec<bool>,
+}
+
+impl VerifyRecords {
+    /// The records of a report that took `seconds`: `extras` (paths below the download
+    /// directory, lengths) with `--extra`, `indices` (the bad piece indices) with
+    /// `--bad-pieces`.
+    pub fn new(
+        t: &Torrent,
+        report: &crate::verify::Report,
+        seconds: f64,
+        extras: Option<&[(std::path::PathBuf, u64)]>,
+        indices: bool,
+    ) -> Self {
+        let extra_count = extras.map(<[_]>::len);
+        VerifyRecords {
+            files: (report.files.iter())
+                .map(|f| VerifyFile::from_report(t, f, indices))
+                .collect(),
+            extras: (extras.unwrap_or_default().iter())
+                .map(|(p, bytes)| VerifyExtra::new(p, *bytes))
+                .collect(),
+            summary: SummaryRecord::from_verify(t, report, seconds, extra_count, indices),
+            shared: shared_only(report),
+        }
+    }
+
+    /// The records in the order they are written.
+    pub fn records(&self) -> impl Iterator<Item = Record> + '_ {
+        let files = self.files.iter().map(Record::from);
+        let extras = self.extras.iter().map(Record::from);
+        files.chain(extras).chain([Record::from(&self.summary)])
+    }
+}
+
 /// For each file of a verify report: whether its own bytes are all present (right length) and
 /// it fails only because every one of its bad pieces also covers a file that is bad itself
 /// (missing, wrong size, unreadable, or with a bad piece of its own). Such a file keeps the

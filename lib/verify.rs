@@ -13,9 +13,13 @@
 //!   piece is allocated.
 //! - An I/O error never aborts the run: it marks the pieces it touches bad and the file
 //!   `unreadable`, with the message.
+//!
+//! [`Content::open`] finds a torrent's content at a [`Place`] (`DIR/<name>` or the content's
+//! own path) and refuses a place that cannot hold it before anything is read.
 
 use std::fmt;
 use std::ops::Range;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
@@ -353,6 +357,182 @@ pub fn extra_files(
     out
 }
 
+/// Where the content of a torrent is looked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Place {
+    /// In `DIR/<name>` (`-d DIR`).
+    Dir(PathBuf),
+    /// At this path itself (`--content PATH`): the file of a single-file torrent, the directory
+    /// of a multi-file one.
+    Content(PathBuf),
+}
+
+/// Why a [`Place`] cannot hold the content (a typo, most likely: a report of every file
+/// missing would bury it).
+#[derive(Debug)]
+pub enum PlaceError {
+    /// The content of a single-file torrent is a directory.
+    IsDir(PathBuf),
+    /// The content of a multi-file torrent is not a directory.
+    NotDir {
+        /// The path.
+        path: PathBuf,
+        /// How many files the torrent has.
+        files: usize,
+    },
+    /// `--content PATH` does not exist.
+    NoContent(PathBuf),
+    /// `-d DIR` does not exist.
+    NoDir(PathBuf),
+    /// `-d DIR` is not a directory.
+    DirNotDir(PathBuf),
+    /// Looking at the path failed.
+    Io {
+        /// The place.
+        place: Place,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+impl fmt::Display for PlaceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PlaceError::IsDir(p) => write!(
+                f,
+                "{}: is a directory, but the torrent is one file: --content takes that file",
+                p.display()
+            ),
+            PlaceError::NotDir { path, files } => write!(
+                f,
+                "{}: not a directory, but the torrent has {files} files: give the directory that holds them",
+                path.display()
+            ),
+            PlaceError::NoContent(p) => {
+                write!(f, "--content {}: no such file or directory", p.display())
+            }
+            PlaceError::NoDir(p) => write!(f, "-d {}: no such directory", p.display()),
+            PlaceError::DirNotDir(p) => write!(f, "-d {}: not a directory", p.display()),
+            PlaceError::Io { place, source } => match place {
+                Place::Content(p) => write!(f, "--content {}: {source}", p.display()),
+                Place::Dir(p) => write!(f, "-d {}: {source}", p.display()),
+            },
+        }
+    }
+}
+
+impl std::error::Error for PlaceError {}
+
+/// A torrent's content found on disk and opened for reading.
+pub struct Content {
+    /// The content's files.
+    pub storage: Storage,
+    /// The file of a single-file torrent, or the directory of a multi-file one.
+    pub root: PathBuf,
+    /// What the paths of extra files are relative to: the directory holding [`Content::root`].
+    pub base: PathBuf,
+    /// What to tell the user when `DIR` exists but a multi-file torrent's `DIR/<name>` does
+    /// not (every file is missing), else `None`.
+    pub note: Option<String>,
+}
+
+impl Content {
+    /// Find the content of `t` at `place` and open it. Refuses (see [`PlaceError`]) a place
+    /// that does not exist, a `DIR` that is not a directory, a multi-file torrent's content that
+    /// is a file, a single-file torrent's content that is a directory. When `DIR` exists but a
+    /// multi-file torrent's `DIR/<name>` does not, the content opens with every file missing,
+    /// and [`Content::note`] says so.
+    pub fn open(t: &Torrent, place: &Place, io: storage::Io) -> Result<Content, PlaceError> {
+        let io_error = |source| PlaceError::Io {
+            place: place.clone(),
+            source,
+        };
+        let kind = |p: &Path, is_dir: bool| match (t.single_file, is_dir) {
+            (true, true) => Err(PlaceError::IsDir(p.to_path_buf())),
+            (false, false) => Err(PlaceError::NotDir {
+                path: p.to_path_buf(),
+                files: t.files.len(),
+            }),
+            _ => Ok(()),
+        };
+        let (dir, content) = match place {
+            Place::Content(c) => match std::fs::metadata(c) {
+                Ok(m) => {
+                    kind(c, m.is_dir())?;
+                    return Ok(Content {
+                        storage: Storage::open_content(t, c, io),
+                        root: c.clone(),
+                        base: c.parent().map(Path::to_path_buf).unwrap_or_default(),
+                        note: None,
+                    });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(PlaceError::NoContent(c.clone()))
+                }
+                Err(e) => return Err(io_error(e)),
+            },
+            Place::Dir(d) => (
+                d,
+                d.join(t.file_path(&t.files[0]).iter().next().unwrap_or_default()),
+            ),
+        };
+        match std::fs::metadata(dir) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => return Err(PlaceError::DirNotDir(dir.clone())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(PlaceError::NoDir(dir.clone()))
+            }
+            Err(e) => return Err(io_error(e)),
+        }
+        let mut note = None;
+        if !t.single_file {
+            match std::fs::metadata(&content) {
+                Ok(m) => kind(&content, m.is_dir())?,
+                Err(_) => {
+                    note = Some(format!(
+                        "{}: no such directory: every file is missing",
+                        content.display()
+                    ))
+                }
+            }
+        }
+        Ok(Content {
+            storage: Storage::open(t, dir, io),
+            root: content,
+            base: dir.clone(),
+            note,
+        })
+    }
+
+    /// [`verify`] the content; also answers how many seconds it took.
+    pub fn verify(
+        &self,
+        t: &Torrent,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<(Report, f64), Error> {
+        let start = std::time::Instant::now();
+        let report = verify(t, &self.storage, progress)?;
+        Ok((report, start.elapsed().as_secs_f64()))
+    }
+
+    /// The [`extra_files`] of a multi-file torrent's directory (none for a single file), at
+    /// most `limit`, with paths relative to [`Content::base`].
+    pub fn extra_files(&self, t: &Torrent, limit: usize) -> Vec<(PathBuf, u64)> {
+        if t.single_file {
+            return Vec::new();
+        }
+        let rel = |p: PathBuf| {
+            p.strip_prefix(&self.base)
+                .map(Path::to_path_buf)
+                .unwrap_or(p)
+        };
+        extra_files(&self.storage, &self.root, limit)
+            .into_iter()
+            .map(|(p, bytes)| (rel(p), bytes))
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -558,5 +738,31 @@ mod tests {
         t.pieces.clear();
         let s = Storage::open(&t, dir.path(), Io::Plain);
         assert_eq!(verify(&t, &s, &|_| {}).unwrap_err(), Error::NoV1Hashes);
+    }
+
+    #[test]
+    fn places_are_checked_before_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        let (t, _) = setup(dir.path());
+        let open = |p: Place| Content::open(&t, &p, Io::Plain).map(|c| (c.root, c.note));
+        let err = |p: Place| open(p).err().map(|e| e.to_string()).unwrap_or_default();
+        let gone = dir.path().join("gone");
+        assert!(err(Place::Dir(gone.clone())).ends_with("gone: no such directory"));
+        assert!(err(Place::Content(gone)).ends_with("gone: no such file or directory"));
+        let a = dir.path().join("t/a");
+        assert!(err(Place::Dir(a.clone())).ends_with("t/a: not a directory"));
+        assert!(err(Place::Content(a)).contains("torrent has 6 files"));
+        let (root, note) = open(Place::Dir(dir.path().into())).unwrap();
+        assert_eq!((root, note), (dir.path().join("t"), None));
+        let (root, note) = open(Place::Dir(dir.path().join("t"))).unwrap();
+        assert_eq!(root, dir.path().join("t/t"));
+        assert!(note
+            .unwrap()
+            .ends_with("t/t: no such directory: every file is missing"));
+        std::fs::write(dir.path().join("t/notes"), b"12345").unwrap();
+        let c = Content::open(&t, &Place::Content(dir.path().join("t")), Io::Plain).unwrap();
+        assert_eq!(c.extra_files(&t, 10), vec![(PathBuf::from("t/notes"), 5)]);
+        let (report, _) = c.verify(&t, &|_| {}).unwrap();
+        assert!(report.ok());
     }
 }

@@ -1,15 +1,14 @@
 //! `bt-make`: create a v1 torrent of a file or a directory.
 
 use std::ffi::OsString;
-use std::fs;
 use std::io::IsTerminal;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
-use bt::{cli, create, metainfo, record};
+use anyhow::bail;
+use bt::cli::{self, human};
+use bt::{create, record};
 use clap::Parser;
 
 /// Create a BitTorrent v1 .torrent of a file or a directory. Files are ordered by path bytes;
@@ -90,123 +89,41 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> anyhow::Result<u8> {
     args.common.init_jobs();
-    let path = args.path.clone();
     let mut opts = options(&args)?;
-    let output = match &args.output {
-        Some(o) if o.as_os_str() == "-" => {
-            if std::io::stdout().is_terminal() {
-                bail!("refusing to write a binary torrent to a terminal: redirect stdout");
-            }
-            None
-        }
-        Some(o) => Some(o.clone()),
-        None => {
-            let mut n = create::torrent_name(&path, &opts.walk)?;
-            n.extend_from_slice(b".torrent");
-            Some(PathBuf::from(OsString::from_vec(n)))
-        }
-    };
-    if let Some(out) = &output {
-        if !args.force && fs::symlink_metadata(out).is_ok() {
-            return Err(create::Error::Exists(out.clone()).into());
-        }
-        // A previous output inside the input is not part of the content.
-        if let Ok(m) = fs::metadata(out) {
-            let same = |i: fs::Metadata| (i.dev(), i.ino()) == (m.dev(), m.ino());
-            if fs::metadata(&path).is_ok_and(same) {
-                bail!("{}: the output would replace the input", out.display());
-            }
-            opts.walk.skip_files.push((m.dev(), m.ino()));
-        }
+    let to_stdout = args.output.as_ref().is_some_and(|o| o.as_os_str() == "-");
+    if to_stdout && std::io::stdout().is_terminal() {
+        bail!("refusing to write a binary torrent to a terminal: redirect stdout");
     }
-    let layout = create::walk(&path, &opts.walk)?;
-    for w in &layout.warnings {
+    let output = match to_stdout {
+        true => None,
+        false => Some(create::output_path(
+            &args.path,
+            args.output.as_deref(),
+            args.force,
+            &mut opts.walk,
+        )?),
+    };
+    let plan = create::Plan::new(&args.path, &opts)?;
+    for w in &plan.warnings {
         args.common.note("bt-make", &cli::escape_controls(w));
     }
-    let piece_length = opts
-        .piece_length
-        .unwrap_or_else(|| create::default_piece_length(layout.total_length));
-    if opts.piece_length.is_some() && piece_length > layout.total_length {
-        args.common.note(
-            "bt-make",
-            &format!(
-                "warning: piece length {piece_length} is larger than the {} bytes of data: the torrent has one piece",
-                layout.total_length
-            ),
-        );
-    }
-    let bar = cli::Progress::bytes(
-        args.common.progress_allowed(),
-        layout.total_length,
-        "hashing",
-    );
-    let pieces = create::hash_pieces(&layout.files, piece_length, &bar.callback())?;
+    let total = plan.layout.total_length;
+    let bar = cli::Progress::bytes(args.common.progress_allowed(), total, "hashing");
+    let (made, torrent) = plan.make(&opts, &bar.callback())?;
     bar.finish();
-    let made = create::build(&layout, piece_length, &pieces, &opts)?;
-    let torrent = self_check(&made)?;
     let Some(out) = output else {
         cli::Out::new(cli::Mode::Json).raw(&made.bytes)?;
         return Ok(cli::EXIT_OK);
     };
     create::write_torrent(&out, &made.bytes, args.force)?;
     let rec = record::TorrentRecord::made(&torrent, &out);
-    let mut stdout = cli::Out::new(args.common.mode());
-    match stdout.mode {
-        cli::Mode::Json => stdout.json(&rec)?,
-        cli::Mode::Human => {
-            let e = cli::escape_controls;
-            stdout.line(&format!("created    {}", e(&out.display().to_string())))?;
-            stdout.line(&format!("name       {}", e(&torrent.name_lossy())))?;
-            stdout.line(&format!("info hash  {}", made.info_hash.hex()))?;
-            let h = |n: u64| cli::human::size(n, false);
-            stdout.line(&format!(
-                "pieces     {} of {} ({} in {})",
-                cli::human::plural(made.piece_count as u64, "piece", "pieces"),
-                h(made.piece_length),
-                h(made.total_length),
-                cli::human::plural(made.file_count as u64, "file", "files")
-            ))?;
-            stdout.line(&format!("magnet     {}", e(&rec.magnet)))?;
-        }
-    }
+    cli::Out::new(args.common.mode()).records([&rec], || human::made(&rec, &made))?;
     Ok(cli::EXIT_OK)
 }
 
 /// The library options from the flags and the environment (`SOURCE_DATE_EPOCH`, the clock).
 fn options(args: &Args) -> anyhow::Result<create::Options> {
-    let split = |v: &[String]| -> Vec<Vec<String>> {
-        v.iter()
-            .map(|s| {
-                s.split(',')
-                    .map(|u| u.trim().to_string())
-                    .filter(|u| !u.is_empty())
-                    .collect::<Vec<_>>()
-            })
-            .filter(|t| !t.is_empty())
-            .collect()
-    };
-    let creation_date = if args.no_creation_date {
-        None
-    } else if let Some(v) = std::env::var_os("SOURCE_DATE_EPOCH") {
-        let s = v.to_string_lossy();
-        Some(
-            s.trim()
-                .parse::<i64>()
-                .ok()
-                .filter(|&d| d >= 0)
-                .with_context(|| {
-                    format!("SOURCE_DATE_EPOCH {s:?} is not a non-negative integer")
-                })?,
-        )
-    } else {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-        Some(now.map(|d| d.as_secs() as i64).unwrap_or(0))
-    };
-    let created_by = match (&args.created_by, args.no_created_by) {
-        (_, true) => None,
-        (Some(c), false) => Some(c.clone()),
-        (None, false) => Some(create::CREATED_BY.to_string()),
-    };
+    let created_by = args.created_by.as_deref().unwrap_or(create::CREATED_BY);
     Ok(create::Options {
         walk: create::WalkOptions {
             include_hidden: args.include_hidden,
@@ -216,27 +133,15 @@ fn options(args: &Args) -> anyhow::Result<create::Options> {
             name: args.name.as_ref().map(|n| n.as_bytes().to_vec()),
             skip_files: Vec::new(),
         },
-        announce: split(&args.announce),
-        web_seeds: split(&args.web_seed).concat(),
+        announce: create::split_urls(&args.announce),
+        web_seeds: create::split_urls(&args.web_seed).concat(),
         private: args.private,
         source: args.source.clone(),
         comment: args.comment.clone(),
         piece_length: args.piece_length,
-        creation_date,
-        created_by,
+        creation_date: (!args.no_creation_date)
+            .then(cli::creation_date)
+            .transpose()?,
+        created_by: (!args.no_created_by).then(|| created_by.to_string()),
     })
-}
-
-/// Read our own output back with the strict parser (the record is made from what it reads).
-fn self_check(made: &create::Created) -> anyhow::Result<metainfo::Torrent> {
-    let t = metainfo::Torrent::from_bytes(&made.bytes)
-        .context("internal error: the created torrent does not parse")?;
-    if t.info_hash != Some(made.info_hash)
-        || t.piece_count() != made.piece_count
-        || t.files.len() != made.file_count
-        || t.total_length != made.total_length
-    {
-        bail!("internal error: the created torrent reads back differently");
-    }
-    Ok(t)
 }

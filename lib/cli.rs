@@ -534,6 +534,19 @@ impl Progress {
     }
 }
 
+/// The creation date to write in a torrent: `SOURCE_DATE_EPOCH` when set (reproducible
+/// builds), else the clock; seconds since the epoch.
+pub fn creation_date() -> anyhow::Result<i64> {
+    use anyhow::Context;
+    let Some(v) = std::env::var_os("SOURCE_DATE_EPOCH") else {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+        return Ok(now.map(|d| d.as_secs() as i64).unwrap_or(0));
+    };
+    let s = v.to_string_lossy();
+    (s.trim().parse::<i64>().ok().filter(|&d| d >= 0))
+        .with_context(|| format!("SOURCE_DATE_EPOCH {s:?} is not a non-negative integer"))
+}
+
 /// Parse a size such as `16384`, `256K`, `1M`, `4MiB`, `1G` (binary multiples).
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();

@@ -190,6 +190,25 @@ fn tree(s: &mut String, r: &TorrentRecord, v: &View) {
     }
 }
 
+/// What `bt-make` shows of the torrent it wrote (`r`, the record of what it reads back as),
+/// control characters escaped.
+pub fn made(r: &TorrentRecord, made: &crate::create::Created) -> Vec<String> {
+    let text = |s: &Option<String>| esc(s.as_deref().unwrap_or_default());
+    let pieces = plural(made.piece_count as u64, "piece", "pieces");
+    let files = plural(made.file_count as u64, "file", "files");
+    vec![
+        format!("created    {}", text(&r.output)),
+        format!("name       {}", text(&r.name)),
+        format!("info hash  {}", made.info_hash.hex()),
+        format!(
+            "pieces     {pieces} of {} ({} in {files})",
+            size(made.piece_length, false),
+            size(made.total_length, false),
+        ),
+        format!("magnet     {}", esc(&r.magnet)),
+    ]
+}
+
 /// The verify table: a header, one line per file (and extra file), the summary line.
 /// `shared[i]` tells that file `i` has its own bytes and fails only through a shared piece.
 pub fn verify(

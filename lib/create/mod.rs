@@ -9,12 +9,15 @@
 //! Steps, usable one by one (the binary does, to size its progress bar between them) or at once
 //! through [`create`]: [`walk()`] gives a [`Layout`], [`default_piece_length`] or a checked
 //! [`Options::piece_length`] the piece length, [`hash_pieces`] the piece hashes, [`build`] the
-//! torrent bytes; [`write_torrent`] puts them in place atomically.
+//! torrent bytes; [`write_torrent`] puts them in place atomically. [`Plan`] does the first two
+//! steps and then the rest with a read-back check; [`output_path`] chooses where it goes.
 
 mod hash;
+mod plan;
 mod walk;
 
 pub use hash::hash_pieces;
+pub use plan::{output_path, split_urls, Plan};
 pub use walk::{torrent_name, walk, Globs, InputFile, Layout, WalkOptions};
 
 use std::fmt;
@@ -62,6 +65,8 @@ pub enum Error {
     Changed(PathBuf),
     /// The output file exists and overwriting was not asked for.
     Exists(PathBuf),
+    /// The output path is the input file itself.
+    OutputIsInput(PathBuf),
     /// A glob pattern does not compile.
     Glob {
         /// The pattern as given.
@@ -73,6 +78,10 @@ pub enum Error {
     Filtered(PathBuf),
     /// Encoding the metainfo failed (an internal error).
     Encode(String),
+    /// The torrent built does not parse (an internal error).
+    Unparsable(crate::metainfo::Error),
+    /// The torrent built parses, but not as what was built (an internal error).
+    ReadsBackDifferently,
 }
 
 impl fmt::Display for Error {
@@ -90,8 +99,15 @@ impl fmt::Display for Error {
             ),
             Error::Changed(p) => write!(f, "{}: file changed while hashing", p.display()),
             Error::Exists(p) => write!(f, "{} exists (use --force to overwrite)", p.display()),
+            Error::OutputIsInput(p) => {
+                write!(f, "{}: the output would replace the input", p.display())
+            }
             Error::Glob { pattern, reason } => write!(f, "glob {pattern:?}: {reason}"),
             Error::Encode(e) => write!(f, "internal error: cannot encode the torrent: {e}"),
+            Error::Unparsable(_) => f.write_str("internal error: the created torrent does not parse"),
+            Error::ReadsBackDifferently => {
+                f.write_str("internal error: the created torrent reads back differently")
+            }
             Error::Filtered(p) => write!(
                 f,
                 "{}: the exclude or include patterns leave this file out: no data to make a torrent of",
@@ -105,6 +121,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io { source, .. } => Some(source),
+            Error::Unparsable(e) => Some(e),
             _ => None,
         }
     }
@@ -178,13 +195,7 @@ pub fn create(
     opts: &Options,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Created, Error> {
-    let layout = walk(path, &opts.walk)?;
-    let piece_length = match opts.piece_length {
-        Some(n) => check_piece_length(n)?,
-        None => default_piece_length(layout.total_length),
-    };
-    let pieces = hash_pieces(&layout.files, piece_length, progress)?;
-    build(&layout, piece_length, &pieces, opts)
+    Plan::new(path, opts)?.build(opts, progress)
 }
 
 /// The `info` dictionary as written (serde_bencode sorts the keys; `None` fields are left out).

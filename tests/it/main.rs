@@ -4,6 +4,7 @@ mod common;
 
 mod announce;
 mod completions;
+mod engine;
 mod info;
 mod make;
 mod stress;

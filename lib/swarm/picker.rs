@@ -14,7 +14,8 @@
 //! from one peer and a bad piece can be blamed on it; a piece that failed its hash is only ever
 //! fetched from a single peer again.
 
-use crate::peer::{Block, Limits, MAX_BLOCK};
+use crate::geometry::BLOCK as MAX_BLOCK;
+use crate::peer::{Block, Limits};
 use std::collections::BTreeMap;
 
 /// A connection's key in the swarm.

@@ -1,6 +1,7 @@
 //! Integration tests: the real `bt-*` binaries, driven as a user would.
 
 mod common;
+mod harness;
 
 mod announce;
 mod completions;

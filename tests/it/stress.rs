@@ -1,536 +1,41 @@
 //! Integration tests: the swarm under stress (issue 6).
 //!
-//! Crash-proof resume (`kill -9` at several points), seeder loss, hostile peers written here as
-//! small wire-protocol programs (threads on 127.0.0.1 sockets, encoding with `bt::peer`), a
-//! flood of idle connections, and a download that runs out of file size (`ulimit -f`). Every
-//! socket has a timeout, every loop a bound, every process is killed by PID.
+//! Crash-proof resume (`kill -9` at several points), seeder loss, hostile peers (the harness's
+//! fake peers, speaking the real wire protocol with a scripted [`Behaviour`]), hostile
+//! downloaders of bt-seed, floods of idle connections, and a download that runs out of file
+//! size (`ulimit -f`). Every socket has a timeout, every loop a bound, every process is killed
+//! by PID.
 
-use crate::common::*;
-use bt::peer::{self, Block, Handshake, Limits, Message, PeerId};
-use std::io::{BufRead, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use crate::harness::*;
+use bt::peer::{Block, Message};
+use std::io::Read;
+use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-// ---------------------------------------------------------------------------------------------
-// Fixtures: a torrent made by bt-make, seeders, fetchers, bt-verify, /proc.
-
-/// A torrent of deterministic data under `seed/data`, made with bt-make.
-struct Fixture {
-    dir: tempfile::TempDir,
-    torrent: PathBuf,
-    info_hash: [u8; 20],
-    limits: Limits,
-    files: Vec<(String, usize)>,
-}
-
-impl Fixture {
-    /// `files` are paths below `data/` with their lengths; `piece` as bt-make's `-l`.
-    fn new(files: &[(&str, usize)], piece: &str) -> Fixture {
-        let dir = tempdir();
-        let files: Vec<(String, usize)> = files
-            .iter()
-            .map(|(p, n)| (format!("data/{p}"), *n))
-            .collect();
-        let tree: Vec<(&str, usize)> = files.iter().map(|(p, n)| (p.as_str(), *n)).collect();
-        write_tree(&dir.path().join("seed"), &tree);
-        let torrent = dir.path().join("x.torrent");
-        let r = bt(
-            "bt-make",
-            &[
-                dir.path().join("seed/data").to_str().unwrap(),
-                "-o",
-                torrent.to_str().unwrap(),
-                "-l",
-                piece,
-                "--json",
-            ],
-        );
-        assert_eq!(r.code, 0, "bt-make: {}", r.stderr);
-        let made = r.of_type("torrent").pop().expect("a torrent record");
-        let hex = made["info_hash"].as_str().unwrap();
-        let mut info_hash = [0u8; 20];
-        for (i, b) in info_hash.iter_mut().enumerate() {
-            *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap();
-        }
-        let limits = Limits::new(
-            made["piece_length"].as_u64().unwrap(),
-            made["total_length"].as_u64().unwrap(),
-        );
-        assert_eq!(
-            limits.piece_count as u64,
-            made["piece_count"].as_u64().unwrap()
-        );
-        Fixture {
-            dir,
-            torrent,
-            info_hash,
-            limits,
-            files,
-        }
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-
-    fn seed_dir(&self) -> PathBuf {
-        self.path("seed")
-    }
-
-    /// The downloaded files under `dl` are byte for byte the seeder's.
-    fn assert_same(&self, dl: &Path) {
-        for (p, _) in &self.files {
-            let a = std::fs::read(self.seed_dir().join(p)).unwrap();
-            let b = std::fs::read(dl.join(p)).unwrap_or_else(|e| panic!("{p} in {dl:?}: {e}"));
-            assert!(a == b, "{p} differs from the seeder's copy");
-        }
-    }
-
-    /// bt-verify over `dl`: (exit code, good pieces, sorted bad piece indices).
-    fn verify(&self, dl: &Path) -> (i32, u64, Vec<u64>) {
-        let r = bt(
-            "bt-verify",
-            &[
-                self.torrent.to_str().unwrap(),
-                "-d",
-                dl.to_str().unwrap(),
-                "--bad-pieces",
-                "--json",
-            ],
-        );
-        assert!(r.code == 0 || r.code == 1, "bt-verify: {}", r.stderr);
-        let s = r.of_type("summary").pop().expect("a verify summary");
-        let mut bad: Vec<u64> = s["bad_piece_indices"]
-            .as_array()
-            .map(|a| a.iter().map(|v| v.as_u64().unwrap()).collect())
-            .unwrap_or_default();
-        bad.sort_unstable();
-        (r.code, s["good_pieces"].as_u64().unwrap(), bad)
-    }
-}
-
-/// Lines a background process wrote on stdout, collected by a thread.
-type Lines = Arc<Mutex<Vec<String>>>;
-
-fn collect_stdout(bg: &mut Bg) -> Lines {
-    let out = bg.child.stdout.take().unwrap();
-    let lines: Lines = Arc::new(Mutex::new(Vec::new()));
-    let l2 = lines.clone();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(out).lines() {
-            let Ok(line) = line else { break };
-            l2.lock().unwrap().push(line);
-        }
-    });
-    lines
-}
-
-fn records_of(lines: &Lines, t: &str) -> Vec<serde_json::Value> {
-    lines
-        .lock()
-        .unwrap()
-        .iter()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["type"] == t)
-        .collect()
-}
-
-/// A running bt-seed.
-struct Seeder {
-    bg: Bg,
-    addr: SocketAddr,
-}
-
-impl Seeder {
-    fn start(f: &Fixture, dir: &Path, ip: &str, extra: &[&str]) -> Seeder {
-        let mut cmd = Command::new(bin("bt-seed"));
-        cmd.arg(&f.torrent)
-            .arg("-d")
-            .arg(dir)
-            .args(["--bind", ip, "--port", "0", "--json", "--no-announce"])
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        let mut bg = Bg::spawn(&mut cmd, "bt-seed");
-        let lines = collect_stdout(&mut bg);
-        let start = Instant::now();
-        loop {
-            if let Some(r) = records_of(&lines, "listening").pop() {
-                let port = r["port"].as_u64().unwrap() as u16;
-                let addr = format!("{ip}:{port}").parse().unwrap();
-                return Seeder { bg, addr };
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "bt-seed wrote no listening record"
-            );
-            if let Some(status) = bg.child.try_wait().unwrap() {
-                panic!("bt-seed exited early: {status}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn peer(&self) -> String {
-        self.addr.to_string()
-    }
-}
-
-/// bt-fetch running in the background with `--json` (records collected).
-struct Fetcher {
-    bg: Bg,
-    lines: Lines,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Fetcher {
-    fn start(f: &Fixture, dl: &Path, args: &[String]) -> Fetcher {
-        Fetcher::start_with(Command::new(bin("bt-fetch")), f, dl, args)
-    }
-
-    fn start_with(mut cmd: Command, f: &Fixture, dl: &Path, args: &[String]) -> Fetcher {
-        cmd.arg(&f.torrent)
-            .arg("-d")
-            .arg(dl)
-            .args(["--json", "--no-announce", "--bind", "127.0.0.1"])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut bg = Bg::spawn(&mut cmd, "bt-fetch");
-        let lines = collect_stdout(&mut bg);
-        let err = bg.child.stderr.take().unwrap();
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let e2 = stderr.clone();
-        std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = std::io::BufReader::new(err).read_to_string(&mut s);
-            *e2.lock().unwrap() = s;
-        });
-        Fetcher { bg, lines, stderr }
-    }
-
-    fn records(&self, t: &str) -> Vec<serde_json::Value> {
-        records_of(&self.lines, t)
-    }
-
-    /// The latest `progress` record's `pieces_have`.
-    fn pieces_have(&self) -> u64 {
-        self.records("progress")
-            .last()
-            .map_or(0, |r| r["pieces_have"].as_u64().unwrap())
-    }
-
-    /// Wait for exit (panics after `secs`); the exit code and the summary record.
-    fn finish(&mut self, secs: u64) -> (i32, serde_json::Value) {
-        let status = self
-            .bg
-            .wait_timeout(Duration::from_secs(secs))
-            .unwrap_or_else(|| panic!("bt-fetch still running after {secs} s"));
-        // Let the reader threads drain the pipes.
-        let start = Instant::now();
-        while self.records("summary").is_empty() && start.elapsed() < Duration::from_secs(5) {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let code = status.code().unwrap_or(-1);
-        let s = self.records("summary").pop().unwrap_or_else(|| {
-            panic!(
-                "no summary (exit {code}): {}",
-                self.stderr.lock().unwrap().clone()
-            )
-        });
-        (code, s)
-    }
-
-    fn stderr(&self) -> String {
-        std::thread::sleep(Duration::from_millis(100));
-        self.stderr.lock().unwrap().clone()
-    }
-}
-
-fn args(list: &[&str]) -> Vec<String> {
-    list.iter().map(|s| s.to_string()).collect()
-}
-
-/// A field of /proc/PID/status in kB (or a count, for Threads).
-fn proc_status(pid: u32, key: &str) -> Option<u64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    s.lines()
-        .find(|l| l.starts_with(key) && l[key.len()..].starts_with(':'))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
-
-/// Wait until `cond` holds, polling every 20 ms; false after `secs`.
-fn wait_for(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(secs) {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
-}
-
-// ---------------------------------------------------------------------------------------------
-// Hand-written peers speaking the wire protocol.
-
-/// Read one message from `stream` into `buf` (bytes carried over between calls); None on a
-/// clean or unclean close, or when `deadline` passes.
-fn read_msg(
-    stream: &mut TcpStream,
-    buf: &mut Vec<u8>,
-    limits: &Limits,
-    deadline: Instant,
-) -> Option<Message> {
-    loop {
-        match peer::decode(buf, limits) {
-            Ok(Some((m, used))) => {
-                buf.drain(..used);
-                return Some(m);
-            }
-            Ok(None) => {}
-            Err(e) => panic!("our peer could not decode what it was sent: {e}"),
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return None;
-        }
-        stream
-            .set_read_timeout(Some(left.min(Duration::from_millis(200))))
-            .unwrap();
-        let mut chunk = [0u8; 64 << 10];
-        match stream.read(&mut chunk) {
-            Ok(0) => return None,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
-            Err(_) => return None,
-        }
-    }
-}
-
-/// Whether the other side closed `stream` before `secs` pass (bytes arriving are read and
-/// dropped).
-fn closed_within(stream: &mut TcpStream, secs: u64) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let mut chunk = [0u8; 64 << 10];
-    while Instant::now() < deadline {
-        stream
-            .set_read_timeout(Some(Duration::from_millis(200)))
-            .unwrap();
-        match stream.read(&mut chunk) {
-            Ok(0) => return true,
-            Ok(_) => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
-            Err(_) => return true,
-        }
-    }
-    false
-}
-
-/// A full bitfield (every piece), spare bits clear.
-fn full_bitfield(limits: &Limits) -> Vec<u8> {
-    let mut bits = vec![0xffu8; limits.bitfield_len()];
-    let spare = bits.len() * 8 - limits.piece_count as usize;
-    if let Some(last) = bits.last_mut() {
-        *last &= 0xffu8 << spare;
-    }
-    bits
-}
-
-fn send(stream: &mut TcpStream, m: &Message) {
-    let _ = stream.write_all(&m.to_bytes());
-}
-
-/// What a hand-written peer saw.
-#[derive(Debug, Default, Clone)]
-struct Seen {
-    /// Connections that completed the handshake.
-    handshakes: usize,
-    /// Requests received.
-    requests: usize,
-    /// Blocks sent.
-    blocks_sent: usize,
-    /// Connections the other side closed.
-    closed: usize,
-    /// Seconds from the hostile act to the close, per connection.
-    close_after: Vec<f64>,
-}
-
-/// A hand-written peer listening on `ip`, which bt-fetch dials (`--peer`). Each accepted
-/// connection exchanges handshakes for the fixture's torrent and then runs `behave` on its own
-/// thread. Everything stops after `secs` or when dropped.
-struct FakePeer {
-    addr: SocketAddr,
-    seen: Arc<Mutex<Seen>>,
-    stop: Arc<AtomicBool>,
-}
-
-type Behaviour = dyn Fn(&mut TcpStream, &Limits, &Mutex<Seen>) + Send + Sync;
-
-impl FakePeer {
-    fn start(f: &Fixture, ip: &str, secs: u64, behave: Arc<Behaviour>) -> FakePeer {
-        let l = TcpListener::bind((ip, 0)).unwrap();
-        l.set_nonblocking(true).unwrap();
-        let addr = l.local_addr().unwrap();
-        let seen = Arc::new(Mutex::new(Seen::default()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (seen2, stop2) = (seen.clone(), stop.clone());
-        let (info_hash, limits) = (f.info_hash, f.limits);
-        std::thread::spawn(move || {
-            let end = Instant::now() + Duration::from_secs(secs);
-            while Instant::now() < end && !stop2.load(Ordering::Relaxed) {
-                let Ok((mut s, _)) = l.accept() else {
-                    std::thread::sleep(Duration::from_millis(10));
-                    continue;
-                };
-                let (seen, behave, stop) = (seen2.clone(), behave.clone(), stop2.clone());
-                std::thread::spawn(move || {
-                    s.set_nonblocking(false).unwrap();
-                    s.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
-                    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-                    let mut hs = [0u8; peer::HANDSHAKE_LEN];
-                    if s.read_exact(&mut hs).is_err() {
-                        return;
-                    }
-                    match Handshake::decode(&hs) {
-                        Ok(Some(h)) if h.info_hash == info_hash => {}
-                        _ => return,
-                    }
-                    let ours = Handshake::new(info_hash, PeerId::generate());
-                    if s.write_all(&ours.encode()).is_err() {
-                        return;
-                    }
-                    seen.lock().unwrap().handshakes += 1;
-                    if !stop.load(Ordering::Relaxed) {
-                        behave(&mut s, &limits, &seen);
-                    }
-                });
-            }
-        });
-        FakePeer { addr, seen, stop }
-    }
-
-    fn seen(&self) -> Seen {
-        self.seen.lock().unwrap().clone()
-    }
-}
-
-impl Drop for FakePeer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
-}
-
-/// Record that the other side closed the connection `since` the hostile act (or not).
-fn note_close(stream: &mut TcpStream, seen: &Mutex<Seen>, since: Instant, secs: u64) {
-    if closed_within(stream, secs) {
-        let mut s = seen.lock().unwrap();
-        s.closed += 1;
-        s.close_after.push(since.elapsed().as_secs_f64());
-    }
-}
-
-/// Claims every piece, unchokes, answers every request with garbage of the right length.
-fn liar() -> Arc<Behaviour> {
-    Arc::new(|s, limits, seen| {
-        send(s, &Message::Bitfield(full_bitfield(limits)));
-        send(s, &Message::Unchoke);
-        let mut buf = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while let Some(m) = read_msg(s, &mut buf, limits, deadline) {
-            if let Message::Request(b) = m {
-                seen.lock().unwrap().requests += 1;
-                let reply = Message::Piece {
-                    piece: b.piece,
-                    offset: b.offset,
-                    data: vec![0x5a; b.length as usize],
-                };
-                if s.write_all(&reply.to_bytes()).is_err() {
-                    break;
-                }
-                seen.lock().unwrap().blocks_sent += 1;
-            }
-        }
-        seen.lock().unwrap().closed += 1;
-    })
-}
-
-/// Claims every piece, unchokes, takes requests and never answers them.
-fn staller() -> Arc<Behaviour> {
-    Arc::new(|s, limits, seen| {
-        send(s, &Message::Bitfield(full_bitfield(limits)));
-        send(s, &Message::Unchoke);
-        let mut buf = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let mut first: Option<Instant> = None;
-        while let Some(m) = read_msg(s, &mut buf, limits, deadline) {
-            if let Message::Request(_) = m {
-                first.get_or_insert_with(Instant::now);
-                seen.lock().unwrap().requests += 1;
-            }
-        }
-        let mut st = seen.lock().unwrap();
-        if Instant::now() < deadline {
-            st.closed += 1;
-            st.close_after
-                .push(first.map_or(-1.0, |t| t.elapsed().as_secs_f64()));
-        }
-    })
-}
-
-/// Sends raw `bytes` right after the handshake and notes whether the connection is closed.
-fn sends_raw(bytes: Vec<u8>) -> Arc<Behaviour> {
-    Arc::new(move |s, _limits, seen| {
-        let _ = s.write_all(&bytes);
-        note_close(s, seen, Instant::now(), 10);
-    })
-}
 
 // ---------------------------------------------------------------------------------------------
 // 1. Crash-proof resume.
 
 #[test]
 fn kill_9_at_several_points_and_resume_loses_nothing() {
-    // 4 MiB in 64 KiB pieces from two seeders sending 512 KiB/s each, so that each run can be
-    // killed midway.
-    let f = Fixture::new(
-        &[("big.bin", 3 << 20), ("small.bin", (1 << 20) - 1000)],
-        "64K",
-    );
-    let seeds = ["127.0.0.31", "127.0.0.32"]
-        .map(|ip| Seeder::start(&f, &f.seed_dir(), ip, &["--max-upload-rate", "512K"]));
-    let n = f.limits.piece_count as u64;
-    let pl = f.limits.piece_length;
+    // 4 MiB in 64 KiB pieces (and an empty file) from two seeders sending 512 KiB/s each, so
+    // that each run can be killed midway.
+    let s = Sample::data(&[
+        ("big.bin", 3 << 20),
+        ("empty.txt", 0),
+        ("small.bin", (1 << 20) - 1000),
+    ]);
+    let seeds = [0, 1].map(|_| Seeder::of(&s).rate("512K").start());
+    let n = s.pieces();
+    let pl = s.limits.piece_length;
     // Slack: one piece in flight per peer.
     let slack = seeds.len() as u64 * pl;
-    let dl = f.path("dl");
-    let (a, b) = (seeds[0].peer(), seeds[1].peer());
-    let fetch_args = args(&[
-        "--peer",
-        &a,
-        "--peer",
-        &b,
-        "--timeout",
-        "60",
-        "--progress-json",
-    ]);
+    let dl = s.path("dl");
+    let fetch = seeds
+        .iter()
+        .fold(Fetcher::new(&s.torrent, &dl), |f, seed| f.peer(seed.peer()))
+        .args(&["--progress-json"]);
     // Kill points: after a quarter of the pieces, at once (during start-up), after half, after
     // three quarters. Each run after the first starts from what the previous one left.
     let points: [Option<u64>; 4] = [Some(n / 4), None, Some(n / 2), Some(3 * n / 4)];
@@ -539,7 +44,7 @@ fn kill_9_at_several_points_and_resume_loses_nothing() {
         let (_, good_at_start, bad_at_start) = if i == 0 {
             (1, 0, (0..n).collect())
         } else {
-            f.verify(&dl)
+            s.verify(&dl)
         };
         // Nothing verified by an earlier run was lost.
         for p in &good_before {
@@ -548,36 +53,23 @@ fn kill_9_at_several_points_and_resume_loses_nothing() {
                 "run {i}: verified piece {p} was lost"
             );
         }
-        let mut run = Fetcher::start(&f, &dl, &fetch_args);
+        let mut run = fetch.spawn();
         let reported = match point {
-            Some(k) => {
-                assert!(
-                    wait_for(60, || run.pieces_have() >= *k),
-                    "run {i}: never reached {k} pieces; stderr: {}",
-                    run.stderr()
-                );
-                run.pieces_have()
-            }
+            Some(k) => run.wait_pieces(*k, 60),
             None => {
                 std::thread::sleep(Duration::from_millis(300));
                 0
             }
         };
-        signal(run.bg.pid(), 9);
-        run.bg
-            .wait_timeout(Duration::from_secs(10))
-            .expect("killed");
+        run.kill();
         // What this run downloaded, as far as its last progress record tells.
-        let downloaded = run
-            .records("progress")
-            .last()
-            .map_or(0, |r| r["bytes_downloaded"].as_u64().unwrap());
+        let downloaded = run.progress().map_or(0, |p| p.bytes_downloaded);
         let missing = n - good_at_start;
         assert!(
             downloaded <= missing * pl + slack,
             "run {i}: {downloaded} bytes downloaded with {missing} pieces missing"
         );
-        let (_, good, bad) = f.verify(&dl);
+        let (_, good, bad) = s.verify(&dl);
         assert!(
             good >= reported,
             "run {i}: {reported} pieces reported verified, {good} on disk after kill -9"
@@ -586,24 +78,26 @@ fn kill_9_at_several_points_and_resume_loses_nothing() {
         println!("run {i}: killed with {reported} pieces reported, {good} of {n} on disk");
         good_before = (0..n).filter(|p| !bad.contains(p)).collect();
     }
-    let (_, good_at_start, _) = f.verify(&dl);
+    let (_, good_at_start, _) = s.verify(&dl);
     assert!(good_at_start >= 3 * n / 4, "{good_at_start} of {n}");
     assert!(good_at_start < n, "the kills left nothing to do");
-    let mut last = Fetcher::start(&f, &dl, &fetch_args);
-    let (code, s) = last.finish(90);
-    assert_eq!(code, 0, "{s}\n{}", last.stderr());
-    assert_eq!(s["complete"], true);
-    assert_eq!(s["pieces_at_start"].as_u64().unwrap(), good_at_start, "{s}");
-    assert_eq!(s["pieces_fetched"].as_u64().unwrap(), n - good_at_start);
-    let downloaded = s["bytes_downloaded"].as_u64().unwrap();
+    let mut last = fetch.spawn();
+    let (code, sum) = last.finish(90);
+    assert_eq!(code, 0, "{sum:?}\n{}", last.stderr());
+    assert!(sum.complete);
+    assert_eq!(sum.pieces as u64, n);
+    // The rerun fetched only what was not verified when the last run was killed.
+    assert_eq!(sum.pieces_at_start as u64, good_at_start, "{sum:?}");
+    assert_eq!(sum.pieces_fetched as u64, n - good_at_start);
     // Duplicates in endgame are discarded, not counted: a piece fetched twice would exceed this.
     assert!(
-        downloaded <= (n - good_at_start) * pl + slack,
-        "{downloaded} bytes for {} missing pieces",
+        sum.bytes_downloaded <= (n - good_at_start) * pl + slack,
+        "{} bytes for {} missing pieces",
+        sum.bytes_downloaded,
         n - good_at_start
     );
-    assert_eq!(f.verify(&dl).0, 0);
-    f.assert_same(&f.path("dl"));
+    assert_eq!(s.verify(&dl).0, 0);
+    s.assert_same(&dl);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -611,109 +105,72 @@ fn kill_9_at_several_points_and_resume_loses_nothing() {
 
 #[test]
 fn one_of_two_seeders_killed_halfway_fetch_finishes_from_the_other() {
-    let f = Fixture::new(&[("a.bin", 2 << 20), ("b.bin", (2 << 20) + 12345)], "64K");
-    let a = Seeder::start(
-        &f,
-        &f.seed_dir(),
-        "127.0.0.41",
-        &["--max-upload-rate", "1M"],
-    );
-    let b = Seeder::start(
-        &f,
-        &f.seed_dir(),
-        "127.0.0.42",
-        &["--max-upload-rate", "1M"],
-    );
-    let dl = f.path("dl");
-    let n = f.limits.piece_count as u64;
-    let mut run = Fetcher::start(
-        &f,
-        &dl,
-        &args(&[
-            "--peer",
-            &a.peer(),
-            "--peer",
-            &b.peer(),
-            "--timeout",
-            "60",
-            "--progress-json",
-            "--peer-records",
-        ]),
-    );
-    assert!(
-        wait_for(60, || run.pieces_have() >= n / 2),
-        "never got halfway: {}",
-        run.stderr()
-    );
-    let mut a = a;
-    signal(a.bg.pid(), 9);
-    a.bg.wait_timeout(Duration::from_secs(10)).expect("killed");
-    let (code, s) = run.finish(90);
-    assert_eq!(code, 0, "{s}\n{}", run.stderr());
-    assert_eq!(s["complete"], true);
-    assert_eq!(s["peers_used"], 2, "{s}");
+    let s = Sample::data(&[("a.bin", 2 << 20), ("b.bin", (2 << 20) + 12345)]);
+    let mut a = Seeder::of(&s).rate("1M").start();
+    let b = Seeder::of(&s).rate("1M").start();
+    let dl = s.path("dl");
+    let n = s.pieces();
+    let mut run = Fetcher::new(&s.torrent, &dl)
+        .peer(a.peer())
+        .peer(b.peer())
+        .args(&["--progress-json", "--peer-records"])
+        .spawn();
+    run.wait_pieces(n / 2, 60);
+    a.kill();
+    let (code, sum) = run.finish(90);
+    assert_eq!(code, 0, "{sum:?}\n{}", run.stderr());
+    assert!(sum.complete);
+    assert_eq!(sum.peers_used, 2, "{sum:?}");
     // bt-fetch saw the killed seeder go.
-    let gone = run
-        .records("peer")
-        .iter()
-        .any(|r| r["event"] == "disconnected" && r["ip"] == "127.0.0.41");
-    assert!(gone, "no disconnect record for the killed seeder");
-    assert_eq!(f.verify(&dl).0, 0);
-    f.assert_same(&dl);
+    let peers = run.records::<PeerEvent>();
+    assert!(
+        !peer_events(&peers, "disconnected", Some(&a.ip()), None).is_empty(),
+        "no disconnect record for the killed seeder"
+    );
+    assert_eq!(s.verify(&dl).0, 0);
+    s.assert_same(&dl);
     drop(b);
 }
 
 #[test]
 fn all_seeders_gone_exit_1_after_timeout_keeping_verified_pieces() {
-    let f = Fixture::new(&[("a.bin", 4 << 20)], "64K");
-    let seed = Seeder::start(
-        &f,
-        &f.seed_dir(),
-        "127.0.0.43",
-        &["--max-upload-rate", "1M"],
-    );
-    let dl = f.path("dl");
-    let n = f.limits.piece_count as u64;
-    let timeout = 6.0;
+    let s = Sample::data(&[("a.bin", 4 << 20)]);
+    let mut seed = Seeder::of(&s).rate("1M").start();
+    let dl = s.path("dl");
+    let n = s.pieces();
+    let timeout = 6;
     let started = Instant::now();
-    let mut run = Fetcher::start(
-        &f,
-        &dl,
-        &args(&[
-            "--peer",
-            &seed.peer(),
-            "--timeout",
-            &timeout.to_string(),
-            "--progress-json",
-        ]),
-    );
-    assert!(
-        wait_for(30, || run.pieces_have() >= n / 4),
-        "{}",
-        run.stderr()
-    );
-    let mut seed = seed;
-    signal(seed.bg.pid(), 9);
-    seed.bg
-        .wait_timeout(Duration::from_secs(10))
-        .expect("killed");
-    let (code, s) = run.finish(60);
+    let mut run = Fetcher::new(&s.torrent, &dl)
+        .peer(seed.peer())
+        .timeout(timeout)
+        .args(&["--progress-json"])
+        .spawn();
+    run.wait_pieces(n / 4, 30);
+    seed.kill();
+    let (code, sum) = run.finish(60);
     let took = started.elapsed().as_secs_f64();
-    assert_eq!(code, 1, "{s}\n{}", run.stderr());
-    assert_eq!(s["complete"], false);
-    assert!(s["reason"].is_string(), "{s}");
+    assert_eq!(code, 1, "{sum:?}\n{}", run.stderr());
+    assert!(!sum.complete);
+    assert!(sum.reason.is_some(), "{sum:?}");
     assert!(
-        took < timeout + 10.0,
+        took < timeout as f64 + 10.0,
         "gave up after {took:.1} s with --timeout {timeout}"
     );
-    let reported = s["pieces_at_start"].as_u64().unwrap() + s["pieces_fetched"].as_u64().unwrap();
-    let (vcode, good, _) = f.verify(&dl);
+    let reported = (sum.pieces_at_start + sum.pieces_fetched) as u64;
+    let (vcode, good, _) = s.verify(&dl);
     assert_eq!(vcode, 1);
     assert!(good > 0 && good < n, "{good} of {n}");
-    assert_eq!(good, reported, "verified on disk vs reported: {s}");
+    assert_eq!(good, reported, "verified on disk vs reported: {sum:?}");
+    // A run with no seeder at all starts from the pieces kept, and gives up again.
+    let r = Fetcher::new(&s.torrent, &dl)
+        .peer("127.0.0.1:1")
+        .timeout(1)
+        .run();
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(summary(&r).pieces_at_start as u64, good);
     println!(
-        "gave up after {took:.1} s ({}), {good} of {n} pieces kept",
-        s["reason"]
+        "gave up after {took:.1} s ({:?}), {good} of {n} pieces kept",
+        sum.reason
     );
 }
 
@@ -721,52 +178,107 @@ fn all_seeders_gone_exit_1_after_timeout_keeping_verified_pieces() {
 // 3. Hostile peers.
 
 #[test]
+fn hostile_peer_alone_is_dropped_and_fetch_gives_up() {
+    // Each hostile peer is the only peer of a bt-fetch: it is dropped for what it did, and
+    // bt-fetch gives up (exit 1). The four downloads run side by side.
+    let s = Sample::standard();
+    // A bitfield one byte too long (the other bad bitfields are in the next tests).
+    let long_bitfield = Message::Bitfield(vec![0xff; s.limits.bitfield_len() + 1]).to_bytes();
+    let cases = [
+        ("liar", Behaviour::Liar),
+        ("4 GiB frame", Behaviour::HugeFrame),
+        ("bad bitfield", Behaviour::Raw(long_bitfield)),
+        ("staller", Behaviour::Staller),
+    ];
+    std::thread::scope(|scope| {
+        for (i, (what, behaviour)) in cases.into_iter().enumerate() {
+            let s = &s;
+            scope.spawn(move || {
+                let fake = FakePeer::start(s, behaviour);
+                let r = Fetcher::new(&s.torrent, &s.path(&format!("dl{i}")))
+                    .peer(fake.addr)
+                    .timeout(5)
+                    .args(&["--peer-records", "--snub-timeout", "2"])
+                    .run();
+                assert_eq!(r.code, 1, "{what}: {}", r.stderr);
+                let sum = summary(&r);
+                let peers = of::<PeerEvent>(&r.stdout_str());
+                let ours = |event: &str| {
+                    peer_events(&peers, event, Some(&fake.ip()), Some(fake.addr.port()))
+                };
+                let reasons: Vec<String> = ours("disconnected")
+                    .into_iter()
+                    .filter_map(|p| p.reason)
+                    .collect();
+                let has = |x: &str| reasons.iter().any(|r| r.contains(x));
+                match what {
+                    "liar" => {
+                        assert!(sum.bad_pieces >= 2, "{sum:?}");
+                        assert_eq!(sum.pieces_fetched, 0, "{sum:?}");
+                        assert!(!ours("banned").is_empty(), "liar banned: {peers:?}");
+                    }
+                    "4 GiB frame" => {
+                        assert!(has("larger than") && has("protocol"), "{reasons:?}")
+                    }
+                    "bad bitfield" => assert!(has("bitfield"), "{reasons:?}"),
+                    _ => assert!(has("snubbed"), "{reasons:?}"),
+                }
+            });
+        }
+    });
+}
+
+#[test]
 fn liar_is_banned_after_two_bad_pieces_and_its_data_never_lands() {
-    let f = Fixture::new(&[("a.bin", 3 << 20), ("b.bin", 777_777)], "64K");
+    let s = Sample::data(&[("a.bin", 3 << 20), ("b.bin", 777_777)]);
+    let liar = FakePeer::start(&s, Behaviour::Liar);
     // The honest seeder is slow so that the liar gets whole pieces to lie about.
-    let honest = Seeder::start(
-        &f,
-        &f.seed_dir(),
-        "127.0.0.51",
-        &["--max-upload-rate", "2M"],
-    );
-    let liar = FakePeer::start(&f, "127.0.0.52", 60, liar());
-    let dl = f.path("dl");
-    let mut run = Fetcher::start(
-        &f,
-        &dl,
-        &args(&[
-            "--peer",
-            &liar.addr.to_string(),
-            "--peer",
-            &honest.peer(),
-            "--timeout",
-            "60",
-            "--peer-records",
-        ]),
-    );
-    let (code, s) = run.finish(90);
-    let stderr = run.stderr();
-    assert_eq!(code, 0, "{s}\n{stderr}");
-    assert_eq!(s["complete"], true);
-    assert!(s["bad_pieces"].as_u64().unwrap() >= 2, "{s}");
-    let banned: Vec<_> = run
-        .records("peer")
-        .into_iter()
-        .filter(|r| r["event"] == "banned")
-        .collect();
+    let past = fetch_past(&s, &[&liar], Some("2M"), &["--peer-records"]);
+    let sum = &past.summary;
+    assert!(sum.bad_pieces >= 2, "{sum:?}");
+    let banned = peer_events(&past.run.records(), "banned", None, None);
     assert_eq!(banned.len(), 1, "one ban: {banned:?}");
-    assert_eq!(banned[0]["ip"], "127.0.0.52");
-    assert_eq!(banned[0]["port"], liar.addr.port());
+    assert_eq!(banned[0].ip, liar.ip());
+    assert_eq!(banned[0].port, liar.addr.port());
+    let stderr = past.run.stderr();
     assert!(stderr.contains("banned"), "{stderr}");
     let seen = liar.seen();
     assert!(seen.blocks_sent > 0 && seen.closed >= 1, "{seen:?}");
-    // The corrupt data never reached the finished file.
-    assert_eq!(f.verify(&dl).0, 0);
-    f.assert_same(&dl);
     println!(
         "liar: {} connections, {} blocks sent; bt-fetch: {} bad pieces",
-        seen.handshakes, seen.blocks_sent, s["bad_pieces"]
+        seen.handshakes, seen.blocks_sent, sum.bad_pieces
+    );
+}
+
+#[test]
+fn staller_is_timed_out_and_its_blocks_requeued() {
+    let s = Sample::data(&[("a.bin", 3 << 20)]);
+    let stall = FakePeer::start(&s, Behaviour::Staller);
+    let started = Instant::now();
+    // The honest seeder is slow enough that the download outlasts the snub timeout.
+    let past = fetch_past(
+        &s,
+        &[&stall],
+        Some("512K"),
+        &["--snub-timeout", "2", "--peer-records"],
+    );
+    let seen = stall.seen();
+    assert!(seen.requests > 0, "the staller was never asked: {seen:?}");
+    let peers = past.run.records::<PeerEvent>();
+    let snubbed = peer_events(&peers, "disconnected", Some(&stall.ip()), None);
+    assert!(!snubbed.is_empty(), "the staller was never dropped");
+    let reason = snubbed[0].reason.clone().unwrap_or_default();
+    assert!(reason.contains("snub"), "{reason}");
+    assert!(
+        seen.close_after.first().is_some_and(|t| *t < 6.0),
+        "{seen:?}"
+    );
+    assert_eq!(past.summary.peers_used, 1, "{:?}", past.summary);
+    println!(
+        "staller: {} requests held, dropped after {:?} s; download took {:.1} s",
+        seen.requests,
+        seen.close_after,
+        started.elapsed().as_secs_f64()
     );
 }
 
@@ -774,68 +286,22 @@ fn liar_is_banned_after_two_bad_pieces_and_its_data_never_lands() {
 fn unrequested_garbage_blocks_never_land() {
     // A peer that has nothing, is never asked for anything, and sprays blocks of garbage for
     // every piece while an honest seeder is sending the real data.
-    let f = Fixture::new(&[("a.bin", 2 << 20)], "64K");
-    let honest = Seeder::start(
-        &f,
-        &f.seed_dir(),
-        "127.0.0.56",
-        &["--max-upload-rate", "1M"],
-    );
-    let sprayer = FakePeer::start(
-        &f,
-        "127.0.0.57",
-        60,
-        Arc::new(|s, limits, seen| {
-            send(s, &Message::Unchoke);
-            let at = Instant::now();
-            let end = at + Duration::from_secs(20);
-            'spray: while Instant::now() < end {
-                for piece in 0..limits.piece_count {
-                    for offset in (0..limits.piece_size(piece) as u32).step_by(16384) {
-                        let m = Message::Piece {
-                            piece,
-                            offset,
-                            data: vec![0xa5; 16384],
-                        };
-                        if s.write_all(&m.to_bytes()).is_err() {
-                            break 'spray;
-                        }
-                        seen.lock().unwrap().blocks_sent += 1;
-                    }
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            note_close(s, seen, at, 1);
-        }),
-    );
-    let dl = f.path("dl");
-    let mut run = Fetcher::start(
-        &f,
-        &dl,
-        &args(&[
-            "--peer",
-            &sprayer.addr.to_string(),
-            "--peer",
-            &honest.peer(),
-            "--timeout",
-            "60",
-        ]),
-    );
-    let (code, s) = run.finish(90);
-    let seen = sprayer.seen();
-    println!("sprayer: {seen:?}; bt-fetch: {s}");
-    assert_eq!(code, 0, "{s}\n{}", run.stderr());
+    let s = Sample::data(&[("a.bin", 2 << 20)]);
+    let sprayer = FakePeer::start(&s, Behaviour::Sprayer);
+    let past = fetch_past(&s, &[&sprayer], Some("1M"), &[]);
+    let (seen, sum) = (sprayer.seen(), &past.summary);
+    println!("sprayer: {seen:?}; bt-fetch: {sum:?}");
     assert!(seen.blocks_sent > 0, "{seen:?}");
-    assert_eq!(s["bad_pieces"], 0, "unrequested garbage was written: {s}");
-    assert_eq!(f.verify(&dl).0, 0);
-    f.assert_same(&dl);
+    assert_eq!(
+        sum.bad_pieces, 0,
+        "unrequested garbage was written: {sum:?}"
+    );
 }
 
 #[test]
 fn hostile_extension_handshakes_do_no_harm() {
     // Deeply nested bencode, absurd `reqq` values, junk: bt-fetch neither crashes nor stalls.
-    let f = Fixture::new(&[("a.bin", 1 << 20)], "64K");
-    let honest = Seeder::start(&f, &f.seed_dir(), "127.0.0.58", &[]);
+    let s = Sample::data(&[("a.bin", 1 << 20)]);
     let nested = {
         let mut v = vec![b'l'; 30_000];
         v.extend(vec![b'e'; 30_000]);
@@ -848,105 +314,21 @@ fn hostile_extension_handshakes_do_no_harm() {
         b"d4:reqqi-5e1:md6:ut_pexi999eee".to_vec(),
         b"\xff\x00junk".to_vec(),
     ];
-    let bits = full_bitfield(&f.limits);
     let fakes: Vec<_> = payloads
         .into_iter()
-        .enumerate()
-        .map(|(i, payload)| {
-            let bits = bits.clone();
-            FakePeer::start(
-                &f,
-                &format!("127.0.0.{}", 100 + i),
-                60,
-                Arc::new(move |s, limits, seen| {
-                    let ext = Message::Extended {
-                        id: 0,
-                        payload: payload.clone(),
-                    };
-                    send(s, &ext);
-                    // Then behave: serve what is asked, honestly enough to stay connected.
-                    send(s, &Message::Bitfield(bits.clone()));
-                    let mut buf = Vec::new();
-                    let deadline = Instant::now() + Duration::from_secs(30);
-                    while read_msg(s, &mut buf, limits, deadline).is_some() {}
-                    seen.lock().unwrap().closed += 1;
-                }),
-            )
-        })
+        .map(|p| FakePeer::start(&s, Behaviour::Extension(p)))
         .collect();
-    let mut a = Vec::new();
-    for p in &fakes {
-        a.extend(["--peer".to_string(), p.addr.to_string()]);
-    }
-    a.extend(args(&["--peer", &honest.peer(), "--timeout", "60"]));
-    let dl = f.path("dl");
-    let mut run = Fetcher::start(&f, &dl, &a);
-    let (code, s) = run.finish(90);
-    assert_eq!(code, 0, "{s}\n{}", run.stderr());
+    fetch_past(&s, &fakes.iter().collect::<Vec<_>>(), None, &[]);
     assert!(fakes.iter().all(|p| p.seen().handshakes >= 1));
-    assert_eq!(f.verify(&dl).0, 0);
-    f.assert_same(&dl);
 }
 
 #[test]
 fn four_gib_length_prefix_is_dropped_without_allocating() {
-    let f = Fixture::new(&[("a.bin", 4 << 20)], "64K");
-    let honest = Seeder::start(
-        &f,
-        &f.seed_dir(),
-        "127.0.0.53",
-        &["--max-upload-rate", "1M"],
-    );
-    let bits = full_bitfield(&f.limits);
-    let hostile = FakePeer::start(
-        &f,
-        "127.0.0.54",
-        60,
-        Arc::new(move |s, _limits, seen| {
-            send(s, &Message::Bitfield(bits.clone()));
-            send(s, &Message::Unchoke);
-            std::thread::sleep(Duration::from_millis(200));
-            // A frame of 4 GiB - 1 bytes announced, and then bytes keep coming.
-            let mut evil = u32::MAX.to_be_bytes().to_vec();
-            evil.push(7); // piece
-            evil.extend_from_slice(&[0u8; 8]);
-            let at = Instant::now();
-            let _ = s.write_all(&evil);
-            let junk = vec![0x77u8; 1 << 20];
-            for _ in 0..64 {
-                if s.write_all(&junk).is_err() {
-                    break;
-                }
-            }
-            note_close(s, seen, at, 10);
-        }),
-    );
-    let dl = f.path("dl");
-    let mut run = Fetcher::start(
-        &f,
-        &dl,
-        &args(&[
-            "--peer",
-            &hostile.addr.to_string(),
-            "--peer",
-            &honest.peer(),
-            "--timeout",
-            "60",
-            "--peer-records",
-        ]),
-    );
-    // Watch bt-fetch's memory while it runs.
-    let pid = run.bg.pid();
-    let mut hwm = 0;
-    while run.bg.child.try_wait().unwrap().is_none() {
-        if let Some(k) = proc_status(pid, "VmHWM") {
-            hwm = hwm.max(k);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-        assert!(hwm < 100 << 10, "bt-fetch peak RSS {hwm} kB");
-    }
-    let (code, s) = run.finish(60);
-    assert_eq!(code, 0, "{s}\n{}", run.stderr());
+    let s = Sample::data(&[("a.bin", 4 << 20)]);
+    let hostile = FakePeer::start(&s, Behaviour::HugeFrame);
+    let past = fetch_past(&s, &[&hostile], Some("1M"), &["--peer-records"]);
+    let hwm = past.peak_rss;
+    assert!(hwm < 100 << 10, "bt-fetch peak RSS {hwm} kB");
     let seen = hostile.seen();
     // Its one connection was dropped at once, and a peer that broke the protocol is not
     // dialed again.
@@ -959,18 +341,15 @@ fn four_gib_length_prefix_is_dropped_without_allocating() {
         "the hostile peer was dialed again: {seen:?}"
     );
     assert!(seen.close_after.iter().all(|t| *t < 5.0), "{seen:?}");
-    let reasons: Vec<_> = run
-        .records("peer")
+    let peers = past.run.records::<PeerEvent>();
+    let reasons: Vec<String> = peer_events(&peers, "disconnected", Some(&hostile.ip()), None)
         .into_iter()
-        .filter(|r| r["event"] == "disconnected" && r["ip"] == "127.0.0.54")
-        .map(|r| r["reason"].as_str().unwrap_or("").to_string())
+        .filter_map(|r| r.reason)
         .collect();
     assert!(
         reasons.iter().any(|r| r.contains("protocol")),
         "{reasons:?}"
     );
-    assert_eq!(f.verify(&dl).0, 0);
-    f.assert_same(&dl);
     println!(
         "4 GiB prefix: {} connections, dropped after {:?} s; bt-fetch peak RSS {hwm} kB",
         seen.handshakes, seen.close_after
@@ -980,12 +359,11 @@ fn four_gib_length_prefix_is_dropped_without_allocating() {
 #[test]
 fn bad_bitfields_and_haves_out_of_range_are_dropped() {
     // 37 pieces: 5 bytes of bitfield with 3 spare bits.
-    let f = Fixture::new(&[("a.bin", 36 * 65536 + 1000)], "64K");
-    assert_eq!(f.limits.piece_count, 37);
-    let honest = Seeder::start(&f, &f.seed_dir(), "127.0.0.55", &[]);
-    let len = f.limits.bitfield_len();
+    let s = Sample::data(&[("a.bin", 36 * 65536 + 1000)]);
+    assert_eq!(s.limits.piece_count, 37);
+    let len = s.limits.bitfield_len();
     let frame = |bits: Vec<u8>| Message::Bitfield(bits).to_bytes();
-    let mut spare = full_bitfield(&f.limits);
+    let mut spare = full_bitfield(&s.limits);
     spare[len - 1] |= 1;
     let hostile = [
         ("too long", frame(vec![0xff; len + 1])),
@@ -994,42 +372,31 @@ fn bad_bitfields_and_haves_out_of_range_are_dropped() {
         ("empty", frame(Vec::new())),
         (
             "have out of range",
-            Message::Have(f.limits.piece_count).to_bytes(),
+            Message::Have(s.limits.piece_count).to_bytes(),
         ),
     ];
     let fakes: Vec<_> = hostile
         .iter()
-        .enumerate()
-        .map(|(i, (_, bytes))| {
-            let ip = format!("127.0.0.{}", 60 + i);
-            FakePeer::start(&f, &ip, 60, sends_raw(bytes.clone()))
-        })
+        .map(|(_, bytes)| FakePeer::start(&s, Behaviour::Raw(bytes.clone())))
         .collect();
-    let mut a = Vec::new();
-    for p in &fakes {
-        a.extend(["--peer".to_string(), p.addr.to_string()]);
-    }
-    a.extend(args(&["--peer", &honest.peer(), "--timeout", "60"]));
-    let dl = f.path("dl");
-    let mut run = Fetcher::start(&f, &dl, &a);
-    let (code, s) = run.finish(90);
-    assert_eq!(code, 0, "{s}\n{}", run.stderr());
+    let past = fetch_past(&s, &fakes.iter().collect::<Vec<_>>(), None, &[]);
     for ((what, _), p) in hostile.iter().zip(&fakes) {
         // Allow the last ones a moment if the download finished first.
         assert!(wait_for(10, || p.seen().closed >= 1), "{what}: not dropped");
         let seen = p.seen();
         assert!(seen.close_after[0] < 5.0, "{what}: {seen:?}");
     }
-    assert_eq!(s["peers_used"], 1, "{s}");
-    assert_eq!(f.verify(&dl).0, 0);
-    f.assert_same(&dl);
+    assert_eq!(past.summary.peers_used, 1, "{:?}", past.summary);
 }
+
+// ---------------------------------------------------------------------------------------------
+// 4. Hostile downloaders of bt-seed.
 
 #[test]
 fn bad_requests_to_bt_seed_are_dropped_and_it_keeps_serving() {
-    let f = Fixture::new(&[("a.bin", 1 << 20), ("b.bin", 100_000)], "64K");
-    let seed = Seeder::start(&f, &f.seed_dir(), "127.0.0.70", &[]);
-    let l = f.limits;
+    let s = Sample::data(&[("a.bin", 1 << 20), ("b.bin", 100_000)]);
+    let mut seed = Seeder::of(&s).start();
+    let l = s.limits;
     let last = l.piece_count - 1;
     let last_len = l.piece_size(last) as u32;
     let block = |piece, offset, length| Block {
@@ -1037,109 +404,87 @@ fn bad_requests_to_bt_seed_are_dropped_and_it_keeps_serving() {
         offset,
         length,
     };
+    // (what, the request, whether to send it before bt-seed unchokes us)
     let cases = [
-        ("piece out of range", block(l.piece_count, 0, 16384)),
-        ("piece u32::MAX", block(u32::MAX, 0, 16384)),
-        ("block of 32 KiB", block(0, 0, 32768)),
-        ("block of 16 KiB + 1", block(0, 0, 16385)),
+        ("piece out of range", block(l.piece_count, 0, 16384), false),
+        ("piece u32::MAX", block(u32::MAX, 0, 16384), false),
+        ("block of 32 KiB", block(0, 0, 32768), false),
+        ("block of 16 KiB + 1", block(0, 0, 16385), false),
         (
             "past the end of the torrent",
             block(last, last_len - 100, 16384),
+            false,
         ),
-        ("offset overflowing", block(0, u32::MAX - 10, 16384)),
-        ("past the end of a piece", block(0, 65536 - 8192, 16384)),
-        ("empty block", block(0, 0, 0)),
+        ("offset overflowing", block(0, u32::MAX - 10, 16384), false),
+        (
+            "past the end of a piece",
+            block(0, 65536 - 8192, 16384),
+            false,
+        ),
+        ("empty block", block(0, 0, 0), false),
+        // The same rules while still choked, with no wait.
+        (
+            "piece out of range, choked",
+            block(l.piece_count, 0, 16384),
+            true,
+        ),
+        ("block of 32 KiB, choked", block(0, 0, 32768), true),
+        (
+            "past the end of the last piece, choked",
+            block(last, last_len - 10, 16384),
+            true,
+        ),
     ];
-    for (what, b) in cases {
-        let mut s = TcpStream::connect_timeout(&seed.addr, Duration::from_secs(5)).unwrap();
-        s.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        s.write_all(&Handshake::new(f.info_hash, PeerId::generate()).encode())
-            .unwrap();
-        let mut hs = [0u8; peer::HANDSHAKE_LEN];
-        s.read_exact(&mut hs).unwrap();
-        send(&mut s, &Message::Interested);
+    for (what, b, choked) in cases {
+        let mut w = Wire::dial(seed.addr, &s);
+        w.send(&Message::Interested);
         // Wait to be unchoked, so that only the request's own badness is at stake.
-        let mut buf = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut unchoked = false;
-        while let Some(m) = read_msg(&mut s, &mut buf, &l, deadline) {
-            if m == Message::Unchoke {
-                unchoked = true;
-                break;
-            }
-        }
-        assert!(unchoked, "{what}: bt-seed never unchoked us");
-        let mut raw = Vec::new();
-        Message::Request(b).encode(&mut raw);
-        s.write_all(&raw).unwrap();
-        // Nothing but a close may follow: no piece, no reject of a bad request.
-        let mut got = Vec::new();
-        let closed = loop {
-            let mut chunk = [0u8; 4096];
-            match s.read(&mut chunk) {
-                Ok(0) => break true,
-                Ok(k) => got.extend_from_slice(&chunk[..k]),
-                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break true,
-                Err(_) => break false,
-            }
-        };
-        assert!(closed, "{what}: connection not dropped");
-        // Only harmless messages (keep-alive, have) may have been in flight.
-        let mut rest = &got[..];
-        while let Ok(Some((m, used))) = peer::decode(rest, &l) {
+        if !choked {
             assert!(
-                !matches!(m, Message::Piece { .. }),
-                "{what}: bt-seed answered with data"
+                w.wait_for(10, |m| *m == Message::Unchoke),
+                "{what}: bt-seed never unchoked us"
             );
-            rest = &rest[used..];
         }
+        w.send(&Message::Request(b));
+        // Nothing but a close may follow: no piece, no reject of a bad request.
+        let (closed, got) = w.read_until_close(5);
+        assert!(closed, "{what}: connection not dropped");
+        // Only harmless messages (keep-alive, have, unchoke) may have been in flight.
+        assert!(
+            !got.iter().any(|m| matches!(m, Message::Piece { .. })),
+            "{what}: bt-seed answered with data"
+        );
     }
+    // A 4 GiB frame from a downloader: dropped too.
+    let mut w = Wire::dial(seed.addr, &s);
+    w.send_raw(&[0xff, 0xff, 0xff, 0xff]);
+    assert!(w.closed_within(5), "4 GiB frame: connection not dropped");
     // A well-formed request still gets its exact bytes.
-    let mut s = TcpStream::connect_timeout(&seed.addr, Duration::from_secs(5)).unwrap();
-    s.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
-    s.write_all(&Handshake::new(f.info_hash, PeerId::generate()).encode())
-        .unwrap();
-    let mut hs = [0u8; peer::HANDSHAKE_LEN];
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s.read_exact(&mut hs).unwrap();
-    send(&mut s, &Message::Interested);
-    let mut buf = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut asked = false;
+    let mut w = Wire::dial(seed.addr, &s);
+    w.send(&Message::Interested);
+    assert!(w.wait_for(10, |m| *m == Message::Unchoke), "never unchoked");
+    w.send(&Message::Request(block(last, 0, 1000)));
     let mut data = None;
-    while let Some(m) = read_msg(&mut s, &mut buf, &l, deadline) {
-        match m {
-            Message::Unchoke if !asked => {
-                send(&mut s, &Message::Request(block(last, 0, 1000)));
-                asked = true;
-            }
-            Message::Piece {
-                piece,
-                offset,
-                data: d,
-            } => {
-                assert_eq!((piece, offset), (last, 0));
-                data = Some(d);
-                break;
-            }
-            _ => {}
+    w.wait_for(10, |m| match m {
+        Message::Piece {
+            piece,
+            offset,
+            data: d,
+        } => {
+            assert_eq!((*piece, *offset), (last, 0));
+            data = Some(d.clone());
+            true
         }
-    }
-    let whole: Vec<u8> = f
-        .files
-        .iter()
-        .flat_map(|(p, _)| std::fs::read(f.seed_dir().join(p)).unwrap())
-        .collect();
+        _ => false,
+    });
     let at = last as usize * l.piece_length as usize;
-    assert_eq!(data.expect("the block"), &whole[at..at + 1000]);
+    assert_eq!(data.expect("the block"), &s.stream()[at..at + 1000]);
     // And an honest downloader gets everything.
-    let dl = f.path("dl");
-    let mut seed = seed;
-    let mut run = Fetcher::start(&f, &dl, &args(&["--peer", &seed.peer(), "--timeout", "60"]));
-    let (code, s) = run.finish(90);
-    assert_eq!(code, 0, "{s}\n{}", run.stderr());
-    f.assert_same(&dl);
+    let dl = s.path("dl");
+    let mut run = Fetcher::new(&s.torrent, &dl).peer(seed.peer()).spawn();
+    let (code, sum) = run.finish(90);
+    assert_eq!(code, 0, "{sum:?}\n{}", run.stderr());
+    s.assert_same(&dl);
     assert!(seed.bg.child.try_wait().unwrap().is_none(), "bt-seed died");
 }
 
@@ -1150,137 +495,83 @@ fn peers_that_request_and_never_read_do_not_lock_out_a_downloader() {
     // bt-seed gives the slot of an unchoked peer whose uploads stall for 3 s to a waiting peer,
     // so the download is served within seconds, not at the next 10 s choke round: bt-fetch's
     // --timeout 8 ends the run (exit 1) if it is not.
-    let f = Fixture::new(&[("a.bin", 4 << 20)], "64K");
-    let seed = Seeder::start(&f, &f.seed_dir(), "127.0.0.110", &[]);
-    let l = f.limits;
-    let hogs: Vec<TcpStream> = (0..5)
+    let s = Sample::data(&[("a.bin", 4 << 20)]);
+    let seed = Seeder::of(&s).start();
+    let mut every_request = Vec::new();
+    for b in all_blocks(&s.limits) {
+        Message::Request(b).encode(&mut every_request);
+    }
+    let hogs: Vec<Wire> = (0..5)
         .map(|_| {
-            let mut s = TcpStream::connect_timeout(&seed.addr, Duration::from_secs(5)).unwrap();
-            s.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
-            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-            s.write_all(&Handshake::new(f.info_hash, PeerId::generate()).encode())
-                .unwrap();
-            let mut hs = [0u8; peer::HANDSHAKE_LEN];
-            s.read_exact(&mut hs).unwrap();
-            send(&mut s, &Message::Interested);
-            let mut raw = Vec::new();
-            for piece in 0..l.piece_count {
-                for offset in (0..l.piece_size(piece) as u32).step_by(16384) {
-                    Message::Request(Block {
-                        piece,
-                        offset,
-                        length: 16384,
-                    })
-                    .encode(&mut raw);
-                }
-            }
+            let mut w = Wire::dial(seed.addr, &s);
+            w.send(&Message::Interested);
             // Requests may not all fit while bt-seed's replies pile up: best effort.
-            let _ = s.write_all(&raw);
-            s
+            w.send_raw(&every_request);
+            w
         })
         .collect();
     std::thread::sleep(Duration::from_secs(1));
-    let busy = Arc::new(AtomicBool::new(true));
-    let watcher = watch(seed.bg.pid(), busy.clone());
-    let dl = f.path("dl");
-    let started = Instant::now();
-    let mut run = Fetcher::start(&f, &dl, &args(&["--peer", &seed.peer(), "--timeout", "8"]));
-    let (code, s) = run.finish(60);
-    let took = started.elapsed().as_secs_f64();
-    busy.store(false, Ordering::Relaxed);
-    let (threads, hwm) = watcher.join().unwrap();
-    println!(
-        "hogs: download exit {code} in {took:.1} s; bt-seed peak threads {threads}, RSS {} MiB",
-        hwm >> 10
-    );
+    let f = fetch_under_load(&s, &seed, 8, Watch::start(seed.pid()), "hogs");
     drop(hogs);
-    assert_eq!(code, 0, "{s}\n{}", run.stderr());
-    f.assert_same(&dl);
-    assert!(hwm < 100 << 10, "bt-seed peak RSS {hwm} kB");
+    assert_eq!(f.code, 0, "{:?}\n{}", f.summary, f.stderr);
+    assert!(f.hwm < 100 << 10, "bt-seed peak RSS {} kB", f.hwm);
 }
 
-#[test]
-fn staller_is_timed_out_and_its_blocks_requeued() {
-    let f = Fixture::new(&[("a.bin", 3 << 20)], "64K");
-    // The honest seeder is slow enough that the download outlasts the snub timeout.
-    let honest = Seeder::start(
-        &f,
-        &f.seed_dir(),
-        "127.0.0.71",
-        &["--max-upload-rate", "512K"],
-    );
-    let stall = FakePeer::start(&f, "127.0.0.72", 60, staller());
-    let dl = f.path("dl");
+/// What an honest download from a loaded bt-seed left: bt-fetch's exit code, summary, stderr
+/// and wall time, and bt-seed's peak threads and peak RSS (kB).
+struct Loaded {
+    code: i32,
+    summary: Summary,
+    stderr: String,
+    took: f64,
+    threads: u64,
+    hwm: u64,
+}
+
+/// An honest bt-fetch of `s` from `seed` with `--timeout SECS`, while `watch` watches bt-seed
+/// (stopped when bt-fetch ends). A complete download is checked byte for byte.
+fn fetch_under_load(s: &Sample, seed: &Seeder, secs: u64, watch: Watch, what: &str) -> Loaded {
+    let dl = s.path("dl");
     let started = Instant::now();
-    let mut run = Fetcher::start(
-        &f,
-        &dl,
-        &args(&[
-            "--peer",
-            &stall.addr.to_string(),
-            "--peer",
-            &honest.peer(),
-            "--snub-timeout",
-            "2",
-            "--timeout",
-            "60",
-            "--peer-records",
-        ]),
-    );
-    let (code, s) = run.finish(90);
-    assert_eq!(code, 0, "{s}\n{}", run.stderr());
-    assert_eq!(s["complete"], true);
-    let seen = stall.seen();
-    assert!(seen.requests > 0, "the staller was never asked: {seen:?}");
-    let snubbed: Vec<_> = run
-        .records("peer")
-        .into_iter()
-        .filter(|r| r["event"] == "disconnected" && r["ip"] == "127.0.0.72")
-        .collect();
-    assert!(!snubbed.is_empty(), "the staller was never dropped");
-    let reason = snubbed[0]["reason"].as_str().unwrap_or("").to_string();
-    assert!(reason.contains("snub"), "{reason}");
-    assert!(
-        seen.close_after.first().is_some_and(|t| *t < 6.0),
-        "{seen:?}"
-    );
-    assert_eq!(s["peers_used"], 1, "{s}");
-    assert_eq!(f.verify(&dl).0, 0);
-    f.assert_same(&dl);
+    let mut run = Fetcher::new(&s.torrent, &dl)
+        .peer(seed.peer())
+        .timeout(secs)
+        .spawn();
+    let (code, summary) = run.finish(secs + 30);
+    let took = started.elapsed().as_secs_f64();
+    let (threads, hwm) = watch.stop();
+    let stderr = run.stderr();
     println!(
-        "staller: {} requests held, dropped after {:?} s; download took {:.1} s",
-        seen.requests,
-        seen.close_after,
-        started.elapsed().as_secs_f64()
+        "{what}: download exit {code} in {took:.1} s; bt-seed peak threads {threads}, \
+         peak RSS {} MiB",
+        hwm >> 10
     );
+    if code == 0 {
+        s.assert_same(&dl);
+    } else {
+        println!("bt-fetch: {stderr}");
+    }
+    Loaded {
+        code,
+        summary,
+        stderr,
+        took,
+        threads,
+        hwm,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
-// 4. Connection flood.
-
-/// Highest Threads and VmHWM (kB) of `pid` while `busy` holds, sampled every 50 ms.
-fn watch(pid: u32, busy: Arc<AtomicBool>) -> std::thread::JoinHandle<(u64, u64)> {
-    std::thread::spawn(move || {
-        let (mut threads, mut hwm) = (0, 0);
-        let end = Instant::now() + Duration::from_secs(120);
-        while busy.load(Ordering::Relaxed) && Instant::now() < end {
-            threads = threads.max(proc_status(pid, "Threads").unwrap_or(0));
-            hwm = hwm.max(proc_status(pid, "VmHWM").unwrap_or(0));
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        (threads, hwm)
-    })
-}
+// 5. Connection floods.
 
 /// 500 connections to bt-seed that never say a word, held open (and, with `reopen`, opened
-/// again whenever bt-seed closes them), then an honest bt-fetch. Returns bt-fetch's exit code
-/// and summary, and bt-seed's peak threads and peak RSS (kB) over the whole run.
-fn flood(reopen: bool, ip: &str) -> (i32, serde_json::Value, u64, u64) {
-    let f = Fixture::new(&[("a.bin", 4 << 20)], "64K");
+/// again whenever bt-seed closes them), then an honest bt-fetch, which must complete while
+/// bt-seed keeps under 200 threads and 100 MiB.
+fn flood(reopen: bool) -> Loaded {
+    let s = Sample::data(&[("a.bin", 4 << 20)]);
     // Paced so that the download lasts while the flood goes on.
-    let seed = Seeder::start(&f, &f.seed_dir(), ip, &["--max-upload-rate", "1M"]);
-    let busy = Arc::new(AtomicBool::new(true));
-    let watcher = watch(seed.bg.pid(), busy.clone());
+    let seed = Seeder::of(&s).rate("1M").start();
+    let watch = Watch::start(seed.pid());
     let flooding = Arc::new(AtomicBool::new(true));
     let opened = Arc::new(AtomicUsize::new(0));
     let flood = {
@@ -1319,158 +610,114 @@ fn flood(reopen: bool, ip: &str) -> (i32, serde_json::Value, u64, u64) {
             closed_by_seed
         })
     };
-    assert!(wait_for(30, || opened.load(Ordering::Relaxed) >= 500));
+    assert!(
+        wait_for(30, || opened.load(Ordering::Relaxed) >= 500),
+        "only {} connections opened",
+        opened.load(Ordering::Relaxed)
+    );
     std::thread::sleep(Duration::from_millis(500));
-    let dl = f.path("dl");
-    let started = Instant::now();
-    let mut run = Fetcher::start(&f, &dl, &args(&["--peer", &seed.peer(), "--timeout", "60"]));
-    let (code, s) = run.finish(90);
-    let took = started.elapsed().as_secs_f64();
+    let f = fetch_under_load(&s, &seed, 60, watch, &format!("flood (reopen: {reopen})"));
     flooding.store(false, Ordering::Relaxed);
     let closed_by_seed = flood.join().unwrap();
-    busy.store(false, Ordering::Relaxed);
-    let (threads, hwm) = watcher.join().unwrap();
     println!(
-        "flood (reopen: {reopen}): {} connections opened, {closed_by_seed} closed by bt-seed; \
-         download exit {code} in {took:.1} s; bt-seed peak threads {threads}, peak RSS {} MiB",
+        "flood (reopen: {reopen}): {} connections opened, {closed_by_seed} closed by bt-seed",
         opened.load(Ordering::Relaxed),
-        hwm >> 10
     );
-    if code == 0 {
-        f.assert_same(&dl);
-    } else {
-        println!("bt-fetch: {}", run.stderr());
-    }
-    drop(seed);
-    (code, s, threads, hwm)
+    assert_eq!(f.code, 0, "{:?}", f.summary);
+    assert!(f.summary.complete);
+    assert!(f.threads < 200, "bt-seed ran {} threads", f.threads);
+    assert!(f.hwm < 100 << 10, "bt-seed peak RSS {} kB", f.hwm);
+    f
 }
 
 #[test]
 fn flood_of_500_idle_connections_does_not_starve_a_downloader() {
-    let (code, s, threads, hwm) = flood(false, "127.0.0.80");
-    assert_eq!(code, 0, "{s}");
-    assert_eq!(s["complete"], true);
-    assert!(threads < 200, "bt-seed ran {threads} threads");
-    assert!(hwm < 100 << 10, "bt-seed peak RSS {hwm} kB");
+    let f = flood(false);
+    assert!(f.took < 30.0, "the download took {:.1} s", f.took);
 }
 
 #[test]
 fn flood_that_reconnects_does_not_starve_a_downloader() {
-    let (code, s, threads, hwm) = flood(true, "127.0.0.81");
-    assert_eq!(code, 0, "{s}");
-    assert_eq!(s["complete"], true);
-    assert!(threads < 200, "bt-seed ran {threads} threads");
-    assert!(hwm < 100 << 10, "bt-seed peak RSS {hwm} kB");
+    flood(true);
 }
 
 #[test]
 fn flood_of_300_handshaken_idle_peers_does_not_starve_a_downloader() {
     // Peers that complete the handshake and then say nothing hold real connection slots.
-    let f = Fixture::new(&[("a.bin", 4 << 20)], "64K");
-    let seed = Seeder::start(
-        &f,
-        &f.seed_dir(),
-        "127.0.0.82",
-        &["--max-upload-rate", "2M"],
-    );
-    let busy = Arc::new(AtomicBool::new(true));
-    let watcher = watch(seed.bg.pid(), busy.clone());
-    let mut idle = Vec::new();
-    for _ in 0..300 {
-        let Ok(mut s) = TcpStream::connect_timeout(&seed.addr, Duration::from_secs(5)) else {
-            continue;
-        };
-        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        s.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
-        let ours = Handshake::new(f.info_hash, PeerId::generate());
-        let mut hs = [0u8; peer::HANDSHAKE_LEN];
-        if s.write_all(&ours.encode()).is_ok() && s.read_exact(&mut hs).is_ok() {
-            idle.push(s);
-        }
-    }
-    let handshaken = idle.len();
-    let dl = f.path("dl");
-    let started = Instant::now();
-    let mut run = Fetcher::start(&f, &dl, &args(&["--peer", &seed.peer(), "--timeout", "30"]));
-    let (code, s) = run.finish(60);
-    let took = started.elapsed().as_secs_f64();
-    busy.store(false, Ordering::Relaxed);
-    let (threads, hwm) = watcher.join().unwrap();
-    println!(
-        "handshaken flood: {handshaken} idle peers; download exit {code} in {took:.1} s; \
-         bt-seed peak threads {threads}, peak RSS {} MiB",
-        hwm >> 10
-    );
+    let s = Sample::data(&[("a.bin", 4 << 20)]);
+    let seed = Seeder::of(&s).rate("2M").start();
+    let watch = Watch::start(seed.pid());
+    let idle: Vec<Wire> = (0..300)
+        .filter_map(|_| Wire::try_dial(seed.addr, &s).ok())
+        .collect();
+    let what = format!("handshaken flood: {} idle peers", idle.len());
+    let f = fetch_under_load(&s, &seed, 30, watch, &what);
     drop(idle);
-    assert_eq!(code, 0, "{s}\n{}", run.stderr());
-    f.assert_same(&dl);
-    assert!(hwm < 100 << 10, "bt-seed peak RSS {hwm} kB");
+    assert_eq!(f.code, 0, "{:?}\n{}", f.summary, f.stderr);
+    assert!(f.hwm < 100 << 10, "bt-seed peak RSS {} kB", f.hwm);
     // Two threads per peer up to bt-seed's --max-peers (200), the handshake slots, a few more.
     assert!(
-        threads < 2 * 200 + 128 + 32,
-        "bt-seed ran {threads} threads"
+        f.threads < 2 * 200 + 128 + 32,
+        "bt-seed ran {} threads",
+        f.threads
     );
 }
 
 // ---------------------------------------------------------------------------------------------
-// 5. Disk trouble.
+// 6. Disk trouble.
+
+/// The one line bt-fetch writes when a write hits the file size limit.
+fn assert_file_size_error(stderr: &str, file: &str) {
+    assert!(stderr.starts_with("bt-fetch: error:"), "{stderr}");
+    assert!(
+        stderr.contains("file size limit exceeded") && stderr.contains(file),
+        "names the problem and the file {file}: {stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+}
 
 #[test]
 fn file_size_limit_exit_2_keeps_verified_pieces_and_rerun_completes() {
-    let f = Fixture::new(&[("a.bin", 4 << 20)], "64K");
-    let n = f.limits.piece_count as u64;
-    let pl = f.limits.piece_length;
-    let seed = Seeder::start(
-        &f,
-        &f.seed_dir(),
-        "127.0.0.90",
-        &["--max-upload-rate", "4M"],
-    );
-    let dl = f.path("dl");
-    // The file is already there at full length (sparse), its first MiB downloaded: writes past
-    // the limit fail with EFBIG (SIGXFSZ is ignored by bt-fetch) instead of extending it.
+    let s = Sample::data(&[("a.bin", 4 << 20)]);
+    let n = s.pieces();
+    let pl = s.limits.piece_length;
+    let seed = Seeder::of(&s).rate("4M").start();
+    // The last two pieces lie past the limit; dash's `ulimit -f` counts 512-byte blocks.
+    let limit_blocks = ((4 << 20) - (128 << 10)) / 512;
+    // 1. A fresh download: the file cannot be made at its length.
+    let r = Fetcher::new(&s.torrent, &s.path("dl0"))
+        .peer(seed.peer())
+        .fsize_limit(limit_blocks)
+        .run();
+    assert_eq!(r.code, 2, "{}{}", r.stdout_str(), r.stderr);
+    assert_file_size_error(&r.stderr, "dl0/data/a.bin");
+    // 2. The file is already there at full length (sparse), its first MiB downloaded: writes
+    // past the limit fail with EFBIG (SIGXFSZ is ignored by bt-fetch) instead of extending it.
+    let dl = s.path("dl");
     std::fs::create_dir_all(dl.join("data")).unwrap();
-    let data = std::fs::read(f.seed_dir().join("data/a.bin")).unwrap();
+    let data = std::fs::read(s.seed_dir().join("data/a.bin")).unwrap();
     let mut partial = data[..1 << 20].to_vec();
     partial.resize(data.len(), 0);
     std::fs::write(dl.join("data/a.bin"), &partial).unwrap();
-    // The last two pieces lie past the limit; dash's `ulimit -f` counts 512-byte blocks.
-    let limit_blocks = ((4 << 20) - (128 << 10)) / 512;
-    let mut cmd = Command::new("sh");
-    cmd.arg("-c")
-        .arg(format!("ulimit -f {limit_blocks} && exec \"$0\" \"$@\""))
-        .arg(bin("bt-fetch"));
-    let mut run = Fetcher::start_with(
-        cmd,
-        &f,
-        &dl,
-        &args(&["--peer", &seed.peer(), "--timeout", "60"]),
-    );
-    let (code, s) = run.finish(90);
+    let fetch = Fetcher::new(&s.torrent, &dl).peer(seed.peer());
+    let mut run = fetch.clone().fsize_limit(limit_blocks).spawn();
+    let (code, sum) = run.finish(90);
     let stderr = run.stderr();
-    assert_eq!(code, 2, "{s}\n{stderr}");
-    assert_eq!(s["complete"], false);
-    assert!(
-        stderr.contains("a.bin")
-            && (stderr.contains("file size limit") || stderr.contains("too large")),
-        "unclear message: {stderr}"
-    );
-    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
-    let at_start = s["pieces_at_start"].as_u64().unwrap();
+    assert_eq!(code, 2, "{sum:?}\n{stderr}");
+    assert!(!sum.complete);
+    assert_file_size_error(&stderr, "dl/data/a.bin");
+    let at_start = sum.pieces_at_start as u64;
     assert_eq!(at_start, 16);
-    let reported = at_start + s["pieces_fetched"].as_u64().unwrap();
-    let (_, good, bad) = f.verify(&dl);
-    assert_eq!(good, reported, "verified on disk vs reported: {s}");
+    let reported = at_start + sum.pieces_fetched as u64;
+    let (_, good, bad) = s.verify(&dl);
+    assert_eq!(good, reported, "verified on disk vs reported: {sum:?}");
     assert!(bad.iter().all(|p| *p >= 16), "the first MiB was damaged");
     println!("ulimit -f: {stderr}; {good} of {n} pieces kept");
-    // The rerun, without the limit, fetches only what is missing.
-    let mut rerun = Fetcher::start(&f, &dl, &args(&["--peer", &seed.peer(), "--timeout", "60"]));
-    let (code, s) = rerun.finish(90);
-    assert_eq!(code, 0, "{s}\n{}", rerun.stderr());
-    assert_eq!(s["pieces_at_start"].as_u64().unwrap(), good);
-    assert!(
-        s["bytes_downloaded"].as_u64().unwrap() <= (n - good) * pl + pl,
-        "{s}"
-    );
-    f.assert_same(&dl);
+    // 3. The rerun, without the limit, fetches only what is missing.
+    let mut rerun = fetch.spawn();
+    let (code, sum) = rerun.finish(90);
+    assert_eq!(code, 0, "{sum:?}\n{}", rerun.stderr());
+    assert_eq!(sum.pieces_at_start as u64, good);
+    assert!(sum.bytes_downloaded <= (n - good) * pl + pl, "{sum:?}");
+    s.assert_same(&dl);
 }

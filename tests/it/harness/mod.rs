@@ -1,0 +1,174 @@
+//! The one harness of the swarm and stress tests.
+//!
+//! - [`records`] (here): a tool's stdout read into the library's typed records (the only place
+//!   that knows how a line maps to a record type: when `lib/record.rs` changes, change it here).
+//! - [`Sample`] (`sample.rs`): deterministic files and their torrent (made by mktorrent or
+//!   bt-make).
+//! - [`Seeder`] (`tools.rs`): bt-seed in the background on its own loopback address, started once it wrote
+//!   its `listening` record, killed by PID when dropped.
+//! - [`Fetcher`]: a builder for bt-fetch, run to completion ([`Fetcher::run`]) or in the
+//!   background ([`Fetcher::spawn`]) with its records collected as they come.
+//! - [`Wire`] (`peer.rs`): one connection speaking the real wire protocol (encoded and decoded by
+//!   `bt::peer`), dialed to a seeder or accepted by a [`FakePeer`], which listens on its own
+//!   loopback address and plays a scripted [`Behaviour`] on every connection; [`fetch_past`]
+//!   downloads past fake peers from an honest seeder.
+//! - [`Watch`]: a process's peak threads and memory while a scenario runs.
+//!
+//! Every socket has a timeout, every wait a bound, every process is killed by PID; nothing
+//! leaves 127.0.0.0/8.
+#![allow(dead_code)]
+
+mod peer;
+mod sample;
+mod tools;
+
+pub use peer::*;
+pub use sample::*;
+pub use tools::*;
+
+use crate::common::*;
+use std::io::{BufRead, Read};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub use bt::record::{
+    FetchSummaryRecord as Summary, ListeningRecord as Listening, MadeTorrent as Made,
+    PeerEventRecord as PeerEvent, PeerRecord as Peer, ProgressRecord as Progress,
+    StatsRecord as Stats, TorrentRecord as Torrent, VerifySummary,
+};
+
+/// One line of a tool's stdout, read into the library's record type.
+#[derive(Debug, Clone)]
+pub enum Record {
+    Listening(Listening),
+    PeerEvent(PeerEvent),
+    Peer(Peer),
+    Stats(Stats),
+    Progress(Progress),
+    Summary(Summary),
+    VerifySummary(VerifySummary),
+    Made(Made),
+    Torrent(Box<Torrent>),
+    Other(serde_json::Value),
+}
+
+/// Every line of `out` as a typed record; panics on a line that is not JSON or that does not
+/// fit the type its `type` names.
+pub fn records(out: &str) -> Vec<Record> {
+    fn typed<T: serde::de::DeserializeOwned>(line: &str) -> T {
+        serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("record {line:?} does not fit its type: {e}"))
+    }
+    out.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("bad JSON line {line:?}: {e}"));
+            let has = |k: &str| v.get(k).is_some();
+            match v["type"].as_str().unwrap_or("") {
+                "listening" => Record::Listening(typed(line)),
+                "peer" if has("event") => Record::PeerEvent(typed(line)),
+                "peer" => Record::Peer(typed(line)),
+                "stats" => Record::Stats(typed(line)),
+                "progress" => Record::Progress(typed(line)),
+                "summary" if has("pieces_fetched") => Record::Summary(typed(line)),
+                "summary" => Record::VerifySummary(typed(line)),
+                "torrent" if has("output") => Record::Made(typed(line)),
+                "torrent" => Record::Torrent(typed(line)),
+                _ => Record::Other(v),
+            }
+        })
+        .collect()
+}
+
+/// A record type that [`of`] can pick out of a stream.
+pub trait Kind: Clone {
+    fn pick(r: &Record) -> Option<&Self>;
+}
+
+macro_rules! kinds {
+    ($($t:ident),*) => {$(
+        impl Kind for $t {
+            fn pick(r: &Record) -> Option<&Self> {
+                match r {
+                    Record::$t(x) => Some(std::borrow::Borrow::borrow(x)),
+                    _ => None,
+                }
+            }
+        }
+    )*};
+}
+kinds!(
+    Listening,
+    PeerEvent,
+    Peer,
+    Stats,
+    Progress,
+    Summary,
+    VerifySummary,
+    Made,
+    Torrent
+);
+
+/// The records of one type in `out`.
+pub fn of<T: Kind>(out: &str) -> Vec<T> {
+    records(out).iter().filter_map(T::pick).cloned().collect()
+}
+
+/// bt-fetch's summary: exactly one.
+pub fn summary(r: &Run) -> Summary {
+    let s = of::<Summary>(&r.stdout_str());
+    assert_eq!(s.len(), 1, "one summary: {}\n{}", r.stdout_str(), r.stderr);
+    s[0].clone()
+}
+
+/// `peer` records of `event` (`connected`, `disconnected`, `banned`) for the peer at `ip`
+/// (any when None) and `port` (any when None).
+pub fn peer_events(
+    recs: &[PeerEvent],
+    event: &str,
+    ip: Option<&str>,
+    port: Option<u16>,
+) -> Vec<PeerEvent> {
+    recs.iter()
+        .filter(|p| p.event == event)
+        .filter(|p| ip.is_none_or(|x| x == p.ip) && port.is_none_or(|x| x == p.port))
+        .cloned()
+        .collect()
+}
+
+/// Lines a background process writes on stdout, collected by a thread.
+#[derive(Clone, Default)]
+pub struct Lines(Arc<Mutex<Vec<String>>>);
+
+impl Lines {
+    fn collect(out: impl Read + Send + 'static) -> Lines {
+        let lines = Lines::default();
+        let l2 = lines.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                l2.0.lock().unwrap().push(line);
+            }
+        });
+        lines
+    }
+
+    /// The records of one type written so far.
+    pub fn of<T: Kind>(&self) -> Vec<T> {
+        let text = self.0.lock().unwrap().join("\n");
+        of(&text)
+    }
+}
+
+/// Wait until `cond` holds, polling every 20 ms; false after `secs`.
+pub fn wait_for(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(secs) {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    cond()
+}

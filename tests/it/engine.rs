@@ -156,29 +156,10 @@ fn seed_of_missing_data_and_fetch_without_peers_are_refused() {
 
 // ---- the tools' answers on missing peers, missing data, bad flags and signals ----
 
-use crate::common::{bin, bt, run_cmd, signal};
+use crate::common::{bin, bt, free_port, run_cmd, signal};
+use crate::harness::{Fetcher, Sample};
 use std::io::BufRead;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-
-/// A torrent of a small data set written to `dir/set`, announcing to `tracker`.
-fn sample(dir: &Path, tracker: &str) -> PathBuf {
-    write_tree(&dir.join("set"), FILES);
-    let t = dir.join("set.torrent");
-    let r = bt(
-        "bt-make",
-        &[
-            dir.join("set").to_str().unwrap(),
-            "-o",
-            t.to_str().unwrap(),
-            "-a",
-            tracker,
-            "--json",
-        ],
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    t
-}
 
 fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or("")
@@ -186,21 +167,11 @@ fn first_line(s: &str) -> &str {
 
 #[test]
 fn fetch_without_any_peer_ends_with_no_peers_left() {
-    let dir = tempdir();
-    let t = sample(dir.path(), "http://127.0.0.1:9/announce");
-    let dl = dir.path().join("dl");
-    let base = |extra: &[&str]| {
-        let mut c = Command::new(bin("bt-fetch"));
-        c.arg(&t)
-            .arg("-d")
-            .arg(&dl)
-            .args(["--no-announce", "--json"]);
-        c.args(extra);
-        c
-    };
+    let s = Sample::data(FILES);
+    let dl = s.dir.path().join("dl");
     // stdin is /dev/null: no peer source at all.
     let started = Instant::now();
-    let r = run_cmd(&mut base(&[]), None, Duration::from_secs(30));
+    let r = Fetcher::new(&s.torrent, &dl).run();
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(
         first_line(&r.stderr).contains("no peers left"),
@@ -209,10 +180,10 @@ fn fetch_without_any_peer_ends_with_no_peers_left() {
     );
     assert!(started.elapsed() < Duration::from_secs(15));
     // A peer that refuses every connection.
-    let refused = crate::common::free_port().to_string();
-    let peer = format!("127.0.0.1:{refused}");
     let started = Instant::now();
-    let r = run_cmd(&mut base(&["--peer", &peer]), None, Duration::from_secs(40));
+    let r = Fetcher::new(&s.torrent, &dl)
+        .peer(format!("127.0.0.1:{}", free_port()))
+        .run();
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(
         first_line(&r.stderr).contains("no peers left"),
@@ -228,9 +199,8 @@ fn fetch_without_any_peer_ends_with_no_peers_left() {
 
 #[test]
 fn seed_of_a_missing_directory_or_missing_data_is_refused() {
-    let dir = tempdir();
-    let t = sample(dir.path(), "http://127.0.0.1:9/announce");
-    let t = t.to_str().unwrap();
+    let s = Sample::data(FILES);
+    let t = s.torrent.to_str().unwrap();
     let common = [
         "--no-announce",
         "--port",
@@ -239,7 +209,7 @@ fn seed_of_a_missing_directory_or_missing_data_is_refused() {
         "127.0.0.1",
         "--json",
     ];
-    let missing = dir.path().join("nonexistent");
+    let missing = s.dir.path().join("nonexistent");
     let m = missing.to_str().unwrap();
     let r = bt("bt-seed", &[&[t, "-d", m][..], &common].concat());
     assert_eq!(r.code, 2, "{}", r.stderr);
@@ -250,7 +220,7 @@ fn seed_of_a_missing_directory_or_missing_data_is_refused() {
     );
     assert!(first_line(&r.stderr).contains(m), "{}", r.stderr);
     // An existing directory without the data: nothing to serve, exit 1.
-    let empty = dir.path().join("empty");
+    let empty = s.dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
     let r = bt(
         "bt-seed",
@@ -279,14 +249,13 @@ fn max_peers_zero_is_a_usage_error() {
 
 #[test]
 fn fetch_reads_the_torrent_from_stdin_and_says_where_it_listens() {
-    let dir = tempdir();
-    let t = sample(dir.path(), "http://127.0.0.1:9/announce");
-    let bytes = std::fs::read(&t).unwrap();
+    let s = Sample::data(FILES);
+    let bytes = std::fs::read(&s.torrent).unwrap();
     // The data is already complete in DIR/NAME: no peer is needed.
     let r = run_cmd(
         Command::new(bin("bt-fetch"))
             .args(["-", "--no-announce", "--json", "--bind", "127.0.0.1", "-d"])
-            .arg(dir.path()),
+            .arg(s.seed_dir()),
         Some(&bytes),
         Duration::from_secs(30),
     );
@@ -304,14 +273,16 @@ fn fetch_reads_the_torrent_from_stdin_and_says_where_it_listens() {
 /// second after `second`) while the `started` announce hangs. Returns the exit code, the time
 /// from the last signal to the exit, and stderr.
 fn interrupted_seed(second: Option<Duration>) -> (i32, Duration, String) {
-    let dir = tempdir();
+    let s = Sample::data(FILES);
     let tracker = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/announce", tracker.local_addr().unwrap());
-    let t = sample(dir.path(), &url);
+    s.announce_to(&format!(
+        "http://{}/announce",
+        tracker.local_addr().unwrap()
+    ));
     let mut child = Command::new(bin("bt-seed"))
-        .arg(&t)
+        .arg(&s.torrent)
         .arg("-d")
-        .arg(dir.path())
+        .arg(s.seed_dir())
         .args(["--port", "0", "--bind", "127.0.0.1", "--json"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -90,10 +90,8 @@ fn fetch(args: Args) -> anyhow::Result<u8> {
     let stop = cli::stop_on_signals("bt-fetch", quiet);
     let t = cli::read_torrent(&args.torrent)?;
     if t.info_hash.is_none() {
-        bail!(
-            "{}: v2-only torrents cannot be downloaded yet",
-            args.torrent
-        );
+        let path = &args.torrent;
+        bail!("{path}: v2-only torrents cannot be downloaded yet");
     }
     let stdin_peers =
         args.peers.is_empty() && args.torrent != "-" && !std::io::stdin().is_terminal();
@@ -145,15 +143,13 @@ fn fetch(args: Args) -> anyhow::Result<u8> {
         true => out.json(&summary)?,
         false => out.line(&summary.human(&cli::escape_controls(&t.name_lossy())))?,
     }
-    let (st, reason) = (&report.stats, summary.reason.unwrap_or_default());
+    let (have, n) = (report.stats.have, report.stats.pieces);
+    let reason = summary.reason.unwrap_or_default();
     match report.outcome {
         Outcome::Complete => return Ok(cli::EXIT_OK),
         Outcome::Error(e) => bail!("{e}"),
         _ if quiet => {}
-        _ => eprintln!(
-            "bt-fetch: gave up with {} of {} pieces: {reason}",
-            st.have, st.pieces
-        ),
+        _ => eprintln!("bt-fetch: gave up with {have} of {n} pieces: {reason}"),
     }
     Ok(cli::EXIT_NEGATIVE)
 }

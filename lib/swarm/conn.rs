@@ -504,7 +504,7 @@ impl Conn<'_> {
         if arrival == super::picker::Arrival::Discard {
             return Ok(());
         }
-        let res = self.s.store.write(piece, offset, &data);
+        let res = self.s.write_block(piece, offset, &data);
         self.downloaded.fetch_add(len, Ordering::Relaxed);
         let complete = self.s.lock().picker.written(&b, res.is_ok());
         if let Err(e) = res {
@@ -512,7 +512,7 @@ impl Conn<'_> {
             self.s.fail(msg.clone());
             return Err(msg);
         }
-        self.s.downloaded.fetch_add(len, Ordering::Relaxed);
+        self.s.count_download(len);
         if complete {
             self.s.hash(piece);
         }
@@ -651,14 +651,14 @@ fn write_loop(
                             peer::encode_piece_header(b.piece, b.offset, b.length, &mut data);
                             let h = data.len();
                             data.resize(h + b.length as usize, 0);
-                            s.store.read(b.piece, b.offset, &mut data[h..])?;
-                            if let Some(r) = &s.rate {
+                            s.read_block(b.piece, b.offset, &mut data[h..])?;
+                            if s.rate_limited() {
                                 w.flush()?;
-                                r.take(b.length as u64);
+                                s.throttle(b.length as u64);
                             }
                             w.write_all(&data)?;
                             uploaded.fetch_add(b.length as u64, Ordering::Relaxed);
-                            s.uploaded.fetch_add(b.length as u64, Ordering::Relaxed);
+                            s.count_upload(b.length as u64);
                         }
                     }
                 }

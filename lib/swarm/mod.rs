@@ -324,6 +324,41 @@ impl Swarm {
             .saturating_sub(self.stats().have_bytes)
     }
 
+    /// Write a block's data through the store (the per-block path: no copy, no lock).
+    #[inline]
+    fn write_block(&self, piece: u32, offset: u32, data: &[u8]) -> std::io::Result<()> {
+        self.store.write(piece, offset, data)
+    }
+
+    /// Read a block's data from the store into `buf`.
+    #[inline]
+    fn read_block(&self, piece: u32, offset: u32, buf: &mut [u8]) -> std::io::Result<()> {
+        self.store.read(piece, offset, buf)
+    }
+
+    #[inline]
+    fn count_download(&self, n: u64) {
+        self.downloaded.fetch_add(n, Ordering::Relaxed);
+    }
+
+    #[inline]
+    fn count_upload(&self, n: u64) {
+        self.uploaded.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Whether uploads are capped.
+    #[inline]
+    fn rate_limited(&self) -> bool {
+        self.rate.is_some()
+    }
+
+    /// Wait until `n` more bytes may be sent under the upload cap.
+    fn throttle(&self, n: u64) {
+        if let Some(r) = &self.rate {
+            r.take(n);
+        }
+    }
+
     fn emit(&self, e: Event) {
         (self.events)(e);
     }

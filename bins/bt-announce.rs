@@ -45,8 +45,9 @@ struct Args {
     /// Bytes downloaded so far.
     #[arg(long, default_value_t = 0, value_name = "N")]
     downloaded: u64,
-    /// Ask this tracker instead of the torrent's (repeatable; asked in the order given).
-    #[arg(long = "tracker", value_name = "URL")]
+    /// Ask this tracker instead of the torrent's (repeatable; asked in the order given). An
+    /// http://, https:// or udp://host:port URL; anything else is a usage error.
+    #[arg(long = "tracker", value_name = "URL", value_parser = tracker_url)]
     trackers: Vec<String>,
     /// Ask every tracker at once instead of stopping at the first that answers.
     #[arg(long)]
@@ -54,8 +55,9 @@ struct Args {
     /// Ask for swarm counts (scrape) instead of announcing.
     #[arg(long)]
     scrape: bool,
-    /// Seconds allowed for each tracker.
-    #[arg(long, default_value_t = 15.0, value_name = "SECONDS")]
+    /// Seconds allowed for each tracker: more than 0 and at most 3600 (fractions allowed).
+    #[arg(long, default_value_t = 15.0, value_name = "SECONDS", value_parser = timeout_secs,
+          allow_negative_numbers = true)]
     timeout: f64,
     /// Local address to announce from (udp:// and http:// trackers; https:// uses the system's
     /// choice). Trackers record this address as ours.
@@ -63,6 +65,25 @@ struct Args {
     bind: Option<IpAddr>,
     #[command(flatten)]
     common: Common,
+}
+
+/// `--tracker`: a URL that [`tracker::check_url`] accepts.
+fn tracker_url(s: &str) -> Result<String, String> {
+    tracker::check_url(s).map_err(|e| e.detail())?;
+    Ok(s.to_string())
+}
+
+/// Longest `--timeout`, in seconds.
+const MAX_TIMEOUT: f64 = 3600.0;
+
+/// `--timeout`: seconds, more than 0 and at most [`MAX_TIMEOUT`].
+fn timeout_secs(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(t) if t > 0.0 && t <= MAX_TIMEOUT => Ok(t),
+        _ => Err(format!(
+            "must be seconds, more than 0 and at most {MAX_TIMEOUT}"
+        )),
+    }
 }
 
 /// What we need to know about the torrent.
@@ -110,12 +131,6 @@ fn body(args: Args) -> anyhow::Result<u8> {
     let Some(input) = args.input.as_deref() else {
         bail!("no torrent given: pass a .torrent path, a magnet link, or - for stdin");
     };
-    if !(args.timeout > 0.0 && args.timeout <= 3600.0) {
-        bail!(
-            "--timeout {} is not between 0 and 3600 seconds",
-            args.timeout
-        );
-    }
     let target = load(input)?;
     let tiers = if args.trackers.is_empty() {
         target.tiers
@@ -138,7 +153,8 @@ fn body(args: Args) -> anyhow::Result<u8> {
         target.info_hash,
         args.port,
         args.left.or(target.length).unwrap_or(16384),
-    );
+    )
+    .context("no random peer id and key")?;
     req.event = Event::parse(&args.event).context("--event")?;
     req.numwant = args.numwant;
     req.uploaded = args.uploaded;

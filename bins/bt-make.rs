@@ -14,7 +14,7 @@ use clap::Parser;
 
 /// Create a BitTorrent v1 .torrent of a file or a directory. Files are ordered by path bytes;
 /// hidden files and symlinks are skipped unless asked for. The default piece length keeps the
-/// piece count between 1000 and 2000 (a power of two, 16 KiB to 16 MiB). The same input and
+/// piece count between 1000 and 2000 (a power of two, 16 KiB to 16 MiB; -l takes up to 64 MiB). The same input and
 /// options give a byte-identical torrent; SOURCE_DATE_EPOCH sets the creation date.
 #[derive(Debug, Parser)]
 #[command(name = "bt-make", version, after_help = cli::EXIT_CODES_HELP)]
@@ -42,7 +42,8 @@ struct Args {
     /// Torrent name (default: the file or directory name).
     #[arg(short, long, value_name = "NAME")]
     name: Option<OsString>,
-    /// Piece length: bytes or 256K, 1M, 4MiB; a power of two of at least 16 KiB.
+    /// Piece length: bytes or 256K, 1M, 4MiB; a power of two from 16 KiB to 64 MiB. A piece
+    /// length larger than the data (one piece) is taken with a warning.
     #[arg(short = 'l', long, value_name = "SIZE", value_parser = piece_length)]
     piece_length: Option<u64>,
     /// Write no creation date.
@@ -57,9 +58,16 @@ struct Args {
     /// Include files and directories whose name starts with a dot.
     #[arg(long)]
     include_hidden: bool,
-    /// Leave out entries whose relative path or name matches GLOB (*, ?, [...]); repeatable.
+    /// Leave out files and directories that GLOB matches; repeatable. Globs are gitignore-like:
+    /// `*` and `?` never match `/`; `**` as a path component matches any number of directories
+    /// (`**/*.bin`, `cache/**`); a glob without `/` matches a name at any depth, one with a `/`
+    /// matches the path from the input's root; a trailing `/` matches directories only; `[a-z]`
+    /// sets, `\*` a literal `*`. A file given as PATH is checked by its name too.
     #[arg(long, value_name = "GLOB")]
     exclude: Vec<String>,
+    /// Take only the files that GLOB matches (same rules as --exclude, which wins); repeatable.
+    #[arg(long, value_name = "GLOB")]
+    include: Vec<String>,
     /// Follow symlinks (loops are skipped).
     #[arg(long)]
     follow_symlinks: bool,
@@ -118,6 +126,15 @@ fn run(args: Args) -> anyhow::Result<u8> {
     let piece_length = opts
         .piece_length
         .unwrap_or_else(|| create::default_piece_length(layout.total_length));
+    if opts.piece_length.is_some() && piece_length > layout.total_length {
+        args.common.note(
+            "bt-make",
+            &format!(
+                "warning: piece length {piece_length} is larger than the {} bytes of data: the torrent has one piece",
+                layout.total_length
+            ),
+        );
+    }
     let bar = cli::Progress::bytes(
         args.common.progress_allowed(),
         layout.total_length,
@@ -125,7 +142,7 @@ fn run(args: Args) -> anyhow::Result<u8> {
     );
     let pieces = create::hash_pieces(&layout.files, piece_length, &bar.callback())?;
     bar.finish();
-    let made = create::build(&layout, piece_length, &pieces, &opts);
+    let made = create::build(&layout, piece_length, &pieces, &opts)?;
     let magnet = self_check(&made)?;
     let Some(out) = output else {
         cli::Out::new(cli::Mode::Json).raw(&made.bytes)?;
@@ -204,6 +221,7 @@ fn options(args: &Args) -> anyhow::Result<create::Options> {
             include_hidden: args.include_hidden,
             follow_symlinks: args.follow_symlinks,
             exclude: args.exclude.clone(),
+            include: args.include.clone(),
             name: args.name.as_ref().map(|n| n.as_bytes().to_vec()),
             skip_files: Vec::new(),
         },

@@ -15,7 +15,8 @@ use bt::verify::{self, FileStatus};
 /// Check that the data in `DIR/<name>` (or at `--content`) is exactly what a torrent describes:
 /// every piece is hashed in parallel and each file gets a verdict (complete, incomplete,
 /// missing, wrong_size, unreadable). Exit 0 only when every piece matches and every file has
-/// its exact length.
+/// its exact length. A DIR or PATH that does not exist, or is of the wrong kind (a file for a
+/// multi-file torrent), is an error (exit 2).
 #[derive(Debug, Parser)]
 #[command(name = "bt-verify", version, after_help = cli::EXIT_CODES_HELP)]
 struct Args {
@@ -59,6 +60,7 @@ fn main() -> std::process::ExitCode {
         let args = Args::parse();
         args.common.init_jobs();
         let t = cli::read_torrent(&args.torrent)?;
+        check_paths(&t, &args)?;
         let io = if args.no_mmap { Io::Plain } else { Io::Mmap };
         let (storage, root, base) = match &args.content {
             Some(c) => {
@@ -157,6 +159,64 @@ fn main() -> std::process::ExitCode {
             cli::EXIT_NEGATIVE
         })
     })
+}
+
+/// Refuse paths that cannot hold the content (exit 2, one line): a `-d DIR` or `--content PATH`
+/// that does not exist (most likely a typo: a report of every file missing would bury it), a
+/// DIR that is not a directory, a multi-file torrent's content that is a file, a single-file
+/// torrent's content that is a directory. When DIR exists but `DIR/<name>` of a multi-file
+/// torrent does not, the check goes on (every file is missing: exit 1) with a note that says so.
+fn check_paths(t: &bt::metainfo::Torrent, args: &Args) -> anyhow::Result<()> {
+    let shown = |p: &Path| cli::escape_controls(&p.display().to_string());
+    let kind = |p: &Path, is_dir: bool| -> anyhow::Result<()> {
+        if t.single_file && is_dir {
+            anyhow::bail!(
+                "{}: is a directory, but the torrent is one file: --content takes that file",
+                shown(p)
+            );
+        }
+        if !t.single_file && !is_dir {
+            anyhow::bail!(
+                "{}: not a directory, but the torrent has {} files: give the directory that holds them",
+                shown(p),
+                t.files.len()
+            );
+        }
+        Ok(())
+    };
+    if let Some(c) = &args.content {
+        return match std::fs::metadata(c) {
+            Ok(m) => kind(c, m.is_dir()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                anyhow::bail!("--content {}: no such file or directory", shown(c))
+            }
+            Err(e) => anyhow::bail!("--content {}: {e}", shown(c)),
+        };
+    }
+    match std::fs::metadata(&args.dir) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => anyhow::bail!("-d {}: not a directory", shown(&args.dir)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            anyhow::bail!("-d {}: no such directory", shown(&args.dir))
+        }
+        Err(e) => anyhow::bail!("-d {}: {e}", shown(&args.dir)),
+    }
+    if t.single_file {
+        return Ok(());
+    }
+    let root = args
+        .dir
+        .join(t.file_path(&t.files[0]).iter().next().unwrap_or_default());
+    match std::fs::metadata(&root) {
+        Ok(m) => kind(&root, m.is_dir()),
+        Err(_) => {
+            args.common.note(
+                "bt-verify",
+                &format!("{}: no such directory: every file is missing", shown(&root)),
+            );
+            Ok(())
+        }
+    }
 }
 
 fn human(

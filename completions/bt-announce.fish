@@ -8,8 +8,8 @@ complete -c bt-announce -l peer-id -d 'Our peer id as 40 hex digits (default: -B
 complete -c bt-announce -l left -d 'Bytes we still miss (default: the whole torrent; 16384 for a magnet link)' -r
 complete -c bt-announce -l uploaded -d 'Bytes uploaded so far' -r
 complete -c bt-announce -l downloaded -d 'Bytes downloaded so far' -r
-complete -c bt-announce -l tracker -d 'Ask this tracker instead of the torrent\'s (repeatable; asked in the order given)' -r
-complete -c bt-announce -l timeout -d 'Seconds allowed for each tracker' -r
+complete -c bt-announce -l tracker -d 'Ask this tracker instead of the torrent\'s (repeatable; asked in the order given). An http://, https:// or udp://host:port URL; anything else is a usage error' -r
+complete -c bt-announce -l timeout -d 'Seconds allowed for each tracker: more than 0 and at most 3600 (fractions allowed)' -r
 complete -c bt-announce -l bind -d 'Local address to announce from (udp:// and http:// trackers; https:// uses the system\'s choice). Trackers record this address as ours' -r
 complete -c bt-announce -s j -l jobs -d 'Worker threads for hashing (default: one per core)' -r
 complete -c bt-announce -l color -d 'When to use color in human output' -r -f -a "auto\t'Color when stdout is a terminal'

@@ -4,9 +4,10 @@ complete -c bt-make -s w -l web-seed -d 'Web seed URL (BEP 19); repeatable, or c
 complete -c bt-make -s s -l source -d 'Source tag inside the info dictionary (changes the info hash)' -r
 complete -c bt-make -s c -l comment -d 'Comment' -r
 complete -c bt-make -s n -l name -d 'Torrent name (default: the file or directory name)' -r
-complete -c bt-make -s l -l piece-length -d 'Piece length: bytes or 256K, 1M, 4MiB; a power of two of at least 16 KiB' -r
+complete -c bt-make -s l -l piece-length -d 'Piece length: bytes or 256K, 1M, 4MiB; a power of two from 16 KiB to 64 MiB. A piece length larger than the data (one piece) is taken with a warning' -r
 complete -c bt-make -l created-by -d 'The `created by` field (default: `bt/<version>`)' -r
-complete -c bt-make -l exclude -d 'Leave out entries whose relative path or name matches GLOB (*, ?, [...]); repeatable' -r
+complete -c bt-make -l exclude -d 'Leave out files and directories that GLOB matches; repeatable. Globs are gitignore-like: `*` and `?` never match `/`; `**` as a path component matches any number of directories (`**/*.bin`, `cache/**`); a glob without `/` matches a name at any depth, one with a `/` matches the path from the input\'s root; a trailing `/` matches directories only; `[a-z]` sets, `\\*` a literal `*`. A file given as PATH is checked by its name too' -r
+complete -c bt-make -l include -d 'Take only the files that GLOB matches (same rules as --exclude, which wins); repeatable' -r
 complete -c bt-make -s j -l jobs -d 'Worker threads for hashing (default: one per core)' -r
 complete -c bt-make -l color -d 'When to use color in human output' -r -f -a "auto\t'Color when stdout is a terminal'
 always\t'Always color'

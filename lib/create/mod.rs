@@ -15,13 +15,15 @@ mod hash;
 mod walk;
 
 pub use hash::hash_pieces;
-pub use walk::{glob_match, torrent_name, walk, InputFile, Layout, WalkOptions};
+pub use walk::{torrent_name, walk, Globs, InputFile, Layout, WalkOptions};
 
 use std::fmt;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use serde::Serialize;
+use serde_bytes::Bytes;
 use sha1::{Digest, Sha1};
 
 use crate::metainfo::InfoHash;
@@ -32,8 +34,9 @@ pub const CREATED_BY: &str = concat!("bt/", env!("CARGO_PKG_VERSION"));
 pub const MIN_PIECE_LENGTH: u64 = 16 << 10;
 /// Largest piece length chosen by [`default_piece_length`]: 16 MiB.
 pub const MAX_DEFAULT_PIECE_LENGTH: u64 = 16 << 20;
-/// Largest piece length accepted: 1 GiB.
-pub const MAX_PIECE_LENGTH: u64 = 1 << 30;
+/// Largest piece length accepted: 64 MiB (the largest libtorrent and qBittorrent offer when
+/// creating; larger pieces make every hash failure cost more than it is worth).
+pub const MAX_PIECE_LENGTH: u64 = 64 << 20;
 /// [`default_piece_length`] aims at no more than this many pieces.
 pub const TARGET_PIECES: u64 = 2000;
 
@@ -59,6 +62,17 @@ pub enum Error {
     Changed(PathBuf),
     /// The output file exists and overwriting was not asked for.
     Exists(PathBuf),
+    /// A glob pattern does not compile.
+    Glob {
+        /// The pattern as given.
+        pattern: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The input is one file, and the exclude or include patterns leave it out.
+    Filtered(PathBuf),
+    /// Encoding the metainfo failed (an internal error).
+    Encode(String),
 }
 
 impl fmt::Display for Error {
@@ -72,10 +86,17 @@ impl fmt::Display for Error {
             Error::BadName(n) => write!(f, "torrent name {n:?} is not one plain path component"),
             Error::PieceLength(n) => write!(
                 f,
-                "piece length {n} is not a power of two between 16 KiB and 1 GiB"
+                "piece length {n} is not a power of two from 16 KiB to 64 MiB"
             ),
             Error::Changed(p) => write!(f, "{}: file changed while hashing", p.display()),
             Error::Exists(p) => write!(f, "{} exists (use --force to overwrite)", p.display()),
+            Error::Glob { pattern, reason } => write!(f, "glob {pattern:?}: {reason}"),
+            Error::Encode(e) => write!(f, "internal error: cannot encode the torrent: {e}"),
+            Error::Filtered(p) => write!(
+                f,
+                "{}: the exclude or include patterns leave this file out: no data to make a torrent of",
+                p.display()
+            ),
         }
     }
 }
@@ -142,7 +163,7 @@ pub fn default_piece_length(total_length: u64) -> u64 {
         .clamp(MIN_PIECE_LENGTH, MAX_DEFAULT_PIECE_LENGTH)
 }
 
-/// Accept a piece length only if it is a power of two between 16 KiB and 1 GiB.
+/// Accept a piece length only if it is a power of two from 16 KiB to 64 MiB.
 pub fn check_piece_length(n: u64) -> Result<u64, Error> {
     if n.is_power_of_two() && (MIN_PIECE_LENGTH..=MAX_PIECE_LENGTH).contains(&n) {
         Ok(n)
@@ -163,89 +184,103 @@ pub fn create(
         None => default_piece_length(layout.total_length),
     };
     let pieces = hash_pieces(&layout.files, piece_length, progress)?;
-    Ok(build(&layout, piece_length, &pieces, opts))
+    build(&layout, piece_length, &pieces, opts)
 }
 
-/// Write the torrent: a canonical bencoded dictionary (keys in sorted order).
-pub fn build(layout: &Layout, piece_length: u64, pieces: &[[u8; 20]], opts: &Options) -> Created {
-    let mut w = Writer(Vec::with_capacity(
-        pieces.len() * 20 + 256 * layout.files.len() + 512,
-    ));
+/// The `info` dictionary as written (serde_bencode sorts the keys; `None` fields are left out).
+#[derive(Serialize)]
+struct InfoDict<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    files: Option<Vec<FileDict<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    length: Option<u64>,
+    name: &'a Bytes,
+    #[serde(rename = "piece length")]
+    piece_length: u64,
+    pieces: &'a Bytes,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    private: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<&'a str>,
+}
+
+/// One entry of `files`.
+#[derive(Serialize)]
+struct FileDict<'a> {
+    length: u64,
+    path: Vec<&'a Bytes>,
+}
+
+/// The metainfo file around the `info` dictionary.
+#[derive(Serialize)]
+struct MetainfoDict<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    announce: Option<&'a str>,
+    #[serde(rename = "announce-list", skip_serializing_if = "Option::is_none")]
+    announce_list: Option<Vec<&'a Vec<String>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    comment: Option<&'a str>,
+    #[serde(rename = "created by", skip_serializing_if = "Option::is_none")]
+    created_by: Option<&'a str>,
+    #[serde(rename = "creation date", skip_serializing_if = "Option::is_none")]
+    creation_date: Option<i64>,
+    info: &'a InfoDict<'a>,
+    #[serde(rename = "url-list", skip_serializing_if = "<[_]>::is_empty")]
+    url_list: &'a [String],
+}
+
+/// Write the torrent: a canonical bencoded dictionary (keys in sorted order), through
+/// `serde_bencode`. The info hash is SHA-1 over the `info` value's encoding, which is the same
+/// bytes inside the file (the encoding is deterministic; `bt-make` reads its output back to
+/// check).
+pub fn build(
+    layout: &Layout,
+    piece_length: u64,
+    pieces: &[[u8; 20]],
+    opts: &Options,
+) -> Result<Created, Error> {
+    let files = (!layout.single_file).then(|| {
+        layout
+            .files
+            .iter()
+            .map(|f| FileDict {
+                length: f.length,
+                path: f.path.iter().map(|c| Bytes::new(c)).collect(),
+            })
+            .collect()
+    });
+    let info = InfoDict {
+        files,
+        length: layout.single_file.then_some(layout.total_length),
+        name: Bytes::new(&layout.name),
+        piece_length,
+        pieces: Bytes::new(pieces.as_flattened()),
+        private: opts.private.then_some(1),
+        source: opts.source.as_deref(),
+    };
     let urls: Vec<&String> = opts.announce.iter().flatten().collect();
-    w.raw(b"d");
-    if let Some(first) = urls.first() {
-        w.key_str("announce", first.as_bytes());
-    }
-    if urls.len() > 1 {
-        w.key("announce-list");
-        w.raw(b"l");
-        for tier in opts.announce.iter().filter(|t| !t.is_empty()) {
-            w.raw(b"l");
-            for url in tier {
-                w.bytes(url.as_bytes());
-            }
-            w.raw(b"e");
-        }
-        w.raw(b"e");
-    }
-    if let Some(c) = &opts.comment {
-        w.key_str("comment", c.as_bytes());
-    }
-    if let Some(c) = &opts.created_by {
-        w.key_str("created by", c.as_bytes());
-    }
-    if let Some(d) = opts.creation_date {
-        w.key_int("creation date", d);
-    }
-    w.key("info");
-    let info_start = w.0.len();
-    w.raw(b"d");
-    if layout.single_file {
-        w.key_int("length", layout.total_length as i64);
-    } else {
-        w.key("files");
-        w.raw(b"l");
-        for f in &layout.files {
-            w.raw(b"d");
-            w.key_int("length", f.length as i64);
-            w.key("path");
-            w.raw(b"l");
-            for c in &f.path {
-                w.bytes(c);
-            }
-            w.raw(b"ee");
-        }
-        w.raw(b"e");
-    }
-    w.key_str("name", &layout.name);
-    w.key_int("piece length", piece_length as i64);
-    w.key_str("pieces", pieces.as_flattened());
-    if opts.private {
-        w.key_int("private", 1);
-    }
-    if let Some(s) = &opts.source {
-        w.key_str("source", s.as_bytes());
-    }
-    w.raw(b"e");
-    let info_hash = InfoHash(Sha1::digest(&w.0[info_start..]).into());
-    if !opts.web_seeds.is_empty() {
-        w.key("url-list");
-        w.raw(b"l");
-        for u in &opts.web_seeds {
-            w.bytes(u.as_bytes());
-        }
-        w.raw(b"e");
-    }
-    w.raw(b"e");
-    Created {
-        bytes: w.0,
-        info_hash,
+    let metainfo = MetainfoDict {
+        announce: urls.first().map(|u| u.as_str()),
+        announce_list: (urls.len() > 1)
+            .then(|| opts.announce.iter().filter(|t| !t.is_empty()).collect()),
+        comment: opts.comment.as_deref(),
+        created_by: opts.created_by.as_deref(),
+        creation_date: opts.creation_date,
+        info: &info,
+        url_list: &opts.web_seeds,
+    };
+    let encode = |e: serde_bencode::Error| Error::Encode(e.to_string());
+    let info_bytes = serde_bencode::to_bytes(&info).map_err(encode)?;
+    let bytes = serde_bencode::to_bytes(&metainfo).map_err(encode)?;
+    Ok(Created {
+        bytes,
+        info_hash: InfoHash(Sha1::digest(&info_bytes).into()),
         name: layout.name.clone(),
         piece_length,
         piece_count: pieces.len(),
         total_length: layout.total_length,
         file_count: layout.files.len(),
-    }
+    })
 }
 
 /// Write `bytes` to `path` through a temporary file in the same directory (synced, then
@@ -300,36 +335,6 @@ pub fn write_torrent(path: &Path, bytes: &[u8], overwrite: bool) -> Result<(), E
     })
 }
 
-/// A bencode writer for values we control; the caller writes keys in sorted order.
-struct Writer(Vec<u8>);
-
-impl Writer {
-    fn raw(&mut self, b: &[u8]) {
-        self.0.extend_from_slice(b);
-    }
-    fn bytes(&mut self, b: &[u8]) {
-        self.0.extend_from_slice(b.len().to_string().as_bytes());
-        self.0.push(b':');
-        self.0.extend_from_slice(b);
-    }
-    fn int(&mut self, i: i64) {
-        self.0.push(b'i');
-        self.0.extend_from_slice(i.to_string().as_bytes());
-        self.0.push(b'e');
-    }
-    fn key(&mut self, k: &str) {
-        self.bytes(k.as_bytes());
-    }
-    fn key_str(&mut self, k: &str, v: &[u8]) {
-        self.key(k);
-        self.bytes(v);
-    }
-    fn key_int(&mut self, k: &str, v: i64) {
-        self.key(k);
-        self.int(v);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -347,6 +352,9 @@ mod tests {
         assert!(check_piece_length(16 << 10).is_ok());
         assert!(check_piece_length(8 << 10).is_err());
         assert!(check_piece_length(3 << 20).is_err());
+        assert!(check_piece_length(MAX_PIECE_LENGTH).is_ok());
+        assert!(check_piece_length(MAX_PIECE_LENGTH * 2).is_err());
+        assert!(check_piece_length(1 << 30).is_err());
         assert!(check_piece_length(2 << 30).is_err());
     }
 
@@ -383,7 +391,7 @@ mod tests {
             created_by: Some("bt/test".into()),
             ..Options::default()
         };
-        let c = build(&layout(), 16384, &[[7u8; 20]], &opts);
+        let c = build(&layout(), 16384, &[[7u8; 20]], &opts).unwrap();
         let info = format!(
             "d5:filesld6:lengthi3e4:pathl1:a1:beed6:lengthi0e4:pathl1:ceee4:name1:d\
              12:piece lengthi16384e6:pieces20:{}7:privatei1e6:source1:Se",
@@ -410,7 +418,7 @@ mod tests {
             announce: vec![vec!["http://a/".into()]],
             ..Options::default()
         };
-        let c = build(&layout(), 16384, &[[0u8; 20]], &opts);
+        let c = build(&layout(), 16384, &[[0u8; 20]], &opts).unwrap();
         let s = String::from_utf8_lossy(&c.bytes);
         assert!(s.starts_with("d8:announce9:http://a/4:info"), "{s}");
         assert!(!s.contains("private"));

@@ -5,7 +5,8 @@
 //! bytes joined with `/` (the order `mktorrent` writes, so both tools give the same info hash),
 //! and the total length is positive. Hidden entries (a name starting with `.`) and symlinks are
 //! left out unless asked for; a followed symlink that leads back into one of its own ancestor
-//! directories is skipped with a warning instead of looping.
+//! directories is skipped with a warning instead of looping. `--exclude` and `--include` patterns
+//! follow [`Globs`]: gitignore-like, `*` never crosses `/`.
 
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
@@ -21,9 +22,12 @@ pub struct WalkOptions {
     pub include_hidden: bool,
     /// Follow symlinks (otherwise they are skipped).
     pub follow_symlinks: bool,
-    /// Glob patterns (see [`glob_match`]); an entry is left out when a pattern matches its path
-    /// relative to the input, or its name.
+    /// Glob patterns (see [`Globs`]): an entry that one matches is left out (a directory with
+    /// everything below it). A single file given as the input is checked by its name.
     pub exclude: Vec<String>,
+    /// Glob patterns (see [`Globs`]): when any is given, only files that one matches go in
+    /// (directories are always walked into).
+    pub include: Vec<String>,
     /// The torrent's name instead of the input's file name.
     pub name: Option<Vec<u8>>,
     /// Files to leave out, by (device, inode): the torrent being written, when it lies inside
@@ -65,6 +69,10 @@ pub fn walk(root: &Path, opts: &WalkOptions) -> Result<Layout, Error> {
     };
     let meta = fs::metadata(root).map_err(io)?;
     let name = torrent_name(root, opts)?;
+    let filter = Filter {
+        exclude: Globs::new(&opts.exclude)?,
+        include: Globs::new(&opts.include)?,
+    };
     let mut layout = Layout {
         name,
         single_file: meta.is_file(),
@@ -73,6 +81,10 @@ pub fn walk(root: &Path, opts: &WalkOptions) -> Result<Layout, Error> {
         warnings: Vec::new(),
     };
     if meta.is_file() {
+        let own = default_name(root)?;
+        if !filter.takes_file(&[own]) {
+            return Err(Error::Filtered(root.to_path_buf()));
+        }
         layout.files.push(InputFile {
             path: vec![layout.name.clone()],
             disk: root.to_path_buf(),
@@ -82,6 +94,7 @@ pub fn walk(root: &Path, opts: &WalkOptions) -> Result<Layout, Error> {
         let mut ancestors = vec![(meta.dev(), meta.ino())];
         let mut walker = Walker {
             opts,
+            filter: &filter,
             layout: &mut layout,
             ancestors: &mut ancestors,
         };
@@ -148,21 +161,28 @@ fn check_name(name: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
+/// `--exclude` and `--include`, compiled.
+struct Filter {
+    exclude: Globs,
+    include: Globs,
+}
+
+impl Filter {
+    /// Whether the file at `rel` goes in.
+    fn takes_file(&self, rel: &[Vec<u8>]) -> bool {
+        !self.exclude.matches(rel, false)
+            && (self.include.is_empty() || self.include.matches(rel, false))
+    }
+}
+
 struct Walker<'a> {
     opts: &'a WalkOptions,
+    filter: &'a Filter,
     layout: &'a mut Layout,
     ancestors: &'a mut Vec<(u64, u64)>,
 }
 
 impl Walker<'_> {
-    fn excluded(&self, rel: &[Vec<u8>], name: &[u8]) -> bool {
-        let joined = rel.join(&b'/');
-        self.opts
-            .exclude
-            .iter()
-            .any(|g| glob_match(g.as_bytes(), &joined) || glob_match(g.as_bytes(), name))
-    }
-
     fn dir(&mut self, dir: &Path, rel: &mut Vec<Vec<u8>>) -> Result<(), Error> {
         let io = |e| Error::Io {
             path: dir.to_path_buf(),
@@ -175,18 +195,15 @@ impl Walker<'_> {
                 continue;
             }
             let path = entry.path();
-            rel.push(name.clone());
-            let result = self.entry(&path, &name, rel);
+            rel.push(name);
+            let result = self.entry(&path, rel);
             rel.pop();
             result?;
         }
         Ok(())
     }
 
-    fn entry(&mut self, path: &Path, name: &[u8], rel: &mut Vec<Vec<u8>>) -> Result<(), Error> {
-        if self.excluded(rel, name) {
-            return Ok(());
-        }
+    fn entry(&mut self, path: &Path, rel: &mut Vec<Vec<u8>>) -> Result<(), Error> {
         let io = |e| Error::Io {
             path: path.to_path_buf(),
             source: e,
@@ -198,6 +215,7 @@ impl Walker<'_> {
             }
             match fs::metadata(path) {
                 Ok(m) => meta = m,
+                Err(_) if self.filter.exclude.matches(rel, false) => return Ok(()),
                 Err(e) => {
                     let w = format!("skipped {}: {e}", path.display());
                     self.layout.warnings.push(w);
@@ -205,8 +223,13 @@ impl Walker<'_> {
                 }
             }
         }
+        if self.filter.exclude.matches(rel, meta.is_dir()) {
+            return Ok(());
+        }
         if meta.is_file() {
-            if self.opts.skip_files.contains(&(meta.dev(), meta.ino())) {
+            if self.opts.skip_files.contains(&(meta.dev(), meta.ino()))
+                || !self.filter.takes_file(rel)
+            {
                 return Ok(());
             }
             self.layout.files.push(InputFile {
@@ -233,78 +256,81 @@ impl Walker<'_> {
     }
 }
 
-/// Shell-style glob match over bytes: `*` matches any run of bytes (`/` included), `?` one byte,
-/// `[abc]`, `[a-z]` and `[!a]` (or `[^a]`) one byte of a set, `\x` the byte `x` itself. An
-/// unclosed `[` is an ordinary byte.
-pub fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
-    let (mut p, mut t) = (0, 0);
-    // Where to resume after the last `*`: pattern index after it, text index it covers up to.
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        if let Some((matched, next)) = step(pattern, p, text[t]) {
-            if matched {
-                p = next;
-                t += 1;
-                continue;
-            }
-        } else if p < pattern.len() && pattern[p] == b'*' {
-            p += 1;
-            star = Some((p, t));
-            continue;
-        }
-        match star {
-            Some((sp, st)) => {
-                p = sp;
-                t = st + 1;
-                star = Some((sp, st + 1));
-            }
-            None => return false,
-        }
-    }
-    while p < pattern.len() && pattern[p] == b'*' {
-        p += 1;
-    }
-    p == pattern.len()
+/// One compiled `--exclude` or `--include` pattern.
+#[derive(Debug, Clone)]
+struct Rule {
+    matcher: globset::GlobMatcher,
+    /// The pattern holds a `/` before its end: it matches the path from the input's root.
+    /// Otherwise it matches an entry's name at any depth.
+    anchored: bool,
+    /// The pattern ends in `/`: it matches directories only.
+    dir_only: bool,
 }
 
-/// Match one text byte against the pattern element at `p`: `Some((matched, next p))`, or `None`
-/// at the end of the pattern or at a `*`.
-fn step(pattern: &[u8], p: usize, byte: u8) -> Option<(bool, usize)> {
-    match *pattern.get(p)? {
-        b'*' => None,
-        b'?' => Some((true, p + 1)),
-        b'\\' if p + 1 < pattern.len() => Some((pattern[p + 1] == byte, p + 2)),
-        b'[' => match class(pattern, p + 1, byte) {
-            Some(r) => Some(r),
-            None => Some((byte == b'[', p + 1)),
-        },
-        c => Some((c == byte, p + 1)),
-    }
+/// Glob patterns with gitignore-like semantics (compiled by the `globset` crate):
+/// - `*` matches any run of characters and `?` one character, neither ever matching `/`;
+///   `[abc]`, `[a-z]`, `[!a]` match one character of a set; `\*` is a literal `*`;
+/// - `**` as a whole path component matches any number of directories, none included:
+///   `**/x.bin` matches `x.bin` and `a/b/x.bin`, `cache/**` everything below `cache`;
+/// - a pattern without `/` (or with only a trailing one) matches an entry's name at any depth;
+///   a pattern with a `/` at its start or middle matches the path from the input's root;
+/// - a trailing `/` matches directories only.
+///
+/// Matching is case-sensitive and on bytes (names need not be UTF-8).
+#[derive(Debug, Clone, Default)]
+pub struct Globs {
+    rules: Vec<Rule>,
 }
 
-/// A `[...]` set starting after the `[` at `start`; `None` if it is never closed.
-fn class(pattern: &[u8], start: usize, byte: u8) -> Option<(bool, usize)> {
-    let mut i = start;
-    let negate = matches!(pattern.get(i), Some(b'!') | Some(b'^'));
-    if negate {
-        i += 1;
+impl Globs {
+    /// Compile `patterns`; an empty or malformed pattern is an error naming it.
+    pub fn new(patterns: &[String]) -> Result<Globs, Error> {
+        let mut rules = Vec::with_capacity(patterns.len());
+        for p in patterns {
+            let bad = |reason: String| Error::Glob {
+                pattern: p.clone(),
+                reason,
+            };
+            let (body, dir_only) = match p.strip_suffix('/') {
+                Some(b) => (b, true),
+                None => (p.as_str(), false),
+            };
+            let anchored = body.contains('/');
+            let body = body.strip_prefix('/').unwrap_or(body);
+            if body.is_empty() {
+                return Err(bad("the pattern matches no name".into()));
+            }
+            let glob = globset::GlobBuilder::new(body)
+                .literal_separator(true)
+                .backslash_escape(true)
+                .build()
+                .map_err(|e| bad(e.kind().to_string()))?;
+            rules.push(Rule {
+                matcher: glob.compile_matcher(),
+                anchored,
+                dir_only,
+            });
+        }
+        Ok(Globs { rules })
     }
-    let mut matched = false;
-    let mut first = true;
-    loop {
-        let c = *pattern.get(i)?;
-        if c == b']' && !first {
-            return Some((matched != negate, i + 1));
-        }
-        first = false;
-        if pattern.get(i + 1) == Some(&b'-') && pattern.get(i + 2).is_some_and(|&e| e != b']') {
-            let end = pattern[i + 2];
-            matched |= c <= byte && byte <= end;
-            i += 3;
-        } else {
-            matched |= c == byte;
-            i += 1;
-        }
+
+    /// True when no pattern was given.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// Whether some pattern matches the entry at `rel` (path components below the input's root,
+    /// the last one its name), a directory when `is_dir`.
+    pub fn matches(&self, rel: &[Vec<u8>], is_dir: bool) -> bool {
+        let Some(name) = rel.last() else {
+            return false;
+        };
+        let joined = rel.join(&b'/');
+        let as_path = |b: &[u8]| Path::new(std::ffi::OsStr::from_bytes(b)).to_path_buf();
+        let (name, joined) = (as_path(name), as_path(&joined));
+        self.rules.iter().any(|r| {
+            (is_dir || !r.dir_only) && r.matcher.is_match(if r.anchored { &joined } else { &name })
+        })
     }
 }
 
@@ -312,37 +338,79 @@ fn class(pattern: &[u8], start: usize, byte: u8) -> Option<(bool, usize)> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn globs() {
-        let m = |p: &str, t: &str| glob_match(p.as_bytes(), t.as_bytes());
-        assert!(m("*.log", "x.log"));
-        assert!(m("*.log", "a/b/x.log"));
-        assert!(!m("*.log", "x.logs"));
-        assert!(m("a?c", "abc"));
-        assert!(!m("a?c", "ac"));
-        assert!(m("[abc]x", "bx"));
-        assert!(!m("[!abc]x", "bx"));
-        assert!(m("[^abc]x", "dx"));
-        assert!(m("[a-c]", "b"));
-        assert!(!m("[a-c]", "d"));
-        assert!(m("[]]", "]"));
-        assert!(m("[a-]", "-"));
-        assert!(m("a[b", "a[b"));
-        assert!(m("\\*", "*"));
-        assert!(!m("\\*", "x"));
-        assert!(m("*", ""));
-        assert!(m("**a*b*", "xxaybz"));
-        assert!(!m("*a*b", "xxaybz"));
-        assert!(m("cache/*", "cache/x/y"));
-        assert!(!m("", "x"));
-        assert!(m("", ""));
+    /// Whether `patterns` match the file (or directory, with a trailing `/`) at `path`.
+    fn m(pattern: &str, path: &str) -> bool {
+        let g = Globs::new(&[pattern.to_string()]).unwrap();
+        let (path, is_dir) = match path.strip_suffix('/') {
+            Some(p) => (p, true),
+            None => (path, false),
+        };
+        let rel: Vec<Vec<u8>> = path.split('/').map(|c| c.as_bytes().to_vec()).collect();
+        g.matches(&rel, is_dir)
     }
 
     #[test]
-    fn glob_is_not_exponential() {
-        let text = vec![b'a'; 2000];
-        let pat = b"*a*a*a*a*a*a*a*a*a*b";
-        assert!(!glob_match(pat, &text));
+    fn star_does_not_cross_slash() {
+        assert!(m("a/*.bin", "a/x.bin"));
+        assert!(!m("a/*.bin", "a/b/x.bin"));
+        assert!(!m("a?b", "a/b"));
+        assert!(m("a?c", "abc"));
+        assert!(!m("a?c", "ac"));
+    }
+
+    #[test]
+    fn double_star_matches_any_number_of_directories() {
+        assert!(m("**/*.bin", "a.bin"));
+        assert!(m("**/*.bin", "x/y/a.bin"));
+        assert!(m("a/**/z", "a/z"));
+        assert!(m("a/**/z", "a/b/c/z"));
+        assert!(m("cache/**", "cache/x"));
+        assert!(m("cache/**", "cache/x/y"));
+        assert!(!m("cache/**", "other/cache/x"));
+    }
+
+    #[test]
+    fn a_pattern_without_slash_matches_the_name_at_any_depth() {
+        assert!(m("*.log", "x.log"));
+        assert!(m("*.log", "a/b/x.log"));
+        assert!(!m("*.log", "x.logs"));
+        assert!(m("cache", "deep/down/cache/"));
+        // A slash anywhere but the end anchors the pattern at the root.
+        assert!(m("/top.txt", "top.txt"));
+        assert!(!m("/top.txt", "sub/top.txt"));
+        assert!(!m("sub/x", "a/sub/x"));
+    }
+
+    #[test]
+    fn trailing_slash_matches_directories_only() {
+        assert!(m("build/", "build/"));
+        assert!(m("build/", "x/build/"));
+        assert!(!m("build/", "build"));
+    }
+
+    #[test]
+    fn sets_and_escapes() {
+        assert!(m("[abc]x", "bx"));
+        assert!(!m("[!abc]x", "bx"));
+        assert!(m("[a-c]", "b"));
+        assert!(!m("[a-c]", "d"));
+        assert!(m("\\*", "*"));
+        assert!(!m("\\*", "x"));
+    }
+
+    #[test]
+    fn bad_patterns_are_errors_naming_them() {
+        for bad in ["", "/", "a[", "{a,b"] {
+            let e = Globs::new(&[bad.to_string()]).unwrap_err();
+            assert!(e.to_string().contains(&format!("{bad:?}")), "{e}");
+        }
+    }
+
+    #[test]
+    fn non_utf8_names_match_as_bytes() {
+        let g = Globs::new(&["*.bin".to_string()]).unwrap();
+        assert!(g.matches(&[b"\xff\xfe.bin".to_vec()], false));
+        assert!(!g.matches(&[b"\xff\xfe.txt".to_vec()], false));
     }
 
     #[test]

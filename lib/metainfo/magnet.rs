@@ -3,7 +3,7 @@
 //! value percent-encoded byte by byte (only RFC 3986 unreserved characters stay literal), so any
 //! name or URL survives a round trip.
 
-use super::{hex, unhex, Error, InfoHash, InfoHashV2, Torrent};
+use super::{unhex, Error, InfoHash, InfoHashV2, Torrent};
 
 /// What a magnet link holds.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -150,47 +150,27 @@ fn push_unique(list: &mut Vec<String>, v: String) {
     }
 }
 
-/// Percent-encode every byte except RFC 3986 unreserved characters.
+/// The bytes [`percent_encode`] escapes: all but the RFC 3986 unreserved characters
+/// (`A-Z a-z 0-9 - . _ ~`).
+const NOT_UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Percent-encode every byte except RFC 3986 unreserved characters (as `%XX`, upper case).
 pub fn percent_encode(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 3);
-    for &b in bytes {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            s.push(b as char);
-        } else {
-            s.push('%');
-            s.push_str(&hex(&[b]).to_ascii_uppercase());
-        }
-    }
-    s
+    percent_encoding::percent_encode(bytes, NOT_UNRESERVED).to_string()
 }
 
 /// Decode `%XX` escapes (a `%` not followed by two hex digits stays literal); with `plus`,
 /// `+` becomes a space.
 pub fn percent_decode(s: &str, plus: bool) -> Vec<u8> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' if i + 2 < b.len() => {
-                match std::str::from_utf8(&b[i + 1..i + 3])
-                    .ok()
-                    .and_then(unhex::<1>)
-                {
-                    Some([v]) => {
-                        out.push(v);
-                        i += 3;
-                        continue;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b'+' if plus => out.push(b' '),
-            c => out.push(c),
-        }
-        i += 1;
+    if plus && s.contains('+') {
+        // A literal `+` only: an escaped one (`%2B`) is no `+` until decoded.
+        return percent_encoding::percent_decode_str(&s.replace('+', " ")).collect();
     }
-    out
+    percent_encoding::percent_decode_str(s).collect()
 }
 
 /// 32 RFC 4648 base32 characters (either case) to 20 bytes.

@@ -33,12 +33,14 @@ use std::fmt;
 use std::path::PathBuf;
 
 mod error;
+mod from_magnet;
 mod magnet;
 mod parse;
 mod paths;
 pub mod v2;
 
 pub use error::Error;
+pub use from_magnet::torrent_from_magnet;
 pub use magnet::{percent_decode, percent_encode, Magnet};
 
 /// Longest file accepted: 16 TiB (2^44 bytes). A v2 file of that size already has 2^30

@@ -11,7 +11,10 @@
 //! [`BLOCK`] bytes, a piece message's data lies inside its piece. A caller drops a peer on any
 //! [`Error`]; nothing else needs checking.
 
+pub mod ext;
+pub mod metadata;
 pub mod mse;
+pub mod pex;
 
 use std::fmt;
 
@@ -35,35 +38,19 @@ const FAST_BIT: u8 = 0x04;
 pub struct PeerId(pub [u8; 20]);
 
 impl PeerId {
-    /// A fresh Azureus-style id: `-BT0100-` followed by 12 random bytes from `/dev/urandom`.
-    pub fn generate() -> PeerId {
+    /// A fresh Azureus-style id: `-BT0100-` followed by 12 random bytes from the operating
+    /// system (`getrandom`); an error when it has none to give (no predictable fallback).
+    pub fn generate() -> Result<PeerId, getrandom::Error> {
         let mut id = [0u8; 20];
         id[..8].copy_from_slice(b"-BT0100-");
-        let mut rnd = [0u8; 12];
-        if !read_urandom(&mut rnd) {
-            // Fall back on the clock and the pid: unique enough to tell runs apart.
-            let t = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0);
-            let mixed = t ^ ((std::process::id() as u128) << 64);
-            rnd.copy_from_slice(&mixed.to_le_bytes()[..12]);
-        }
-        id[8..].copy_from_slice(&rnd);
-        PeerId(id)
+        getrandom::fill(&mut id[8..])?;
+        Ok(PeerId(id))
     }
 
     /// Lowercase hex.
     pub fn hex(&self) -> String {
         crate::metainfo::hex(&self.0)
     }
-}
-
-fn read_urandom(buf: &mut [u8]) -> bool {
-    use std::io::Read;
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(buf))
-        .is_ok()
 }
 
 impl fmt::Debug for PeerId {
@@ -593,6 +580,8 @@ pub struct ExtHandshake {
     pub client: Option<String>,
     /// `reqq`: how many outstanding requests the sender queues.
     pub reqq: Option<u32>,
+    /// `metadata_size` (BEP 9): bytes of the sender's info dictionary (positive).
+    pub metadata_size: Option<u64>,
 }
 
 impl ExtHandshake {
@@ -628,6 +617,11 @@ impl ExtHandshake {
             .get("reqq")
             .and_then(|v| v.as_int())
             .and_then(|v| u32::try_from(v).ok());
+        h.metadata_size = dict
+            .get("metadata_size")
+            .and_then(|v| v.as_int())
+            .and_then(|v| u64::try_from(v).ok())
+            .filter(|&v| v > 0);
         Ok(h)
     }
 
@@ -653,6 +647,10 @@ impl ExtHandshake {
             int(&mut out, *id as i64);
         }
         out.push(b'e');
+        if let Some(n) = self.metadata_size {
+            bytes(&mut out, b"metadata_size");
+            int(&mut out, n.min(i64::MAX as u64) as i64);
+        }
         if let Some(p) = self.port {
             bytes(&mut out, b"p");
             int(&mut out, p as i64);
@@ -716,6 +714,7 @@ mod tests {
                     port: Some(6881),
                     client: Some("bt 0.1".into()),
                     reqq: Some(500),
+                    metadata_size: Some(31_337),
                 }
                 .encode(),
             },
@@ -769,8 +768,8 @@ mod tests {
 
     #[test]
     fn peer_ids_are_azureus_style_and_random() {
-        let a = PeerId::generate();
-        let b = PeerId::generate();
+        let a = PeerId::generate().unwrap();
+        let b = PeerId::generate().unwrap();
         assert_eq!(&a.0[..8], b"-BT0100-");
         assert_ne!(a, b);
         assert_eq!(a.hex().len(), 40);

@@ -1,22 +1,28 @@
-//! Message Stream Encryption (MSE/PE), the responder side: the obfuscated handshake that
-//! aria2, Transmission and libtorrent try first when they connect to a peer.
+//! Message Stream Encryption (MSE/PE): the obfuscated handshake that aria2, Transmission,
+//! qBittorrent and libtorrent try first when they connect to a peer, both sides of it, and the
+//! RC4 [`Cipher`] that wraps the rest of the stream when RC4 is selected.
 //!
-//! No I/O here: [`Responder`] is a state machine fed with the bytes read from the connection.
-//! [`Responder::want`] says how many bytes the caller may read next; it never asks for a byte
-//! beyond the end of the handshake, so whatever follows on the wire is left in the socket for
-//! the ordinary peer protocol. [`Responder::feed`] returns the bytes to send back.
+//! No I/O here: [`Initiator`] and [`Responder`] are state machines fed with the bytes read from
+//! the connection. `want` says how many bytes the caller may read next; it never asks for a
+//! byte beyond the end of the handshake, so whatever follows on the wire is left in the socket
+//! for the ordinary peer protocol. `feed` returns the bytes to send back.
 //!
-//! The exchange: the initiator sends its Diffie-Hellman key Ya and up to 512 bytes of padding;
-//! we answer with Yb and our padding. Both compute the secret S. The initiator then sends
-//! `SHA1("req1", S)` (we search for it to skip its padding),
+//! The exchange: the initiator sends its Diffie-Hellman key Ya and up to 512 bytes of padding
+//! (PadA); the responder answers with Yb and its padding (PadB). Both compute the secret S. The
+//! initiator then sends `SHA1("req1", S)` (the responder searches for it to skip PadA),
 //! `SHA1("req2", info hash) xor SHA1("req3", S)` (names the torrent without revealing it), and,
-//! RC4-encrypted, eight zero bytes, the crypto methods it offers, its padding and the initial
-//! payload (usually the BitTorrent handshake). We answer, RC4-encrypted, eight zero bytes and
-//! the method we select. RC4 keys are `SHA1("keyA"|"keyB", S, info hash)`; the first 1024 bytes
-//! of each keystream are discarded.
+//! RC4-encrypted, eight zero bytes (VC), the crypto methods it offers, its padding (PadC) and the
+//! initial payload (usually the BitTorrent handshake). The responder answers, RC4-encrypted, VC,
+//! the method it selects and its padding (PadD); the initiator finds the encrypted VC to skip
+//! PadB. RC4 keys are `SHA1("keyA"|"keyB", S, info hash)` (keyA encrypts what the initiator
+//! sends); the first 1024 bytes of each keystream are discarded. When RC4 is selected the same
+//! two keystreams go on over the whole connection; when plaintext is selected they stop after
+//! the handshake.
 //!
 //! Invariants: every length read from the peer is bounded (padding 512 bytes, the initial
-//! payload 65535 bytes by its 16-bit length) and every buffer here is bounded by them.
+//! payload 65535 bytes by its 16-bit length, the synchronisation searches 512 + 20 bytes) and
+//! every buffer here is bounded by them. A [`Policy`] decides the methods: `require` never
+//! selects or accepts plaintext, `off` never RC4.
 
 use sha1::{Digest, Sha1};
 use std::fmt;
@@ -58,12 +64,20 @@ pub enum Error {
     IaTooLong,
     /// No offered crypto method is one we accept.
     NoCommonMethod,
+    /// The responder selected a method we did not offer, or more than one.
+    BadSelect(u32),
     /// `feed` was given more bytes than `want` allowed, or called after the end.
     Misuse,
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Error::BadSelect(m) = self {
+            return write!(
+                f,
+                "MSE: the peer selected crypto method {m:#x}, not one we offered"
+            );
+        }
         f.write_str(match self {
             Error::BadKey => "MSE: invalid public key",
             Error::NoSync => "MSE: no synchronisation hash within the padding limit",
@@ -72,6 +86,7 @@ impl fmt::Display for Error {
             Error::PadTooLong => "MSE: padding longer than 512 bytes",
             Error::IaTooLong => "MSE: initial payload too long",
             Error::NoCommonMethod => "MSE: no common crypto method",
+            Error::BadSelect(_) => unreachable!("written above"),
             Error::Misuse => "MSE: internal misuse of the handshake state machine",
         })
     }
@@ -269,35 +284,20 @@ pub fn req23(info_hash: &[u8; 20], s: &[u8; KEY_LEN]) -> [u8; 20] {
     std::array::from_fn(|i| a[i] ^ b[i])
 }
 
-/// The RC4 stream cipher.
-#[derive(Clone)]
-pub struct Rc4 {
-    s: [u8; 256],
-    i: u8,
-    j: u8,
-}
+/// The RC4 stream cipher with a 20-byte key, as MSE uses it (the `rc4` crate does the work).
+pub struct Rc4(rc4::Rc4<rc4::consts::U20>);
 
 impl Rc4 {
-    /// A cipher keyed with `key` (1 to 256 bytes).
-    pub fn new(key: &[u8]) -> Rc4 {
-        let mut s: [u8; 256] = std::array::from_fn(|i| i as u8);
-        let mut j = 0u8;
-        for i in 0..256 {
-            j = j.wrapping_add(s[i]).wrapping_add(key[i % key.len()]);
-            s.swap(i, j as usize);
-        }
-        Rc4 { s, i: 0, j: 0 }
+    /// A cipher keyed with `key`.
+    pub fn new(key: &[u8; 20]) -> Rc4 {
+        use rc4::KeyInit;
+        Rc4(rc4::Rc4::new(key.into()))
     }
 
     /// Encrypt or decrypt `data` in place (the same operation).
     pub fn apply(&mut self, data: &mut [u8]) {
-        for b in data {
-            self.i = self.i.wrapping_add(1);
-            self.j = self.j.wrapping_add(self.s[self.i as usize]);
-            self.s.swap(self.i as usize, self.j as usize);
-            let k = self.s[self.s[self.i as usize].wrapping_add(self.s[self.j as usize]) as usize];
-            *b ^= k;
-        }
+        use rc4::StreamCipher;
+        self.0.apply_keystream(data);
     }
 
     /// The MSE cipher for `name` ("keyA": initiator to responder, "keyB": the other way), with
@@ -306,6 +306,344 @@ impl Rc4 {
         let mut c = Rc4::new(&sha1(&[name, s, info_hash]));
         c.apply(&mut [0u8; 1024]);
         c
+    }
+}
+
+// ---- policy, random keys, the stream cipher ----
+
+/// Which connections are encrypted (the `--encryption prefer|require|off` flag).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Policy {
+    /// Dial with MSE offering both methods, fall back to a plain handshake when the peer does
+    /// not answer it; accept both. As responder, plaintext is selected when the initiator
+    /// offers it (the header stays obfuscated, the bulk data costs nothing), RC4 otherwise (as
+    /// libtorrent does with its default `prefer_rc4 = false`).
+    #[default]
+    Prefer,
+    /// Only MSE with RC4 for the whole stream: plaintext is neither offered, selected nor
+    /// accepted, and a plain BitTorrent handshake is refused.
+    Require,
+    /// Never RC4: dial with a plain handshake; an MSE handshake from a peer is answered only
+    /// when it offers plaintext.
+    Off,
+}
+
+impl Policy {
+    /// The crypto methods offered as initiator (`crypto_provide`) and accepted as responder: a
+    /// mask of [`CRYPTO_PLAIN`] and [`CRYPTO_RC4`].
+    pub fn methods(self) -> u32 {
+        match self {
+            Policy::Prefer => CRYPTO_PLAIN | CRYPTO_RC4,
+            Policy::Require => CRYPTO_RC4,
+            Policy::Off => CRYPTO_PLAIN,
+        }
+    }
+
+    /// Whether to open outgoing connections with an MSE handshake (else a plain one).
+    pub fn dial_encrypted(self) -> bool {
+        self != Policy::Off
+    }
+
+    /// Whether an outgoing connection whose MSE handshake the peer did not answer may be
+    /// retried with a plain handshake.
+    pub fn plain_fallback(self) -> bool {
+        self == Policy::Prefer
+    }
+
+    /// Whether an incoming plain BitTorrent handshake is accepted.
+    pub fn accepts_plain(self) -> bool {
+        self != Policy::Require
+    }
+}
+
+/// Fill `buf` with random bytes for private keys and padding (the one place MSE draws
+/// randomness: the operating system's generator through `getrandom`; a failure is an error,
+/// never a predictable fallback).
+fn fill_random(buf: &mut [u8]) -> Result<(), getrandom::Error> {
+    getrandom::fill(buf)
+}
+
+/// A fresh random 160-bit private exponent.
+pub fn random_private() -> Result<[u8; 20], getrandom::Error> {
+    let mut k = [0u8; 20];
+    fill_random(&mut k)?;
+    Ok(k)
+}
+
+/// Random padding of a random length below `max` (at most [`MAX_PAD`]).
+pub fn random_pad(max: usize) -> Result<Vec<u8>, getrandom::Error> {
+    let mut len = [0u8; 2];
+    fill_random(&mut len)?;
+    let mut pad = vec![0u8; u16::from_be_bytes(len) as usize % max.clamp(1, MAX_PAD + 1)];
+    fill_random(&mut pad)?;
+    Ok(pad)
+}
+
+/// One direction of a connection's stream: RC4 or nothing.
+pub struct Keystream(Option<Rc4>);
+
+impl Keystream {
+    /// XOR the keystream into `buf` in place (encrypts or decrypts; nothing when plaintext).
+    pub fn apply(&mut self, buf: &mut [u8]) {
+        if let Some(c) = &mut self.0 {
+            c.apply(buf);
+        }
+    }
+
+    /// Whether bytes are transformed.
+    pub fn is_encrypted(&self) -> bool {
+        self.0.is_some()
+    }
+}
+
+/// The transformation of a whole connection after its handshake: two RC4 keystreams when
+/// RC4 was selected, the identity otherwise. Apply it to every byte, in order, once.
+pub struct Cipher {
+    send: Keystream,
+    recv: Keystream,
+}
+
+impl Cipher {
+    /// No encryption (a plain handshake, or MSE with plaintext selected).
+    pub fn plain() -> Cipher {
+        Cipher {
+            send: Keystream(None),
+            recv: Keystream(None),
+        }
+    }
+
+    fn rc4(send: Rc4, recv: Rc4) -> Cipher {
+        Cipher {
+            send: Keystream(Some(send)),
+            recv: Keystream(Some(recv)),
+        }
+    }
+
+    /// Whether the stream is RC4-encrypted.
+    pub fn is_encrypted(&self) -> bool {
+        self.send.is_encrypted()
+    }
+
+    /// Encrypt bytes about to be written, in place.
+    pub fn encrypt(&mut self, buf: &mut [u8]) {
+        self.send.apply(buf);
+    }
+
+    /// Decrypt bytes just read, in place.
+    pub fn decrypt(&mut self, buf: &mut [u8]) {
+        self.recv.apply(buf);
+    }
+
+    /// The two directions apart, for a reader and a writer on different threads:
+    /// `(send, recv)`.
+    pub fn split(self) -> (Keystream, Keystream) {
+        (self.send, self.recv)
+    }
+}
+
+/// Append `data` to a handshake buffer, refusing more than the state machine asked for.
+fn take(buf: &mut Vec<u8>, data: &[u8], want: usize) -> Result<(), Error> {
+    if data.len() > want {
+        return Err(Error::Misuse);
+    }
+    buf.extend_from_slice(data);
+    Ok(())
+}
+
+/// Search `buf` for `marker` after at most [`MAX_PAD`] bytes of padding, resuming where the
+/// last search (`searched` bytes) stopped: `Ok(Some(end))` with the offset just past the marker,
+/// `Ok(None)` to read more, an error once the padding limit is passed without it.
+fn find_marker(buf: &[u8], searched: &mut usize, marker: &[u8]) -> Result<Option<usize>, Error> {
+    let from = searched.saturating_sub(marker.len() - 1);
+    let end = buf.len().min(MAX_PAD + marker.len());
+    if let Some(p) = buf[from..end]
+        .windows(marker.len())
+        .position(|w| w == marker)
+    {
+        return Ok(Some(from + p + marker.len()));
+    }
+    *searched = buf.len();
+    if buf.len() >= MAX_PAD + marker.len() {
+        return Err(Error::NoSync);
+    }
+    Ok(None)
+}
+
+// ---- the initiator state machine ----
+
+enum IState {
+    /// Reading the responder's public key Yb.
+    Key,
+    /// Searching for the encrypted VC after PadB.
+    Sync,
+    /// Reading crypto_select and len(PadD).
+    Select,
+    /// Reading PadD.
+    PadD(usize),
+    Done,
+}
+
+/// The result of a completed handshake, on either side.
+pub struct Outcome {
+    /// The torrent the initiator named.
+    pub info_hash: [u8; 20],
+    /// The selected method: [`CRYPTO_PLAIN`] or [`CRYPTO_RC4`].
+    pub method: u32,
+    /// The responder's view of the initial payload, decrypted (usually the BitTorrent
+    /// handshake; may be empty). Always empty on the initiator's side.
+    pub ia: Vec<u8>,
+    /// What to apply to every further byte of the connection.
+    pub cipher: Cipher,
+}
+
+/// The initiator side of an MSE handshake: send [`hello`](Self::hello), then read what
+/// [`want`](Self::want) allows and [`feed`](Self::feed) it, sending back what it returns, until
+/// `want` is zero; [`finish`](Self::finish) then gives the [`Outcome`]. The initial payload
+/// (our BitTorrent handshake) travels inside the handshake, so the peer's BitTorrent handshake
+/// is the first thing to read afterwards, through the cipher.
+pub struct Initiator {
+    keys: KeyPair,
+    pad_a: Vec<u8>,
+    info_hash: [u8; 20],
+    provide: u32,
+    ia: Vec<u8>,
+    state: IState,
+    buf: Vec<u8>,
+    /// `(encrypt keyA, decrypt keyB, VC as it appears encrypted on the wire)`.
+    ciphers: Option<(Rc4, Rc4, [u8; 8])>,
+    searched: usize,
+    method: u32,
+    outcome: Option<Outcome>,
+}
+
+impl Initiator {
+    /// An initiator with private key bytes `private` (random: [`random_private`]), padding
+    /// `pad_a` (at most 512 bytes kept; random: [`random_pad`]), for the torrent `info_hash`,
+    /// offering the methods in `provide` (a [`Policy::methods`] mask) and sending `ia` (at most
+    /// 65535 bytes kept) as the initial payload.
+    pub fn new(
+        private: [u8; 20],
+        mut pad_a: Vec<u8>,
+        info_hash: [u8; 20],
+        provide: u32,
+        mut ia: Vec<u8>,
+    ) -> Initiator {
+        pad_a.truncate(MAX_PAD);
+        ia.truncate(u16::MAX as usize);
+        Initiator {
+            keys: KeyPair::new(private),
+            pad_a,
+            info_hash,
+            provide,
+            ia,
+            state: IState::Key,
+            buf: Vec::new(),
+            ciphers: None,
+            searched: 0,
+            method: 0,
+            outcome: None,
+        }
+    }
+
+    /// The first bytes to send: Ya and PadA.
+    pub fn hello(&self) -> Vec<u8> {
+        let mut v = self.keys.public.to_vec();
+        v.extend_from_slice(&self.pad_a);
+        v
+    }
+
+    /// How many bytes the caller may read and feed next; never past the end of the
+    /// handshake. Zero once the handshake is done.
+    pub fn want(&self) -> usize {
+        match self.state {
+            IState::Key => KEY_LEN - self.buf.len(),
+            // The encrypted VC is not yet complete in the buffer, so it ends at least one byte
+            // later and is followed by 6 more bytes: reading 7 cannot pass the end.
+            IState::Sync => 7,
+            IState::Select => 6 - self.buf.len(),
+            IState::PadD(n) => n - self.buf.len(),
+            IState::Done => 0,
+        }
+    }
+
+    /// Feed bytes read from the responder (at most [`want`](Self::want)); returns the bytes
+    /// to send to it (may be empty).
+    pub fn feed(&mut self, data: &[u8]) -> Result<Vec<u8>, Error> {
+        let want = self.want();
+        take(&mut self.buf, data, want)?;
+        let mut out = Vec::new();
+        loop {
+            match self.state {
+                IState::Key if self.buf.len() == KEY_LEN => {
+                    let yb: [u8; KEY_LEN] = self.buf[..].try_into().expect("key length");
+                    let s = self.keys.shared(&yb)?;
+                    out.extend_from_slice(&req1(&s));
+                    out.extend_from_slice(&req23(&self.info_hash, &s));
+                    let mut enc = Rc4::mse(b"keyA", &s, &self.info_hash);
+                    let dec = Rc4::mse(b"keyB", &s, &self.info_hash);
+                    let mut tail = vec![0u8; 8];
+                    tail.extend_from_slice(&self.provide.to_be_bytes());
+                    tail.extend_from_slice(&0u16.to_be_bytes()); // no PadC
+                    tail.extend_from_slice(&(self.ia.len() as u16).to_be_bytes());
+                    tail.extend_from_slice(&self.ia);
+                    enc.apply(&mut tail);
+                    out.extend_from_slice(&tail);
+                    let mut vc = [0u8; 8];
+                    Rc4::mse(b"keyB", &s, &self.info_hash).apply(&mut vc);
+                    self.ciphers = Some((enc, dec, vc));
+                    self.buf.clear();
+                    self.state = IState::Sync;
+                }
+                IState::Sync => {
+                    let (_, dec, vc) = self.ciphers.as_mut().ok_or(Error::Misuse)?;
+                    let Some(end) = find_marker(&self.buf, &mut self.searched, &vc[..])? else {
+                        break;
+                    };
+                    dec.apply(&mut [0u8; 8]);
+                    self.buf.drain(..end);
+                    self.state = IState::Select;
+                }
+                IState::Select if self.buf.len() == 6 => {
+                    let (_, dec, _) = self.ciphers.as_mut().ok_or(Error::Misuse)?;
+                    dec.apply(&mut self.buf);
+                    let select = u32::from_be_bytes(self.buf[..4].try_into().expect("4 bytes"));
+                    if select & self.provide != select || select.count_ones() != 1 {
+                        return Err(Error::BadSelect(select));
+                    }
+                    let pad_d = u16::from_be_bytes([self.buf[4], self.buf[5]]) as usize;
+                    if pad_d > MAX_PAD {
+                        return Err(Error::PadTooLong);
+                    }
+                    self.method = select;
+                    self.buf.clear();
+                    self.state = IState::PadD(pad_d);
+                }
+                IState::PadD(n) if self.buf.len() == n => {
+                    let (enc, mut dec, _) = self.ciphers.take().ok_or(Error::Misuse)?;
+                    dec.apply(&mut self.buf);
+                    self.buf.clear();
+                    let cipher = if self.method == CRYPTO_RC4 {
+                        Cipher::rc4(enc, dec)
+                    } else {
+                        Cipher::plain()
+                    };
+                    self.outcome = Some(Outcome {
+                        info_hash: self.info_hash,
+                        method: self.method,
+                        ia: Vec::new(),
+                        cipher,
+                    });
+                    self.state = IState::Done;
+                }
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// The result, once [`want`](Self::want) is zero.
+    pub fn finish(self) -> Option<Outcome> {
+        self.outcome
     }
 }
 
@@ -323,20 +661,6 @@ enum State {
     /// Reading the initial payload.
     Ia(usize),
     Done,
-}
-
-/// The result of a completed handshake.
-pub struct Outcome {
-    /// The torrent the initiator named.
-    pub info_hash: [u8; 20],
-    /// The selected method: [`CRYPTO_PLAIN`] or [`CRYPTO_RC4`].
-    pub method: u32,
-    /// The initial payload, decrypted (usually the BitTorrent handshake; may be empty).
-    pub ia: Vec<u8>,
-    /// The cipher for further bytes from the initiator (used when `method` is RC4).
-    pub decrypt: Rc4,
-    /// The cipher for further bytes to the initiator (used when `method` is RC4).
-    pub encrypt: Rc4,
 }
 
 /// The responder side of an MSE handshake.
@@ -406,10 +730,8 @@ impl Responder {
     /// Feed bytes read from the initiator (at most [`want`](Self::want)); returns the bytes
     /// to send to it (may be empty).
     pub fn feed(&mut self, data: &[u8]) -> Result<Vec<u8>, Error> {
-        if data.len() > self.want() {
-            return Err(Error::Misuse);
-        }
-        self.buf.extend_from_slice(data);
+        let want = self.want();
+        take(&mut self.buf, data, want)?;
         let mut out = Vec::new();
         loop {
             match self.state {
@@ -423,17 +745,11 @@ impl Responder {
                 }
                 State::Sync => {
                     let marker = req1(&self.secret);
-                    let from = self.searched.saturating_sub(19);
-                    if let Some(p) = self.buf[from..].windows(20).position(|w| w == marker) {
-                        self.buf.drain(..from + p + 20);
-                        self.state = State::Header;
-                        continue;
-                    }
-                    self.searched = self.buf.len();
-                    if self.buf.len() >= MAX_PAD + 20 {
-                        return Err(Error::NoSync);
-                    }
-                    break;
+                    let Some(end) = find_marker(&self.buf, &mut self.searched, &marker)? else {
+                        break;
+                    };
+                    self.buf.drain(..end);
+                    self.state = State::Header;
                 }
                 State::Header if self.buf.len() == 34 => {
                     let named: [u8; 20] = self.buf[..20].try_into().expect("20 bytes");
@@ -485,12 +801,16 @@ impl Responder {
                         self.ciphers.take().ok_or(Error::Misuse)?;
                     let mut ia = std::mem::take(&mut self.buf);
                     decrypt.apply(&mut ia);
+                    let cipher = if self.method == CRYPTO_RC4 {
+                        Cipher::rc4(encrypt, decrypt)
+                    } else {
+                        Cipher::plain()
+                    };
                     self.outcome = Some(Outcome {
                         info_hash,
                         method: self.method,
                         ia,
-                        decrypt,
-                        encrypt,
+                        cipher,
                     });
                     self.state = State::Done;
                 }
@@ -524,16 +844,38 @@ mod tests {
     }
 
     #[test]
-    fn rc4_known_vectors() {
-        let mut d = *b"Plaintext";
-        Rc4::new(b"Key").apply(&mut d);
-        assert_eq!(d.to_vec(), unhex("bbf316e8d940af0ad3"));
-        let mut d = *b"pedia";
-        Rc4::new(b"Wiki").apply(&mut d);
-        assert_eq!(d.to_vec(), unhex("1021bf0420"));
-        let mut d = *b"Attack at dawn";
-        Rc4::new(b"Secret").apply(&mut d);
-        assert_eq!(d.to_vec(), unhex("45a01f645fc35b383552544b9bf5"));
+    fn rc4_matches_a_reference_keystream() {
+        // RC4 with the 20-byte key 01 02 .. 14: the first keystream bytes, from the key
+        // schedule and generator written out independently here.
+        let key: [u8; 20] = std::array::from_fn(|i| i as u8 + 1);
+        let mut s: [u8; 256] = std::array::from_fn(|i| i as u8);
+        let mut j = 0u8;
+        for i in 0..256 {
+            j = j.wrapping_add(s[i]).wrapping_add(key[i % 20]);
+            s.swap(i, j as usize);
+        }
+        let (mut i, mut j) = (0u8, 0u8);
+        let reference: Vec<u8> = (0..1100)
+            .map(|_| {
+                i = i.wrapping_add(1);
+                j = j.wrapping_add(s[i as usize]);
+                s.swap(i as usize, j as usize);
+                s[s[i as usize].wrapping_add(s[j as usize]) as usize]
+            })
+            .collect();
+        let mut ks = vec![0u8; 1100];
+        let mut c = Rc4::new(&key);
+        c.apply(&mut ks[..3]);
+        c.apply(&mut ks[3..]);
+        assert_eq!(ks, reference);
+        // The MSE cipher drops the first 1024 bytes.
+        let secret = [7u8; KEY_LEN];
+        let k = sha1(&[b"keyA", &secret, &[9; 20]]);
+        let mut full = vec![0u8; 1040];
+        Rc4::new(&k).apply(&mut full);
+        let mut tail = vec![0u8; 16];
+        Rc4::mse(b"keyA", &secret, &[9; 20]).apply(&mut tail);
+        assert_eq!(tail, full[1024..]);
     }
 
     #[test]
@@ -596,8 +938,8 @@ mod tests {
         assert_eq!(a.shared(&PRIME), Err(Error::BadKey));
     }
 
-    /// A minimal initiator: returns (bytes it sends first, then after seeing Yb the rest).
-    struct Initiator {
+    /// A hand-written initiator, independent of [`Initiator`]: returns (bytes it sends first, then after seeing Yb the rest).
+    struct Scripted {
         keys: KeyPair,
         info_hash: [u8; 20],
         provide: u32,
@@ -606,7 +948,7 @@ mod tests {
         ia: Vec<u8>,
     }
 
-    impl Initiator {
+    impl Scripted {
         fn first(&self) -> Vec<u8> {
             let mut v = self.keys.public.to_vec();
             v.extend(std::iter::repeat_n(0xa5, self.pad_a));
@@ -646,7 +988,7 @@ mod tests {
 
     fn handshake(provide: u32, accept: u32, pad_a: usize, chunk: usize) -> Result<Outcome, Error> {
         let ih = [0x42; 20];
-        let init = Initiator {
+        let init = Scripted {
             keys: KeyPair::new([0x33; 20]),
             info_hash: ih,
             provide,
@@ -695,7 +1037,7 @@ mod tests {
             Err(Error::NoCommonMethod)
         ));
         // Unknown torrent.
-        let init = Initiator {
+        let init = Scripted {
             keys: KeyPair::new([0x33; 20]),
             info_hash: [0x77; 20],
             provide: 3,
@@ -711,7 +1053,7 @@ mod tests {
             Some(Error::UnknownTorrent)
         );
         // An initial payload over the limit is refused before it is read.
-        let init = Initiator {
+        let init = Scripted {
             info_hash: [1; 20],
             ia: vec![0; 69],
             ..init
@@ -721,10 +1063,252 @@ mod tests {
         let (sent, _) = drive(&mut r, &init.first(), 1000).unwrap();
         let (wire, _, _) = init.second(&sent[..KEY_LEN].try_into().unwrap());
         assert_eq!(drive(&mut r, &wire, 1000).err(), Some(Error::IaTooLong));
+        // PadA of 513 bytes: refused even when req1 arrives in the same read.
+        for chunk in [35, 1000] {
+            assert_eq!(
+                handshake(CRYPTO_PLAIN, CRYPTO_PLAIN, 513, chunk).err(),
+                Some(Error::NoSync),
+                "chunk {chunk}"
+            );
+            assert!(handshake(CRYPTO_PLAIN, CRYPTO_PLAIN, 512, chunk).is_ok());
+        }
         // No sync marker within 512 bytes of padding: the search is bounded.
         let mut r = Responder::new([0x5a; 20], Vec::new(), vec![[1; 20]], 1);
         drive(&mut r, &init.first(), 1000).unwrap();
         let junk = vec![0u8; 2000];
         assert_eq!(drive(&mut r, &junk, 1000).err(), Some(Error::NoSync));
+    }
+
+    /// A byte pipe with a read position.
+    #[derive(Default)]
+    struct Pipe {
+        data: Vec<u8>,
+        read: usize,
+    }
+
+    impl Pipe {
+        fn take(&mut self, want: usize, chunk: usize) -> &[u8] {
+            let n = want.min(chunk).min(self.data.len() - self.read);
+            self.read += n;
+            &self.data[self.read - n..self.read]
+        }
+    }
+
+    /// Run an initiator and a responder against each other in memory, each reading at most
+    /// `chunk` bytes at a time; then each sends a message through its cipher. Returns both
+    /// outcomes' methods, or the first error.
+    fn converse(
+        provide: u32,
+        accept: u32,
+        pad_a: usize,
+        pad_b: usize,
+        chunk: usize,
+    ) -> Result<u32, Error> {
+        let ih = [0x42; 20];
+        let hs = b"the initiator's BitTorrent handshake".to_vec();
+        let mut i = Initiator::new([0x21; 20], vec![0xa5; pad_a], ih, provide, hs.clone());
+        let mut r = Responder::new([0x5a; 20], vec![9; pad_b], vec![[1; 20], ih], accept);
+        let (mut to_r, mut to_i) = (Pipe::default(), Pipe::default());
+        to_r.data = i.hello();
+        for _ in 0..10_000 {
+            if i.want() == 0 && r.want() == 0 {
+                break;
+            }
+            let got = to_i.take(i.want(), chunk).to_vec();
+            to_r.data.extend(i.feed(&got)?);
+            let got = to_r.take(r.want(), chunk).to_vec();
+            to_i.data.extend(r.feed(&got)?);
+        }
+        let oi = i.finish().expect("initiator finished");
+        let or = r.finish().expect("responder finished");
+        assert_eq!(oi.method, or.method);
+        assert_eq!(or.info_hash, ih);
+        assert_eq!(or.ia, hs);
+        assert_eq!(oi.cipher.is_encrypted(), oi.method == CRYPTO_RC4);
+        assert_eq!(or.cipher.is_encrypted(), or.method == CRYPTO_RC4);
+        // Nothing of the handshake is left unread on either side.
+        assert_eq!(to_r.read, to_r.data.len());
+        assert_eq!(to_i.read, to_i.data.len());
+        // The rest of the stream, both ways, through the ciphers, in pieces.
+        let (mut ci, mut cr) = (oi.cipher, or.cipher);
+        for round in 0..3u8 {
+            let msg: Vec<u8> = (0..2000u32).map(|x| x as u8 ^ round).collect();
+            let mut wire = msg.clone();
+            cr.encrypt(&mut wire[..700]);
+            cr.encrypt(&mut wire[700..]);
+            assert_eq!(wire != msg, or.method == CRYPTO_RC4);
+            ci.decrypt(&mut wire[..1]);
+            ci.decrypt(&mut wire[1..]);
+            assert_eq!(wire, msg);
+            let mut wire = msg.clone();
+            ci.encrypt(&mut wire);
+            cr.decrypt(&mut wire);
+            assert_eq!(wire, msg);
+        }
+        Ok(oi.method)
+    }
+
+    #[test]
+    fn initiator_and_responder_agree_in_both_modes() {
+        for (pad_a, pad_b, chunk) in [
+            (0, 0, 10_000),
+            (512, 512, 10_000),
+            (100, 3, 1),
+            (37, 511, 7),
+            (0, 200, 13),
+        ] {
+            let plain = converse(
+                CRYPTO_PLAIN | CRYPTO_RC4,
+                CRYPTO_PLAIN | CRYPTO_RC4,
+                pad_a,
+                pad_b,
+                chunk,
+            );
+            assert_eq!(
+                plain,
+                Ok(CRYPTO_PLAIN),
+                "pads {pad_a} {pad_b} chunk {chunk}"
+            );
+            let rc4 = converse(CRYPTO_RC4, CRYPTO_PLAIN | CRYPTO_RC4, pad_a, pad_b, chunk);
+            assert_eq!(rc4, Ok(CRYPTO_RC4), "pads {pad_a} {pad_b} chunk {chunk}");
+        }
+    }
+
+    #[test]
+    fn policies_decide_the_method() {
+        use Policy::*;
+        let cases = [
+            (Prefer, Prefer, Ok(CRYPTO_PLAIN)),
+            (Prefer, Require, Ok(CRYPTO_RC4)),
+            (Prefer, Off, Ok(CRYPTO_PLAIN)),
+            (Require, Prefer, Ok(CRYPTO_RC4)),
+            (Require, Require, Ok(CRYPTO_RC4)),
+            (Require, Off, Err(Error::NoCommonMethod)),
+            (Off, Prefer, Ok(CRYPTO_PLAIN)),
+            (Off, Require, Err(Error::NoCommonMethod)),
+            (Off, Off, Ok(CRYPTO_PLAIN)),
+        ];
+        for (dialer, listener, want) in cases {
+            let got = converse(dialer.methods(), listener.methods(), 20, 20, 64);
+            assert_eq!(got, want, "{dialer:?} dialing {listener:?}");
+        }
+        assert!(Prefer.dial_encrypted() && Prefer.plain_fallback() && Prefer.accepts_plain());
+        assert!(Require.dial_encrypted() && !Require.plain_fallback() && !Require.accepts_plain());
+        assert!(!Off.dial_encrypted() && Off.accepts_plain());
+    }
+
+    /// The responder's reply to an initiator, forged: Yb, PadB, then `tail` (VC, select,
+    /// len(PadD), PadD) encrypted with keyB. Returns the initiator after it consumed it all, or
+    /// its error.
+    fn forged_reply(provide: u32, pad_b: usize, tail: &[u8]) -> Result<Initiator, Error> {
+        let ih = [3; 20];
+        let mut i = Initiator::new([0x21; 20], Vec::new(), ih, provide, Vec::new());
+        let b = KeyPair::new([0x77; 20]);
+        let s = b.shared(&i.keys.public).unwrap();
+        let mut wire = b.public.to_vec();
+        wire.extend(std::iter::repeat_n(0x5c, pad_b));
+        let mut t = tail.to_vec();
+        Rc4::mse(b"keyB", &s, &ih).apply(&mut t);
+        wire.extend_from_slice(&t);
+        let mut at = 0;
+        while at < wire.len() && i.want() > 0 {
+            let n = i.want().min(wire.len() - at);
+            i.feed(&wire[at..at + n])?;
+            at += n;
+        }
+        Ok(i)
+    }
+
+    fn reply_tail(select: u32, pad_d: u16) -> Vec<u8> {
+        let mut t = vec![0u8; 8];
+        t.extend_from_slice(&select.to_be_bytes());
+        t.extend_from_slice(&pad_d.to_be_bytes());
+        t.extend(std::iter::repeat_n(0u8, pad_d as usize));
+        t
+    }
+
+    #[test]
+    fn initiator_refuses_hostile_replies() {
+        // A well-formed reply with 512 bytes of PadB and 512 of PadD is accepted.
+        let i = forged_reply(CRYPTO_RC4, 512, &reply_tail(CRYPTO_RC4, 512)).unwrap();
+        assert_eq!(i.want(), 0);
+        assert_eq!(i.finish().unwrap().method, CRYPTO_RC4);
+        // A method we did not offer, or both at once.
+        assert!(matches!(
+            forged_reply(CRYPTO_RC4, 0, &reply_tail(CRYPTO_PLAIN, 0)),
+            Err(Error::BadSelect(1))
+        ));
+        assert!(matches!(
+            forged_reply(CRYPTO_RC4 | CRYPTO_PLAIN, 0, &reply_tail(3, 0)),
+            Err(Error::BadSelect(3))
+        ));
+        assert!(matches!(
+            forged_reply(CRYPTO_RC4, 0, &reply_tail(0, 0)),
+            Err(Error::BadSelect(0))
+        ));
+        // PadD over 512.
+        assert!(matches!(
+            forged_reply(CRYPTO_RC4, 0, &reply_tail(CRYPTO_RC4, 513)),
+            Err(Error::PadTooLong)
+        ));
+        // No VC within 512 bytes of PadB: the search is bounded.
+        assert!(matches!(
+            forged_reply(CRYPTO_RC4, 513, &reply_tail(CRYPTO_RC4, 0)),
+            Err(Error::NoSync)
+        ));
+        // A degenerate public key.
+        let mut i = Initiator::new([1; 20], Vec::new(), [3; 20], CRYPTO_RC4, Vec::new());
+        assert!(matches!(i.feed(&[0u8; KEY_LEN]), Err(Error::BadKey)));
+        // More bytes than asked for.
+        let mut i = Initiator::new([1; 20], Vec::new(), [3; 20], CRYPTO_RC4, Vec::new());
+        assert!(matches!(i.feed(&[7u8; KEY_LEN + 1]), Err(Error::Misuse)));
+    }
+
+    #[test]
+    fn random_keys_and_pads_are_bounded() {
+        assert_ne!(random_private().unwrap(), random_private().unwrap());
+        for _ in 0..50 {
+            assert!(random_pad(MAX_PAD + 1000).unwrap().len() <= MAX_PAD);
+            assert!(random_pad(16).unwrap().len() < 16);
+        }
+        assert!(random_pad(0).unwrap().is_empty());
+        let i = Initiator::new(
+            random_private().unwrap(),
+            vec![1; 600],
+            [0; 20],
+            3,
+            Vec::new(),
+        );
+        assert_eq!(i.hello().len(), KEY_LEN + MAX_PAD);
+    }
+
+    #[test]
+    fn garbage_from_a_responder_ends_in_an_error_or_a_bounded_wait() {
+        // Random bytes after a valid Yb: the initiator never reads past 512 + 8 bytes of them
+        // without failing, and never panics.
+        let b = KeyPair::new([0x77; 20]);
+        let mut x = 0x1234_5678_9abc_def1u64;
+        for round in 0..40 {
+            let mut i = Initiator::new([0x21; 20], Vec::new(), [3; 20], 3, Vec::new());
+            i.feed(&b.public).unwrap();
+            let mut fed = 0;
+            let r = loop {
+                let n = i.want();
+                let junk: Vec<u8> = (0..n)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        x as u8
+                    })
+                    .collect();
+                fed += n;
+                match i.feed(&junk) {
+                    Err(e) => break e,
+                    Ok(_) => assert!(fed <= MAX_PAD + 8 + 6 + MAX_PAD, "round {round}"),
+                }
+            };
+            assert_eq!(r, Error::NoSync, "round {round}");
+        }
     }
 }

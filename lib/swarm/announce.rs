@@ -45,7 +45,19 @@ fn run(
     stop: &AtomicBool,
     report: &dyn Fn(Announced),
 ) {
-    let mut req = AnnounceRequest::new(s.info_hash(), port, s.left());
+    let mut req = match AnnounceRequest::new(s.info_hash(), port, s.left()) {
+        Ok(r) => r,
+        Err(e) => {
+            report(Announced {
+                event: Event::Started.as_str(),
+                tracker: None,
+                peers: 0,
+                error: Some(format!("no random tracker key: {e}")),
+            });
+            s.source_closed();
+            return;
+        }
+    };
     req.peer_id = s.peer_id().0;
     let mut a = Announcer::new(tiers, req, opts);
     let mut was_complete = s.complete();

@@ -289,6 +289,7 @@ impl Conn<'_> {
                 port: (self.s.opts().listen_port != 0).then_some(self.s.opts().listen_port),
                 client: Some(concat!("bt ", env!("CARGO_PKG_VERSION")).to_string()),
                 reqq: Some(MAX_QUEUED_UPLOADS as u32),
+                ..ExtHandshake::default()
             };
             self.send(Message::Extended {
                 id: 0,

@@ -159,10 +159,11 @@ fn mse_accept(
     info_hashes: &[[u8; 20]],
     deadline: Instant,
 ) -> io::Result<Vec<u8>> {
-    let pad_len = crate::tracker::random_bytes::<1>()[0] as usize % 64;
-    let pad: [u8; 64] = crate::tracker::random_bytes();
+    // No random bytes, no handshake: a predictable private key would let anyone decrypt.
+    let pad_len = crate::tracker::random_bytes::<1>()?[0] as usize % 64;
+    let pad: [u8; 64] = crate::tracker::random_bytes()?;
     let mut r = mse::Responder::new(
-        crate::tracker::random_bytes(),
+        crate::tracker::random_bytes()?,
         pad[..pad_len].to_vec(),
         info_hashes.to_vec(),
         mse::CRYPTO_PLAIN,

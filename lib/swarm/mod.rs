@@ -254,8 +254,9 @@ pub struct Swarm {
 }
 
 impl Swarm {
-    /// A swarm for one torrent (see [`SwarmConfig`]).
-    pub fn new(c: SwarmConfig<'_>) -> Arc<Swarm> {
+    /// A swarm for one torrent (see [`SwarmConfig`]). An error when the system has no random
+    /// bytes for our peer id.
+    pub fn new(c: SwarmConfig<'_>) -> Result<Arc<Swarm>, crate::tracker::RandomError> {
         let SwarmConfig {
             info_hash,
             limits,
@@ -266,9 +267,9 @@ impl Swarm {
             events,
         } = c;
         let rate = opts.max_upload_rate.map(choker::RateLimiter::new);
-        Arc::new(Swarm {
+        Ok(Arc::new(Swarm {
             info_hash,
-            peer_id: PeerId::generate(),
+            peer_id: PeerId::generate()?,
             limits,
             hashes,
             store,
@@ -294,7 +295,7 @@ impl Swarm {
             rate,
             connections: AtomicUsize::new(0),
             sources: AtomicUsize::new(0),
-        })
+        }))
     }
 
     /// The torrent's info hash.
@@ -690,7 +691,8 @@ mod tests {
             store,
             opts: Options::default(),
             events: Box::new(|_| {}),
-        });
+        })
+        .unwrap();
         s.start();
         let l = Listener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
         let addr = l.local_addr().unwrap();
@@ -729,7 +731,8 @@ mod tests {
                     banned2.fetch_add(1, Ordering::Relaxed);
                 }
             }),
-        });
+        })
+        .unwrap();
         // The liar alone first: banned after two bad pieces, then nobody is left.
         f.add_peers(&[addr_c]);
         f.start();
@@ -772,7 +775,8 @@ mod tests {
             store,
             opts,
             events: Box::new(|_| {}),
-        });
+        })
+        .unwrap();
         // A port nobody listens on.
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()

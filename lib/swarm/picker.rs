@@ -97,8 +97,9 @@ impl Picker {
             })
             .collect();
         let have_count = state.iter().filter(|s| **s == PieceState::Have).count() as u32;
-        let mut seed = [0u8; 8];
-        seed.copy_from_slice(&crate::peer::PeerId::generate().0[8..16]);
+        // Tie-breaks only, nothing secret: without random bytes (the swarm's peer id would have
+        // failed first) any odd seed does.
+        let seed = crate::tracker::random_bytes::<8>().unwrap_or([0x9e; 8]);
         Picker {
             limits,
             wanted_count: n as u32 - have_count,

@@ -229,6 +229,8 @@ pub enum SessionError {
     },
     /// A seed has none of its pieces.
     NothingToServe,
+    /// The system gave no random bytes for our peer id.
+    Random(crate::tracker::RandomError),
 }
 
 impl fmt::Display for SessionError {
@@ -247,6 +249,7 @@ impl fmt::Display for SessionError {
                 f,
                 "no peers: the torrent has no trackers; give --peer ADDR:PORT or pipe peers into stdin"
             ),
+            SessionError::Random(e) => write!(f, "no random peer id: {e}"),
             SessionError::NothingToServe => write!(
                 f,
                 "none of the pieces is present and intact: nothing to serve"
@@ -309,7 +312,7 @@ pub fn fetch(
         swarm_opts,
         0,
         &tx,
-    );
+    )?;
     let lstop = Arc::new(AtomicBool::new(false));
     listener
         .spawn(vec![s.clone()], 64, s.handshake_timeout(), lstop.clone())
@@ -446,7 +449,7 @@ pub fn seed(
         any_piece |= have.iter().any(|h| *h) || have.is_empty();
         // Blocks are small: pread beats mapping a window per block.
         let store = Storage::open(t, &opts.dir, Io::Plain);
-        let s = new_swarm(t, info_hash, &have, store, swarm_opts.clone(), i, &tx);
+        let s = new_swarm(t, info_hash, &have, store, swarm_opts.clone(), i, &tx)?;
         served.push((i, s));
     }
     if !any_piece {
@@ -528,7 +531,7 @@ fn new_swarm(
     opts: Options,
     torrent: usize,
     tx: &Sender<Event>,
-) -> Arc<Swarm> {
+) -> Result<Arc<Swarm>, SessionError> {
     let tx = tx.clone();
     Swarm::new(SwarmConfig {
         info_hash,
@@ -541,6 +544,7 @@ fn new_swarm(
             let _ = tx.send(Event::Peer { torrent, event });
         }),
     })
+    .map_err(SessionError::Random)
 }
 
 /// Verify `t` in `storage` on a helper thread while this thread reports progress.

@@ -179,7 +179,7 @@ mod tests {
     fn started_is_repeated_until_answered() {
         let mut a = Announcer::new(
             Tiers::new(vec![vec!["ftp://nowhere".into()]]),
-            AnnounceRequest::new(InfoHash([5; 20]), 1, 10),
+            AnnounceRequest::new(InfoHash([5; 20]), 1, 10).unwrap(),
             Options::default(),
         );
         assert!(a.due());

@@ -442,6 +442,20 @@ mod tests {
             "%20%2F%3F%26%25%2B%3D%00%FF"
         );
         assert_eq!(percent_encode(&[0x12, 0x34, 0x56]), "%124V");
+        // Every byte: unreserved characters as they are, the rest as upper-case %XX.
+        for b in 0..=255u8 {
+            let want = if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            };
+            assert_eq!(percent_encode(&[b]), want, "byte {b:#04x}");
+            let decoded = crate::metainfo::percent_decode(&want, false);
+            assert_eq!(decoded, [b], "{want}");
+        }
+        let d = |s, plus| crate::metainfo::percent_decode(s, plus);
+        assert_eq!(d("a+b%2B%zz%4", true), b"a b+%zz%4");
+        assert_eq!(d("a+b%2b", false), b"a+b+");
     }
 
     #[test]

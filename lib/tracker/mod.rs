@@ -21,6 +21,7 @@ pub use announcer::Announcer;
 pub use tiers::{peers_of, Attempt, Tiers};
 
 use crate::metainfo::InfoHash;
+use crate::peer::PeerId;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -33,6 +34,9 @@ pub const MAX_PEERS: usize = 10_000;
 
 /// Our client prefix in Azureus-style peer ids.
 pub const PEER_ID_PREFIX: &[u8; 8] = b"-BT0100-";
+
+/// The operating system could not give random bytes.
+pub use getrandom::Error as RandomError;
 
 /// The `event` of an announce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -76,7 +80,7 @@ impl Event {
 pub struct AnnounceRequest {
     /// The torrent (for a v2-only torrent: the SHA-256 info hash truncated to 20 bytes).
     pub info_hash: InfoHash,
-    /// Our peer id (see [`random_peer_id`]).
+    /// Our peer id (see [`PeerId::generate`]).
     pub peer_id: [u8; 20],
     /// The port we accept peer connections on.
     pub port: u16,
@@ -97,20 +101,21 @@ pub struct AnnounceRequest {
 }
 
 impl AnnounceRequest {
-    /// A `started` request with a random peer id and key, nothing transferred yet.
-    pub fn new(info_hash: InfoHash, port: u16, left: u64) -> Self {
-        AnnounceRequest {
+    /// A `started` request with a random peer id and key, nothing transferred yet; an error
+    /// when the system has no random bytes to give.
+    pub fn new(info_hash: InfoHash, port: u16, left: u64) -> Result<Self, RandomError> {
+        Ok(AnnounceRequest {
             info_hash,
-            peer_id: random_peer_id(),
+            peer_id: PeerId::generate()?.0,
             port,
             uploaded: 0,
             downloaded: 0,
             left,
             event: Event::Started,
             numwant: None,
-            key: u32::from_be_bytes(random_bytes::<4>()),
+            key: u32::from_be_bytes(random_bytes::<4>()?),
             tracker_id: None,
-        }
+        })
     }
 }
 
@@ -309,6 +314,29 @@ pub fn scrape(url: &str, hashes: &[InfoHash], opts: &Options) -> Result<Vec<Scra
     }
 }
 
+/// Check that `url` is a tracker URL we can ask: it parses (RFC 3986, through the `url` crate),
+/// its scheme is `http`, `https` or `udp`, it names a host, and a `udp://` URL has a port. The
+/// error names the URL and says what is wrong.
+pub fn check_url(url: &str) -> Result<(), Error> {
+    let bad = |reason: String| Error::BadUrl {
+        tracker: url.to_string(),
+        reason,
+    };
+    let parsed = url::Url::parse(url).map_err(|e| bad(format!("not a url ({e})")))?;
+    if scheme(url).is_none() || !matches!(parsed.scheme(), "http" | "https" | "udp") {
+        return Err(unsupported(url));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(bad("no host".to_string()));
+    }
+    if parsed.scheme() == "udp" && parsed.port().is_none() {
+        return Err(bad(
+            "a udp:// tracker needs a port (udp://host:port)".to_string()
+        ));
+    }
+    Ok(())
+}
+
 fn scheme(url: &str) -> Option<&str> {
     let (s, rest) = url.split_once("://")?;
     let ok = !rest.is_empty() && matches!(s, "http" | "https" | "udp");
@@ -322,34 +350,13 @@ fn unsupported(url: &str) -> Error {
     }
 }
 
-/// `N` random bytes from `/dev/urandom` (or, should that fail, from the clock and process id).
-pub fn random_bytes<const N: usize>() -> [u8; N] {
+/// `N` random bytes from the operating system (the `getrandom` crate: the `getrandom(2)` system
+/// call). A failure is an error: tracker keys, transaction ids and MSE keys must not be
+/// predictable, so nothing falls back on the clock or the process id.
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], RandomError> {
     let mut out = [0u8; N];
-    let ok = std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut out))
-        .is_ok();
-    if !ok {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0);
-        let mut x = nanos ^ ((std::process::id() as u64) << 32) | 1;
-        for b in out.iter_mut() {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            *b = x as u8;
-        }
-    }
-    out
-}
-
-/// An Azureus-style peer id: `-BT0100-` and 12 random bytes.
-pub fn random_peer_id() -> [u8; 20] {
-    let mut id = [0u8; 20];
-    id[..8].copy_from_slice(PEER_ID_PREFIX);
-    id[8..].copy_from_slice(&random_bytes::<12>());
-    id
+    getrandom::fill(&mut out)?;
+    Ok(out)
 }
 
 /// The info hash to announce for a torrent: the v1 hash, or for a v2-only torrent the SHA-256
@@ -394,20 +401,49 @@ mod tests {
     }
 
     #[test]
-    fn peer_ids_are_azureus_style_and_random() {
-        let a = random_peer_id();
-        let b = random_peer_id();
-        assert_eq!(&a[..8], b"-BT0100-");
-        assert_ne!(a, b);
+    fn requests_get_a_random_peer_id_and_key() {
+        let a = AnnounceRequest::new(InfoHash([1; 20]), 1, 0).unwrap();
+        let b = AnnounceRequest::new(InfoHash([1; 20]), 1, 0).unwrap();
+        assert_eq!(&a.peer_id[..8], PEER_ID_PREFIX);
+        assert_ne!(a.peer_id, b.peer_id);
+        assert_ne!(a.key, b.key);
+        assert_ne!(random_bytes::<16>().unwrap(), random_bytes::<16>().unwrap());
     }
 
     #[test]
     fn unknown_schemes_are_refused_by_name() {
-        let req = AnnounceRequest::new(InfoHash([1; 20]), 6881, 0);
+        let req = AnnounceRequest::new(InfoHash([1; 20]), 6881, 0).unwrap();
         let e = announce("wss://x/announce", &req, &Options::default()).unwrap_err();
         assert!(e.to_string().contains("wss://x/announce"), "{e}");
         assert!(matches!(e, Error::BadUrl { .. }));
         assert!(announce("http://", &req, &Options::default()).is_err());
+    }
+
+    #[test]
+    fn tracker_urls_are_checked_before_asking() {
+        for ok in [
+            "http://t.example/announce",
+            "https://t.example:8443/a?passkey=x",
+            "udp://t.example:6969",
+            "udp://[::1]:6969/announce",
+            "http://127.0.0.1:1/announce",
+        ] {
+            assert_eq!(check_url(ok), Ok(()), "{ok}");
+        }
+        for (bad, why) in [
+            ("ftp://x/", "only http://"),
+            ("wss://x/announce", "only http://"),
+            ("HTTP//x", "not a url"),
+            ("http://", "not a url"),
+            ("http://exa mple/", "not a url"),
+            ("udp://t.example/announce", "needs a port"),
+            ("", "not a url"),
+        ] {
+            let e = check_url(bad).unwrap_err();
+            let text = e.to_string();
+            assert!(text.contains(&format!("tracker {bad}:")), "{text}");
+            assert!(text.contains(why), "{bad}: {text}");
+        }
     }
 
     #[test]

@@ -28,8 +28,12 @@ pub struct Tiers {
     tracker_ids: HashMap<String, Vec<u8>>,
 }
 
+/// Shuffle a tier (BEP 12). Should the system have no random bytes, the tier keeps the order
+/// given: nothing secret depends on it.
 fn shuffle<T>(v: &mut [T]) {
-    let seed = super::random_bytes::<8>();
+    let Ok(seed) = super::random_bytes::<8>() else {
+        return;
+    };
     let mut x = u64::from_le_bytes(seed) | 1;
     for i in (1..v.len()).rev() {
         x ^= x << 13;
@@ -261,7 +265,7 @@ mod tests {
         let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
         let url = format!("udp://{}", silent.local_addr().unwrap());
         let mut t = Tiers::new(vec![vec!["ftp://x".into()], vec![url.clone()]]);
-        let req = AnnounceRequest::new(InfoHash([3; 20]), 1, 0);
+        let req = AnnounceRequest::new(InfoHash([3; 20]), 1, 0).unwrap();
         let opts = Options {
             timeout: Duration::from_millis(200),
             bind: None,

@@ -316,7 +316,7 @@ impl<'a> Session<'a> {
         if let Some(id) = cached(self.key) {
             return Ok((id, true));
         }
-        let tid = transaction_id();
+        let tid = self.transaction_id()?;
         let id = self.transact(&connect_request(tid), |b| parse_connect(b, tid))?;
         remember(self.key, Some(id));
         Ok((id, false))
@@ -348,8 +348,16 @@ impl<'a> Session<'a> {
     }
 }
 
-fn transaction_id() -> u32 {
-    u32::from_be_bytes(super::random_bytes::<4>())
+impl Session<'_> {
+    /// A random transaction id (BEP 15: unpredictable, so that forged answers are unlikely).
+    fn transaction_id(&self) -> Result<u32, Error> {
+        super::random_bytes::<4>()
+            .map(u32::from_be_bytes)
+            .map_err(|e| Error::Network {
+                tracker: self.tracker.to_string(),
+                reason: format!("no random transaction id: {e}"),
+            })
+    }
 }
 
 /// Announce to a UDP tracker.
@@ -360,7 +368,7 @@ pub fn announce(
 ) -> Result<AnnounceResponse, Error> {
     let s = Session::open(url, opts)?;
     s.with_connection(|conn| {
-        let tid = transaction_id();
+        let tid = s.transaction_id()?;
         s.transact(&announce_request(conn, tid, req), |b| {
             parse_announce(b, tid, s.v6)
         })
@@ -373,7 +381,7 @@ pub fn scrape(url: &str, hashes: &[InfoHash], opts: &Options) -> Result<Vec<Scra
     let mut out = Vec::with_capacity(hashes.len());
     for chunk in hashes.chunks(MAX_SCRAPE) {
         let part = s.with_connection(|conn| {
-            let tid = transaction_id();
+            let tid = s.transaction_id()?;
             s.transact(&scrape_request(conn, tid, chunk), |b| {
                 parse_scrape(b, tid, chunk)
             })
@@ -513,7 +521,7 @@ mod tests {
     fn silent_tracker_times_out_and_refused_port_fails_fast() {
         let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
         let url = format!("udp://{}/announce", silent.local_addr().unwrap());
-        let req = AnnounceRequest::new(InfoHash([1; 20]), 1, 0);
+        let req = AnnounceRequest::new(InfoHash([1; 20]), 1, 0).unwrap();
         let opts = Options {
             timeout: Duration::from_millis(300),
             bind: None,
@@ -588,7 +596,7 @@ mod tests {
         peer[15] = 1;
         peer[17] = 9;
         let (url, h) = fake_tracker("[::1]:0", 1, peer.to_vec());
-        let req = AnnounceRequest::new(InfoHash([9; 20]), 1, 0);
+        let req = AnnounceRequest::new(InfoHash([9; 20]), 1, 0).unwrap();
         let opts = Options {
             timeout: Duration::from_secs(3),
             bind: None,
@@ -601,7 +609,7 @@ mod tests {
     #[test]
     fn a_connection_id_is_reused_within_a_minute() {
         let (url, fake) = fake_tracker("127.0.0.1:0", 2, vec![127, 0, 0, 7, 0, 9]);
-        let req = AnnounceRequest::new(InfoHash([8; 20]), 1, 0);
+        let req = AnnounceRequest::new(InfoHash([8; 20]), 1, 0).unwrap();
         let opts = Options {
             timeout: Duration::from_secs(3),
             bind: Some("127.0.0.1".parse().unwrap()),

@@ -774,3 +774,44 @@ fn magnet_links_and_stdin_are_inputs_too() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("no trackers"), "{}", r.stderr);
 }
+
+#[test]
+fn a_bad_tracker_url_is_a_usage_error_naming_it() {
+    let dir = tempdir();
+    let (t, _) = torrent(dir.path(), "u", &[&["http://unused.invalid/announce"]]);
+    for url in [
+        "ftp://x/",
+        "wss://x/announce",
+        "udp://x.invalid/announce",
+        "http://",
+        "not a url",
+    ] {
+        let r = announce(&[t.to_str().unwrap(), "--tracker", url]);
+        assert_eq!(r.code, 2, "{url}: {}", r.stderr);
+        let first = r.stderr.lines().next().unwrap_or("");
+        assert!(first.contains(url), "{url}: {}", r.stderr);
+        assert!(r.stdout.is_empty(), "{url}");
+    }
+}
+
+#[test]
+fn timeout_range_agrees_in_error_help_and_readme() {
+    let dir = tempdir();
+    let (t, _) = torrent(dir.path(), "t", &[&["http://unused.invalid/announce"]]);
+    let range = "more than 0 and at most 3600";
+    for bad in ["0", "-1", "3601", "-0.5", "nan", "soon"] {
+        let r = announce(&[t.to_str().unwrap(), "--timeout", bad]);
+        assert_eq!(r.code, 2, "--timeout {bad}: {}", r.stderr);
+        let first = r.stderr.lines().next().unwrap_or("");
+        assert!(
+            first.contains(range) && first.contains(bad),
+            "--timeout {bad}: {}",
+            r.stderr
+        );
+    }
+    let help = bt("bt-announce", &["--help"]);
+    assert!(help.stdout_str().contains(range), "{}", help.stdout_str());
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    assert!(readme.contains(&format!("`--timeout SECONDS` ({range})")));
+}

@@ -571,3 +571,166 @@ fn truncation_while_hashing_is_an_error_not_a_crash() {
         "no round caught the truncation: {outcomes:?}"
     );
 }
+
+/// The first line of a run's stderr.
+fn first_line(r: &Run) -> &str {
+    r.stderr.lines().next().unwrap_or("")
+}
+
+/// Make a torrent of `d` with extra flags and return its file paths.
+fn made_paths(dir: &Path, flags: &[&str]) -> Vec<String> {
+    let mut args = flags.to_vec();
+    args.extend(["-f", "-o", "g.torrent", "d"]);
+    make(dir, &args);
+    paths(&std::fs::read(dir.join("g.torrent")).unwrap())
+}
+
+#[test]
+fn glob_semantics_are_gitignore_like() {
+    let t = tempdir();
+    write_tree(
+        &t.path().join("d"),
+        &[
+            ("a.bin", 10),
+            ("c.txt", 10),
+            ("x/b.bin", 10),
+            ("x/y/b.bin", 10),
+            ("x/y/n.txt", 10),
+            ("build/o.txt", 10),
+            ("z/build", 10),
+        ],
+    );
+    // `**/` matches zero directories too: the top-level a.bin goes.
+    assert_eq!(
+        made_paths(t.path(), &["--exclude", "**/*.bin"]),
+        ["build/o.txt", "c.txt", "x/y/n.txt", "z/build"]
+    );
+    // `*` does not cross `/`, and a pattern with a `/` is anchored at the root.
+    assert_eq!(
+        made_paths(t.path(), &["--exclude", "*/b.bin"]),
+        [
+            "a.bin",
+            "build/o.txt",
+            "c.txt",
+            "x/y/b.bin",
+            "x/y/n.txt",
+            "z/build"
+        ]
+    );
+    // A pattern without `/` matches the name at any depth.
+    assert_eq!(
+        made_paths(t.path(), &["--exclude", "b.bin"]),
+        ["a.bin", "build/o.txt", "c.txt", "x/y/n.txt", "z/build"]
+    );
+    // `dir/**` takes everything below; a trailing `/` matches directories only.
+    assert_eq!(
+        made_paths(t.path(), &["--exclude", "x/**", "--exclude", "build/"]),
+        ["a.bin", "c.txt", "z/build"]
+    );
+}
+
+#[test]
+fn include_takes_only_matching_files() {
+    let t = tempdir();
+    write_tree(
+        &t.path().join("d"),
+        &[
+            ("a.bin", 10),
+            ("c.txt", 10),
+            ("x/y/n.txt", 10),
+            ("x/m.txt", 10),
+        ],
+    );
+    assert_eq!(
+        made_paths(t.path(), &["--include", "*.txt"]),
+        ["c.txt", "x/m.txt", "x/y/n.txt"]
+    );
+    // Repeatable, and --exclude wins over --include.
+    assert_eq!(
+        made_paths(
+            t.path(),
+            &[
+                "--include",
+                "*.txt",
+                "--include",
+                "a.*",
+                "--exclude",
+                "x/y/"
+            ]
+        ),
+        ["a.bin", "c.txt", "x/m.txt"]
+    );
+    // Nothing included is the usual "no data" error.
+    let r = bt_in("bt-make", t.path(), &["--include", "*.iso", "d"], None);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(first_line(&r).contains("no data"), "{}", r.stderr);
+}
+
+#[test]
+fn exclude_applies_to_a_file_named_directly() {
+    let t = tempdir();
+    write_tree(t.path(), &[("a.bin", 100)]);
+    for flags in [["--exclude", "*.bin"], ["--include", "*.txt"]] {
+        let mut args = flags.to_vec();
+        args.push("a.bin");
+        let r = bt_in("bt-make", t.path(), &args, None);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        let line = first_line(&r);
+        assert!(line.starts_with("bt-make: "), "{line}");
+        assert!(
+            line.contains("a.bin") && line.contains("leave this file out"),
+            "{line}"
+        );
+        assert!(!t.path().join("a.bin.torrent").exists());
+    }
+    make(t.path(), &["--exclude", "*.txt", "a.bin"]);
+}
+
+#[test]
+fn a_bad_glob_is_an_error_naming_it() {
+    let t = tempdir();
+    write_tree(&t.path().join("d"), &[("a", 10)]);
+    for bad in ["a[", "{x,y"] {
+        let r = bt_in("bt-make", t.path(), &["--exclude", bad, "d"], None);
+        assert_eq!(r.code, 2, "{bad}: {}", r.stderr);
+        assert!(
+            first_line(&r).contains(&format!("glob {bad:?}")),
+            "{}",
+            r.stderr
+        );
+    }
+}
+
+#[test]
+fn piece_length_limit_agrees_in_help_error_and_readme() {
+    let t = tempdir();
+    write_tree(&t.path().join("d"), &[("a", 170_000)]);
+    let range = "16 KiB to 64 MiB";
+    for big in ["1G", "128M"] {
+        let r = bt_in("bt-make", t.path(), &["-l", big, "d"], None);
+        assert_eq!(r.code, 2, "{big}: {}", r.stderr);
+        assert!(first_line(&r).contains(range), "{big}: {}", r.stderr);
+        assert!(!t.path().join("d.torrent").exists());
+    }
+    let help = bt_in("bt-make", t.path(), &["--help"], None);
+    assert!(help.stdout_str().contains(range), "{}", help.stdout_str());
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    assert!(
+        readme.contains(range),
+        "README states the piece length range"
+    );
+    // The largest piece length is taken, with a warning that it makes one piece.
+    let r = make(t.path(), &["-l", "64M", "-o", "big.torrent", "d"]);
+    assert!(
+        first_line(&r).contains("warning") && first_line(&r).contains("one piece"),
+        "{}",
+        r.stderr
+    );
+    let r = bt_in("bt-info", t.path(), &["--json", "big.torrent"], None);
+    assert_eq!(r.json()["piece_count"], 1);
+    assert_eq!(r.json()["piece_length"], 64 << 20);
+    // A piece length that fits the data draws no warning.
+    let r = make(t.path(), &["-l", "16K", "-o", "small.torrent", "d"]);
+    assert!(!r.stderr.contains("warning"), "{}", r.stderr);
+}

@@ -446,3 +446,82 @@ fn non_utf8_path_is_reported_losslessly() {
     assert_eq!(f["path_hex"], "6e2f636166e92e62696e");
     assert_eq!(f["status"], "complete");
 }
+
+#[test]
+fn content_of_the_wrong_kind_is_one_clear_error() {
+    let (dir, torrent) = sample();
+    // A file where the multi-file torrent's directory is needed.
+    let file = dir.path().join("t/a.bin");
+    let r = verify(&[
+        torrent.to_str().unwrap(),
+        "--content",
+        file.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stdout.is_empty(),
+        "no per-file records: {}",
+        r.stdout_str()
+    );
+    assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
+    let first = r.stderr.lines().next().unwrap();
+    assert!(
+        first.starts_with("bt-verify: ")
+            && first.contains("a.bin")
+            && first.contains("not a directory")
+            && first.contains("5 files"),
+        "{first}"
+    );
+    // `DIR/<name>` that is a file is the same mistake.
+    let other = tempdir();
+    std::fs::write(other.path().join("t"), b"x").unwrap();
+    let r = verify_dir(other.path(), &torrent, &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.lines().next().unwrap().contains("not a directory"));
+    // A directory where a single-file torrent's file is needed.
+    write_tree(dir.path(), &[("one.bin", 1000)]);
+    let single = dir.path().join("one.torrent");
+    mktorrent(&dir.path().join("one.bin"), &single, 15);
+    let r = verify(&[
+        single.to_str().unwrap(),
+        "--content",
+        dir.path().join("t").to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.lines().next().unwrap().contains("is a directory"));
+}
+
+#[test]
+fn an_absent_directory_is_named_as_such() {
+    let (dir, torrent) = sample();
+    // -d DIR that does not exist: an error (exit 2) naming DIR, no report.
+    let absent = dir.path().join("nonexistent");
+    let r = verify_dir(&absent, &torrent, &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stdout.is_empty());
+    let first = r.stderr.lines().next().unwrap_or("");
+    assert!(
+        first.contains("nonexistent") && first.contains("no such directory"),
+        "{first}"
+    );
+    // The same for --content.
+    let r = verify(&[
+        torrent.to_str().unwrap(),
+        "--content",
+        absent.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.lines().next().unwrap().contains("nonexistent"));
+    // DIR exists but DIR/<name> does not: every file is missing (exit 1), and a note says why.
+    let empty = tempdir();
+    let r = verify_dir(empty.path(), &torrent, &[]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(statuses(&r).iter().all(|s| s.1 == "missing"));
+    let first = r.stderr.lines().next().unwrap_or("");
+    assert!(
+        first.contains(&format!("{}", empty.path().join("t").display()))
+            && first.contains("every file is missing"),
+        "{first}"
+    );
+}

@@ -34,7 +34,7 @@ impl Wire {
         let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
         stream.set_write_timeout(Some(Duration::from_secs(5)))?;
         stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-        stream.write_all(&Handshake::new(s.info_hash, PeerId::generate()).encode())?;
+        stream.write_all(&Handshake::new(s.info_hash, PeerId::generate().unwrap()).encode())?;
         let mut hs = [0u8; peer::HANDSHAKE_LEN];
         stream.read_exact(&mut hs)?;
         Ok(Wire {
@@ -57,7 +57,7 @@ impl Wire {
             Ok(Some(h)) if h.info_hash == info_hash => {}
             _ => return None,
         }
-        let ours = Handshake::new(info_hash, PeerId::generate());
+        let ours = Handshake::new(info_hash, PeerId::generate().unwrap());
         stream.write_all(&ours.encode()).ok()?;
         Some(Wire {
             stream,

@@ -1097,17 +1097,22 @@ impl FetchSummaryRecord {
     /// The human summary line of a download of `name`.
     pub fn human(&self, name: &str) -> String {
         let reason = self.reason.as_ref().map(|r| format!(" ({r})"));
+        let s = |n: u64| if n == 1 { "" } else { "s" };
         format!(
-            "{name}: {} of {} pieces ({} fetched, {} at start), {} bytes downloaded in {:.1} s \
-             from {} peers, {} bad pieces{}",
+            "{name}: {} of {} piece{} ({} fetched, {} at start), {} byte{} downloaded in {:.1} s \
+             from {} peer{}, {} bad piece{}{}",
             self.pieces_at_start + self.pieces_fetched,
             self.pieces,
+            s(self.pieces.into()),
             self.pieces_fetched,
             self.pieces_at_start,
             self.bytes_downloaded,
+            s(self.bytes_downloaded),
             self.seconds,
             self.peers_used,
+            s(self.peers_used as u64),
             self.bad_pieces,
+            s(self.bad_pieces.into()),
             reason.unwrap_or_default()
         )
     }
@@ -1172,6 +1177,30 @@ mod tests {
             Record::Peer(p) => assert_eq!(p.event.as_deref(), Some("banned")),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn fetch_summary_line_counts_in_singular_and_plural() {
+        let mut f = FetchSummaryRecord {
+            complete: true,
+            bytes_downloaded: 1,
+            bytes_uploaded: 0,
+            seconds: 1.0,
+            peers_used: 1,
+            bad_pieces: 1,
+            pieces: 1,
+            pieces_at_start: 0,
+            pieces_fetched: 1,
+            reason: None,
+        };
+        assert_eq!(
+            f.human("x"),
+            "x: 1 of 1 piece (1 fetched, 0 at start), 1 byte downloaded in 1.0 s from 1 peer, \
+             1 bad piece"
+        );
+        f.peers_used = 2;
+        f.bad_pieces = 0;
+        assert!(f.human("x").ends_with("from 2 peers, 0 bad pieces"));
     }
 
     #[test]

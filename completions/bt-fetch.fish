@@ -1,9 +1,9 @@
 complete -c bt-fetch -s d -l dir -d 'Download directory; the data goes to DIR/NAME' -r -F
 complete -c bt-fetch -l peer -d 'A peer to connect to (repeatable), `ip:port` or `[ipv6]:port`' -r
-complete -c bt-fetch -l max-peers -d 'Most simultaneous connections' -r
+complete -c bt-fetch -l max-peers -d 'Most simultaneous connections (at least 1)' -r
 complete -c bt-fetch -l timeout -d 'Give up (exit 1) after this many seconds' -r
 complete -c bt-fetch -l port -d 'Port to accept connections on (0: any free port)' -r
-complete -c bt-fetch -l bind -d 'Address to accept connections on' -r
+complete -c bt-fetch -l bind -d 'Address to accept connections on (and to connect from)' -r
 complete -c bt-fetch -l upload-slots -d 'Peers unchoked at once when uploading' -r
 complete -c bt-fetch -l max-upload-rate -d 'Upload cap in bytes per second (accepts K/M/G suffixes)' -r
 complete -c bt-fetch -l snub-timeout -d 'Drop a peer that sends no requested block for this many seconds' -r

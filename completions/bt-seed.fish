@@ -1,7 +1,7 @@
 complete -c bt-seed -s d -l dir -d 'Directory holding DIR/NAME for each torrent' -r -F
 complete -c bt-seed -l port -d 'Port to listen on (0: any free port)' -r
-complete -c bt-seed -l bind -d 'Address to listen on' -r
-complete -c bt-seed -l max-peers -d 'Most simultaneous connections per torrent' -r
+complete -c bt-seed -l bind -d 'Address to listen on (and to connect from)' -r
+complete -c bt-seed -l max-peers -d 'Most simultaneous connections per torrent (at least 1)' -r
 complete -c bt-seed -l upload-slots -d 'Peers unchoked at once, per torrent (plus one optimistic unchoke)' -r
 complete -c bt-seed -l max-upload-rate -d 'Upload cap in bytes per second, per torrent (accepts K/M/G suffixes)' -r
 complete -c bt-seed -l stats-interval -d 'Seconds between `stats` records' -r
@@ -11,6 +11,7 @@ never\t'Never color'"
 complete -c bt-seed -s j -l jobs -d 'Worker threads for hashing (default: one per core)' -r
 complete -c bt-seed -l skip-verify -d 'Trust the data without verifying it first'
 complete -c bt-seed -l no-announce -d 'Do not announce to the torrents\' trackers'
+complete -c bt-seed -s v -l verbose -d 'Print a line on stderr for each peer that connects or disconnects'
 complete -c bt-seed -l json -d 'Write JSON records (one object per line), even on a terminal'
 complete -c bt-seed -l human -d 'Write human-readable output, even on a pipe'
 complete -c bt-seed -s q -l quiet -d 'No progress bars and no diagnostics on stderr except errors'

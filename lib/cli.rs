@@ -567,6 +567,296 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("size {s:?} is too large"))
 }
 
+// ---- Signals and process limits ----
+
+/// Catch SIGINT and SIGTERM for a long-running tool: the first prints
+/// `<tool>: stopping (again to quit now)` on stderr (unless `quiet`) and raises the returned
+/// flag, so that a seeder can announce `stopped` and a fetcher can write its summary; a second
+/// ends the process at once with exit code 2.
+pub fn stop_on_signals(
+    tool: &'static str,
+    quiet: bool,
+) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    for sig in [SIGINT, SIGTERM] {
+        // Runs inside the handler: with the flag already raised, exit at once.
+        let _ =
+            signal_hook::flag::register_conditional_shutdown(sig, EXIT_ERROR as i32, stop.clone());
+    }
+    match signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) {
+        Ok(mut signals) => {
+            let stop = stop.clone();
+            let _ = std::thread::Builder::new()
+                .name("bt-signals".into())
+                .spawn(move || {
+                    for _ in signals.forever() {
+                        if stop.swap(true, Ordering::SeqCst) {
+                            std::process::exit(EXIT_ERROR as i32);
+                        }
+                        if !quiet {
+                            eprintln!("{tool}: stopping (again to quit now)");
+                        }
+                    }
+                });
+        }
+        Err(_) => {
+            for sig in [SIGINT, SIGTERM] {
+                let _ = signal_hook::flag::register(sig, stop.clone());
+            }
+        }
+    }
+    stop
+}
+
+/// Make a file-size limit (`ulimit -f`) an error instead of a kill: ignore SIGXFSZ, so a write
+/// past the limit fails with EFBIG, which storage reports naming the file.
+pub fn ignore_file_size_signal() {
+    // SAFETY: setting a signal disposition to SIG_IGN.
+    unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
+}
+
+// ---- Live status lines (bt-seed) ----
+
+/// Lines of status on stderr, one per item (a torrent), redrawn in place; nothing when not
+/// `allowed` (stderr not a terminal, or `-q`).
+pub struct StatusLines {
+    multi: indicatif::MultiProgress,
+    lines: Vec<indicatif::ProgressBar>,
+}
+
+impl StatusLines {
+    /// `n` status lines, drawn only if `allowed`.
+    pub fn new(allowed: bool, n: usize) -> Self {
+        let target = if allowed {
+            indicatif::ProgressDrawTarget::stderr()
+        } else {
+            indicatif::ProgressDrawTarget::hidden()
+        };
+        let multi = indicatif::MultiProgress::with_draw_target(target);
+        let style = indicatif::ProgressStyle::with_template("{msg}").expect("static template");
+        let lines = (0..n)
+            .map(|_| multi.add(indicatif::ProgressBar::new_spinner().with_style(style.clone())))
+            .collect();
+        StatusLines { multi, lines }
+    }
+
+    /// Replace line `i`.
+    pub fn set(&self, i: usize, msg: String) {
+        if let Some(l) = self.lines.get(i) {
+            l.set_message(msg);
+        }
+    }
+
+    /// Print a line on stderr above the status lines.
+    pub fn println(&self, msg: &str) {
+        if self.multi.is_hidden() {
+            eprintln!("{msg}");
+        } else {
+            let _ = self.multi.println(msg);
+        }
+    }
+
+    /// Remove the lines.
+    pub fn finish(&self) {
+        for l in &self.lines {
+            l.finish_and_clear();
+        }
+    }
+}
+
+// ---- Engine events (bt-fetch, bt-seed) ----
+
+/// What bt-fetch and bt-seed show of a session's events: records on stdout, bars, status lines
+/// and diagnostics on stderr. [`EngineView::show`] handles the events both tools show the same
+/// way and gives back the others.
+pub struct EngineView<'a> {
+    tool: &'static str,
+    torrents: &'a [crate::metainfo::Torrent],
+    names: Vec<String>,
+    out: Out,
+    json: bool,
+    quiet: bool,
+    bars: bool,
+    /// Write `peer` records (JSON).
+    pub peer_records: bool,
+    /// Print a line on stderr per peer event (human output).
+    pub peer_lines: bool,
+    bar: Option<(Progress, u64)>,
+    status: Option<StatusLines>,
+    failed: Option<io::Error>,
+}
+
+impl<'a> EngineView<'a> {
+    /// A view for `tool` of the session over `torrents`.
+    pub fn new(
+        tool: &'static str,
+        common: &Common,
+        torrents: &'a [crate::metainfo::Torrent],
+    ) -> Self {
+        EngineView {
+            tool,
+            torrents,
+            names: torrents
+                .iter()
+                .map(|t| escape_controls(&t.name_lossy()))
+                .collect(),
+            out: Out::new(common.mode()),
+            json: common.mode() == Mode::Json,
+            quiet: common.quiet,
+            bars: common.progress_allowed(),
+            peer_records: true,
+            peer_lines: false,
+            bar: None,
+            status: None,
+            failed: None,
+        }
+    }
+
+    /// Whether records are JSON.
+    pub fn json(&self) -> bool {
+        self.json
+    }
+
+    /// The display name of torrent `i`.
+    pub fn name(&self, i: usize) -> &str {
+        &self.names[i]
+    }
+
+    /// The output, to write a record or a line (errors are kept for [`EngineView::finish`]).
+    pub fn write(&mut self, f: impl FnOnce(&mut Out) -> io::Result<()>) {
+        if let Err(e) = f(&mut self.out) {
+            self.failed.get_or_insert(e);
+        }
+    }
+
+    /// A diagnostic on stderr (unless `-q`), above any status lines.
+    pub fn note(&self, msg: &str) {
+        if self.quiet {
+            return;
+        }
+        match &self.status {
+            Some(s) => s.println(&format!("{}: {msg}", self.tool)),
+            None => eprintln!("{}: {msg}", self.tool),
+        }
+    }
+
+    /// Show `done` of `total` bytes on the progress bar (made on first use) with `msg`.
+    pub fn bar(&mut self, done: u64, total: u64, msg: String) {
+        let bars = self.bars;
+        let (bar, shown) = self
+            .bar
+            .get_or_insert_with(|| (Progress::bytes(bars, total, &msg), 0));
+        bar.inc(done.saturating_sub(*shown));
+        *shown = done.max(*shown);
+        bar.message(msg);
+    }
+
+    /// Remove the progress bar (the next [`EngineView::bar`] makes a new one).
+    pub fn end_bar(&mut self) {
+        if let Some((b, _)) = self.bar.take() {
+            b.finish();
+        }
+    }
+
+    /// Set the live status line of torrent `i` (drawn only on a terminal).
+    pub fn status(&mut self, i: usize, msg: String) {
+        let (bars, n) = (self.bars, self.torrents.len());
+        self.status
+            .get_or_insert_with(|| StatusLines::new(bars, n))
+            .set(i, msg);
+    }
+
+    /// Show `e` if both tools show it alike; otherwise give it back.
+    pub fn show(
+        &mut self,
+        e: crate::swarm::session::Event,
+    ) -> Option<crate::swarm::session::Event> {
+        use crate::record::{ListeningRecord, PeerEventRecord, StatsRecord};
+        use crate::swarm::session::Event;
+        match e {
+            Event::Verifying {
+                torrent,
+                done,
+                total,
+            } => {
+                let msg = format!("verifying {}", self.names[torrent]);
+                self.bar(done, total, msg);
+            }
+            Event::Verified { .. } | Event::Seeding => {
+                self.end_bar();
+                return Some(e);
+            }
+            Event::Listening { torrent, addr } if self.json => {
+                let r = ListeningRecord::new(addr, &self.torrents[torrent]);
+                self.write(|o| o.json(&r));
+            }
+            Event::Peer { torrent, event } => {
+                if let crate::swarm::Event::Banned { addr } = &event {
+                    self.note(&format!("banned {addr}: it sent bad data twice"));
+                }
+                let hash = self.torrents[torrent].info_hash;
+                let r = hash.and_then(|h| PeerEventRecord::from_event(&event, h))?;
+                if self.json && self.peer_records {
+                    self.write(|o| o.json(&r));
+                } else if !self.json && self.peer_lines {
+                    let why = r
+                        .reason
+                        .as_ref()
+                        .map(|w| format!(" ({w})"))
+                        .unwrap_or_default();
+                    let name = &self.names[torrent];
+                    self.note(&format!("{name}: {} {}:{}{why}", r.event, r.ip, r.port));
+                }
+            }
+            Event::Announced { torrent, result } => {
+                if let Some(e) = &result.error {
+                    let name = &self.names[torrent];
+                    self.note(&format!("{name}: announce {}: {e}", result.event));
+                }
+            }
+            Event::BadPeerLine(e) => self.note(&format!("skipping input: {e}")),
+            Event::Stats {
+                torrent,
+                stats,
+                elapsed,
+            } => {
+                let t = &self.torrents[torrent];
+                match (self.json, t.info_hash) {
+                    (true, Some(h)) => {
+                        let r = StatsRecord::new(h, &stats, elapsed);
+                        self.write(|o| o.json(&r));
+                    }
+                    (true, None) => {}
+                    (false, _) => {
+                        let line = format!(
+                            "{}: {} peers, {} bytes uploaded",
+                            self.names[torrent], stats.peers, stats.uploaded
+                        );
+                        self.write(|o| o.line(&line));
+                    }
+                }
+            }
+            e => return Some(e),
+        }
+        None
+    }
+
+    /// Remove bars and status lines; the output for the last records, or the first error that
+    /// writing met.
+    pub fn finish(mut self) -> io::Result<Out> {
+        self.end_bar();
+        if let Some(s) = self.status.take() {
+            s.finish();
+        }
+        match self.failed {
+            Some(e) => Err(e),
+            None => Ok(self.out),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,6 +18,16 @@ use crate::metainfo::Torrent;
 /// The block size: the unit of a peer request (16 KiB).
 pub const BLOCK: u32 = 16 * 1024;
 
+/// Length of piece `piece` of a stream of `total_length` bytes in pieces of `piece_length`:
+/// `piece_length`, except for the last one; 0 past the end. The one formula for piece sizes
+/// (used by [`Geometry`] and by the wire codec's `peer::Limits`).
+pub fn piece_len(piece_length: u64, total_length: u64, piece: u64) -> u64 {
+    match piece.checked_mul(piece_length) {
+        Some(start) if start < total_length => piece_length.min(total_length - start),
+        _ => 0,
+    }
+}
+
 /// A byte range of one file that is part of a piece (or of any range of the stream).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Segment {
@@ -168,11 +178,7 @@ impl Geometry {
 
     /// Length of a piece: `piece_length`, except for the last one; 0 past the end.
     pub fn piece_len(&self, piece: usize) -> u64 {
-        if piece >= self.piece_count {
-            return 0;
-        }
-        let start = self.piece_offset(piece);
-        self.piece_length.min(self.total_length - start)
+        piece_len(self.piece_length, self.total_length, piece as u64)
     }
 
     /// Number of blocks in a piece.

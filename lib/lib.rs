@@ -8,6 +8,7 @@ pub mod cli;
 pub mod create;
 pub mod geometry;
 pub mod metainfo;
+pub mod net;
 pub mod peer;
 pub mod record;
 pub mod storage;

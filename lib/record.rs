@@ -1036,6 +1036,145 @@ impl From<FetchSummaryRecord> for Record {
     }
 }
 
+// ---- records built from the engine's domain types (bt-fetch, bt-seed) ----
+
+impl ListeningRecord {
+    /// The `listening` record of torrent `t` on the bound address `addr`.
+    pub fn new(addr: std::net::SocketAddr, t: &crate::metainfo::Torrent) -> Self {
+        ListeningRecord {
+            addr: addr.ip().to_string(),
+            port: addr.port(),
+            info_hash: t.info_hash.map(|h| h.hex()).unwrap_or_default(),
+            name: t.name_lossy(),
+        }
+    }
+}
+
+impl PeerEventRecord {
+    /// The `peer` record of a swarm event (None for events that are not about a peer).
+    pub fn from_event(
+        e: &crate::swarm::Event,
+        info_hash: crate::metainfo::InfoHash,
+    ) -> Option<Self> {
+        use crate::swarm::Event;
+        let base = |event: &str, addr: &std::net::SocketAddr| PeerEventRecord {
+            event: event.to_string(),
+            ip: addr.ip().to_string(),
+            port: addr.port(),
+            info_hash: info_hash.hex(),
+            peer_id: None,
+            incoming: None,
+            reason: None,
+            downloaded: None,
+            uploaded: None,
+        };
+        match e {
+            Event::Connected {
+                addr,
+                peer_id,
+                incoming,
+            } => Some(PeerEventRecord {
+                peer_id: Some(peer_id.hex()),
+                incoming: Some(*incoming),
+                ..base("connected", addr)
+            }),
+            Event::Disconnected {
+                addr,
+                reason,
+                downloaded,
+                uploaded,
+            } => Some(PeerEventRecord {
+                reason: Some(reason.clone()),
+                downloaded: Some(*downloaded),
+                uploaded: Some(*uploaded),
+                ..base("disconnected", addr)
+            }),
+            Event::Banned { addr } => Some(base("banned", addr)),
+            Event::BadPiece { .. } => None,
+        }
+    }
+}
+
+impl StatsRecord {
+    /// The `stats` record of a seeded torrent.
+    pub fn new(
+        info_hash: crate::metainfo::InfoHash,
+        st: &crate::swarm::Stats,
+        elapsed: std::time::Duration,
+    ) -> Self {
+        StatsRecord {
+            info_hash: info_hash.hex(),
+            uploaded: st.uploaded,
+            peers: st.peers,
+            pieces: st.have,
+            seconds: elapsed.as_secs_f64(),
+        }
+    }
+}
+
+impl ProgressRecord {
+    /// The `progress` record of a download of `total` bytes.
+    pub fn new(
+        st: &crate::swarm::Stats,
+        total: u64,
+        rate: u64,
+        elapsed: std::time::Duration,
+    ) -> Self {
+        ProgressRecord {
+            pieces_have: st.have,
+            pieces: st.pieces,
+            bytes_have: st.have_bytes,
+            bytes_total: total,
+            bytes_downloaded: st.downloaded,
+            rate,
+            peers: st.peers,
+            seconds: elapsed.as_secs_f64(),
+        }
+    }
+}
+
+impl FetchSummaryRecord {
+    /// The `summary` record of a finished download.
+    pub fn new(r: &crate::swarm::session::FetchReport) -> Self {
+        let st = &r.stats;
+        FetchSummaryRecord {
+            complete: r.outcome == crate::swarm::Outcome::Complete,
+            bytes_downloaded: st.downloaded,
+            bytes_uploaded: st.uploaded,
+            seconds: r.elapsed.as_secs_f64(),
+            peers_used: st.peers_used,
+            bad_pieces: st.bad_pieces,
+            pieces: st.pieces,
+            pieces_at_start: r.pieces_at_start,
+            pieces_fetched: st.have.saturating_sub(r.pieces_at_start),
+            reason: r.outcome.reason(),
+        }
+    }
+
+    /// The human summary line of a download of `name`.
+    pub fn human(&self, name: &str) -> String {
+        let reason = self.reason.as_ref().map(|r| format!(" ({r})"));
+        let s = |n: u64| if n == 1 { "" } else { "s" };
+        format!(
+            "{name}: {} of {} piece{} ({} fetched, {} at start), {} byte{} downloaded in {:.1} s \
+             from {} peer{}, {} bad piece{}{}",
+            self.pieces_at_start + self.pieces_fetched,
+            self.pieces,
+            s(self.pieces.into()),
+            self.pieces_fetched,
+            self.pieces_at_start,
+            self.bytes_downloaded,
+            s(self.bytes_downloaded),
+            self.seconds,
+            self.peers_used,
+            s(self.peers_used as u64),
+            self.bad_pieces,
+            s(self.bad_pieces.into()),
+            reason.unwrap_or_default()
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1095,6 +1234,30 @@ mod tests {
             Record::Peer(p) => assert_eq!(p.event.as_deref(), Some("banned")),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn fetch_summary_line_counts_in_singular_and_plural() {
+        let mut f = FetchSummaryRecord {
+            complete: true,
+            bytes_downloaded: 1,
+            bytes_uploaded: 0,
+            seconds: 1.0,
+            peers_used: 1,
+            bad_pieces: 1,
+            pieces: 1,
+            pieces_at_start: 0,
+            pieces_fetched: 1,
+            reason: None,
+        };
+        assert_eq!(
+            f.human("x"),
+            "x: 1 of 1 piece (1 fetched, 0 at start), 1 byte downloaded in 1.0 s from 1 peer, \
+             1 bad piece"
+        );
+        f.peers_used = 2;
+        f.bad_pieces = 0;
+        assert!(f.human("x").ends_with("from 2 peers, 0 bad pieces"));
     }
 
     #[test]

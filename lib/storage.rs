@@ -24,8 +24,8 @@
 //! [`Io::Plain`] makes `visit` read with `pread` into a reusable buffer, with identical results.
 //! Writes always use `pwrite`, in both modes: a store into a mapped sparse file on a full disk
 //! raises SIGBUS instead of returning `ENOSPC`, while `pwrite` reports
-//! `no space left on device writing <file>`. `SIGXFSZ` is ignored once writing storage is
-//! created, so a file-size limit (`ulimit -f`) also becomes an error instead of a kill.
+//! `no space left on device writing <file>`. A file-size limit (`ulimit -f`) becomes an error
+//! too when the process ignores `SIGXFSZ` (`cli::ignore_file_size_signal`, which bt-fetch calls).
 
 pub(crate) mod guard;
 
@@ -254,9 +254,6 @@ impl Storage {
     /// (sparse, extended to its final length if shorter; longer files are left as they are),
     /// refusing to follow symlinks. Pad files and BEP 47 symlink entries are not created.
     pub fn create(t: &Torrent, dir: &Path, io: Io) -> Result<Storage, Error> {
-        // A file-size limit must give EFBIG, not kill the process.
-        // SAFETY: setting a signal disposition to SIG_IGN.
-        unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
         let s = Storage::build(t, dir, true, io);
         // Check every path before creating anything, then create.
         let mut dirs_ok = HashSet::new();
@@ -982,6 +979,9 @@ pub(crate) mod tests {
             &[("small", 20000, false), ("big", 1 << 20, false)],
         );
         if std::env::var_os("BT_STORAGE_FSIZE_CHILD").is_some() {
+            // As the tools do at start (the process, not storage, owns signal dispositions).
+            // SAFETY: setting a signal disposition to SIG_IGN.
+            unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
             let e = Storage::create(&t, dir.path(), Io::Plain).err().unwrap();
             assert_eq!(e.file(), Some(1));
             assert!(

@@ -12,9 +12,10 @@
 //! crash.
 
 use bt::geometry::Geometry;
+use bt::geometry::BLOCK as MAX_BLOCK;
 use bt::metainfo::{percent_decode, percent_encode, Magnet, Torrent, Version};
 use bt::peer::mse::{self, KeyPair, Rc4, Responder, KEY_LEN};
-use bt::peer::{Block, ExtHandshake, Handshake, Limits, Message, MAX_BLOCK};
+use bt::peer::{Block, ExtHandshake, Handshake, Limits, Message};
 use bt::swarm::picker::{Arrival, PeerKey, Picker};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
@@ -260,7 +261,7 @@ pub fn torrent(data: &[u8]) {
     if !t.pieces.is_empty() {
         assert_eq!(count, t.pieces.len(), "pieces string against the geometry");
     }
-    let limits = Limits::for_torrent(&t);
+    let limits = Limits::from(&geo);
     // Every piece of a small torrent, the first and last 64 of a large one.
     let pieces: Vec<usize> = if count <= 4096 {
         (0..count).collect()

@@ -8,7 +8,7 @@
 //! anything is allocated for it, and every message [`decode`] returns is valid for the torrent the
 //! [`Limits`] were made from: piece indices are in range, a bitfield has exactly the right length
 //! and no spare bit set, a request, cancel or reject lies inside its piece and is at most
-//! [`MAX_BLOCK`] bytes, a piece message's data lies inside its piece. A caller drops a peer on any
+//! [`BLOCK`] bytes, a piece message's data lies inside its piece. A caller drops a peer on any
 //! [`Error`]; nothing else needs checking.
 
 pub mod ext;
@@ -22,8 +22,7 @@ use std::fmt;
 pub const PROTOCOL: &[u8; 20] = b"\x13BitTorrent protocol";
 /// Length of a handshake on the wire.
 pub const HANDSHAKE_LEN: usize = 68;
-/// The block size we request, and the largest request we serve.
-pub const MAX_BLOCK: u32 = 16 * 1024;
+use crate::geometry::{Geometry, BLOCK};
 /// Largest BEP 10 extended message we accept by default.
 pub const MAX_EXTENDED: u32 = 64 * 1024;
 
@@ -92,7 +91,7 @@ pub enum Error {
     },
     /// A bitfield with bits set past the last piece.
     BitfieldSpareBits,
-    /// A block range that is not inside its piece, empty, or larger than [`MAX_BLOCK`].
+    /// A block range that is not inside its piece, empty, or larger than [`BLOCK`].
     BadBlock {
         /// Piece index.
         piece: u32,
@@ -283,7 +282,9 @@ mod id {
     pub const EXTENDED: u8 = 20;
 }
 
-/// What one torrent allows on the wire.
+/// What one torrent allows on the wire: the small `Copy` view of a [`Geometry`] that the codec
+/// validates against (piece count and sizes come from the geometry's arithmetic, never
+/// recomputed here).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Number of pieces.
@@ -296,25 +297,29 @@ pub struct Limits {
     pub max_extended: u32,
 }
 
+impl From<&Geometry> for Limits {
+    fn from(g: &Geometry) -> Limits {
+        Limits {
+            piece_count: g.piece_count().min(u32::MAX as usize) as u32,
+            piece_length: g.piece_length(),
+            total_length: g.total_length(),
+            max_extended: MAX_EXTENDED,
+        }
+    }
+}
+
 impl Limits {
     /// Limits for a torrent of `total_length` bytes in pieces of `piece_length`.
     pub fn new(piece_length: u64, total_length: u64) -> Limits {
-        let piece_count = if piece_length == 0 {
-            0
-        } else {
-            total_length.div_ceil(piece_length)
-        };
-        Limits {
-            piece_count: piece_count.min(u32::MAX as u64) as u32,
+        Limits::from(&Geometry::from_lengths(
             piece_length,
-            total_length,
-            max_extended: MAX_EXTENDED,
-        }
+            &[(total_length, false)],
+        ))
     }
 
     /// Limits for a torrent.
     pub fn for_torrent(t: &crate::metainfo::Torrent) -> Limits {
-        Limits::new(t.piece_length, t.total_length)
+        Limits::from(&Geometry::new(t))
     }
 
     /// Bytes of a bitfield for this torrent.
@@ -324,16 +329,12 @@ impl Limits {
 
     /// Bytes of piece `piece` (0 when out of range).
     pub fn piece_size(&self, piece: u32) -> u64 {
-        if piece >= self.piece_count {
-            return 0;
-        }
-        let start = piece as u64 * self.piece_length;
-        (self.total_length - start).min(self.piece_length)
+        crate::geometry::piece_len(self.piece_length, self.total_length, piece as u64)
     }
 
     /// The largest frame (id + payload) this torrent allows.
     pub fn max_frame(&self) -> u32 {
-        let block = 9 + MAX_BLOCK;
+        let block = 9 + BLOCK;
         let bitfield = 1 + self.bitfield_len().min(u32::MAX as usize - 1) as u32;
         let ext = 2u32.saturating_add(self.max_extended);
         block.max(bitfield).max(ext)
@@ -352,7 +353,7 @@ impl Limits {
         let size = self.piece_size(b.piece);
         if b.piece >= self.piece_count
             || b.length == 0
-            || b.length > MAX_BLOCK
+            || b.length > BLOCK
             || b.offset as u64 + b.length as u64 > size
         {
             return Err(Error::BadBlock {

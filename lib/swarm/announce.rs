@@ -1,13 +1,12 @@
 //! Keeping a torrent's trackers informed while a swarm runs: `started`, re-announces on the
 //! tracker's interval (peers go to the swarm), `completed` when the download finishes, and
-//! `stopped` when the swarm stops.
+//! `stopped` when the swarm stops, on the schedule of [`tracker::Announcer`].
 
 use super::Swarm;
-use crate::tracker::{self, AnnounceRequest, Event, Tiers};
-use std::net::SocketAddr;
+use crate::tracker::{self, AnnounceRequest, AnnounceResponse, Announcer, Attempt, Event, Tiers};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What one announce round gave: the tracker that answered (if any) and how many peers.
 #[derive(Debug, Clone)]
@@ -23,7 +22,8 @@ pub struct Announced {
 }
 
 /// Announce for `swarm` to `tiers` on a background thread until `stop` is raised, then
-/// announce `stopped` and end. `port` is our listen port; `report` is told about each round.
+/// announce `stopped` (waiting at most [`super::session::STOP_GRACE`]) and end. `port` is our
+/// listen port; `report` is told about each round. The schedule is [`Announcer`]'s.
 pub fn spawn(
     swarm: Arc<Swarm>,
     tiers: Tiers,
@@ -32,20 +32,20 @@ pub fn spawn(
     stop: Arc<AtomicBool>,
     report: Box<dyn Fn(Announced) + Send>,
 ) -> std::thread::JoinHandle<()> {
-    swarm.sources.fetch_add(1, Ordering::Relaxed);
-    std::thread::spawn(move || run(&swarm, tiers, port, &opts, &stop, &*report))
+    // Open as a peer source until the first round shows whether a tracker answers.
+    swarm.source_opened();
+    std::thread::spawn(move || run(&swarm, tiers, port, opts, &stop, &*report))
 }
 
 fn run(
     s: &Arc<Swarm>,
-    mut tiers: Tiers,
+    tiers: Tiers,
     port: u16,
-    opts: &tracker::Options,
+    opts: tracker::Options,
     stop: &AtomicBool,
     report: &dyn Fn(Announced),
 ) {
-    let info_hash = crate::metainfo::InfoHash(s.info_hash);
-    let mut req = match AnnounceRequest::new(info_hash, port, 0) {
+    let mut req = match AnnounceRequest::new(s.info_hash(), port, s.left()) {
         Ok(r) => r,
         Err(e) => {
             report(Announced {
@@ -54,94 +54,84 @@ fn run(
                 peers: 0,
                 error: Some(format!("no random tracker key: {e}")),
             });
-            s.sources.fetch_sub(1, Ordering::Relaxed);
+            s.source_closed();
             return;
         }
     };
-    req.peer_id = s.peer_id.0;
-    let mut event = Event::Started;
+    req.peer_id = s.peer_id().0;
+    let mut a = Announcer::new(tiers, req, opts);
     let mut was_complete = s.complete();
     let mut source = true;
-    loop {
+    let mut event = None;
+    let stopping = loop {
         let st = s.stats();
-        req.event = event;
-        req.uploaded = st.uploaded;
-        req.downloaded = st.downloaded;
-        req.left = s.limits.total_length.saturating_sub(st.have_bytes);
-        let attempts = tiers.announce(&req, opts);
-        let mut interval = 1800u64;
-        let mut answered = None;
-        let mut peers: Vec<SocketAddr> = Vec::new();
-        let mut error = None;
-        for a in &attempts {
-            match &a.result {
-                Ok(r) => {
-                    answered = Some(a.tracker.clone());
-                    interval = r.interval.unwrap_or(1800).clamp(30, 3600) as u64;
-                    peers.extend(r.peers.iter().copied());
-                }
-                Err(e) => error = Some(e.to_string()),
-            }
-        }
-        let ok = answered.is_some();
-        report(Announced {
-            event: event.as_str(),
-            tracker: answered,
-            peers: peers.len(),
-            error: if ok { None } else { error },
-        });
-        s.add_peers(&peers);
+        a.progress(st.uploaded, st.downloaded, s.left());
+        let attempts = match event.take() {
+            Some(e) => a.announce_event(e),
+            None => a.announce(),
+        };
+        let mut r = round(&a, &attempts);
+        r.peers = Announcer::peers(&attempts).len();
+        s.add_peers(&Announcer::peers(&attempts));
+        let ok = r.tracker.is_some();
+        report(r);
         // A tracker that answers keeps the swarm from giving up for lack of peers.
         if ok != source {
             source = ok;
             if ok {
-                s.sources.fetch_add(1, Ordering::Relaxed);
+                s.source_opened();
             } else {
-                s.sources.fetch_sub(1, Ordering::Relaxed);
+                s.source_closed();
             }
         }
-        // Failed rounds retry sooner.
-        let wait = Duration::from_secs(if ok { interval } else { 30 });
-        let until = Instant::now() + wait;
-        event = Event::None;
-        while Instant::now() < until {
+        let stopping = loop {
+            if stop.load(Ordering::Relaxed) || s.stopped() {
+                break true;
+            }
             if !was_complete && s.complete() {
                 was_complete = true;
-                event = Event::Completed;
-                break;
+                event = Some(Event::Completed);
+                break false;
             }
-            if stop.load(Ordering::Relaxed) || s.stopped() {
-                event = Event::Stopped;
-                break;
+            if a.due() {
+                break false;
             }
             std::thread::sleep(Duration::from_millis(200));
+        };
+        if stopping {
+            break true;
         }
-        if event == Event::Stopped {
-            // Keep the last word short: the process is ending.
-            let quick = tracker::Options {
-                timeout: opts.timeout.min(Duration::from_secs(5)),
-                ..opts.clone()
-            };
-            let st = s.stats();
-            req.event = Event::Stopped;
-            req.uploaded = st.uploaded;
-            req.downloaded = st.downloaded;
-            req.left = s.limits.total_length.saturating_sub(st.have_bytes);
-            let attempts = tiers.announce(&req, &quick);
-            let answered = attempts
-                .iter()
-                .find(|a| a.result.is_ok())
-                .map(|a| a.tracker.clone());
-            report(Announced {
-                event: "stopped",
-                tracker: answered,
-                peers: 0,
-                error: None,
-            });
-            break;
-        }
+    };
+    if stopping {
+        // Keep the last word short: the process is ending.
+        a.opts.timeout = a.opts.timeout.min(super::session::STOP_GRACE);
+        let st = s.stats();
+        a.progress(st.uploaded, st.downloaded, s.left());
+        let attempts = a.announce_event(Event::Stopped);
+        report(round(&a, &attempts));
     }
     if source {
-        s.sources.fetch_sub(1, Ordering::Relaxed);
+        s.source_closed();
+    }
+}
+
+/// The report of one round: the first tracker that answered, else the last error.
+fn round(a: &Announcer, attempts: &[Attempt<AnnounceResponse>]) -> Announced {
+    let tracker = attempts
+        .iter()
+        .find(|x| x.result.is_ok())
+        .map(|x| x.tracker.clone());
+    let error = match tracker {
+        Some(_) => None,
+        None => attempts
+            .iter()
+            .rev()
+            .find_map(|x| x.result.as_ref().err().map(|e| e.to_string())),
+    };
+    Announced {
+        event: a.req.event.as_str(),
+        tracker,
+        peers: 0,
+        error,
     }
 }

@@ -88,7 +88,7 @@ fn unchoked(st: &State) -> usize {
 
 /// A peer said it is interested: unchoke it now if a slot is free.
 pub(super) fn on_interested(s: &Swarm, st: &mut State, key: u64) {
-    if unchoked(st) < s.opts.upload_slots + 1 {
+    if unchoked(st) < s.opts().upload_slots + 1 {
         set_choke(st, key, false);
     }
 }
@@ -113,12 +113,12 @@ fn round(s: &Swarm, st: &mut State, rotate: bool) {
     ranked.sort_by(|a, b| b.cmp(a));
     let keep: Vec<u64> = ranked
         .iter()
-        .take(s.opts.upload_slots)
+        .take(s.opts().upload_slots)
         .map(|r| r.1)
         .collect();
     let rest: Vec<u64> = ranked
         .iter()
-        .skip(s.opts.upload_slots)
+        .skip(s.opts().upload_slots)
         .map(|r| r.1)
         .collect();
     let still = st.optimistic.filter(|k| rest.contains(k));

@@ -10,7 +10,7 @@ use super::{Event, Out, PeerEntry, Swarm};
 use crate::peer::{self, Block, ExtHandshake, Handshake, Message};
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
@@ -67,6 +67,8 @@ pub(super) fn read_handshake(stream: &mut TcpStream, deadline: Instant) -> io::R
 pub(super) enum Dialed {
     /// No connection or no matching handshake.
     Failed,
+    /// The connection was refused: nobody listens there (now).
+    Refused,
     /// A session ran and ended for an ordinary reason.
     Worked,
     /// The peer broke the protocol: never dial it again in this run.
@@ -75,21 +77,25 @@ pub(super) enum Dialed {
 
 /// Dial `addr`, handshake, and run the session; says how it ended.
 pub(super) fn outgoing(s: &Arc<Swarm>, addr: SocketAddr) -> Dialed {
-    let t = s.opts.handshake_timeout;
-    let connected = match s.opts.bind {
-        Some(local) if local.is_ipv4() == addr.is_ipv4() => connect_from(local, addr, t),
+    let t = s.opts().handshake_timeout;
+    let connected = match s.opts().bind {
+        Some(local) if local.is_ipv4() == addr.is_ipv4() => {
+            crate::net::connect_from(local, addr, t)
+        }
         _ => TcpStream::connect_timeout(&addr, t),
     };
-    let Ok(mut stream) = connected else {
-        return Dialed::Failed;
+    let mut stream = match connected {
+        Ok(s) => s,
+        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => return Dialed::Refused,
+        Err(_) => return Dialed::Failed,
     };
     let _ = stream.set_write_timeout(Some(t));
-    let ours = Handshake::new(s.info_hash, s.peer_id);
+    let ours = Handshake::new(s.info_hash().0, s.peer_id());
     if stream.write_all(&ours.encode()).is_err() {
         return Dialed::Failed;
     }
     let theirs = match read_handshake(&mut stream, Instant::now() + t) {
-        Ok(h) if h.info_hash == s.info_hash => h,
+        Ok(h) if h.info_hash == s.info_hash().0 => h,
         _ => return Dialed::Failed,
     };
     if run(s, stream, addr, theirs, false) {
@@ -99,89 +105,10 @@ pub(super) fn outgoing(s: &Arc<Swarm>, addr: SocketAddr) -> Dialed {
     }
 }
 
-/// Connect to `addr` from the local address `local` (any port) within `timeout`: std cannot
-/// bind before connecting, so the socket is made by hand.
-fn connect_from(local: IpAddr, addr: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
-    use std::os::fd::{AsRawFd, FromRawFd};
-    // SAFETY: plain socket calls on a descriptor we own; the sockaddr structures are fully
-    // initialised (zeroed, then filled) and passed with their exact sizes.
-    unsafe {
-        let domain = if addr.is_ipv4() {
-            libc::AF_INET
-        } else {
-            libc::AF_INET6
-        };
-        let fd = libc::socket(domain, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // Owned at once, so every error path closes it.
-        let stream = TcpStream::from_raw_fd(fd);
-        let mut storage: libc::sockaddr_storage = std::mem::zeroed();
-        let len = sockaddr(SocketAddr::new(local, 0), &mut storage);
-        if libc::bind(fd, &storage as *const _ as *const libc::sockaddr, len) < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        stream.set_nonblocking(true)?;
-        let len = sockaddr(addr, &mut storage);
-        if libc::connect(fd, &storage as *const _ as *const libc::sockaddr, len) < 0 {
-            let e = io::Error::last_os_error();
-            if e.raw_os_error() != Some(libc::EINPROGRESS) {
-                return Err(e);
-            }
-            let mut pfd = libc::pollfd {
-                fd: stream.as_raw_fd(),
-                events: libc::POLLOUT,
-                revents: 0,
-            };
-            let ms = timeout.as_millis().clamp(1, i32::MAX as u128) as i32;
-            match libc::poll(&mut pfd, 1, ms) {
-                0 => return Err(io::ErrorKind::TimedOut.into()),
-                n if n < 0 => return Err(io::Error::last_os_error()),
-                _ => {}
-            }
-            if let Some(e) = stream.take_error()? {
-                return Err(e);
-            }
-        }
-        stream.set_nonblocking(false)?;
-        Ok(stream)
-    }
-}
-
-/// Fill `storage` with `addr`; returns the length to pass.
-fn sockaddr(addr: SocketAddr, storage: &mut libc::sockaddr_storage) -> libc::socklen_t {
-    // SAFETY: sockaddr_storage is large and aligned enough for either address type.
-    unsafe {
-        *storage = std::mem::zeroed();
-        match addr {
-            SocketAddr::V4(a) => {
-                let sin = &mut *(storage as *mut _ as *mut libc::sockaddr_in);
-                sin.sin_family = libc::AF_INET as libc::sa_family_t;
-                sin.sin_port = a.port().to_be();
-                sin.sin_addr = libc::in_addr {
-                    s_addr: u32::from_ne_bytes(a.ip().octets()),
-                };
-                std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t
-            }
-            SocketAddr::V6(a) => {
-                let sin6 = &mut *(storage as *mut _ as *mut libc::sockaddr_in6);
-                sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
-                sin6.sin6_port = a.port().to_be();
-                sin6.sin6_addr = libc::in6_addr {
-                    s6_addr: a.ip().octets(),
-                };
-                sin6.sin6_scope_id = a.scope_id();
-                std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t
-            }
-        }
-    }
-}
-
 /// Answer an incoming connection whose handshake was read, and run it.
 pub(super) fn incoming(s: &Arc<Swarm>, mut stream: TcpStream, addr: SocketAddr, theirs: Handshake) {
-    let _ = stream.set_write_timeout(Some(s.opts.handshake_timeout));
-    let ours = Handshake::new(s.info_hash, s.peer_id);
+    let _ = stream.set_write_timeout(Some(s.opts().handshake_timeout));
+    let ours = Handshake::new(s.info_hash().0, s.peer_id());
     if stream.write_all(&ours.encode()).is_ok() {
         run(s, stream, addr, theirs, true);
     }
@@ -235,7 +162,7 @@ fn run(
         );
         key
     };
-    (s.events)(Event::Connected {
+    s.emit(Event::Connected {
         addr,
         peer_id: theirs.peer_id,
         incoming,
@@ -249,14 +176,14 @@ fn run(
             .stack_size(256 * 1024)
             .spawn(move || write_loop(&s, wstream, rx, &uploaded, &choked, &queued, fast))
     };
-    let n = s.limits.piece_count as usize;
+    let n = s.limits().piece_count as usize;
     let mut c = Conn {
         s,
         key,
         addr,
         stream,
         tx,
-        buf: vec![0; s.limits.max_frame() as usize + 4 + (256 << 10)],
+        buf: vec![0; s.limits().max_frame() as usize + 4 + (256 << 10)],
         start: 0,
         end: 0,
         bits: vec![false; n],
@@ -265,7 +192,7 @@ fn run(
         am_interested: false,
         outstanding: HashMap::new(),
         target: 64,
-        max_target: s.opts.max_requests.max(MIN_REQUESTS),
+        max_target: s.opts().max_requests.max(MIN_REQUESTS),
         last_block: Instant::now(),
         last_recv: Instant::now(),
         last_tick: Instant::now(),
@@ -290,7 +217,7 @@ fn run(
         let _ = h.join();
     }
     let misbehaved = reason.starts_with(PROTOCOL_ERROR);
-    (s.events)(Event::Disconnected {
+    s.emit(Event::Disconnected {
         addr,
         reason,
         downloaded: downloaded.load(Ordering::Relaxed),
@@ -359,7 +286,7 @@ impl Conn<'_> {
         if theirs.supports_extended() {
             let ext = ExtHandshake {
                 extensions: Vec::new(),
-                port: (self.s.opts.listen_port != 0).then_some(self.s.opts.listen_port),
+                port: (self.s.opts().listen_port != 0).then_some(self.s.opts().listen_port),
                 client: Some(concat!("bt ", env!("CARGO_PKG_VERSION")).to_string()),
                 reqq: Some(MAX_QUEUED_UPLOADS as u32),
                 ..ExtHandshake::default()
@@ -387,7 +314,7 @@ impl Conn<'_> {
     }
 
     fn run(&mut self) -> Res {
-        let limits = self.s.limits;
+        let limits = *self.s.limits();
         loop {
             if self.s.stopped() {
                 return Ok(());
@@ -501,7 +428,7 @@ impl Conn<'_> {
             Message::Extended { id: 0, payload } => {
                 if let Ok(h) = ExtHandshake::parse(&payload) {
                     if let Some(q) = h.reqq {
-                        let q = (q as usize).clamp(MIN_REQUESTS, self.s.opts.max_requests);
+                        let q = (q as usize).clamp(MIN_REQUESTS, self.s.opts().max_requests);
                         self.max_target = q;
                         self.target = self.target.min(q);
                     }
@@ -527,7 +454,7 @@ impl Conn<'_> {
     }
 
     fn interest(&mut self, on: bool) {
-        let on = on && self.s.opts.download;
+        let on = on && self.s.opts().download;
         if on != self.am_interested {
             self.am_interested = on;
             self.send(if on {
@@ -578,7 +505,7 @@ impl Conn<'_> {
         if arrival == super::picker::Arrival::Discard {
             return Ok(());
         }
-        let res = self.s.store.write(piece, offset, &data);
+        let res = self.s.write_block(piece, offset, &data);
         self.downloaded.fetch_add(len, Ordering::Relaxed);
         let complete = self.s.lock().picker.written(&b, res.is_ok());
         if let Err(e) = res {
@@ -586,7 +513,7 @@ impl Conn<'_> {
             self.s.fail(msg.clone());
             return Err(msg);
         }
-        self.s.downloaded.fetch_add(len, Ordering::Relaxed);
+        self.s.count_download(len);
         if complete {
             self.s.hash(piece);
         }
@@ -630,7 +557,7 @@ impl Conn<'_> {
     }
 
     fn tick(&mut self) -> Res {
-        let opts = &self.s.opts;
+        let opts = self.s.opts();
         if self.last_recv.elapsed() > opts.idle_timeout {
             return Err("silent for too long".into());
         }
@@ -725,14 +652,14 @@ fn write_loop(
                             peer::encode_piece_header(b.piece, b.offset, b.length, &mut data);
                             let h = data.len();
                             data.resize(h + b.length as usize, 0);
-                            s.store.read(b.piece, b.offset, &mut data[h..])?;
-                            if let Some(r) = &s.rate {
+                            s.read_block(b.piece, b.offset, &mut data[h..])?;
+                            if s.rate_limited() {
                                 w.flush()?;
-                                r.take(b.length as u64);
+                                s.throttle(b.length as u64);
                             }
                             w.write_all(&data)?;
                             uploaded.fetch_add(b.length as u64, Ordering::Relaxed);
-                            s.uploaded.fetch_add(b.length as u64, Ordering::Relaxed);
+                            s.count_upload(b.length as u64);
                         }
                     }
                 }

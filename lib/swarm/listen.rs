@@ -82,7 +82,7 @@ impl Listener {
                         p.push_back((id, clone));
                     }
                     let swarms = swarms.clone();
-                    let hashes: Vec<[u8; 20]> = swarms.iter().map(|s| s.info_hash).collect();
+                    let hashes: Vec<[u8; 20]> = swarms.iter().map(|s| s.info_hash().0).collect();
                     let pending2 = pending.clone();
                     let done = move || {
                         let mut p = pending2.lock().unwrap_or_else(|e| e.into_inner());
@@ -98,7 +98,8 @@ impl Listener {
                             let h = read_any_handshake(&mut stream, &hashes, deadline);
                             done();
                             if let Ok(h) = h {
-                                if let Some(s) = swarms.iter().find(|s| s.info_hash == h.info_hash)
+                                if let Some(s) =
+                                    swarms.iter().find(|s| s.info_hash().0 == h.info_hash)
                                 {
                                     if !s.stopped() {
                                         s.accept(stream, h);

@@ -19,10 +19,12 @@ mod choker;
 mod conn;
 mod listen;
 pub mod picker;
+pub mod session;
 pub mod store;
 
 pub use listen::Listener;
 
+use crate::metainfo::InfoHash;
 use crate::peer::{Limits, Message, PeerId};
 use picker::{PeerKey, Picker};
 use std::collections::{HashMap, HashSet};
@@ -77,6 +79,24 @@ impl Default for Options {
             bind: None,
         }
     }
+}
+
+/// Everything [`Swarm::new`] needs.
+pub struct SwarmConfig<'a> {
+    /// The torrent's info hash.
+    pub info_hash: InfoHash,
+    /// Its piece geometry as the wire sees it.
+    pub limits: Limits,
+    /// Its piece hashes.
+    pub hashes: Vec<[u8; 20]>,
+    /// Pieces already verified (empty: none).
+    pub have: &'a [bool],
+    /// Where piece data lives.
+    pub store: Arc<dyn PieceStore>,
+    /// Tunables.
+    pub opts: Options,
+    /// Told about connections, bad pieces and bans, from the swarm's threads.
+    pub events: Box<dyn Fn(Event) + Send + Sync>,
 }
 
 /// Something the swarm reports through the event callback.
@@ -150,6 +170,19 @@ pub enum Outcome {
     Error(String),
 }
 
+impl Outcome {
+    /// Why a download ended early (None when complete).
+    pub fn reason(&self) -> Option<String> {
+        match self {
+            Outcome::Complete => None,
+            Outcome::TimedOut => Some("timeout reached".to_string()),
+            Outcome::NoPeers => Some("no peers left".to_string()),
+            Outcome::Stopped => Some("interrupted".to_string()),
+            Outcome::Error(e) => Some(e.clone()),
+        }
+    }
+}
+
 /// A message for a connection's writer thread.
 enum Out {
     Msg(Message),
@@ -199,7 +232,7 @@ struct State {
 
 /// One torrent's download and upload engine.
 pub struct Swarm {
-    info_hash: [u8; 20],
+    info_hash: InfoHash,
     peer_id: PeerId,
     limits: Limits,
     hashes: Vec<[u8; 20]>,
@@ -221,18 +254,18 @@ pub struct Swarm {
 }
 
 impl Swarm {
-    /// A swarm for the torrent with `info_hash`, `limits` and piece `hashes`, over `store`,
-    /// where the pieces marked in `have` are already verified. An error when the system has no
-    /// random bytes for our peer id.
-    pub fn new(
-        info_hash: [u8; 20],
-        limits: Limits,
-        hashes: Vec<[u8; 20]>,
-        have: &[bool],
-        store: Arc<dyn PieceStore>,
-        opts: Options,
-        events: Box<dyn Fn(Event) + Send + Sync>,
-    ) -> Result<Arc<Swarm>, crate::tracker::RandomError> {
+    /// A swarm for one torrent (see [`SwarmConfig`]). An error when the system has no random
+    /// bytes for our peer id.
+    pub fn new(c: SwarmConfig<'_>) -> Result<Arc<Swarm>, crate::tracker::RandomError> {
+        let SwarmConfig {
+            info_hash,
+            limits,
+            hashes,
+            have,
+            store,
+            opts,
+            events,
+        } = c;
         let rate = opts.max_upload_rate.map(choker::RateLimiter::new);
         Ok(Arc::new(Swarm {
             info_hash,
@@ -266,8 +299,69 @@ impl Swarm {
     }
 
     /// The torrent's info hash.
-    pub fn info_hash(&self) -> [u8; 20] {
+    pub fn info_hash(&self) -> InfoHash {
         self.info_hash
+    }
+
+    /// The torrent's piece geometry as the wire sees it.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The swarm's tunables.
+    pub fn opts(&self) -> &Options {
+        &self.opts
+    }
+
+    /// Time allowed for connecting and for the handshake.
+    pub fn handshake_timeout(&self) -> Duration {
+        self.opts.handshake_timeout
+    }
+
+    /// Bytes still missing (for announces).
+    pub fn left(&self) -> u64 {
+        self.limits
+            .total_length
+            .saturating_sub(self.stats().have_bytes)
+    }
+
+    /// Write a block's data through the store (the per-block path: no copy, no lock).
+    #[inline]
+    fn write_block(&self, piece: u32, offset: u32, data: &[u8]) -> std::io::Result<()> {
+        self.store.write(piece, offset, data)
+    }
+
+    /// Read a block's data from the store into `buf`.
+    #[inline]
+    fn read_block(&self, piece: u32, offset: u32, buf: &mut [u8]) -> std::io::Result<()> {
+        self.store.read(piece, offset, buf)
+    }
+
+    #[inline]
+    fn count_download(&self, n: u64) {
+        self.downloaded.fetch_add(n, Ordering::Relaxed);
+    }
+
+    #[inline]
+    fn count_upload(&self, n: u64) {
+        self.uploaded.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Whether uploads are capped.
+    #[inline]
+    fn rate_limited(&self) -> bool {
+        self.rate.is_some()
+    }
+
+    /// Wait until `n` more bytes may be sent under the upload cap.
+    fn throttle(&self, n: u64) {
+        if let Some(r) = &self.rate {
+            r.take(n);
+        }
+    }
+
+    fn emit(&self, e: Event) {
+        (self.events)(e);
     }
 
     /// Our peer id.
@@ -348,11 +442,16 @@ impl Swarm {
                         c.busy = false;
                         c.failures = match dialed {
                             conn::Dialed::Worked => 1,
-                            conn::Dialed::Failed => c.failures + 1,
+                            conn::Dialed::Failed | conn::Dialed::Refused => c.failures + 1,
                             // A peer that broke the protocol is not dialed again.
                             conn::Dialed::Misbehaved => max_failures,
                         };
-                        let backoff = 500u64 << c.failures.min(7);
+                        // A refusal is immediate and cheap to retry: an address where nobody
+                        // listens is given up within a few seconds, not half a minute.
+                        let backoff = match dialed {
+                            conn::Dialed::Refused => 1000,
+                            _ => 500u64 << c.failures.min(7),
+                        };
                         c.next_try = Instant::now() + Duration::from_millis(backoff);
                     }
                 });
@@ -446,42 +545,51 @@ impl Swarm {
     pub fn wait(&self, deadline: Option<Instant>, stop: &AtomicBool) -> Outcome {
         let mut idle_since: Option<Instant> = None;
         loop {
-            if let Some(e) = self.fatal.lock().ok().and_then(|f| f.clone()) {
-                return Outcome::Error(e);
-            }
-            let (complete, no_peers) = {
-                let st = self.lock();
-                let alive = !st.peers.is_empty()
-                    || self.connections.load(Ordering::Relaxed) > 0
-                    || self.sources.load(Ordering::Relaxed) > 0
-                    || st.candidates.iter().any(|c| {
-                        c.busy
-                            || (c.failures < self.opts.max_failures && !st.banned.contains(&c.addr))
-                    });
-                (st.picker.complete(), !alive)
-            };
-            if complete && self.hashing.load(Ordering::Relaxed) == 0 {
-                return match self.store.flush() {
-                    Ok(()) => Outcome::Complete,
-                    Err(e) => Outcome::Error(format!("flushing the download: {e}")),
-                };
-            }
-            if stop.load(Ordering::Relaxed) || self.stopped() {
-                return Outcome::Stopped;
+            if let Some(o) = self.check(&mut idle_since, stop) {
+                return o;
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Outcome::TimedOut;
             }
-            if no_peers {
-                let since = *idle_since.get_or_insert_with(Instant::now);
-                if since.elapsed() > Duration::from_secs(2) {
-                    return Outcome::NoPeers;
-                }
-            } else {
-                idle_since = None;
-            }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// One look at the swarm for [`Swarm::wait`]: the outcome when the wait is over (other
+    /// than a deadline), None to keep waiting. `idle_since` carries how long no peer has been
+    /// left between calls (the swarm gives up after 2 s of that).
+    pub fn check(&self, idle_since: &mut Option<Instant>, stop: &AtomicBool) -> Option<Outcome> {
+        if let Some(e) = self.fatal.lock().ok().and_then(|f| f.clone()) {
+            return Some(Outcome::Error(e));
+        }
+        let (complete, no_peers) = {
+            let st = self.lock();
+            let alive = !st.peers.is_empty()
+                || self.connections.load(Ordering::Relaxed) > 0
+                || self.sources.load(Ordering::Relaxed) > 0
+                || st.candidates.iter().any(|c| {
+                    c.busy || (c.failures < self.opts.max_failures && !st.banned.contains(&c.addr))
+                });
+            (st.picker.complete(), !alive)
+        };
+        if complete && self.hashing.load(Ordering::Relaxed) == 0 {
+            return Some(match self.store.flush() {
+                Ok(()) => Outcome::Complete,
+                Err(e) => Outcome::Error(format!("flushing the download: {e}")),
+            });
+        }
+        if stop.load(Ordering::Relaxed) || self.stopped() {
+            return Some(Outcome::Stopped);
+        }
+        if no_peers {
+            let since = *idle_since.get_or_insert_with(Instant::now);
+            if since.elapsed() > Duration::from_secs(2) {
+                return Some(Outcome::NoPeers);
+            }
+        } else {
+            *idle_since = None;
+        }
+        None
     }
 
     fn fail(&self, msg: String) {
@@ -518,7 +626,7 @@ impl Swarm {
             return;
         }
         self.bad_pieces.fetch_add(1, Ordering::Relaxed);
-        (self.events)(Event::BadPiece { piece });
+        self.emit(Event::BadPiece { piece });
         let Some(failed) = failed else { return };
         // Blame only a peer that sent the whole piece: a shared piece is re-fetched from one.
         if let [key] = failed.contributors[..] {
@@ -532,67 +640,10 @@ impl Swarm {
                 if let Some(p) = st.peers.get(&key) {
                     let _ = p.tx.send(Out::Close);
                 }
-                (self.events)(Event::Banned { addr });
+                self.emit(Event::Banned { addr });
             }
         }
     }
-}
-
-/// The `peer` record for an event (None for events that are not about a peer).
-pub fn event_record(e: &Event, info_hash: &str) -> Option<crate::record::PeerEventRecord> {
-    let base = |event: &str, addr: &SocketAddr| crate::record::PeerEventRecord {
-        event: event.to_string(),
-        ip: addr.ip().to_string(),
-        port: addr.port(),
-        info_hash: info_hash.to_string(),
-        peer_id: None,
-        incoming: None,
-        reason: None,
-        downloaded: None,
-        uploaded: None,
-    };
-    match e {
-        Event::Connected {
-            addr,
-            peer_id,
-            incoming,
-        } => Some(crate::record::PeerEventRecord {
-            peer_id: Some(peer_id.hex()),
-            incoming: Some(*incoming),
-            ..base("connected", addr)
-        }),
-        Event::Disconnected {
-            addr,
-            reason,
-            downloaded,
-            uploaded,
-        } => Some(crate::record::PeerEventRecord {
-            reason: Some(reason.clone()),
-            downloaded: Some(*downloaded),
-            uploaded: Some(*uploaded),
-            ..base("disconnected", addr)
-        }),
-        Event::Banned { addr } => Some(base("banned", addr)),
-        Event::BadPiece { .. } => None,
-    }
-}
-
-static SIGNALLED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_: libc::c_int) {
-    SIGNALLED.store(true, Ordering::Relaxed);
-}
-
-/// Catch SIGINT and SIGTERM: instead of ending the process they raise the returned flag, so
-/// that a seeder can announce `stopped` and a fetcher can write its summary before exiting.
-pub fn stop_on_signals() -> &'static AtomicBool {
-    let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-    unsafe {
-        libc::signal(libc::SIGINT, handler);
-        libc::signal(libc::SIGTERM, handler);
-    }
-    &SIGNALLED
 }
 
 /// Spawn a named thread with a small stack; a failure to spawn is ignored (the work is skipped).
@@ -632,15 +683,15 @@ mod tests {
     ) -> (Arc<Swarm>, SocketAddr) {
         let limits = Limits::new(piece as u64, data.len() as u64);
         let store = Arc::new(MemStore::new(data.to_vec(), piece as u64));
-        let s = Swarm::new(
-            [1; 20],
+        let s = Swarm::new(SwarmConfig {
+            info_hash: InfoHash([1; 20]),
             limits,
-            hashes.to_vec(),
+            hashes: hashes.to_vec(),
             have,
             store,
-            Options::default(),
-            Box::new(|_| {}),
-        )
+            opts: Options::default(),
+            events: Box::new(|_| {}),
+        })
         .unwrap();
         s.start();
         let l = Listener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
@@ -668,19 +719,19 @@ mod tests {
         let store = Arc::new(MemStore::new(vec![0; data.len()], piece as u64));
         let banned = Arc::new(AtomicUsize::new(0));
         let banned2 = banned.clone();
-        let f = Swarm::new(
-            [1; 20],
+        let f = Swarm::new(SwarmConfig {
+            info_hash: InfoHash([1; 20]),
             limits,
-            hashes.clone(),
-            &[],
-            store.clone(),
-            Options::default(),
-            Box::new(move |e| {
+            hashes: hashes.clone(),
+            have: &[],
+            store: store.clone(),
+            opts: Options::default(),
+            events: Box::new(move |e| {
                 if let Event::Banned { .. } = e {
                     banned2.fetch_add(1, Ordering::Relaxed);
                 }
             }),
-        )
+        })
         .unwrap();
         // The liar alone first: banned after two bad pieces, then nobody is left.
         f.add_peers(&[addr_c]);
@@ -716,7 +767,16 @@ mod tests {
             max_failures: 1,
             ..Options::default()
         };
-        let f = Swarm::new([1; 20], limits, hashes, &[], store, opts, Box::new(|_| {})).unwrap();
+        let f = Swarm::new(SwarmConfig {
+            info_hash: InfoHash([1; 20]),
+            limits,
+            hashes,
+            have: &[],
+            store,
+            opts,
+            events: Box::new(|_| {}),
+        })
+        .unwrap();
         // A port nobody listens on.
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()

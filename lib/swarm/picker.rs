@@ -22,7 +22,8 @@
 //! buckets: a peer ([`PeerPieces`]) that has none of the rarest pieces gets the rarest of
 //! [`SAMPLE`] of its own wanted pieces from a random place instead, O(pieces/64) at worst.
 
-use crate::peer::{Block, Limits, MAX_BLOCK};
+use crate::geometry::BLOCK as MAX_BLOCK;
+use crate::peer::{Block, Limits};
 use std::collections::BTreeMap;
 
 mod pieces;

@@ -1,11 +1,10 @@
-//! Where the swarm reads and writes piece data: the small [`PieceStore`] trait, and parallel
-//! verification of a store against the torrent's piece hashes.
+//! Where the swarm reads and writes piece data: the small [`PieceStore`] trait and the hash of
+//! one piece read back from it (verifying whole torrents is `crate::verify`'s job).
 //!
 //! The swarm never touches files itself; everything goes through a `PieceStore` (implemented by
 //! `storage::Storage`, the memory-mapped multi-file storage).
 
 use crate::peer::Limits;
-use rayon::prelude::*;
 use sha1::{Digest, Sha1};
 use std::io;
 
@@ -41,26 +40,6 @@ pub fn hash_piece(store: &dyn PieceStore, limits: &Limits, piece: u32) -> io::Re
         }
         Ok(h.finalize().into())
     })
-}
-
-/// Check every piece of a store in parallel: `true` where the data matches its hash. A piece
-/// that cannot be read counts as missing. `progress` is called with bytes checked.
-pub fn verify(
-    store: &dyn PieceStore,
-    limits: &Limits,
-    hashes: &[[u8; 20]],
-    progress: &(dyn Fn(u64) + Sync),
-) -> Vec<bool> {
-    (0..limits.piece_count)
-        .into_par_iter()
-        .map(|i| {
-            let ok = hash_piece(store, limits, i)
-                .map(|h| hashes.get(i as usize) == Some(&h))
-                .unwrap_or(false);
-            progress(limits.piece_size(i));
-            ok
-        })
-        .collect()
 }
 
 impl PieceStore for crate::storage::Storage {
@@ -129,13 +108,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn verify_finds_the_bad_piece() {
+    fn hash_piece_finds_the_bad_piece() {
         let data: Vec<u8> = (0..100_000u32).map(|i| (i * 7) as u8).collect();
         let limits = Limits::new(32768, data.len() as u64);
         let hashes: Vec<[u8; 20]> = data.chunks(32768).map(|c| Sha1::digest(c).into()).collect();
         let store = MemStore::new(data, 32768);
         store.write(1, 5, b"x").unwrap();
-        let v = verify(&store, &limits, &hashes, &|_| {});
+        let v: Vec<bool> = (0..limits.piece_count)
+            .map(|i| hash_piece(&store, &limits, i).unwrap() == hashes[i as usize])
+            .collect();
         assert_eq!(v, vec![true, false, true, true]);
         assert!(store
             .read(3, 0, &mut [0u8; 100_000 - 3 * 32768 + 1])

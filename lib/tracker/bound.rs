@@ -10,8 +10,7 @@
 use super::http::MAX_REDIRECTS;
 use super::{Error, Options, MAX_RESPONSE};
 use std::io::{Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
-use std::os::fd::FromRawFd;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 const MAX_HEADER: usize = 16 << 10;
@@ -115,7 +114,7 @@ fn exchange(
         let d = deadline.saturating_duration_since(Instant::now());
         (!d.is_zero()).then_some(d)
     };
-    let mut s = connect_from(
+    let mut s = crate::net::connect_from(
         bind,
         target,
         left().ok_or_else(|| timed_out(tracker, timeout))?,
@@ -349,83 +348,6 @@ fn head(bytes: &[u8]) -> Result<Head, String> {
         }
     }
     Ok(h)
-}
-
-/// A TCP connection from `bind` (any port) to `target`, the connect bounded by `timeout`.
-fn connect_from(bind: IpAddr, target: SocketAddr, timeout: Duration) -> std::io::Result<TcpStream> {
-    let (family, local, remote) = match (bind, target) {
-        (IpAddr::V4(l), SocketAddr::V4(r)) => (libc::AF_INET, v4(l, 0), v4(*r.ip(), r.port())),
-        (IpAddr::V6(l), SocketAddr::V6(r)) => (libc::AF_INET6, v6(l, 0), v6(*r.ip(), r.port())),
-        _ => return Err(std::io::Error::other("address families differ")),
-    };
-    let check = |rc: libc::c_int| {
-        if rc < 0 {
-            Err(std::io::Error::last_os_error())
-        } else {
-            Ok(rc)
-        }
-    };
-    // SAFETY: plain socket calls on a descriptor we own; the sockaddr buffers outlive the calls
-    // and their lengths are passed with them. The descriptor is handed to TcpStream (which closes
-    // it) right after creation, so every error path closes it.
-    unsafe {
-        let fd = check(libc::socket(
-            family,
-            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
-            0,
-        ))?;
-        let stream = TcpStream::from_raw_fd(fd);
-        check(libc::bind(fd, local.0.as_ptr().cast(), local.1))?;
-        let tv = libc::timeval {
-            tv_sec: timeout.as_secs().min(86400) as libc::time_t,
-            tv_usec: timeout.subsec_micros().max(1) as libc::suseconds_t,
-        };
-        check(libc::setsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_SNDTIMEO,
-            (&tv as *const libc::timeval).cast(),
-            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-        ))?;
-        loop {
-            match check(libc::connect(fd, remote.0.as_ptr().cast(), remote.1)) {
-                Ok(_) => break,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
-                    return Err(std::io::Error::from(std::io::ErrorKind::TimedOut))
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(stream)
-    }
-}
-
-type RawAddr = (Vec<u8>, libc::socklen_t);
-
-fn v4(ip: std::net::Ipv4Addr, port: u16) -> RawAddr {
-    // SAFETY: sockaddr_in is plain old data; all-zero is a valid value.
-    let mut a: libc::sockaddr_in = unsafe { std::mem::zeroed() };
-    a.sin_family = libc::AF_INET as libc::sa_family_t;
-    a.sin_port = port.to_be();
-    a.sin_addr.s_addr = u32::from_ne_bytes(ip.octets());
-    raw(&a)
-}
-
-fn v6(ip: std::net::Ipv6Addr, port: u16) -> RawAddr {
-    // SAFETY: sockaddr_in6 is plain old data; all-zero is a valid value.
-    let mut a: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
-    a.sin6_family = libc::AF_INET6 as libc::sa_family_t;
-    a.sin6_port = port.to_be();
-    a.sin6_addr.s6_addr = ip.octets();
-    raw(&a)
-}
-
-fn raw<T>(a: &T) -> RawAddr {
-    let len = std::mem::size_of::<T>();
-    // SAFETY: reading the bytes of a plain-old-data struct of `len` bytes.
-    let bytes = unsafe { std::slice::from_raw_parts((a as *const T).cast::<u8>(), len) };
-    (bytes.to_vec(), len as libc::socklen_t)
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ mod harness;
 
 mod announce;
 mod completions;
+mod engine;
 mod fuzz_regressions;
 mod hostile;
 mod info;

@@ -168,11 +168,11 @@ pub fn all_blocks(l: &Limits) -> Vec<Block> {
     (0..l.piece_count)
         .flat_map(|piece| {
             (0..l.piece_size(piece) as u32)
-                .step_by(peer::MAX_BLOCK as usize)
+                .step_by(bt::geometry::BLOCK as usize)
                 .map(move |offset| Block {
                     piece,
                     offset,
-                    length: (l.piece_size(piece) as u32 - offset).min(peer::MAX_BLOCK),
+                    length: (l.piece_size(piece) as u32 - offset).min(bt::geometry::BLOCK),
                 })
         })
         .collect()
@@ -293,7 +293,7 @@ impl Behaviour {
                         let m = Message::Piece {
                             piece: b.piece,
                             offset: b.offset,
-                            data: vec![0xa5; peer::MAX_BLOCK as usize],
+                            data: vec![0xa5; bt::geometry::BLOCK as usize],
                         };
                         if !w.send(&m) {
                             break 'spray;

@@ -1,0 +1,698 @@
+//! The engine's two entry points: [`fetch`] (download one torrent, optionally keep seeding it)
+//! and [`seed`] (serve one or more torrents on one port). Each is one blocking call that takes a
+//! typed options struct (whose `Default` is the tools' defaults), sets up storage, verifies what
+//! is on disk, listens, announces, connects, waits, and shuts down; it reports what happens as
+//! [`Event`]s on the caller's thread and returns a report or a [`SessionError`].
+//!
+//! Invariants: every event reaches the callback on the calling thread (the engine's threads
+//! send them through a channel); the call returns within about [`STOP_GRACE`] after the stop
+//! flag is raised, whatever the trackers do (an announce thread still blocked then is left
+//! behind, never joined forever); every wait is bounded by a deadline or the stop flag.
+
+use super::announce::{self, Announced};
+use super::{Listener, Options, Outcome, Stats, Swarm, SwarmConfig};
+use crate::metainfo::{InfoHash, Torrent};
+use crate::storage::{Io, Storage};
+use crate::tracker::{self, Tiers};
+use std::fmt;
+use std::io::BufRead;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How long a stopping session waits for its trackers' `stopped` answers.
+pub const STOP_GRACE: Duration = Duration::from_secs(3);
+
+/// What a download does; `Default` holds the defaults of `bt-fetch`'s flags.
+pub struct FetchOptions {
+    /// Download directory: the data goes to `dir/<name>`.
+    pub dir: PathBuf,
+    /// Peers to connect to. When empty, peers come from `peer_lines`, else from the trackers.
+    pub peers: Vec<SocketAddr>,
+    /// A reader of peer lines (`peer` records or `ip:port`), such as standard input; when it
+    /// ends without naming a peer, the trackers are asked instead.
+    pub peer_lines: Option<Box<dyn BufRead + Send>>,
+    /// Announce to the torrent's trackers.
+    pub announce: bool,
+    /// Give up after this long (from the start of the call).
+    pub timeout: Option<Duration>,
+    /// Keep seeding after completion, until `stop` is raised.
+    pub seed: bool,
+    /// Address to listen on (and to connect from, when not unspecified).
+    pub bind: IpAddr,
+    /// Port to listen on (0: any free port).
+    pub port: u16,
+    /// Most simultaneous connections (at least 1).
+    pub max_peers: usize,
+    /// Peers unchoked at once when uploading.
+    pub upload_slots: usize,
+    /// Upload cap in bytes per second.
+    pub max_upload_rate: Option<u64>,
+    /// Drop a peer that sends no requested block for this long.
+    pub snub_timeout: Duration,
+    /// Time between [`Event::Progress`] events.
+    pub progress_interval: Duration,
+    /// Raised by the caller (a signal handler, a test) to end the session.
+    pub stop: Arc<AtomicBool>,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        FetchOptions {
+            dir: PathBuf::from("."),
+            peers: Vec::new(),
+            peer_lines: None,
+            announce: true,
+            timeout: None,
+            seed: false,
+            bind: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            port: 0,
+            max_peers: 30,
+            upload_slots: 4,
+            max_upload_rate: None,
+            snub_timeout: Duration::from_secs(20),
+            progress_interval: Duration::from_secs(1),
+            stop: Arc::default(),
+        }
+    }
+}
+
+/// What a seed does; `Default` holds the defaults of `bt-seed`'s flags.
+pub struct SeedOptions {
+    /// Directory holding `dir/<name>` of each torrent.
+    pub dir: PathBuf,
+    /// Address to listen on (and to connect from, when not unspecified).
+    pub bind: IpAddr,
+    /// Port to listen on (0: any free port).
+    pub port: u16,
+    /// Trust the data without verifying it.
+    pub skip_verify: bool,
+    /// Announce to the torrents' trackers.
+    pub announce: bool,
+    /// Most simultaneous connections per torrent (at least 1).
+    pub max_peers: usize,
+    /// Peers unchoked at once per torrent (plus one optimistic unchoke).
+    pub upload_slots: usize,
+    /// Upload cap in bytes per second, per torrent.
+    pub max_upload_rate: Option<u64>,
+    /// Time between [`Event::Stats`] events.
+    pub stats_interval: Duration,
+    /// Time between [`Event::Progress`] events.
+    pub progress_interval: Duration,
+    /// Raised by the caller to end the session.
+    pub stop: Arc<AtomicBool>,
+}
+
+impl Default for SeedOptions {
+    fn default() -> Self {
+        SeedOptions {
+            dir: PathBuf::from("."),
+            bind: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            port: 6881,
+            skip_verify: false,
+            announce: true,
+            max_peers: 200,
+            upload_slots: 4,
+            max_upload_rate: None,
+            stats_interval: Duration::from_secs(10),
+            progress_interval: Duration::from_secs(1),
+            stop: Arc::default(),
+        }
+    }
+}
+
+/// Something a session reports. `torrent` is the index of the torrent in the caller's list
+/// (always 0 for [`fetch`]).
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// Data on disk is being verified: `done` of `total` bytes checked.
+    Verifying {
+        /// The torrent.
+        torrent: usize,
+        /// Bytes checked so far.
+        done: u64,
+        /// Bytes to check.
+        total: u64,
+    },
+    /// Verification ended: `have` of `pieces` pieces are good (sent once per torrent).
+    Verified {
+        /// The torrent.
+        torrent: usize,
+        /// Good pieces.
+        have: u32,
+        /// Pieces in the torrent.
+        pieces: u32,
+    },
+    /// The listening socket is bound (once per torrent).
+    Listening {
+        /// The torrent.
+        torrent: usize,
+        /// The bound address.
+        addr: SocketAddr,
+    },
+    /// A connection event of the swarm.
+    Peer {
+        /// The torrent.
+        torrent: usize,
+        /// What happened.
+        event: super::Event,
+    },
+    /// An announce round ended.
+    Announced {
+        /// The torrent.
+        torrent: usize,
+        /// Its result.
+        result: Announced,
+    },
+    /// A peer line could not be read.
+    BadPeerLine(String),
+    /// Periodic state of a torrent.
+    Progress {
+        /// The torrent.
+        torrent: usize,
+        /// Counters.
+        stats: Stats,
+        /// Download rate over the last interval, bytes per second.
+        down_rate: u64,
+        /// Upload rate over the last interval, bytes per second.
+        up_rate: u64,
+        /// Time since the session started.
+        elapsed: Duration,
+    },
+    /// `bt-seed`'s periodic counters (every `stats_interval`).
+    Stats {
+        /// The torrent.
+        torrent: usize,
+        /// Counters.
+        stats: Stats,
+        /// Time since the session started.
+        elapsed: Duration,
+    },
+    /// The download completed and the session keeps seeding until stopped.
+    Seeding,
+}
+
+/// How a download ended.
+#[derive(Debug, Clone)]
+pub struct FetchReport {
+    /// Why the wait ended.
+    pub outcome: Outcome,
+    /// The final counters.
+    pub stats: Stats,
+    /// Pieces already verified on disk at the start.
+    pub pieces_at_start: u32,
+    /// The duration of the session.
+    pub elapsed: Duration,
+}
+
+/// Why a session could not run.
+#[derive(Debug)]
+pub enum SessionError {
+    /// The torrent has no v1 info hash.
+    V2Only,
+    /// The directory is missing or unusable.
+    Dir(PathBuf, std::io::Error),
+    /// Storage could not be prepared.
+    Storage(PathBuf, crate::storage::Error),
+    /// Verification failed.
+    Verify(crate::verify::Error),
+    /// The listening socket could not be bound.
+    Listen(SocketAddr, std::io::Error),
+    /// No peer source: no peers given, no peer lines, no trackers (or announcing is off).
+    NoPeerSource {
+        /// Announcing was switched off.
+        announce_off: bool,
+    },
+    /// A seed has none of its pieces.
+    NothingToServe,
+    /// The system gave no random bytes for our peer id.
+    Random(crate::tracker::RandomError),
+}
+
+impl fmt::Display for SessionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SessionError::V2Only => write!(f, "v2-only torrents are not supported yet"),
+            SessionError::Dir(p, e) => write!(f, "directory {}: {e}", p.display()),
+            SessionError::Storage(p, e) => write!(f, "preparing {}: {e}", p.display()),
+            SessionError::Verify(e) => write!(f, "verifying: {e}"),
+            SessionError::Listen(a, e) => write!(f, "listening on {a}: {e}"),
+            SessionError::NoPeerSource { announce_off: true } => write!(
+                f,
+                "no peers: give --peer ADDR:PORT or pipe peers into stdin (--no-announce is set)"
+            ),
+            SessionError::NoPeerSource { announce_off: false } => write!(
+                f,
+                "no peers: the torrent has no trackers; give --peer ADDR:PORT or pipe peers into stdin"
+            ),
+            SessionError::Random(e) => write!(f, "no random peer id: {e}"),
+            SessionError::NothingToServe => write!(
+                f,
+                "none of the pieces is present and intact: nothing to serve"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SessionError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SessionError::Dir(_, e) | SessionError::Listen(_, e) => Some(e),
+            SessionError::Storage(_, e) => Some(e),
+            SessionError::Verify(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Download `t` into `opts.dir`, verifying what is already there first.
+pub fn fetch(
+    t: &Torrent,
+    mut opts: FetchOptions,
+    events: &mut dyn FnMut(Event),
+) -> Result<FetchReport, SessionError> {
+    let started = Instant::now();
+    let info_hash = t.info_hash.ok_or(SessionError::V2Only)?;
+    let (tx, rx) = mpsc::channel();
+    // Resume: verify what is already there (only if something is).
+    let existed = t
+        .files
+        .iter()
+        .any(|f| !f.pad && opts.dir.join(t.file_path(f)).exists());
+    std::fs::create_dir_all(&opts.dir).map_err(|e| SessionError::Dir(opts.dir.clone(), e))?;
+    let storage = Storage::create(t, &opts.dir, Io::Mmap)
+        .map_err(|e| SessionError::Storage(opts.dir.join(t.name_lossy()), e))?;
+    let have = if existed {
+        verify_with_events(t, &storage, 0, events)?
+    } else {
+        vec![false; t.pieces.len()]
+    };
+    let at_start = have.iter().filter(|h| **h).count() as u32;
+
+    let (listener, local) = listen(opts.bind, opts.port)?;
+    let swarm_opts = Options {
+        max_peers: opts.max_peers.max(1),
+        upload_slots: opts.upload_slots,
+        max_upload_rate: opts.max_upload_rate,
+        snub_timeout: opts.snub_timeout.max(Duration::from_secs(1)),
+        listen_port: local.port(),
+        bind: (!opts.bind.is_unspecified()).then_some(opts.bind),
+        ..Options::default()
+    };
+    // Blocks are small: pread/pwrite beat mapping a window per block.
+    let s = new_swarm(
+        t,
+        info_hash,
+        &have,
+        storage.with_io(Io::Plain),
+        swarm_opts,
+        0,
+        &tx,
+    )?;
+    let lstop = Arc::new(AtomicBool::new(false));
+    listener
+        .spawn(vec![s.clone()], 64, s.handshake_timeout(), lstop.clone())
+        .map_err(|e| SessionError::Listen(local, e))?;
+    events(Event::Listening {
+        torrent: 0,
+        addr: local,
+    });
+
+    // Peer sources, in order of precedence: peers, peer lines, trackers. Peer lines that end
+    // without naming any peer (such as /dev/null) fall through to the trackers.
+    let tiers = Tiers::from_torrent(t);
+    let announce = opts.announce && !tiers.is_empty();
+    let announcers: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+    let start_announcer = {
+        let (s, lstop, tx, bind, announcers) = (
+            s.clone(),
+            lstop.clone(),
+            tx.clone(),
+            opts.bind,
+            announcers.clone(),
+        );
+        move || {
+            let h = spawn_announcer(&s, tiers, 0, local.port(), bind, &lstop, &tx);
+            announcers.lock().unwrap_or_else(|e| e.into_inner()).push(h);
+        }
+    };
+    if !opts.peers.is_empty() {
+        s.add_peers(&opts.peers);
+    } else if let Some(lines) = opts.peer_lines.take() {
+        s.source_opened();
+        let (s2, tx) = (s.clone(), tx.clone());
+        std::thread::spawn(move || {
+            let n = read_peer_lines(lines, &s2, &tx);
+            if n == 0 && announce {
+                start_announcer();
+            }
+            s2.source_closed();
+        });
+    } else if announce {
+        start_announcer();
+    } else if at_start as usize != t.pieces.len() {
+        s.shutdown();
+        lstop.store(true, Ordering::Relaxed);
+        return Err(SessionError::NoPeerSource {
+            announce_off: !opts.announce,
+        });
+    }
+    drop(tx);
+    s.start();
+
+    let deadline = opts.timeout.map(|d| started + d);
+    let mut ticker = Ticker::new(&s, opts.progress_interval);
+    let mut idle = None;
+    let outcome = loop {
+        pump(&rx, Duration::from_millis(50), events);
+        if let Some(o) = s.check(&mut idle, &opts.stop) {
+            break o;
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            break Outcome::TimedOut;
+        }
+        ticker.tick(&s, 0, started, events);
+    };
+    if outcome == Outcome::Complete && opts.seed {
+        events(Event::Seeding);
+        while !opts.stop.load(Ordering::Relaxed) {
+            pump(&rx, Duration::from_millis(100), events);
+            ticker.tick(&s, 0, started, events);
+        }
+    }
+    let stats = s.stats();
+    s.shutdown();
+    lstop.store(true, Ordering::Relaxed);
+    let handles = std::mem::take(&mut *announcers.lock().unwrap_or_else(|e| e.into_inner()));
+    finish(handles, &rx, events);
+    Ok(FetchReport {
+        outcome,
+        stats,
+        pieces_at_start: at_start,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// Serve `torrents` (duplicates by info hash are served once) from `opts.dir` on one port until
+/// `opts.stop` is raised.
+pub fn seed(
+    torrents: &[Torrent],
+    opts: SeedOptions,
+    events: &mut dyn FnMut(Event),
+) -> Result<(), SessionError> {
+    let started = Instant::now();
+    match std::fs::metadata(&opts.dir) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(SessionError::Dir(
+                opts.dir.clone(),
+                std::io::Error::other("not a directory"),
+            ))
+        }
+        Err(e) => return Err(SessionError::Dir(opts.dir.clone(), e)),
+    }
+    if torrents.iter().any(|t| t.info_hash.is_none()) {
+        return Err(SessionError::V2Only);
+    }
+    let (listener, local) = listen(opts.bind, opts.port)?;
+    let swarm_opts = Options {
+        max_peers: opts.max_peers.max(1),
+        upload_slots: opts.upload_slots.max(1),
+        max_upload_rate: opts.max_upload_rate,
+        download: false,
+        listen_port: local.port(),
+        ..Options::default()
+    };
+    let (tx, rx) = mpsc::channel();
+    let mut served: Vec<(usize, Arc<Swarm>)> = Vec::new();
+    let mut any_piece = false;
+    for (i, t) in torrents.iter().enumerate() {
+        let Some(info_hash) = t.info_hash else {
+            continue;
+        };
+        if served
+            .iter()
+            .any(|(j, _)| torrents[*j].info_hash == t.info_hash)
+        {
+            continue;
+        }
+        let have = if opts.skip_verify {
+            vec![true; t.pieces.len()]
+        } else {
+            let storage = Storage::open(t, &opts.dir, Io::Mmap);
+            verify_with_events(t, &storage, i, events)?
+        };
+        any_piece |= have.iter().any(|h| *h) || have.is_empty();
+        // Blocks are small: pread beats mapping a window per block.
+        let store = Storage::open(t, &opts.dir, Io::Plain);
+        let s = new_swarm(t, info_hash, &have, store, swarm_opts.clone(), i, &tx)?;
+        served.push((i, s));
+    }
+    if !any_piece {
+        return Err(SessionError::NothingToServe);
+    }
+    let lstop = Arc::new(AtomicBool::new(false));
+    let swarms: Vec<_> = served.iter().map(|(_, s)| s.clone()).collect();
+    // Handshakes in progress are capped separately from working connections.
+    listener
+        .spawn(swarms, 128, swarm_opts.handshake_timeout, lstop.clone())
+        .map_err(|e| SessionError::Listen(local, e))?;
+    let mut announcers = Vec::new();
+    for (i, s) in &served {
+        events(Event::Listening {
+            torrent: *i,
+            addr: local,
+        });
+        s.start();
+        let tiers = Tiers::from_torrent(&torrents[*i]);
+        if opts.announce && !tiers.is_empty() {
+            announcers.push(spawn_announcer(
+                s,
+                tiers,
+                *i,
+                local.port(),
+                opts.bind,
+                &lstop,
+                &tx,
+            ));
+        }
+    }
+    drop(tx);
+    let mut tickers: Vec<Ticker> = served
+        .iter()
+        .map(|(_, s)| Ticker::new(s, opts.progress_interval))
+        .collect();
+    let every = opts.stats_interval.max(Duration::from_millis(100));
+    let mut next = Instant::now() + every;
+    while !opts.stop.load(Ordering::Relaxed) {
+        pump(&rx, Duration::from_millis(100), events);
+        for ((i, s), ticker) in served.iter().zip(tickers.iter_mut()) {
+            ticker.tick(s, *i, started, events);
+        }
+        if Instant::now() < next {
+            continue;
+        }
+        next += every;
+        for (i, s) in &served {
+            events(Event::Stats {
+                torrent: *i,
+                stats: s.stats(),
+                elapsed: started.elapsed(),
+            });
+        }
+    }
+    // Stopped: say goodbye to the trackers, within the grace period.
+    lstop.store(true, Ordering::Relaxed);
+    for (_, s) in &served {
+        s.shutdown();
+    }
+    finish(announcers, &rx, events);
+    Ok(())
+}
+
+fn listen(bind: IpAddr, port: u16) -> Result<(Listener, SocketAddr), SessionError> {
+    let want = SocketAddr::new(bind, port);
+    let listener = Listener::bind(want).map_err(|e| SessionError::Listen(want, e))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| SessionError::Listen(want, e))?;
+    Ok((listener, local))
+}
+
+fn new_swarm(
+    t: &Torrent,
+    info_hash: InfoHash,
+    have: &[bool],
+    store: Storage,
+    opts: Options,
+    torrent: usize,
+    tx: &Sender<Event>,
+) -> Result<Arc<Swarm>, SessionError> {
+    let tx = tx.clone();
+    Swarm::new(SwarmConfig {
+        info_hash,
+        limits: crate::peer::Limits::for_torrent(t),
+        hashes: t.pieces.clone(),
+        have,
+        store: Arc::new(store),
+        opts,
+        events: Box::new(move |event| {
+            let _ = tx.send(Event::Peer { torrent, event });
+        }),
+    })
+    .map_err(SessionError::Random)
+}
+
+/// Verify `t` in `storage` on a helper thread while this thread reports progress.
+fn verify_with_events(
+    t: &Torrent,
+    storage: &Storage,
+    torrent: usize,
+    events: &mut dyn FnMut(Event),
+) -> Result<Vec<bool>, SessionError> {
+    let done = AtomicU64::new(0);
+    let total = t.total_length;
+    let report = std::thread::scope(|scope| {
+        let job = scope.spawn(|| {
+            crate::verify::verify(t, storage, &|n| {
+                done.fetch_add(n, Ordering::Relaxed);
+            })
+        });
+        let mut shown = 0;
+        while !job.is_finished() {
+            std::thread::sleep(Duration::from_millis(50));
+            let now = done.load(Ordering::Relaxed);
+            if now != shown {
+                shown = now;
+                events(Event::Verifying {
+                    torrent,
+                    done: now,
+                    total,
+                });
+            }
+        }
+        job.join()
+    });
+    let report = match report {
+        Ok(r) => r.map_err(SessionError::Verify)?,
+        Err(_) => return Err(SessionError::Verify(crate::verify::Error::NoV1Hashes)),
+    };
+    events(Event::Verified {
+        torrent,
+        have: report.good_pieces() as u32,
+        pieces: report.have.len() as u32,
+    });
+    Ok(report.have)
+}
+
+fn spawn_announcer(
+    s: &Arc<Swarm>,
+    tiers: Tiers,
+    torrent: usize,
+    port: u16,
+    bind: IpAddr,
+    stop: &Arc<AtomicBool>,
+    tx: &Sender<Event>,
+) -> JoinHandle<()> {
+    let tx = tx.clone();
+    announce::spawn(
+        s.clone(),
+        tiers,
+        port,
+        tracker::Options {
+            bind: (!bind.is_unspecified()).then_some(bind),
+            ..tracker::Options::default()
+        },
+        stop.clone(),
+        Box::new(move |result| {
+            let _ = tx.send(Event::Announced { torrent, result });
+        }),
+    )
+}
+
+/// Read peer lines into the swarm; returns how many peers were named.
+fn read_peer_lines(lines: Box<dyn BufRead + Send>, s: &Swarm, tx: &Sender<Event>) -> usize {
+    let mut n = 0;
+    for line in lines.lines() {
+        let Ok(line) = line else { break };
+        match crate::record::peer_from_line(&line) {
+            Ok(Some(a)) => {
+                n += 1;
+                s.add_peers(&[a]);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                let _ = tx.send(Event::BadPeerLine(e.to_string()));
+            }
+        }
+    }
+    n
+}
+
+/// Deliver queued events, waiting up to `wait` for the first.
+fn pump(rx: &Receiver<Event>, wait: Duration, events: &mut dyn FnMut(Event)) {
+    if let Ok(e) = rx.recv_timeout(wait) {
+        events(e);
+        while let Ok(e) = rx.try_recv() {
+            events(e);
+        }
+    }
+}
+
+/// Wait for the announce threads (their `stopped` round) within [`STOP_GRACE`], delivering
+/// their events; a thread still blocked after that is left behind.
+fn finish(handles: Vec<JoinHandle<()>>, rx: &Receiver<Event>, events: &mut dyn FnMut(Event)) {
+    let until = Instant::now() + STOP_GRACE;
+    while Instant::now() < until && handles.iter().any(|h| !h.is_finished()) {
+        pump(rx, Duration::from_millis(50), events);
+    }
+    while let Ok(e) = rx.try_recv() {
+        events(e);
+    }
+    for h in handles.into_iter().filter(|h| h.is_finished()) {
+        let _ = h.join();
+    }
+}
+
+/// Periodic [`Event::Progress`] of one swarm, with rates over the interval.
+struct Ticker {
+    every: Duration,
+    next: Instant,
+    last: (Instant, u64, u64),
+}
+
+impl Ticker {
+    fn new(s: &Swarm, every: Duration) -> Ticker {
+        let st = s.stats();
+        let every = every.max(Duration::from_millis(100));
+        Ticker {
+            every,
+            next: Instant::now() + every,
+            last: (Instant::now(), st.downloaded, st.uploaded),
+        }
+    }
+
+    fn tick(&mut self, s: &Swarm, torrent: usize, started: Instant, events: &mut dyn FnMut(Event)) {
+        let now = Instant::now();
+        if now < self.next {
+            return;
+        }
+        self.next = now + self.every;
+        let stats = s.stats();
+        let secs = self.last.0.elapsed().as_secs_f64().max(0.001);
+        let down_rate = (stats.downloaded.saturating_sub(self.last.1) as f64 / secs) as u64;
+        let up_rate = (stats.uploaded.saturating_sub(self.last.2) as f64 / secs) as u64;
+        self.last = (now, stats.downloaded, stats.uploaded);
+        events(Event::Progress {
+            torrent,
+            stats,
+            down_rate,
+            up_rate,
+            elapsed: started.elapsed(),
+        });
+    }
+}

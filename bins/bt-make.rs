@@ -1,4 +1,4 @@
-//! `bt-make`: create a v1 torrent of a file or a directory.
+//! `bt-make`: create a v1, v2 or hybrid torrent of a file or a directory.
 
 use std::ffi::OsString;
 use std::fs;
@@ -12,7 +12,7 @@ use anyhow::{bail, Context};
 use bt::{cli, create, metainfo, record};
 use clap::Parser;
 
-/// Create a BitTorrent v1 .torrent of a file or a directory. Files are ordered by path bytes;
+/// Create a BitTorrent .torrent (v1 unless --v2 or --hybrid) of a file or a directory. Files are ordered by path bytes;
 /// hidden files and symlinks are skipped unless asked for. The default piece length keeps the
 /// piece count between 1000 and 2000 (a power of two, 16 KiB to 16 MiB; -l takes up to 64 MiB). The same input and
 /// options give a byte-identical torrent; SOURCE_DATE_EPOCH sets the creation date.
@@ -71,6 +71,13 @@ struct Args {
     /// Follow symlinks (loops are skipped).
     #[arg(long)]
     follow_symlinks: bool,
+    /// Make a BitTorrent v2-only torrent (BEP 52: per-file SHA-256 merkle trees, files on
+    /// piece boundaries). Transmission, aria2 and rqbit cannot download these.
+    #[arg(long, conflicts_with = "hybrid")]
+    v2: bool,
+    /// Make a hybrid v1 + v2 torrent (BEP 52 with BEP 47 pad files): every client can use it.
+    #[arg(long)]
+    hybrid: bool,
     /// Overwrite an existing output file.
     #[arg(short, long)]
     force: bool,
@@ -140,9 +147,8 @@ fn run(args: Args) -> anyhow::Result<u8> {
         layout.total_length,
         "hashing",
     );
-    let pieces = create::hash_pieces(&layout.files, piece_length, &bar.callback())?;
+    let made = create::hash_and_build(&layout, piece_length, &opts, &bar.callback())?;
     bar.finish();
-    let made = create::build(&layout, piece_length, &pieces, &opts)?;
     let torrent = self_check(&made)?;
     let Some(out) = output else {
         cli::Out::new(cli::Mode::Json).raw(&made.bytes)?;
@@ -157,7 +163,15 @@ fn run(args: Args) -> anyhow::Result<u8> {
             let e = cli::escape_controls;
             stdout.line(&format!("created    {}", e(&out.display().to_string())))?;
             stdout.line(&format!("name       {}", e(&torrent.name_lossy())))?;
-            stdout.line(&format!("info hash  {}", made.info_hash.hex()))?;
+            stdout.line(&format!(
+                "info hash  {}",
+                made.info_hash
+                    .map(|h| h.hex())
+                    .unwrap_or_else(|| "-".into())
+            ))?;
+            if let Some(h) = made.info_hash_v2 {
+                stdout.line(&format!("v2 hash    {}", h.hex()))?;
+            }
             let h = |n: u64| cli::human::size(n, false);
             stdout.line(&format!(
                 "pieces     {} of {} ({} in {})",
@@ -224,6 +238,11 @@ fn options(args: &Args) -> anyhow::Result<create::Options> {
         piece_length: args.piece_length,
         creation_date,
         created_by,
+        version: match (args.v2, args.hybrid) {
+            (true, _) => metainfo::Version::V2,
+            (_, true) => metainfo::Version::Hybrid,
+            _ => metainfo::Version::V1,
+        },
     })
 }
 
@@ -231,10 +250,11 @@ fn options(args: &Args) -> anyhow::Result<create::Options> {
 fn self_check(made: &create::Created) -> anyhow::Result<metainfo::Torrent> {
     let t = metainfo::Torrent::from_bytes(&made.bytes)
         .context("internal error: the created torrent does not parse")?;
-    if t.info_hash != Some(made.info_hash)
+    if t.info_hash != made.info_hash
+        || t.info_hash_v2 != made.info_hash_v2
         || t.piece_count() != made.piece_count
-        || t.files.len() != made.file_count
-        || t.total_length != made.total_length
+        || t.files.iter().filter(|f| !f.pad).count() != made.file_count
+        || t.content_length() != made.total_length
     {
         bail!("internal error: the created torrent reads back differently");
     }

@@ -118,7 +118,7 @@ impl Report {
 /// Why verification could not run at all.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {
-    /// A v2-only torrent has no v1 piece hashes to check against.
+    /// A v1 torrent without piece hashes (metainfo validation never lets one through).
     NoV1Hashes,
     /// A hybrid torrent's v1 and v2 hashes judge these pieces differently: the torrent does not
     /// describe one content twice.
@@ -129,7 +129,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::NoV1Hashes => {
-                f.write_str("v2-only torrents cannot be verified yet (no v1 piece hashes)")
+                f.write_str("the torrent has no piece hashes to check against")
             }
             Error::HashesDisagree(p) => write!(
                 f,
@@ -580,7 +580,7 @@ mod tests {
     }
 
     #[test]
-    fn v2_only_is_an_error() {
+    fn a_v1_torrent_without_piece_hashes_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let (mut t, _) = setup(dir.path());
         t.pieces.clear();

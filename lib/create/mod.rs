@@ -205,7 +205,7 @@ pub fn hash_and_build(
     }
     let files = v2::tree_order(layout);
     let hybrid = opts.version == Version::Hybrid;
-    let hashes = v2::hash_files(&files, piece_length, hybrid, progress)?;
+    let hashes = v2::hash_files(&files, piece_length, hybrid, layout.single_file, progress)?;
     v2::build(layout, &files, piece_length, &hashes, opts)
 }
 

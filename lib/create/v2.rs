@@ -54,11 +54,13 @@ pub fn pad_after(length: u64, piece_length: u64) -> u64 {
 }
 
 /// Hash `files` (in tree order) for v2, and for v1 too when `v1` is set (with the pad files of
-/// [`pad_after`]). `progress` gets the bytes read, from any thread.
+/// [`pad_after`] unless `single_file`: one file has no pad, its last piece is short).
+/// `progress` gets the bytes read, from any thread.
 pub fn hash_files(
     files: &[InputFile],
     piece_length: u64,
     v1: bool,
+    single_file: bool,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Hashes, Error> {
     let per_job = (JOB_BYTES / piece_length).max(1);
@@ -90,7 +92,7 @@ pub fn hash_files(
             })?;
             if to == file.length {
                 merkle.finish(&mut |r| roots.push(r));
-                if let Some(s) = &mut sha1 {
+                if let (Some(s), false) = (&mut sha1, single_file) {
                     feed_zeros(s, pad_after(file.length, piece_length));
                 }
             }

@@ -11,4 +11,5 @@ mod info;
 mod make;
 mod stress;
 mod swarm;
+mod v2;
 mod verify;

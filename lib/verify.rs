@@ -145,8 +145,8 @@ impl std::error::Error for Error {}
 
 /// Check every piece of `t` stored in `storage`; `progress` is called with bytes done (also
 /// for pieces skipped because a file is missing), from several threads. v2-only and hybrid
-/// torrents are judged file by file against their merkle trees (and, for a hybrid, the v1
-/// hashes too: see [`v2`]).
+/// torrents are judged file by file against their merkle trees (a hybrid against its v1
+/// hashes too, in the same pass).
 pub fn verify(
     t: &Torrent,
     storage: &Storage,

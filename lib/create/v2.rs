@@ -7,7 +7,7 @@
 //! included, as libtorrent writes them, so a v1 piece never holds bytes of two files and both
 //! hash sets cover the same pieces. A single-file input keeps `length` and needs no pad.
 //!
-//! Hashing: every file is cut into jobs of whole pieces (about [`super::hash::JOB_BYTES`]), and
+//! Hashing: every file is cut into jobs of whole pieces (about 4 MiB), and
 //! rayon hashes jobs in parallel, each reading its bytes once (mapped windows, as for v1) and
 //! feeding them to SHA-256 (16 KiB leaves, see [`crate::merkle`]) and, for a hybrid, to SHA-1
 //! (the file's last piece then takes the pad file's zeros).

@@ -269,3 +269,60 @@ pub(super) fn build(
         opts,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::merkle::piece_hashes;
+    use sha1::{Digest, Sha1};
+
+    #[test]
+    fn one_pass_gives_both_hash_sets_across_jobs() {
+        let dir = tempfile::tempdir().unwrap();
+        // An empty file, short ones, one of several jobs (5 MiB > 4 MiB per job), one aligned.
+        let sizes = [0u64, 1, 40_000, (5 << 20) + 123, 32768];
+        let mut files = Vec::new();
+        let mut datas = Vec::new();
+        for (i, &n) in sizes.iter().enumerate() {
+            let data: Vec<u8> = (0..n).map(|b| (b * 13 + i as u64) as u8).collect();
+            let p = dir.path().join(format!("f{i}"));
+            std::fs::write(&p, &data).unwrap();
+            files.push(InputFile {
+                path: vec![format!("f{i}").into_bytes()],
+                disk: p,
+                length: n,
+            });
+            datas.push(data);
+        }
+        for pl in [16384u64, 1 << 20] {
+            let got = hash_files(&files, pl, true, false, &|_| {}).unwrap();
+            // v1: the stream with each file padded to a piece boundary.
+            let mut stream = Vec::new();
+            for d in &datas {
+                stream.extend_from_slice(d);
+                stream.resize(stream.len() + pad_after(d.len() as u64, pl) as usize, 0);
+            }
+            let v1: Vec<[u8; 20]> = stream
+                .chunks(pl as usize)
+                .map(|c| Sha1::digest(c).into())
+                .collect();
+            assert_eq!(got.v1, v1, "piece length {pl}");
+            for (d, h) in datas.iter().zip(&got.files) {
+                let layer = piece_hashes(d, pl);
+                assert_eq!(h.layer, layer);
+                assert_eq!(h.root, (!d.is_empty()).then(|| file_root(&layer, pl)));
+            }
+        }
+        // v2 only: no v1 hashes; a single file has no pad.
+        let got = hash_files(&files[2..3], 16384, true, true, &|_| {}).unwrap();
+        let want: Vec<[u8; 20]> = datas[2]
+            .chunks(16384)
+            .map(|c| Sha1::digest(c).into())
+            .collect();
+        assert_eq!(got.v1, want);
+        assert!(hash_files(&files, 16384, false, false, &|_| {})
+            .unwrap()
+            .v1
+            .is_empty());
+    }
+}

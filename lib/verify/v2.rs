@@ -64,7 +64,10 @@ pub(super) fn verify(
         } else {
             avail / pl
         };
-        skipped += len - (readable * pl).min(len);
+        let base = t.files[f].offset / pl;
+        skipped += (readable..len.div_ceil(pl))
+            .map(|p| piece_len(t, base + p))
+            .sum::<u64>();
         let per_run = (storage::WINDOW / pl).max(1);
         let mut p = 0;
         while p < readable {
@@ -189,6 +192,12 @@ pub(super) fn verify(
     })
 }
 
+/// Length of piece `p` of the torrent's stream (pad files and v2 alignment included), so that
+/// progress adds up to `t.total_length`.
+fn piece_len(t: &Torrent, p: u64) -> u64 {
+    t.piece_length.min(t.total_length - p * t.piece_length)
+}
+
 /// Hash one run: v2 piece hashes, and v1 ones for a hybrid. Returns them and the bytes read.
 fn hash_run(
     t: &Torrent,
@@ -239,7 +248,7 @@ fn hash_run(
                         }
                         out.v1.push(sha1.finalize_reset().into());
                     }
-                    progress(pl.min(len - (at - 1) / pl * pl));
+                    progress(piece_len(t, (t.files[run.file].offset + at - 1) / pl));
                 }
             }
         },
@@ -253,4 +262,69 @@ fn hash_run(
         }
     }
     (out, to - from)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use super::*;
+    use crate::create;
+    use crate::storage::Io;
+
+    /// A v2 or hybrid torrent of files under `dir/t`, made by bt-make's library.
+    fn make(dir: &std::path::Path, version: Version) -> Torrent {
+        let root = dir.join("t");
+        std::fs::create_dir_all(root.join("s")).unwrap();
+        for (name, n) in [("a", 40_000u32), ("e", 0), ("s/b", 100_000), ("z", 5)] {
+            let data: Vec<u8> = (0..n).map(|i| (i * 31 + n) as u8).collect();
+            std::fs::write(root.join(name), data).unwrap();
+        }
+        let opts = create::Options {
+            piece_length: Some(16384),
+            version,
+            ..Default::default()
+        };
+        let made = create::create(&root, &opts, &|_| {}).unwrap();
+        Torrent::from_bytes(&made.bytes).unwrap()
+    }
+
+    fn check(t: &Torrent, dir: &std::path::Path) -> Result<Report, Error> {
+        let done = AtomicU64::new(0);
+        let r = super::super::verify(t, &Storage::open(t, dir, Io::Mmap), &|n| {
+            done.fetch_add(n, Ordering::Relaxed);
+        });
+        if r.is_ok() {
+            assert_eq!(done.into_inner(), t.total_length, "progress adds up");
+        }
+        r
+    }
+
+    #[test]
+    fn files_are_judged_alone_and_progress_adds_up() {
+        for version in [Version::V2, Version::Hybrid] {
+            let dir = tempfile::tempdir().unwrap();
+            let t = make(dir.path(), version);
+            let r = check(&t, dir.path()).unwrap();
+            assert!(r.ok(), "{version:?}");
+            assert_eq!(r.have.len(), t.piece_count());
+            let want = if version == Version::V2 {
+                "v2"
+            } else {
+                "v1+v2"
+            };
+            let hashes: Vec<_> = r.files.iter().map(|f| f.hash).collect();
+            assert_eq!(hashes, [Some(want), None, Some(want), Some(want)]);
+
+            // s/b shortened: its own last pieces are bad, nothing else.
+            let b = dir.path().join("t/s/b");
+            let data = std::fs::read(&b).unwrap();
+            std::fs::write(&b, &data[..50_000]).unwrap();
+            let r = check(&t, dir.path()).unwrap();
+            let st: Vec<_> = r.files.iter().map(|f| f.status.as_str()).collect();
+            assert_eq!(st, ["complete", "complete", "wrong_size", "complete"]);
+            assert_eq!(r.files[2].bad_pieces.len(), 4, "{version:?}");
+            assert!(r.files.iter().all(|f| f.shared_bad_pieces == 0));
+        }
+    }
 }

@@ -1,4 +1,4 @@
-//! `bt-make`: create a v1 torrent of a file or a directory.
+//! `bt-make`: create a v1, v2 or hybrid torrent of a file or a directory.
 
 use std::ffi::OsString;
 use std::io::IsTerminal;
@@ -8,10 +8,10 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 use bt::cli::{self, human};
-use bt::{create, record};
+use bt::{create, metainfo, record};
 use clap::Parser;
 
-/// Create a BitTorrent v1 .torrent of a file or a directory. Files are ordered by path bytes;
+/// Create a BitTorrent .torrent (v1 unless --v2 or --hybrid) of a file or a directory. Files are ordered by path bytes;
 /// hidden files and symlinks are skipped unless asked for. The default piece length keeps the
 /// piece count between 1000 and 2000 (a power of two, 16 KiB to 16 MiB; -l takes up to 64 MiB). The same input and
 /// options give a byte-identical torrent; SOURCE_DATE_EPOCH sets the creation date.
@@ -70,6 +70,13 @@ struct Args {
     /// Follow symlinks (loops are skipped).
     #[arg(long)]
     follow_symlinks: bool,
+    /// Make a BitTorrent v2-only torrent (BEP 52: per-file SHA-256 merkle trees, files on
+    /// piece boundaries). Transmission, aria2 and rqbit cannot download these.
+    #[arg(long, conflicts_with = "hybrid")]
+    v2: bool,
+    /// Make a hybrid v1 + v2 torrent (BEP 52 with BEP 47 pad files): every client can use it.
+    #[arg(long)]
+    hybrid: bool,
     /// Overwrite an existing output file.
     #[arg(short, long)]
     force: bool,
@@ -143,5 +150,10 @@ fn options(args: &Args) -> anyhow::Result<create::Options> {
             .then(cli::creation_date)
             .transpose()?,
         created_by: (!args.no_created_by).then(|| created_by.to_string()),
+        version: match (args.v2, args.hybrid) {
+            (true, _) => metainfo::Version::V2,
+            (_, true) => metainfo::Version::Hybrid,
+            _ => metainfo::Version::V1,
+        },
     })
 }

@@ -47,6 +47,8 @@ Register-ArgumentCompleter -Native -CommandName 'bt-make' -ScriptBlock {
             [CompletionResult]::new('--no-created-by', '--no-created-by', [CompletionResultType]::ParameterName, 'Write no `created by` field')
             [CompletionResult]::new('--include-hidden', '--include-hidden', [CompletionResultType]::ParameterName, 'Include files and directories whose name starts with a dot')
             [CompletionResult]::new('--follow-symlinks', '--follow-symlinks', [CompletionResultType]::ParameterName, 'Follow symlinks (loops are skipped)')
+            [CompletionResult]::new('--v2', '--v2', [CompletionResultType]::ParameterName, 'Make a BitTorrent v2-only torrent (BEP 52: per-file SHA-256 merkle trees, files on piece boundaries). Transmission, aria2 and rqbit cannot download these')
+            [CompletionResult]::new('--hybrid', '--hybrid', [CompletionResultType]::ParameterName, 'Make a hybrid v1 + v2 torrent (BEP 52 with BEP 47 pad files): every client can use it')
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Overwrite an existing output file')
             [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Overwrite an existing output file')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Write JSON records (one object per line), even on a terminal')

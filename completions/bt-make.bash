@@ -23,7 +23,7 @@ _bt__make() {
 
     case "${cmd}" in
         bt__make)
-            opts="-o -a -w -p -s -c -n -l -f -q -j -h -V --output --announce --web-seed --private --source --comment --name --piece-length --no-creation-date --created-by --no-created-by --include-hidden --exclude --include --follow-symlinks --force --json --human --color --quiet --jobs --help --version"
+            opts="-o -a -w -p -s -c -n -l -f -q -j -h -V --output --announce --web-seed --private --source --comment --name --piece-length --no-creation-date --created-by --no-created-by --include-hidden --exclude --include --follow-symlinks --v2 --hybrid --force --json --human --color --quiet --jobs --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -44,6 +44,8 @@ set edit:completion:arg-completer[bt-make] = {|@words|
             cand --no-created-by 'Write no `created by` field'
             cand --include-hidden 'Include files and directories whose name starts with a dot'
             cand --follow-symlinks 'Follow symlinks (loops are skipped)'
+            cand --v2 'Make a BitTorrent v2-only torrent (BEP 52: per-file SHA-256 merkle trees, files on piece boundaries). Transmission, aria2 and rqbit cannot download these'
+            cand --hybrid 'Make a hybrid v1 + v2 torrent (BEP 52 with BEP 47 pad files): every client can use it'
             cand -f 'Overwrite an existing output file'
             cand --force 'Overwrite an existing output file'
             cand --json 'Write JSON records (one object per line), even on a terminal'

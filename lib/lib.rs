@@ -7,6 +7,7 @@ pub mod bencode;
 pub mod cli;
 pub mod create;
 pub mod geometry;
+pub mod merkle;
 pub mod metainfo;
 pub mod net;
 pub mod peer;

@@ -23,7 +23,7 @@
 //!
 //! ```text
 //! {"type":"torrent","input":"torrent","info_hash":"c0fd…","info_hash_v2":null,"version":1,"name":"sample","name_hex":null,"piece_length":16384,"piece_count":11,"total_length":170000,"file_count":2,"private":false,"files":[{"path":"a.bin","path_hex":null,"length":100000,"offset":0,"pad":false,"symlink":null,"pieces_root":null},…],"announce":"http://127.0.0.1:6969/announce","announce_list":[["http://127.0.0.1:6969/announce"]],"url_list":[],"comment":null,"created_by":"bt/0.1.0","creation_date":1700000000,"source":null,"magnet":"magnet:?xt=urn:btih:c0fd…","peers":[],"warnings":[],"pieces":null,"output":null}
-//! {"type":"file","path":"sample/a.bin","path_hex":null,"length":100000,"status":"incomplete","bad_pieces":1,"shared_bad_pieces":0,"pieces":7,"bytes_on_disk":100000,"bad_piece_indices":null,"error":null}
+//! {"type":"file","path":"sample/a.bin","path_hex":null,"length":100000,"status":"incomplete","bad_pieces":1,"shared_bad_pieces":0,"pieces":7,"bytes_on_disk":100000,"bad_piece_indices":null,"error":null,"hash":"v1"}
 //! {"type":"extra","path":"sample/notes.txt","path_hex":null,"bytes":12}
 //! {"type":"summary","ok":false,"info_hash":"c0fd…","pieces":11,"good_pieces":10,"bad_pieces":1,"seconds":0.002,"bytes_checked":170000,"files":2,"bad_files":1,"shared_bad_files":0,"extra_files":null,"bad_piece_indices":null,"complete":false,"bytes_downloaded":null,"bytes_uploaded":null,"peers_used":null,"pieces_at_start":null,"pieces_fetched":null,"reason":null}
 //! {"type":"peer","ip":"127.0.0.1","port":6881,"tracker":"http://127.0.0.1:6969/announce","event":null,"info_hash":null,"peer_id":null,"incoming":null,"reason":null,"downloaded":null,"uploaded":null}
@@ -357,7 +357,7 @@ fn version_value(v: Version) -> serde_json::Value {
 ///
 /// `{"type":"file","path":"name/dir/f.bin","path_hex":null,"length":70000,
 /// "status":"incomplete","bad_pieces":1,"shared_bad_pieces":0,"pieces":5,"bytes_on_disk":70000,
-/// "bad_piece_indices":null,"error":null}`
+/// "bad_piece_indices":null,"error":null,"hash":"v1"}`
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct VerifyFile {
     /// Path relative to the download directory (`<name>/<path...>`, or `<name>` for a
@@ -382,6 +382,9 @@ pub struct VerifyFile {
     pub bad_piece_indices: Option<Vec<usize>>,
     /// Why the file is unreadable (or the read error met), else `null`.
     pub error: Option<String>,
+    /// Which hashes judged the file: `"v1"` (SHA-1 pieces), `"v2"` (the file's own SHA-256
+    /// merkle tree) or `"v1+v2"` (a hybrid: both, which must agree); `null` for an empty file.
+    pub hash: Option<String>,
 }
 
 /// `extra` (bt-verify `--extra`): a file under the torrent's directory that the torrent does
@@ -417,6 +420,7 @@ impl VerifyFile {
             bytes_on_disk: f.bytes_on_disk,
             bad_piece_indices: indices.then(|| f.bad_pieces.clone()),
             error: f.error.clone(),
+            hash: f.hash.map(String::from),
         }
     }
 }

@@ -26,8 +26,10 @@ use std::sync::Mutex;
 use rayon::prelude::*;
 use sha1::{Digest, Sha1};
 
-use crate::metainfo::Torrent;
+use crate::metainfo::{Torrent, Version};
 use crate::storage::{self, FileState, Storage};
+
+mod v2;
 
 /// What verification found for one file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +85,9 @@ pub struct FileReport {
     pub bytes_on_disk: u64,
     /// Why the file is unreadable or the first read error met, if any.
     pub error: Option<String>,
+    /// Which hashes judged the file: `v1`, `v2` or `v1+v2` (a hybrid); `None` for an empty
+    /// file, which has nothing to hash.
+    pub hash: Option<&'static str>,
 }
 
 /// The result of a verification.
@@ -117,16 +122,25 @@ impl Report {
 /// Why verification could not run at all.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {
-    /// A v2-only torrent has no v1 piece hashes to check against.
+    /// A v1 torrent without piece hashes (metainfo validation never lets one through).
     NoV1Hashes,
+    /// A hybrid torrent's v1 and v2 hashes judge these pieces differently: the torrent does not
+    /// describe one content twice.
+    HashesDisagree(Vec<usize>),
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::NoV1Hashes => {
-                f.write_str("v2-only torrents cannot be verified yet (no v1 piece hashes)")
+                f.write_str("the torrent has no piece hashes to check against")
             }
+            Error::HashesDisagree(p) => write!(
+                f,
+                "the torrent's v1 and v2 hashes disagree on {} piece(s) (first: {}): the hybrid torrent is inconsistent",
+                p.len(),
+                p.first().copied().unwrap_or_default()
+            ),
         }
     }
 }
@@ -134,8 +148,21 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 /// Check every piece of `t` stored in `storage`; `progress` is called with bytes done (also
-/// for pieces skipped because a file is missing), from several threads.
+/// for pieces skipped because a file is missing), from several threads. v2-only and hybrid
+/// torrents are judged file by file against their merkle trees (a hybrid against its v1
+/// hashes too, in the same pass).
 pub fn verify(
+    t: &Torrent,
+    storage: &Storage,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Report, Error> {
+    if t.version != Version::V1 {
+        return v2::verify(t, storage, progress);
+    }
+    verify_v1(t, storage, progress)
+}
+
+fn verify_v1(
     t: &Torrent,
     storage: &Storage,
     progress: &(dyn Fn(u64) + Sync),
@@ -301,6 +328,7 @@ pub fn verify(
                 shared_bad_pieces,
                 bytes_on_disk,
                 error,
+                hash: (geo.file_len(f) > 0).then_some("v1"),
             }
         })
         .collect();
@@ -732,7 +760,7 @@ mod tests {
     }
 
     #[test]
-    fn v2_only_is_an_error() {
+    fn a_v1_torrent_without_piece_hashes_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let (mut t, _) = setup(dir.path());
         t.pieces.clear();

@@ -196,17 +196,24 @@ pub fn made(r: &TorrentRecord, made: &crate::create::Created) -> Vec<String> {
     let text = |s: &Option<String>| esc(s.as_deref().unwrap_or_default());
     let pieces = plural(made.piece_count as u64, "piece", "pieces");
     let files = plural(made.file_count as u64, "file", "files");
-    vec![
+    let mut lines = vec![
         format!("created    {}", text(&r.output)),
         format!("name       {}", text(&r.name)),
-        format!("info hash  {}", made.info_hash.hex()),
         format!(
-            "pieces     {pieces} of {} ({} in {files})",
-            size(made.piece_length, false),
-            size(made.total_length, false),
+            "info hash  {}",
+            made.info_hash.map_or_else(|| "-".into(), |h| h.hex())
         ),
-        format!("magnet     {}", esc(&r.magnet)),
-    ]
+    ];
+    if let Some(h) = made.info_hash_v2 {
+        lines.push(format!("v2 hash    {}", h.hex()));
+    }
+    lines.push(format!(
+        "pieces     {pieces} of {} ({} in {files})",
+        size(made.piece_length, false),
+        size(made.total_length, false),
+    ));
+    lines.push(format!("magnet     {}", esc(&r.magnet)));
+    lines
 }
 
 /// The verify table: a header, one line per file (and extra file), the summary line.

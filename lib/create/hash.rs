@@ -67,7 +67,7 @@ struct Stream<'a> {
 }
 
 /// SHA-1 over a stream of slices, cut into pieces.
-struct Pieces {
+pub(super) struct Pieces {
     sha: Sha1,
     filled: u64,
     piece_length: u64,
@@ -75,7 +75,16 @@ struct Pieces {
 }
 
 impl Pieces {
-    fn feed(&mut self, mut data: &[u8]) {
+    pub(super) fn new(piece_length: u64, capacity: usize) -> Pieces {
+        Pieces {
+            sha: Sha1::new(),
+            filled: 0,
+            piece_length,
+            out: Vec::with_capacity(capacity),
+        }
+    }
+
+    pub(super) fn feed(&mut self, mut data: &[u8]) {
         while !data.is_empty() {
             let take = ((self.piece_length - self.filled) as usize).min(data.len());
             self.sha.update(&data[..take]);
@@ -88,7 +97,7 @@ impl Pieces {
         }
     }
 
-    fn finish(mut self) -> Vec<[u8; 20]> {
+    pub(super) fn finish(mut self) -> Vec<[u8; 20]> {
         if self.filled > 0 {
             self.out.push(self.sha.finalize().into());
         }
@@ -106,12 +115,10 @@ impl Stream<'_> {
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Vec<[u8; 20]>, Error> {
         debug_assert!(start.is_multiple_of(self.piece_length) && end <= self.total);
-        let mut pieces = Pieces {
-            sha: Sha1::new(),
-            filled: 0,
-            piece_length: self.piece_length,
-            out: Vec::with_capacity(((end - start).div_ceil(self.piece_length)) as usize),
-        };
+        let mut pieces = Pieces::new(
+            self.piece_length,
+            ((end - start).div_ceil(self.piece_length)) as usize,
+        );
         let mut buf = Vec::new();
         // First file whose data reaches past `start`.
         let mut i = self
@@ -123,60 +130,61 @@ impl Stream<'_> {
             let (file, off) = (&self.files[i], self.offsets[i]);
             let stop = (off + file.length).min(end);
             if stop > pos {
-                self.hash_file_run(file, pos - off, stop - off, &mut pieces, &mut buf, progress)?;
+                read_run(file, pos - off, stop - off, &mut buf, progress, &mut |b| {
+                    pieces.feed(b)
+                })?;
                 pos = stop;
             }
             i += 1;
         }
         Ok(pieces.finish())
     }
+}
 
-    /// Feed bytes `[from, to)` of one file.
-    fn hash_file_run(
-        &self,
-        file: &InputFile,
-        from: u64,
-        to: u64,
-        pieces: &mut Pieces,
-        buf: &mut Vec<u8>,
-        progress: &(dyn Fn(u64) + Sync),
-    ) -> Result<(), Error> {
-        let io = |e| Error::Io {
-            path: file.disk.clone(),
-            source: e,
-        };
-        let f = File::open(&file.disk).map_err(io)?;
-        let len = f.metadata().map_err(io)?.len();
-        if len < to {
-            return Err(Error::Changed(file.disk.clone()));
-        }
-        let mut at = from;
-        while at < to {
-            let n = (to - at).min(WINDOW);
-            if n >= MAP_MIN {
-                let map = map_window(&f, at, n, &file.disk)?;
-                // A file truncated by another program while mapped would raise SIGBUS: the
-                // storage guard turns that into zeros plus a flag, reported as a changed file.
-                let ((), faulted) = crate::storage::guard::guarded(map.bytes(), |b| pieces.feed(b));
-                if faulted {
-                    return Err(Error::Changed(file.disk.clone()));
-                }
-            } else {
-                buf.resize(n as usize, 0);
-                f.read_exact_at(buf, at).map_err(|e| {
-                    if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                        Error::Changed(file.disk.clone())
-                    } else {
-                        io(e)
-                    }
-                })?;
-                pieces.feed(buf);
-            }
-            progress(n);
-            at += n;
-        }
-        Ok(())
+/// Feed bytes `[from, to)` of one file to `feed`, in order, mapped or through `buf`.
+pub(super) fn read_run(
+    file: &InputFile,
+    from: u64,
+    to: u64,
+    buf: &mut Vec<u8>,
+    progress: &(dyn Fn(u64) + Sync),
+    feed: &mut dyn FnMut(&[u8]),
+) -> Result<(), Error> {
+    let io = |e| Error::Io {
+        path: file.disk.clone(),
+        source: e,
+    };
+    let f = File::open(&file.disk).map_err(io)?;
+    let len = f.metadata().map_err(io)?.len();
+    if len < to {
+        return Err(Error::Changed(file.disk.clone()));
     }
+    let mut at = from;
+    while at < to {
+        let n = (to - at).min(WINDOW);
+        if n >= MAP_MIN {
+            let map = map_window(&f, at, n, &file.disk)?;
+            // A file truncated by another program while mapped would raise SIGBUS: the
+            // storage guard turns that into zeros plus a flag, reported as a changed file.
+            let ((), faulted) = crate::storage::guard::guarded(map.bytes(), |b| feed(b));
+            if faulted {
+                return Err(Error::Changed(file.disk.clone()));
+            }
+        } else {
+            buf.resize(n as usize, 0);
+            f.read_exact_at(buf, at).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                    Error::Changed(file.disk.clone())
+                } else {
+                    io(e)
+                }
+            })?;
+            feed(buf);
+        }
+        progress(n);
+        at += n;
+    }
+    Ok(())
 }
 
 /// A read-only mapping of `len` bytes of a file at `offset` (any alignment).

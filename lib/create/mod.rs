@@ -1,5 +1,5 @@
-//! Creating v1 torrents: walk a path, choose the piece length, hash in parallel, write the
-//! metainfo.
+//! Creating torrents (v1 by default; v2-only and hybrid in [`v2`]): walk a path, choose the
+//! piece length, hash in parallel, write the metainfo.
 //!
 //! The output is reproducible: the same files and [`Options`] give the same bytes on every run
 //! and machine (files sorted by path bytes, keys written in canonical sorted order, no hidden
@@ -11,9 +11,11 @@
 //! [`Options::piece_length`] the piece length, [`hash_pieces`] the piece hashes, [`build`] the
 //! torrent bytes; [`write_torrent`] puts them in place atomically. [`Plan`] does the first two
 //! steps and then the rest with a read-back check; [`output_path`] chooses where it goes.
+//! [`hash_and_build`] does the hashing and building for any [`Options::version`].
 
 mod hash;
 mod plan;
+pub mod v2;
 mod walk;
 
 pub use hash::hash_pieces;
@@ -29,7 +31,7 @@ use serde::Serialize;
 use serde_bytes::Bytes;
 use sha1::{Digest, Sha1};
 
-use crate::metainfo::InfoHash;
+use crate::metainfo::{InfoHash, InfoHashV2, Version};
 
 /// `created by` unless told otherwise: `bt/<version>`.
 pub const CREATED_BY: &str = concat!("bt/", env!("CARGO_PKG_VERSION"));
@@ -149,6 +151,8 @@ pub struct Options {
     pub creation_date: Option<i64>,
     /// `created by`, or none.
     pub created_by: Option<String>,
+    /// v1 (the default), v2 only, or hybrid (both, with pad files).
+    pub version: Version,
 }
 
 /// A created torrent.
@@ -156,15 +160,17 @@ pub struct Options {
 pub struct Created {
     /// The metainfo file's bytes.
     pub bytes: Vec<u8>,
-    /// SHA-1 of the `info` bytes within [`Created::bytes`].
-    pub info_hash: InfoHash,
+    /// SHA-1 of the `info` bytes within [`Created::bytes`] (`None` for v2 only).
+    pub info_hash: Option<InfoHash>,
+    /// SHA-256 of the same bytes (`None` for v1 only).
+    pub info_hash_v2: Option<InfoHashV2>,
     /// The torrent's name.
     pub name: Vec<u8>,
     /// Bytes per piece.
     pub piece_length: u64,
-    /// Number of pieces.
+    /// Number of pieces (of the stream with every file on a piece boundary for v2 and hybrid).
     pub piece_count: usize,
-    /// Sum of the file lengths.
+    /// Sum of the file lengths (pad files aside).
     pub total_length: u64,
     /// Number of files.
     pub file_count: usize,
@@ -198,28 +204,53 @@ pub fn create(
     Plan::new(path, opts)?.build(opts, progress)
 }
 
+/// Hash the files of `layout` and build the torrent of the version `opts` asks for.
+pub fn hash_and_build(
+    layout: &Layout,
+    piece_length: u64,
+    opts: &Options,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Created, Error> {
+    if opts.version == Version::V1 {
+        let pieces = hash_pieces(&layout.files, piece_length, progress)?;
+        return build(layout, piece_length, &pieces, opts);
+    }
+    let files = v2::tree_order(layout);
+    let hybrid = opts.version == Version::Hybrid;
+    let hashes = v2::hash_files(&files, piece_length, hybrid, layout.single_file, progress)?;
+    v2::build(layout, &files, piece_length, &hashes, opts)
+}
+
 /// The `info` dictionary as written (serde_bencode sorts the keys; `None` fields are left out).
 #[derive(Serialize)]
-struct InfoDict<'a> {
+pub(super) struct InfoDict<'a> {
+    #[serde(rename = "file tree", skip_serializing_if = "Option::is_none")]
+    pub(super) file_tree: Option<v2::TreeNode<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    files: Option<Vec<FileDict<'a>>>,
+    pub(super) files: Option<Vec<FileDict<'a>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    length: Option<u64>,
-    name: &'a Bytes,
+    pub(super) length: Option<u64>,
+    #[serde(rename = "meta version", skip_serializing_if = "Option::is_none")]
+    pub(super) meta_version: Option<u8>,
+    pub(super) name: &'a Bytes,
     #[serde(rename = "piece length")]
-    piece_length: u64,
-    pieces: &'a Bytes,
+    pub(super) piece_length: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
-    private: Option<u8>,
+    pub(super) pieces: Option<&'a Bytes>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    source: Option<&'a str>,
+    pub(super) private: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) source: Option<&'a str>,
 }
 
 /// One entry of `files`.
 #[derive(Serialize)]
-struct FileDict<'a> {
-    length: u64,
-    path: Vec<&'a Bytes>,
+pub(super) struct FileDict<'a> {
+    /// `p` for a BEP 47 pad file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) attr: Option<&'static str>,
+    pub(super) length: u64,
+    pub(super) path: Vec<&'a Bytes>,
 }
 
 /// The metainfo file around the `info` dictionary.
@@ -236,6 +267,8 @@ struct MetainfoDict<'a> {
     #[serde(rename = "creation date", skip_serializing_if = "Option::is_none")]
     creation_date: Option<i64>,
     info: &'a InfoDict<'a>,
+    #[serde(rename = "piece layers", skip_serializing_if = "Option::is_none")]
+    piece_layers: Option<v2::PieceLayers<'a>>,
     #[serde(rename = "url-list", skip_serializing_if = "<[_]>::is_empty")]
     url_list: &'a [String],
 }
@@ -255,20 +288,34 @@ pub fn build(
             .files
             .iter()
             .map(|f| FileDict {
+                attr: None,
                 length: f.length,
                 path: f.path.iter().map(|c| Bytes::new(c)).collect(),
             })
             .collect()
     });
     let info = InfoDict {
+        file_tree: None,
         files,
         length: layout.single_file.then_some(layout.total_length),
+        meta_version: None,
         name: Bytes::new(&layout.name),
         piece_length,
-        pieces: Bytes::new(pieces.as_flattened()),
+        pieces: Some(Bytes::new(pieces.as_flattened())),
         private: opts.private.then_some(1),
         source: opts.source.as_deref(),
     };
+    encode(layout, &info, None, pieces.len(), opts)
+}
+
+/// Encode the metainfo around `info`, with the info hashes its version calls for.
+pub(super) fn encode(
+    layout: &Layout,
+    info: &InfoDict<'_>,
+    piece_layers: Option<v2::PieceLayers<'_>>,
+    piece_count: usize,
+    opts: &Options,
+) -> Result<Created, Error> {
     let urls: Vec<&String> = opts.announce.iter().flatten().collect();
     let metainfo = MetainfoDict {
         announce: urls.first().map(|u| u.as_str()),
@@ -277,18 +324,26 @@ pub fn build(
         comment: opts.comment.as_deref(),
         created_by: opts.created_by.as_deref(),
         creation_date: opts.creation_date,
-        info: &info,
+        info,
+        piece_layers,
         url_list: &opts.web_seeds,
     };
     let encode = |e: serde_bencode::Error| Error::Encode(e.to_string());
-    let info_bytes = serde_bencode::to_bytes(&info).map_err(encode)?;
+    let info_bytes = serde_bencode::to_bytes(info).map_err(encode)?;
     let bytes = serde_bencode::to_bytes(&metainfo).map_err(encode)?;
     Ok(Created {
         bytes,
-        info_hash: InfoHash(Sha1::digest(&info_bytes).into()),
+        info_hash: info
+            .pieces
+            .is_some()
+            .then(|| InfoHash(Sha1::digest(&info_bytes).into())),
+        info_hash_v2: info
+            .file_tree
+            .is_some()
+            .then(|| InfoHashV2(sha2::Sha256::digest(&info_bytes).into())),
         name: layout.name.clone(),
-        piece_length,
-        piece_count: pieces.len(),
+        piece_length: info.piece_length,
+        piece_count,
         total_length: layout.total_length,
         file_count: layout.files.len(),
     })
@@ -415,7 +470,7 @@ mod tests {
         );
         assert_eq!(String::from_utf8(c.bytes.clone()).unwrap(), want);
         assert_eq!(
-            c.info_hash.0,
+            c.info_hash.unwrap().0,
             <[u8; 20]>::from(Sha1::digest(info.as_bytes()))
         );
         // The strict decoder accepts it without a warning (keys sorted).

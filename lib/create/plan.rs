@@ -12,8 +12,8 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::{
-    build, check_piece_length, default_piece_length, hash_pieces, torrent_name, walk, Created,
-    Error, Layout, Options, WalkOptions,
+    check_piece_length, default_piece_length, hash_and_build, torrent_name, walk, Created, Error,
+    Layout, Options, WalkOptions,
 };
 use crate::metainfo::Torrent;
 
@@ -99,8 +99,7 @@ impl Plan {
     /// Hash the files (`progress` is called with bytes done, from several threads) and build
     /// the torrent.
     pub fn build(&self, opts: &Options, progress: &(dyn Fn(u64) + Sync)) -> Result<Created, Error> {
-        let pieces = hash_pieces(&self.layout.files, self.piece_length, progress)?;
-        build(&self.layout, self.piece_length, &pieces, opts)
+        hash_and_build(&self.layout, self.piece_length, opts, progress)
     }
 
     /// [`Plan::build`], then read the torrent back with the strict parser: the torrent made and
@@ -112,10 +111,11 @@ impl Plan {
     ) -> Result<(Created, Torrent), Error> {
         let made = self.build(opts, progress)?;
         let t = Torrent::from_bytes(&made.bytes).map_err(Error::Unparsable)?;
-        if t.info_hash != Some(made.info_hash)
+        if t.info_hash != made.info_hash
+            || t.info_hash_v2 != made.info_hash_v2
             || t.piece_count() != made.piece_count
-            || t.files.len() != made.file_count
-            || t.total_length != made.total_length
+            || t.files.iter().filter(|f| !f.pad).count() != made.file_count
+            || t.content_length() != made.total_length
         {
             return Err(Error::ReadsBackDifferently);
         }
@@ -177,7 +177,7 @@ mod tests {
             plan.warnings
         );
         let (made, t) = plan.make(&opts, &|_| {}).unwrap();
-        assert_eq!((t.info_hash, t.piece_count()), (Some(made.info_hash), 1));
+        assert_eq!((t.info_hash, t.piece_count()), (made.info_hash, 1));
         let plain = Plan::new(&f, &Options::default()).unwrap();
         assert!(plain.warnings.is_empty());
         assert_eq!(plain.piece_length, default_piece_length(1000));

@@ -12,4 +12,5 @@ mod info;
 mod make;
 mod stress;
 mod swarm;
+mod v2;
 mod verify;

@@ -1,0 +1,330 @@
+//! Verifying v2-only and hybrid torrents (BEP 52): each file is judged by its own hashes.
+//!
+//! A file's pieces are hashed as a merkle tree of 16 KiB leaves ([`crate::merkle`]) and each
+//! piece compared with the file's `piece layers` entry (a file of one piece: with its `pieces
+//! root`). A file of several pieces whose layer the torrent lacks is judged whole against its
+//! root: all its pieces good or all bad. Every file starts on a piece boundary, so no piece is
+//! shared with a neighbour and a bad file never spoils another.
+//!
+//! For a hybrid the same bytes also go through SHA-1 in the same pass (the file's last piece
+//! followed by its pad file's zeros) and are compared with the v1 `pieces`: a piece judged good
+//! by one hash set and bad by the other is an error of the torrent ([`Error::HashesDisagree`]),
+//! not of the data. Runs of at most [`storage::WINDOW`] bytes are hashed in parallel (rayon).
+
+use std::ops::Range;
+use std::sync::Mutex;
+
+use rayon::prelude::*;
+use sha1::{Digest, Sha1};
+
+use super::{Error, FileReport, FileStatus, Report};
+use crate::merkle::{file_root, PieceHasher};
+use crate::metainfo::{Torrent, Version};
+use crate::storage::{self, FileState, Storage};
+
+/// One run of consecutive pieces of one file, hashed by one worker.
+struct Run {
+    file: usize,
+    /// Piece indices inside the file.
+    pieces: Range<u64>,
+}
+
+/// What a run found, piece by piece (indices inside the file).
+struct Found {
+    run: usize,
+    v2: Vec<[u8; 32]>,
+    v1: Vec<[u8; 20]>,
+    error: Option<String>,
+}
+
+/// Verify a v2-only or hybrid torrent.
+pub(super) fn verify(
+    t: &Torrent,
+    storage: &Storage,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Report, Error> {
+    let geo = storage.geometry();
+    let pl = t.piece_length;
+    let hybrid = t.version == Version::Hybrid;
+    let judged: Vec<usize> = (0..t.files.len())
+        .filter(|&f| !t.files[f].pad && t.files[f].symlink.is_none())
+        .collect();
+    let states: Vec<FileState> = judged.par_iter().map(|&f| storage.stat(f)).collect();
+
+    let mut runs = Vec::new();
+    let mut skipped = 0u64;
+    for (&f, state) in judged.iter().zip(&states) {
+        let len = t.files[f].length;
+        let avail = match state {
+            FileState::Present(n) => (*n).min(len),
+            _ => 0,
+        };
+        let readable = if avail == len {
+            len.div_ceil(pl)
+        } else {
+            avail / pl
+        };
+        let base = t.files[f].offset / pl;
+        skipped += (readable..len.div_ceil(pl))
+            .map(|p| piece_len(t, base + p))
+            .sum::<u64>();
+        let per_run = (storage::WINDOW / pl).max(1);
+        let mut p = 0;
+        while p < readable {
+            let end = (p + per_run).min(readable);
+            runs.push(Run {
+                file: f,
+                pieces: p..end,
+            });
+            p = end;
+        }
+    }
+    if skipped > 0 {
+        progress(skipped);
+    }
+
+    let found: Mutex<Vec<Found>> = Mutex::new(Vec::with_capacity(runs.len()));
+    let bytes_checked: u64 = runs
+        .par_iter()
+        .enumerate()
+        .map_init(Vec::new, |scratch, (i, run)| {
+            let (res, bytes) = hash_run(t, storage, run, hybrid, scratch, progress);
+            found
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(Found { run: i, ..res });
+            bytes
+        })
+        .sum();
+    let mut found = found.into_inner().unwrap_or_else(|p| p.into_inner());
+    found.sort_by_key(|f| f.run);
+
+    // Per file: the hashes computed, in piece order (a run's error leaves its tail out).
+    let count = t.piece_count();
+    let mut have_v1 = vec![false; count];
+    let mut have_v2 = vec![false; count];
+    let mut exact_v2 = vec![false; count];
+    let mut errors: Vec<(usize, String)> = Vec::new();
+    let mut by_file: std::collections::HashMap<usize, Vec<[u8; 32]>> = Default::default();
+    for fd in found {
+        let run = &runs[fd.run];
+        let base = (t.files[run.file].offset / pl) as usize;
+        for (k, h) in fd.v1.iter().enumerate() {
+            let p = base + run.pieces.start as usize + k;
+            have_v1[p] = t.pieces.get(p) == Some(h);
+        }
+        by_file.entry(run.file).or_default().extend(fd.v2);
+        if let Some(e) = fd.error {
+            errors.push((run.file, e));
+        }
+    }
+    for (&f, hashes) in &by_file {
+        let file = &t.files[f];
+        let base = (file.offset / pl) as usize;
+        let root = file.pieces_root.unwrap_or_default();
+        let n = file.length.div_ceil(pl) as usize;
+        if n == 1 {
+            have_v2[base] = hashes.first() == Some(&root);
+            exact_v2[base] = !hashes.is_empty();
+        } else if let Some(layer) = t.piece_layers.get(&root) {
+            for (k, h) in hashes.iter().enumerate() {
+                have_v2[base + k] = layer.get(k) == Some(h);
+                exact_v2[base + k] = true;
+            }
+        } else if hashes.len() == n && file_root(hashes, pl) == root {
+            have_v2[base..base + n].fill(true);
+        }
+    }
+    if hybrid {
+        let disagree: Vec<usize> = (0..count)
+            .filter(|&p| exact_v2[p] && have_v1[p] != have_v2[p])
+            .collect();
+        if !disagree.is_empty() {
+            return Err(Error::HashesDisagree(disagree));
+        }
+    }
+    let have: Vec<bool> = (0..count)
+        .map(|p| have_v2[p] && (!hybrid || have_v1[p]))
+        .collect();
+    let files = judged
+        .iter()
+        .zip(states)
+        .map(|(&f, state)| {
+            let file = &t.files[f];
+            let base = (file.offset / pl) as usize;
+            let pieces = base..base + file.length.div_ceil(pl) as usize;
+            let bad_pieces: Vec<usize> = pieces.clone().filter(|&p| !have[p]).collect();
+            let error = errors.iter().find(|(e, _)| *e == f).map(|(_, m)| m.clone());
+            let (status, bytes_on_disk, error) = match state {
+                FileState::Missing => (FileStatus::Missing, 0, None),
+                FileState::Unusable(e) => (FileStatus::Unreadable, 0, Some(e.to_string())),
+                FileState::Present(len) => (
+                    if error.is_some() {
+                        FileStatus::Unreadable
+                    } else if len != file.length {
+                        FileStatus::WrongSize
+                    } else if !bad_pieces.is_empty() {
+                        FileStatus::Incomplete
+                    } else {
+                        FileStatus::Complete
+                    },
+                    len,
+                    error,
+                ),
+            };
+            FileReport {
+                file: f,
+                length: geo.file_len(f),
+                status,
+                pieces,
+                bad_pieces,
+                shared_bad_pieces: 0,
+                bytes_on_disk,
+                error,
+                hash: (file.length > 0).then_some(if hybrid { "v1+v2" } else { "v2" }),
+            }
+        })
+        .collect();
+    Ok(Report {
+        have,
+        files,
+        bytes_checked,
+    })
+}
+
+/// Length of piece `p` of the torrent's stream (pad files and v2 alignment included), so that
+/// progress adds up to `t.total_length`.
+fn piece_len(t: &Torrent, p: u64) -> u64 {
+    t.piece_length.min(t.total_length - p * t.piece_length)
+}
+
+/// Hash one run: v2 piece hashes, and v1 ones for a hybrid. Returns them and the bytes read.
+fn hash_run(
+    t: &Torrent,
+    storage: &Storage,
+    run: &Run,
+    hybrid: bool,
+    scratch: &mut Vec<u8>,
+    progress: &(dyn Fn(u64) + Sync),
+) -> (Found, u64) {
+    let pl = t.piece_length;
+    let len = t.files[run.file].length;
+    let geo = storage.geometry();
+    let from = run.pieces.start * pl;
+    let to = (run.pieces.end * pl).min(len);
+    let mut out = Found {
+        run: 0,
+        v2: Vec::with_capacity((run.pieces.end - run.pieces.start) as usize),
+        v1: Vec::new(),
+        error: None,
+    };
+    let mut merkle = PieceHasher::new(pl, len);
+    let mut sha1 = Sha1::new();
+    let mut at = from;
+    let res = storage.visit(
+        geo.file_start(run.file) + from,
+        to - from,
+        scratch,
+        &mut |mut c| {
+            while !c.is_empty() {
+                let piece_end = (at / pl + 1) * pl;
+                let k = ((piece_end.min(len) - at) as usize).min(c.len());
+                if hybrid {
+                    sha1.update(&c[..k]);
+                }
+                merkle.feed(&c[..k], &mut |r| out.v2.push(r));
+                c = &c[k..];
+                at += k as u64;
+                if at == piece_end || at == len {
+                    if hybrid {
+                        // The pad file's zeros complete the file's last v1 piece.
+                        let piece = ((t.files[run.file].offset + at - 1) / pl) as usize;
+                        let mut zeros = geo.piece_len(piece) - (at - (at - 1) / pl * pl);
+                        static ZEROS: [u8; 16384] = [0; 16384];
+                        while zeros > 0 {
+                            let z = zeros.min(ZEROS.len() as u64);
+                            sha1.update(&ZEROS[..z as usize]);
+                            zeros -= z;
+                        }
+                        out.v1.push(sha1.finalize_reset().into());
+                    }
+                    progress(piece_len(t, (t.files[run.file].offset + at - 1) / pl));
+                }
+            }
+        },
+    );
+    match res {
+        Ok(()) if to == len => merkle.finish(&mut |r| out.v2.push(r)),
+        Ok(()) => {}
+        Err(e) => {
+            out.error = Some(e.to_string());
+            out.v1.truncate(out.v2.len());
+        }
+    }
+    (out, to - from)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use super::*;
+    use crate::create;
+    use crate::storage::Io;
+
+    /// A v2 or hybrid torrent of files under `dir/t`, made by bt-make's library.
+    fn make(dir: &std::path::Path, version: Version) -> Torrent {
+        let root = dir.join("t");
+        std::fs::create_dir_all(root.join("s")).unwrap();
+        for (name, n) in [("a", 40_000u32), ("e", 0), ("s/b", 100_000), ("z", 5)] {
+            let data: Vec<u8> = (0..n).map(|i| (i * 31 + n) as u8).collect();
+            std::fs::write(root.join(name), data).unwrap();
+        }
+        let opts = create::Options {
+            piece_length: Some(16384),
+            version,
+            ..Default::default()
+        };
+        let made = create::create(&root, &opts, &|_| {}).unwrap();
+        Torrent::from_bytes(&made.bytes).unwrap()
+    }
+
+    fn check(t: &Torrent, dir: &std::path::Path) -> Result<Report, Error> {
+        let done = AtomicU64::new(0);
+        let r = super::super::verify(t, &Storage::open(t, dir, Io::Mmap), &|n| {
+            done.fetch_add(n, Ordering::Relaxed);
+        });
+        if r.is_ok() {
+            assert_eq!(done.into_inner(), t.total_length, "progress adds up");
+        }
+        r
+    }
+
+    #[test]
+    fn files_are_judged_alone_and_progress_adds_up() {
+        for version in [Version::V2, Version::Hybrid] {
+            let dir = tempfile::tempdir().unwrap();
+            let t = make(dir.path(), version);
+            let r = check(&t, dir.path()).unwrap();
+            assert!(r.ok(), "{version:?}");
+            assert_eq!(r.have.len(), t.piece_count());
+            let want = if version == Version::V2 {
+                "v2"
+            } else {
+                "v1+v2"
+            };
+            let hashes: Vec<_> = r.files.iter().map(|f| f.hash).collect();
+            assert_eq!(hashes, [Some(want), None, Some(want), Some(want)]);
+
+            // s/b shortened: its own last pieces are bad, nothing else.
+            let b = dir.path().join("t/s/b");
+            let data = std::fs::read(&b).unwrap();
+            std::fs::write(&b, &data[..50_000]).unwrap();
+            let r = check(&t, dir.path()).unwrap();
+            let st: Vec<_> = r.files.iter().map(|f| f.status.as_str()).collect();
+            assert_eq!(st, ["complete", "complete", "wrong_size", "complete"]);
+            assert_eq!(r.files[2].bad_pieces.len(), 4, "{version:?}");
+            assert!(r.files.iter().all(|f| f.shared_bad_pieces == 0));
+        }
+    }
+}

@@ -2,7 +2,8 @@
 use anyhow::bail;
 use bt::cli::{self, Common};
 use bt::record::{FetchSummaryRecord, ProgressRecord};
-use bt::swarm::session::{self, Event, FetchOptions};
+use bt::swarm::metadata::{self, MetadataEvent};
+use bt::swarm::session::{self, Event, FetchOptions, SessionError};
 use bt::swarm::Outcome;
 use clap::Parser;
 use std::io::IsTerminal;
@@ -13,15 +14,27 @@ use std::time::Duration;
 /// Download a torrent from peers into DIR/NAME, verifying every piece.
 ///
 /// Peers come from --peer, else from standard input when it is a pipe (bt-announce's `peer`
-/// records, or `ip:port` lines, IPv6 as `[addr]:port`), else from the torrent's trackers.
+/// records, or `ip:port` lines, IPv6 as `[addr]:port`), else from the torrent's trackers; more
+/// come through peer exchange (PEX, never for private torrents). A magnet link's info
+/// dictionary is first fetched from peers (its `x.pe` peers, --peer, stdin, its `tr=` trackers).
 /// Existing data in DIR/NAME is verified first and only missing pieces are fetched, so an
 /// interrupted download resumes where it stopped. Writes a `listening` record once the port is
 /// bound and a `summary` record at the end.
 #[derive(Parser, Debug)]
 #[command(name = "bt-fetch", version, after_help = cli::EXIT_CODES_HELP)]
 struct Args {
-    /// The .torrent file, or `-` to read it from stdin (stdin then carries no peers).
+    /// The .torrent file, a magnet link, or `-` to read a .torrent from stdin (stdin then
+    /// carries no peers).
     torrent: String,
+    /// With a magnet link: write the complete .torrent to FILE once the metadata arrived.
+    #[arg(long, value_name = "FILE")]
+    torrent_out: Option<PathBuf>,
+    /// Let --torrent-out replace an existing file.
+    #[arg(long)]
+    force: bool,
+    /// With a magnet link: stop (exit 0) once the metadata is fetched (and written).
+    #[arg(long)]
+    metadata_only: bool,
     /// Download directory; the data goes to DIR/NAME.
     #[arg(short, long, default_value_os_t = FetchOptions::default().dir)]
     dir: PathBuf,
@@ -88,14 +101,22 @@ fn fetch(args: Args) -> anyhow::Result<u8> {
     cli::ignore_file_size_signal();
     let quiet = args.common.quiet;
     let stop = cli::stop_on_signals("bt-fetch", quiet);
-    let t = cli::read_torrent(&args.torrent)?;
-    if t.info_hash.is_none() {
+    let magnet = args.torrent.starts_with("magnet:");
+    let t = if magnet {
+        None
+    } else {
+        Some(cli::read_torrent(&args.torrent)?)
+    };
+    if t.as_ref().is_some_and(|t| t.info_hash.is_none()) {
         let path = &args.torrent;
         bail!("{path}: v2-only torrents cannot be downloaded yet");
     }
+    if !magnet && (args.torrent_out.is_some() || args.metadata_only) {
+        bail!("--torrent-out and --metadata-only need a magnet link");
+    }
     let stdin_peers =
         args.peers.is_empty() && args.torrent != "-" && !std::io::stdin().is_terminal();
-    let opts = FetchOptions {
+    let mut opts = FetchOptions {
         dir: args.dir,
         peers: args.peers,
         peer_lines: stdin_peers.then(|| Box::new(std::io::BufReader::new(std::io::stdin())) as _),
@@ -112,6 +133,23 @@ fn fetch(args: Args) -> anyhow::Result<u8> {
         snub_timeout: Duration::from_secs(args.snub_timeout),
         stop,
         ..FetchOptions::default()
+    };
+    let t = match t {
+        Some(t) => t,
+        None => {
+            let m = bt::metainfo::Magnet::parse(&args.torrent)?;
+            let out = args.torrent_out.as_deref();
+            let mut note = |e: MetadataEvent| args.common.note("bt-fetch", &e.to_string());
+            match metadata::magnet_torrent(&m, &mut opts, out, args.force, &mut note) {
+                Ok(_) if args.metadata_only => return Ok(cli::EXIT_OK),
+                Ok(t) => t,
+                Err(e @ SessionError::NoMetadata(_)) => {
+                    args.common.note("bt-fetch", &e.to_string());
+                    return Ok(cli::EXIT_NEGATIVE);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     };
     let mut view = cli::EngineView::new("bt-fetch", &args.common, std::slice::from_ref(&t));
     view.peer_records = args.peer_records;

@@ -1,0 +1,111 @@
+//! Magnet links (BEP 9), metadata served and fetched, and peer exchange (BEP 11), against
+//! aria2c, opentracker, bt-seed and fake peers.
+
+use crate::common::*;
+use crate::harness::*;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+/// The standard sample announcing to an opentracker that whitelists it.
+fn tracked_sample() -> (Sample, Opentracker) {
+    let s = Sample::standard();
+    let tracker = Opentracker::start(&[s.info_hash_hex()]);
+    s.announce_to(&tracker.http());
+    (s, tracker)
+}
+
+#[test]
+fn aria2c_gets_metadata_and_data_from_bt_seed_by_magnet() {
+    let (s, tracker) = tracked_sample();
+    let _seed = Seeder::of(&s).announce().start();
+    let dl = s.path("dl");
+    std::fs::create_dir_all(&dl).unwrap();
+    let magnet = magnet_of(&s, &[&tracker.http()], &[]);
+    let r = run_cmd(
+        aria2c_cmd("127.0.0.24")
+            .args(["--seed-time=0", "--bt-require-crypto=false"])
+            .arg("--bt-save-metadata=false")
+            .arg(format!("--listen-port={}", free_port()))
+            .arg(format!("--dir={}", dl.display()))
+            .arg(&magnet),
+        None,
+        Duration::from_secs(90),
+    );
+    assert_eq!(r.code, 0, "aria2c: {}{}", r.stdout_str(), r.stderr);
+    s.assert_same(&dl);
+}
+
+/// An aria2c seeder of `s` that announces to the sample's tracker from `ip`.
+fn aria2c_seeder(s: &Sample, ip: &str) -> Bg {
+    Bg::spawn(
+        aria2c_cmd(ip)
+            .args([
+                "--check-integrity=true",
+                "--seed-ratio=0.0",
+                "--bt-require-crypto=false",
+            ])
+            .arg(format!("--listen-port={}", free_port()))
+            .arg(format!("--dir={}", s.seed_dir().display()))
+            .arg(&s.torrent)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+        "aria2c",
+    )
+}
+
+#[test]
+fn bt_fetch_magnet_from_aria2c_through_opentracker() {
+    let (s, tracker) = tracked_sample();
+    let _a = aria2c_seeder(&s, "127.0.0.25");
+    let magnet = magnet_of(&s, &[&tracker.http()], &[]);
+
+    // --metadata-only: the .torrent is written, nothing is downloaded, exit 0.
+    let meta = s.path("meta");
+    std::fs::create_dir_all(&meta).unwrap();
+    let out = meta.join("m.torrent");
+    let out_s = out.to_str().unwrap();
+    let dl0 = s.path("dl0");
+    let r = Fetcher::new(Path::new(&magnet), &dl0)
+        .announce()
+        .args(&["--torrent-out", out_s, "--metadata-only"])
+        .run();
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout_str(), r.stderr);
+    let written = std::fs::read_dir(&dl0).map_or(0, |d| d.count());
+    assert_eq!(
+        written, 0,
+        "--metadata-only wrote into the download directory"
+    );
+    let info = bt("bt-info", &[out_s, "--json"]);
+    assert_eq!(info.code, 0, "{}", info.stderr);
+    assert_eq!(
+        info.torrent().info_hash.as_deref(),
+        Some(&*s.info_hash_hex())
+    );
+    let v = bt(
+        "bt-verify",
+        &[out_s, "-d", s.seed_dir().to_str().unwrap(), "--json"],
+    );
+    assert_eq!(v.code, 0, "bt-verify: {}{}", v.stdout_str(), v.stderr);
+
+    // The file exists: refused without --force.
+    let r = Fetcher::new(Path::new(&magnet), &dl0)
+        .announce()
+        .args(&["--torrent-out", out_s, "--metadata-only"])
+        .run();
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("m.torrent"), "{}", r.stderr);
+
+    // The whole download, writing the .torrent again with --force.
+    let dl = s.path("dl");
+    let r = Fetcher::new(Path::new(&magnet), &dl)
+        .announce()
+        .args(&["--torrent-out", out_s, "--force"])
+        .run();
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout_str(), r.stderr);
+    assert!(summary(&r).complete);
+    s.assert_same(&dl);
+    let t = bt::metainfo::Torrent::from_bytes(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(t.info_hash.map(|h| h.hex()), Some(s.info_hash_hex()));
+    assert_eq!(t.announce.as_deref(), Some(&*tracker.http()));
+}

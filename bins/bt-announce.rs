@@ -93,6 +93,8 @@ struct Target {
     info_hash: InfoHash,
     tiers: Vec<Vec<String>>,
     length: Option<u64>,
+    /// A magnet's `x.pe` peers.
+    peers: Vec<std::net::SocketAddr>,
 }
 
 fn load(input: &str) -> anyhow::Result<Target> {
@@ -103,6 +105,7 @@ fn load(input: &str) -> anyhow::Result<Target> {
         };
         return Ok(Target {
             info_hash,
+            peers: m.peer_addrs(),
             tiers: m.trackers.into_iter().map(|t| vec![t]).collect(),
             length: None,
         });
@@ -112,6 +115,7 @@ fn load(input: &str) -> anyhow::Result<Target> {
         info_hash: tracker::announce_hash(&t).context("torrent has no info hash")?,
         tiers: t.tiers(),
         length: Some(t.content_length()),
+        peers: Vec::new(),
     })
 }
 
@@ -170,9 +174,12 @@ fn body(args: Args) -> anyhow::Result<u8> {
     } else {
         tiers.announce(&req, &opts)
     };
-    for (addr, from) in tracker::peers_of(&attempts) {
+    let found = tracker::peers_of(&attempts)
+        .into_iter()
+        .map(|(a, f)| (a, Some(f)));
+    for (addr, from) in target.peers.iter().map(|a| (*a, None)).chain(found) {
         match out.mode {
-            Mode::Json => out.json(PeerRecord::new(addr, Some(from)))?,
+            Mode::Json => out.json(PeerRecord::new(addr, from))?,
             Mode::Human => out.line(&format!("{addr}"))?,
         }
     }

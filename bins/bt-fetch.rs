@@ -2,12 +2,11 @@
 use anyhow::bail;
 use bt::cli::{self, Common};
 use bt::record::{FetchSummaryRecord, ProgressRecord};
-use bt::swarm::metadata::{self, MetadataEvent};
+use bt::swarm::metadata;
 use bt::swarm::session::{self, Event, FetchOptions, SessionError};
 use bt::swarm::Outcome;
 use clap::Parser;
 use std::io::IsTerminal;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -26,21 +25,12 @@ struct Args {
     /// The .torrent file, a magnet link, or `-` to read a .torrent from stdin (stdin then
     /// carries no peers).
     torrent: String,
-    /// With a magnet link: write the complete .torrent to FILE once the metadata arrived.
-    #[arg(long, value_name = "FILE")]
-    torrent_out: Option<PathBuf>,
-    /// Let --torrent-out replace an existing file.
-    #[arg(long)]
-    force: bool,
-    /// With a magnet link: stop (exit 0) once the metadata is fetched (and written).
-    #[arg(long)]
-    metadata_only: bool,
     /// Download directory; the data goes to DIR/NAME.
     #[arg(short, long, default_value_os_t = FetchOptions::default().dir)]
     dir: PathBuf,
     /// A peer to connect to (repeatable), `ip:port` or `[ipv6]:port`.
-    #[arg(long = "peer", value_name = "ADDR:PORT", value_parser = parse_peer)]
-    peers: Vec<SocketAddr>,
+    #[arg(long = "peer", value_name = "ADDR:PORT", value_parser = cli::parse_peer)]
+    peers: Vec<std::net::SocketAddr>,
     /// Do not announce to the torrent's trackers.
     #[arg(long)]
     no_announce: bool,
@@ -76,6 +66,8 @@ struct Args {
     #[arg(long, default_value_t = FetchOptions::default().snub_timeout.as_secs(), value_name = "SECONDS")]
     snub_timeout: u64,
     #[command(flatten)]
+    magnet: cli::MagnetArgs,
+    #[command(flatten)]
     common: Common,
 }
 
@@ -88,31 +80,21 @@ fn main() -> std::process::ExitCode {
     })
 }
 
-fn parse_peer(s: &str) -> Result<SocketAddr, String> {
-    use std::net::ToSocketAddrs;
-    let first = || s.to_socket_addrs().ok().and_then(|mut a| a.next());
-    s.parse()
-        .ok()
-        .or_else(first)
-        .ok_or(format!("{s:?} is not ADDR:PORT"))
-}
-
 fn fetch(args: Args) -> anyhow::Result<u8> {
     cli::ignore_file_size_signal();
     let quiet = args.common.quiet;
     let stop = cli::stop_on_signals("bt-fetch", quiet);
-    let magnet = args.torrent.starts_with("magnet:");
-    let t = if magnet {
-        None
-    } else {
-        Some(cli::read_torrent(&args.torrent)?)
-    };
-    if t.as_ref().is_some_and(|t| t.info_hash.is_none()) {
-        let path = &args.torrent;
-        bail!("{path}: v2-only torrents cannot be downloaded yet");
-    }
-    if !magnet && (args.torrent_out.is_some() || args.metadata_only) {
-        bail!("--torrent-out and --metadata-only need a magnet link");
+    let t = (!args.torrent.starts_with("magnet:"))
+        .then(|| cli::read_torrent(&args.torrent))
+        .transpose()?;
+    let m = &args.magnet;
+    match &t {
+        Some(t) if t.info_hash.is_none() => bail!(
+            "{}: v2-only torrents cannot be downloaded yet",
+            args.torrent
+        ),
+        Some(_) => m.torrent_only()?,
+        None => {}
     }
     let stdin_peers =
         args.peers.is_empty() && args.torrent != "-" && !std::io::stdin().is_terminal();
@@ -134,22 +116,15 @@ fn fetch(args: Args) -> anyhow::Result<u8> {
         stop,
         ..FetchOptions::default()
     };
-    let t = match t {
-        Some(t) => t,
-        None => {
-            let m = bt::metainfo::Magnet::parse(&args.torrent)?;
-            let out = args.torrent_out.as_deref();
-            let mut note = |e: MetadataEvent| args.common.note("bt-fetch", &e.to_string());
-            match metadata::magnet_torrent(&m, &mut opts, out, args.force, &mut note) {
-                Ok(_) if args.metadata_only => return Ok(cli::EXIT_OK),
-                Ok(t) => t,
-                Err(e @ SessionError::NoMetadata(_)) => {
-                    args.common.note("bt-fetch", &e.to_string());
-                    return Ok(cli::EXIT_NEGATIVE);
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
+    let note = |e: &dyn std::fmt::Display| args.common.note("bt-fetch", &e.to_string());
+    let t = match t.ok_or(()).or_else(|_| {
+        let out = m.torrent_out.as_deref();
+        metadata::magnet_torrent(&args.torrent, &mut opts, out, m.force, &mut |e| note(&e))
+    }) {
+        Ok(_) if m.metadata_only => return Ok(cli::EXIT_OK),
+        Ok(t) => t,
+        Err(e @ SessionError::NoMetadata(_)) => return Ok(note(&e)).map(|_| cli::EXIT_NEGATIVE),
+        Err(e) => return Err(e.into()),
     };
     let mut view = cli::EngineView::new("bt-fetch", &args.common, std::slice::from_ref(&t));
     view.peer_records = args.peer_records;

@@ -460,18 +460,19 @@ pub fn write_torrent(path: &std::path::Path, bytes: &[u8], force: bool) -> std::
     f.write_all(bytes)
 }
 
-/// `bt-fetch MAGNET`'s first step: fetch the info dictionary with the peer sources, address
+/// `bt-fetch MAGNET`'s first step: parse the link, fetch the info dictionary with the peer sources, address
 /// and limits of `opts` (its `peers` and `peer_lines` are taken; afterwards `peers` holds every
 /// peer learned, and `port` the port announced), write the `.torrent` to `torrent_out` (which
 /// must not exist unless `force`), and return the torrent.
 pub fn magnet_torrent(
-    magnet: &Magnet,
+    magnet: &str,
     opts: &mut super::session::FetchOptions,
     torrent_out: Option<&std::path::Path>,
     force: bool,
     events: &mut dyn FnMut(MetadataEvent),
 ) -> Result<Torrent, SessionError> {
     let started = Instant::now();
+    let magnet = &Magnet::parse(magnet).map_err(SessionError::Magnet)?;
     if let Some(p) = torrent_out.filter(|p| !force && p.exists()) {
         let e = std::io::Error::new(std::io::ErrorKind::AlreadyExists, "exists (give --force)");
         return Err(SessionError::TorrentOut(p.to_path_buf(), e));

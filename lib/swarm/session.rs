@@ -233,6 +233,8 @@ pub enum SessionError {
     Random(crate::tracker::RandomError),
     /// A magnet's info dictionary could not be had (timed out, stopped, or unusable).
     NoMetadata(String),
+    /// The magnet link is unusable.
+    Magnet(crate::metainfo::Error),
     /// The `.torrent` could not be written (or exists and `--force` was not given).
     TorrentOut(PathBuf, std::io::Error),
 }
@@ -256,6 +258,7 @@ impl fmt::Display for SessionError {
             SessionError::Random(e) => write!(f, "no random peer id: {e}"),
             SessionError::NoMetadata(why) => write!(f, "metadata: {why}"),
             SessionError::TorrentOut(p, e) => write!(f, "{}: {e}", p.display()),
+            SessionError::Magnet(e) => e.fmt(f),
             SessionError::NothingToServe => write!(
                 f,
                 "none of the pieces is present and intact: nothing to serve"

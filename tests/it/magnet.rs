@@ -109,3 +109,134 @@ fn bt_fetch_magnet_from_aria2c_through_opentracker() {
     assert_eq!(t.info_hash.map(|h| h.hex()), Some(s.info_hash_hex()));
     assert_eq!(t.announce.as_deref(), Some(&*tracker.http()));
 }
+
+/// A peer whose metadata fails the hash is blocked and the fetch completes from an honest one;
+/// a peer announcing a 1 GiB `metadata_size` is not believed. `--max-peers 1` makes bt-fetch
+/// meet them in the order given: the huge one, the liar, then the honest bt-seed.
+#[test]
+fn lying_metadata_peers_are_blocked_or_not_believed() {
+    let s = Sample::standard();
+    let info = bt::metainfo::Torrent::from_bytes(&std::fs::read(&s.torrent).unwrap())
+        .unwrap()
+        .info_bytes;
+    let mut bad = info.clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 0x55;
+    let huge = FakePeer::start(
+        &s,
+        Behaviour::Metadata {
+            size: 1 << 30,
+            info: Vec::new(),
+        },
+    );
+    let liar = FakePeer::start(
+        &s,
+        Behaviour::Metadata {
+            size: bad.len() as u64,
+            info: bad,
+        },
+    );
+    let honest = Seeder::of(&s).start();
+    let dl = s.path("dl");
+    let magnet = magnet_of(&s, &[], &[]);
+    let r = Fetcher::new(Path::new(&magnet), &dl)
+        .peer(huge.addr)
+        .peer(liar.addr)
+        .peer(honest.peer())
+        .args(&["--max-peers", "1"])
+        .timeout(60)
+        .run();
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout_str(), r.stderr);
+    s.assert_same(&dl);
+    assert!(liar.seen().requests >= 1, "the liar was never asked");
+    assert_eq!(huge.seen().requests, 0, "the 1 GiB size was believed");
+    assert!(
+        r.stderr.contains(&format!("blocked {}", liar.addr)),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains(&format!(
+            "metadata from {}: metadata_size 1073741824",
+            huge.addr
+        )),
+        "{}",
+        r.stderr
+    );
+}
+
+/// Seeder B (bt-seed, upload capped); seeder A (bt-fetch --seed, capped) that downloaded from
+/// B alone; then bt-fetch C given only A. Returns C's peer records and B's address.
+fn pex_scenario(s: &Sample, torrent: &Path) -> (Vec<PeerEvent>, std::net::SocketAddr) {
+    let b = Seeder::of_torrent(torrent, &s.seed_dir())
+        .rate("256K")
+        .start();
+    let a_dir = s.path("a");
+    let a = Fetcher::new(torrent, &a_dir)
+        .bind(&next_ip())
+        .peer(b.peer())
+        .args(&["--seed", "--max-upload-rate", "256K", "--progress-json"])
+        .spawn();
+    assert!(
+        wait_for(60, || a.progress().is_some_and(|p| p.pieces_have == p.pieces)),
+        "A did not complete from B"
+    );
+    let l = a
+        .records::<Listening>()
+        .pop()
+        .expect("A's listening record");
+    let a_addr = format!("{}:{}", l.addr, l.port);
+    let dl = s.path("dl");
+    let r = Fetcher::new(torrent, &dl)
+        .bind(&next_ip())
+        .peer(&a_addr)
+        .args(&["--peer-records"])
+        .timeout(60)
+        .run();
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout_str(), r.stderr);
+    s.assert_same(&dl);
+    (of::<PeerEvent>(&r.stdout_str()), b.addr)
+}
+
+fn from(events: &[PeerEvent], addr: std::net::SocketAddr) -> Vec<&PeerEvent> {
+    let (ip, port) = (addr.ip().to_string(), addr.port());
+    events
+        .iter()
+        .filter(|e| e.ip == ip && e.port == port)
+        .collect()
+}
+
+#[test]
+fn pex_teaches_bt_fetch_a_second_seeder() {
+    let s = Sample::standard();
+    let (events, b) = pex_scenario(&s, &s.torrent);
+    let to_b = from(&events, b);
+    assert!(
+        to_b.iter().any(|e| e.event == "connected"),
+        "never connected to B {b}: {events:?}"
+    );
+    let got: u64 = to_b.iter().filter_map(|e| e.downloaded).sum();
+    assert!(got > 0, "nothing downloaded from B: {events:?}");
+}
+
+#[test]
+fn no_pex_for_a_private_torrent() {
+    let s = Sample::standard();
+    let private = s.path("private.torrent");
+    let src = s.seed_dir().join("sample");
+    let r = bt(
+        "bt-make",
+        &[
+            src.to_str().unwrap(),
+            "-o",
+            private.to_str().unwrap(),
+            "--private",
+            "--piece-length",
+            "32768",
+            "--json",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (events, b) = pex_scenario(&s, &private);
+    assert!(from(&events, b).is_empty(), "learned B: {events:?}");
+}

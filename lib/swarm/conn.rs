@@ -430,6 +430,11 @@ impl Conn<'_> {
                     }
                     let seed = !self.bits.is_empty() && self.bit_count == self.bits.len();
                     self.ext.on_handshake(self.s, h, seed);
+                    // The first PEX message goes out now, ahead of any blocks we queue.
+                    let tx = self.tx.clone();
+                    self.ext.tick(self.s, &move |m| {
+                        let _ = tx.send(Out::Msg(m));
+                    });
                 }
             }
             Message::Extended { id, payload } => {

@@ -178,7 +178,9 @@ fn pex_scenario(s: &Sample, torrent: &Path) -> (Vec<PeerEvent>, std::net::Socket
         .args(&["--seed", "--max-upload-rate", "256K", "--progress-json"])
         .spawn();
     assert!(
-        wait_for(60, || a.progress().is_some_and(|p| p.pieces_have == p.pieces)),
+        wait_for(60, || a
+            .progress()
+            .is_some_and(|p| p.pieces_have == p.pieces)),
         "A did not complete from B"
     );
     let l = a

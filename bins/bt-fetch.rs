@@ -116,14 +116,22 @@ fn fetch(args: Args) -> anyhow::Result<u8> {
         stop,
         ..FetchOptions::default()
     };
-    let note = |e: &dyn std::fmt::Display| args.common.note("bt-fetch", &e.to_string());
+    let note = |e: &dyn std::fmt::Display| {
+        (
+            args.common.note("bt-fetch", &e.to_string()),
+            cli::EXIT_NEGATIVE,
+        )
+            .1
+    };
     let t = match t.ok_or(()).or_else(|_| {
         let out = m.torrent_out.as_deref();
-        metadata::magnet_torrent(&args.torrent, &mut opts, out, m.force, &mut |e| note(&e))
+        metadata::magnet_torrent(&args.torrent, &mut opts, out, m.force, &mut |e| {
+            _ = note(&e)
+        })
     }) {
         Ok(_) if m.metadata_only => return Ok(cli::EXIT_OK),
         Ok(t) => t,
-        Err(e @ SessionError::NoMetadata(_)) => return Ok(note(&e)).map(|_| cli::EXIT_NEGATIVE),
+        Err(e @ SessionError::NoMetadata(_)) => return Ok(note(&e)),
         Err(e) => return Err(e.into()),
     };
     let mut view = cli::EngineView::new("bt-fetch", &args.common, std::slice::from_ref(&t));

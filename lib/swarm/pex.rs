@@ -1,8 +1,8 @@
 //! The BEP 10 extension messages of a swarm's connections: serving our info dictionary
 //! (`ut_metadata`, BEP 9) and peer exchange (`ut_pex`, BEP 11).
 //!
-//! [`Hub`] is the swarm's side: the connectable addresses of the peers we are (or were, within
-//! [`RECENT`]) connected to, and how many addresses PEX has taught us. [`ConnExt`] is one
+//! `Hub` is the swarm's side: the connectable addresses of the peers we are (or were, within
+//! [`RECENT`]) connected to, and how many addresses PEX has taught us. `ConnExt` is one
 //! connection's side: the peer's extension handshake, its [`PexState`], and the answers to its
 //! messages. The wire codecs live in [`crate::peer::ext`], [`crate::peer::metadata`] and
 //! [`crate::peer::pex`].

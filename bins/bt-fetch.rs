@@ -22,8 +22,7 @@ use std::time::Duration;
 #[derive(Parser, Debug)]
 #[command(name = "bt-fetch", version, after_help = cli::EXIT_CODES_HELP)]
 struct Args {
-    /// The .torrent file, a magnet link, or `-` to read a .torrent from stdin (stdin then
-    /// carries no peers).
+    /// A .torrent, a magnet link, or `-` for one on stdin (stdin then carries no peers).
     torrent: String,
     /// Download directory; the data goes to DIR/NAME.
     #[arg(short, long, default_value_os_t = FetchOptions::default().dir)]

@@ -358,8 +358,7 @@ impl Watch {
 // aria2c.
 
 /// aria2c's flags for loopback: no DHT, LPD, PEX or IPv6, quiet, from `ip`.
-pub fn aria2c_cmd(ip: &str) -> Command {
-    assert!(have("aria2c"), "aria2c is not installed (see README)");
+pub fn aria2c(ip: &str) -> Command {
     let mut cmd = Command::new("aria2c");
     cmd.args([
         "--enable-dht=false",
@@ -385,4 +384,12 @@ pub fn magnet_of(s: &Sample, tr: &[&str], pe: &[&str]) -> String {
         m += &format!("&x.pe={p}");
     }
     m
+}
+
+/// The standard sample announcing to an opentracker that whitelists it.
+pub fn tracked_sample() -> (Sample, Opentracker) {
+    let s = Sample::standard();
+    let tracker = Opentracker::start(&[s.info_hash_hex()]);
+    s.announce_to(&tracker.http());
+    (s, tracker)
 }

@@ -116,10 +116,10 @@ fn main() -> std::process::ExitCode {
         } else {
             tiers.announce(&req, &opts)
         };
-        for (addr, from) in tracker::peers_of(&attempts) {
-            out.records([PeerRecord::new(addr, Some(from))], || {
-                vec![addr.to_string()]
-            })?;
+        let found = tracker::peers_of(&attempts).into_iter();
+        let xpe = target.peers.iter().map(|a| (*a, None));
+        for (addr, from) in xpe.chain(found.map(|(a, f)| (a, Some(f)))) {
+            out.records([PeerRecord::new(addr, from)], || vec![addr.to_string()])?;
         }
         for a in &attempts {
             let rec = AnnounceRecord::from_attempt(a);

@@ -1,33 +1,34 @@
 //! bt-fetch: download a torrent from peers into DIR/NAME, verifying every piece.
 use anyhow::bail;
 use bt::cli::{self, Common};
-use bt::record::{FetchSummaryRecord, ProgressRecord};
-use bt::swarm::session::{self, Event, FetchOptions};
-use bt::swarm::Outcome;
+use bt::record::ProgressRecord;
+use bt::swarm::metadata;
+use bt::swarm::session::{self, Event, FetchOptions, SessionError};
 use clap::Parser;
 use std::io::IsTerminal;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 /// Download a torrent from peers into DIR/NAME, verifying every piece.
 ///
 /// Peers come from --peer, else from standard input when it is a pipe (bt-announce's `peer`
-/// records, or `ip:port` lines, IPv6 as `[addr]:port`), else from the torrent's trackers.
+/// records, or `ip:port` lines, IPv6 as `[addr]:port`), else from the torrent's trackers; more
+/// come through peer exchange (PEX, never for private torrents). A magnet link's info
+/// dictionary is first fetched from peers (its `x.pe` peers, --peer, stdin, its `tr=` trackers).
 /// Existing data in DIR/NAME is verified first and only missing pieces are fetched, so an
 /// interrupted download resumes where it stopped. Writes a `listening` record once the port is
 /// bound and a `summary` record at the end.
 #[derive(Parser, Debug)]
 #[command(name = "bt-fetch", version, after_help = cli::EXIT_CODES_HELP)]
 struct Args {
-    /// The .torrent file, or `-` to read it from stdin (stdin then carries no peers).
+    /// A .torrent, a magnet link, or `-` for one on stdin (stdin then carries no peers).
     torrent: String,
     /// Download directory; the data goes to DIR/NAME.
     #[arg(short, long, default_value_os_t = FetchOptions::default().dir)]
     dir: PathBuf,
     /// A peer to connect to (repeatable), `ip:port` or `[ipv6]:port`.
-    #[arg(long = "peer", value_name = "ADDR:PORT", value_parser = parse_peer)]
-    peers: Vec<SocketAddr>,
+    #[arg(long = "peer", value_name = "ADDR:PORT", value_parser = cli::parse_peer)]
+    peers: Vec<std::net::SocketAddr>,
     /// Do not announce to the torrent's trackers.
     #[arg(long)]
     no_announce: bool,
@@ -63,6 +64,8 @@ struct Args {
     #[arg(long, default_value_t = FetchOptions::default().snub_timeout.as_secs(), value_name = "SECONDS")]
     snub_timeout: u64,
     #[command(flatten)]
+    magnet: cli::MagnetArgs,
+    #[command(flatten)]
     common: Common,
 }
 
@@ -75,27 +78,25 @@ fn main() -> std::process::ExitCode {
     })
 }
 
-fn parse_peer(s: &str) -> Result<SocketAddr, String> {
-    use std::net::ToSocketAddrs;
-    let first = || s.to_socket_addrs().ok().and_then(|mut a| a.next());
-    s.parse()
-        .ok()
-        .or_else(first)
-        .ok_or(format!("{s:?} is not ADDR:PORT"))
-}
-
 fn fetch(args: Args) -> anyhow::Result<u8> {
     cli::ignore_file_size_signal();
     let quiet = args.common.quiet;
     let stop = cli::stop_on_signals("bt-fetch", quiet);
-    let t = cli::read_torrent(&args.torrent)?;
-    if t.info_hash.is_none() {
-        let path = &args.torrent;
-        bail!("{path}: v2-only torrents cannot be downloaded yet");
+    let t = (!args.torrent.starts_with("magnet:"))
+        .then(|| cli::read_torrent(&args.torrent))
+        .transpose()?;
+    let m = &args.magnet;
+    match &t {
+        Some(t) if t.info_hash.is_none() => bail!(
+            "{}: v2-only torrents cannot be downloaded yet",
+            args.torrent
+        ),
+        Some(_) => m.torrent_only()?,
+        None => {}
     }
     let stdin_peers =
         args.peers.is_empty() && args.torrent != "-" && !std::io::stdin().is_terminal();
-    let opts = FetchOptions {
+    let mut opts = FetchOptions {
         dir: args.dir,
         peers: args.peers,
         peer_lines: stdin_peers.then(|| Box::new(std::io::BufReader::new(std::io::stdin())) as _),
@@ -112,6 +113,18 @@ fn fetch(args: Args) -> anyhow::Result<u8> {
         snub_timeout: Duration::from_secs(args.snub_timeout),
         stop,
         ..FetchOptions::default()
+    };
+    let note = |e: &dyn std::fmt::Display| (args.common.note("bt-fetch", &e.to_string()), 1).1;
+    let t = match t.ok_or(()).or_else(|_| {
+        let out = m.torrent_out.as_deref();
+        metadata::magnet_torrent(&args.torrent, &mut opts, out, m.force, &mut |e| {
+            _ = note(&e)
+        })
+    }) {
+        Ok(_) if m.metadata_only => return Ok(cli::EXIT_OK),
+        Ok(t) => t,
+        Err(e @ SessionError::NoMetadata(_)) => return Ok(note(&e)),
+        Err(e) => return Err(e.into()),
     };
     let mut view = cli::EngineView::new("bt-fetch", &args.common, std::slice::from_ref(&t));
     view.peer_records = args.peer_records;
@@ -137,19 +150,5 @@ fn fetch(args: Args) -> anyhow::Result<u8> {
         _ => {}
     });
     let mut out = view.finish()?;
-    let report = report?;
-    let summary = FetchSummaryRecord::new(&report);
-    match json {
-        true => out.json(&summary)?,
-        false => out.line(&summary.human(&cli::escape_controls(&t.name_lossy())))?,
-    }
-    let (have, n) = (report.stats.have, report.stats.pieces);
-    let reason = summary.reason.unwrap_or_default();
-    match report.outcome {
-        Outcome::Complete => return Ok(cli::EXIT_OK),
-        Outcome::Error(e) => bail!("{e}"),
-        _ if quiet => {}
-        _ => eprintln!("bt-fetch: gave up with {have} of {n} pieces: {reason}"),
-    }
-    Ok(cli::EXIT_NEGATIVE)
+    cli::finish_fetch(&mut out, &report?, &t.name_lossy(), quiet)
 }

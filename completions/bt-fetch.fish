@@ -7,6 +7,7 @@ complete -c bt-fetch -l bind -d 'Address to accept connections on (and to connec
 complete -c bt-fetch -l upload-slots -d 'Peers unchoked at once when uploading' -r
 complete -c bt-fetch -l max-upload-rate -d 'Upload cap in bytes per second (accepts K/M/G suffixes)' -r
 complete -c bt-fetch -l snub-timeout -d 'Drop a peer that sends no requested block for this many seconds' -r
+complete -c bt-fetch -l torrent-out -d 'With a magnet link: write the complete .torrent to FILE once the metadata arrived' -r -F
 complete -c bt-fetch -l color -d 'Color human output and error messages: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never' -r -f -a "auto\t'Color when the stream is a terminal, `NO_COLOR` is unset and `TERM` is not `dumb`'
 always\t'Always color (even with `NO_COLOR`)'
 never\t'Never color'"
@@ -15,6 +16,8 @@ complete -c bt-fetch -l no-announce -d 'Do not announce to the torrent\'s tracke
 complete -c bt-fetch -l seed -d 'Keep running as a seeder after the download completes (until SIGINT/SIGTERM)'
 complete -c bt-fetch -l progress-json -d 'Write a `progress` record about once per second'
 complete -c bt-fetch -l peer-records -d 'Write `peer` connect/disconnect records'
+complete -c bt-fetch -l force -d 'Let --torrent-out replace an existing file'
+complete -c bt-fetch -l metadata-only -d 'With a magnet link: stop (exit 0) once the metadata is fetched (and written)'
 complete -c bt-fetch -l json -d 'Write JSON records (one object per line), even on a terminal'
 complete -c bt-fetch -l human -d 'Write human-readable output, even on a pipe'
 complete -c bt-fetch -s q -l quiet -d 'No progress bars and no diagnostics on stderr except errors'

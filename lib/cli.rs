@@ -180,6 +180,40 @@ impl Quiet {
     }
 }
 
+/// bt-fetch's flags for a magnet link.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MagnetArgs {
+    /// With a magnet link: write the complete .torrent to FILE once the metadata arrived.
+    #[arg(long, value_name = "FILE")]
+    pub torrent_out: Option<std::path::PathBuf>,
+    /// Let --torrent-out replace an existing file.
+    #[arg(long)]
+    pub force: bool,
+    /// With a magnet link: stop (exit 0) once the metadata is fetched (and written).
+    #[arg(long)]
+    pub metadata_only: bool,
+}
+
+impl MagnetArgs {
+    /// An error when a flag that needs a magnet link is given with a .torrent.
+    pub fn torrent_only(&self) -> anyhow::Result<()> {
+        if self.torrent_out.is_some() || self.metadata_only {
+            anyhow::bail!("--torrent-out and --metadata-only need a magnet link");
+        }
+        Ok(())
+    }
+}
+
+/// A peer address for `--peer`: `ip:port`, `[ipv6]:port`, or `host:port` (its first address).
+pub fn parse_peer(s: &str) -> Result<std::net::SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    let first = || s.to_socket_addrs().ok().and_then(|mut a| a.next());
+    s.parse()
+        .ok()
+        .or_else(first)
+        .ok_or(format!("{s:?} is not ADDR:PORT"))
+}
+
 /// The flags of tools that hash data and show progress: [`Output`], `-q` and `-j`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Common {
@@ -855,6 +889,32 @@ impl<'a> EngineView<'a> {
             None => Ok(self.out),
         }
     }
+}
+
+/// bt-fetch's last words: the `summary` record (or its human line for the torrent `name`) on
+/// `out`, a "gave up" line on stderr unless `quiet`, and the exit code (0 complete, 1 gave up;
+/// an engine error is an error).
+pub fn finish_fetch(
+    out: &mut Out,
+    report: &crate::swarm::session::FetchReport,
+    name: &str,
+    quiet: bool,
+) -> anyhow::Result<u8> {
+    use crate::swarm::Outcome;
+    let summary = crate::record::FetchSummaryRecord::new(report);
+    match out.mode {
+        Mode::Json => out.json(&summary)?,
+        Mode::Human => out.line(&summary.human(&escape_controls(name)))?,
+    }
+    let (have, n) = (report.stats.have, report.stats.pieces);
+    let reason = summary.reason.unwrap_or_default();
+    match &report.outcome {
+        Outcome::Complete => return Ok(EXIT_OK),
+        Outcome::Error(e) => anyhow::bail!("{e}"),
+        _ if quiet => {}
+        _ => eprintln!("bt-fetch: gave up with {have} of {n} pieces: {reason}"),
+    }
+    Ok(EXIT_NEGATIVE)
 }
 
 #[cfg(test)]

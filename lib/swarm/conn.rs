@@ -200,6 +200,7 @@ fn run(
         downloaded: downloaded.clone(),
         queued,
         fast,
+        ext: super::pex::ConnExt::new(s, key, addr, incoming),
     };
     let reason = if writer.is_err() {
         "cannot start a thread".to_string()
@@ -252,6 +253,7 @@ struct Conn<'a> {
     downloaded: Arc<AtomicU64>,
     queued: Arc<Uploads>,
     fast: bool,
+    ext: super::pex::ConnExt,
 }
 
 /// Requests queued for the writer, and the ones the peer cancelled before they were served.
@@ -284,13 +286,7 @@ impl Conn<'_> {
 
     fn greet(&mut self, theirs: &Handshake) {
         if theirs.supports_extended() {
-            let ext = ExtHandshake {
-                extensions: Vec::new(),
-                port: (self.s.opts().listen_port != 0).then_some(self.s.opts().listen_port),
-                client: Some(concat!("bt ", env!("CARGO_PKG_VERSION")).to_string()),
-                reqq: Some(MAX_QUEUED_UPLOADS as u32),
-                ..ExtHandshake::default()
-            };
+            let ext = super::pex::ConnExt::ours(self.s, MAX_QUEUED_UPLOADS as u32);
             self.send(Message::Extended {
                 id: 0,
                 payload: ext.encode(),
@@ -432,9 +428,24 @@ impl Conn<'_> {
                         self.max_target = q;
                         self.target = self.target.min(q);
                     }
+                    let seed = !self.bits.is_empty() && self.bit_count == self.bits.len();
+                    self.ext.on_handshake(self.s, h, seed);
+                    // The first PEX message goes out now, ahead of any blocks we queue.
+                    let tx = self.tx.clone();
+                    self.ext.tick(self.s, &move |m| {
+                        let _ = tx.send(Out::Msg(m));
+                    });
                 }
             }
-            Message::Extended { .. } => {}
+            Message::Extended { id, payload } => {
+                let tx = self.tx.clone();
+                let send = move |m| {
+                    let _ = tx.send(Out::Msg(m));
+                };
+                self.ext
+                    .on_message(self.s, id, &payload, &send)
+                    .map_err(|e| format!("{PROTOCOL_ERROR}: {e}"))?;
+            }
         }
         Ok(())
     }
@@ -584,6 +595,10 @@ impl Conn<'_> {
         let both_seeds = st.picker.complete() && self.bit_count == self.bits.len();
         drop(st);
         self.interest(interesting);
+        let tx = self.tx.clone();
+        self.ext.tick(self.s, &move |m| {
+            let _ = tx.send(Out::Msg(m));
+        });
         if both_seeds {
             return Err("both sides have every piece".into());
         }
@@ -591,6 +606,7 @@ impl Conn<'_> {
     }
 
     fn finish(&mut self) {
+        self.ext.finish(self.s);
         let mut st = self.s.lock();
         for (b, _) in self.outstanding.values() {
             st.picker.release(self.key, b);

@@ -18,6 +18,8 @@ pub mod announce;
 mod choker;
 mod conn;
 mod listen;
+pub mod metadata;
+pub mod pex;
 pub mod picker;
 pub mod session;
 pub mod store;
@@ -61,6 +63,10 @@ pub struct Options {
     pub download: bool,
     /// Local address for outgoing connections (None: the kernel's choice).
     pub bind: Option<std::net::IpAddr>,
+    /// The info dictionary's bytes, served to peers that ask (`ut_metadata`).
+    pub info_bytes: Option<pex::InfoBytes>,
+    /// A private torrent (BEP 27): no PEX.
+    pub private: bool,
 }
 
 impl Default for Options {
@@ -77,6 +83,8 @@ impl Default for Options {
             max_failures: 5,
             download: true,
             bind: None,
+            info_bytes: None,
+            private: false,
         }
     }
 }
@@ -251,6 +259,8 @@ pub struct Swarm {
     /// Peer sources still open (stdin, trackers that answer): while any is, the swarm does not
     /// give up for lack of peers.
     sources: AtomicUsize,
+    /// Who we can tell peers about through PEX.
+    pex: pex::Hub,
 }
 
 impl Swarm {
@@ -295,6 +305,7 @@ impl Swarm {
             rate,
             connections: AtomicUsize::new(0),
             sources: AtomicUsize::new(0),
+            pex: pex::Hub::default(),
         }))
     }
 

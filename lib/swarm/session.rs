@@ -231,6 +231,12 @@ pub enum SessionError {
     NothingToServe,
     /// The system gave no random bytes for our peer id.
     Random(crate::tracker::RandomError),
+    /// A magnet's info dictionary could not be had (timed out, stopped, or unusable).
+    NoMetadata(String),
+    /// The magnet link is unusable.
+    Magnet(crate::metainfo::Error),
+    /// The `.torrent` could not be written (or exists and `--force` was not given).
+    TorrentOut(PathBuf, std::io::Error),
 }
 
 impl fmt::Display for SessionError {
@@ -250,6 +256,9 @@ impl fmt::Display for SessionError {
                 "no peers: the torrent has no trackers; give --peer ADDR:PORT or pipe peers into stdin"
             ),
             SessionError::Random(e) => write!(f, "no random peer id: {e}"),
+            SessionError::NoMetadata(why) => write!(f, "metadata: {why}"),
+            SessionError::TorrentOut(p, e) => write!(f, "{}: {e}", p.display()),
+            SessionError::Magnet(e) => e.fmt(f),
             SessionError::NothingToServe => write!(
                 f,
                 "none of the pieces is present and intact: nothing to serve"
@@ -262,6 +271,7 @@ impl std::error::Error for SessionError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             SessionError::Dir(_, e) | SessionError::Listen(_, e) => Some(e),
+            SessionError::TorrentOut(_, e) => Some(e),
             SessionError::Storage(_, e) => Some(e),
             SessionError::Verify(e) => Some(e),
             _ => None,
@@ -528,11 +538,14 @@ fn new_swarm(
     info_hash: InfoHash,
     have: &[bool],
     store: Storage,
-    opts: Options,
+    mut opts: Options,
     torrent: usize,
     tx: &Sender<Event>,
 ) -> Result<Arc<Swarm>, SessionError> {
     let tx = tx.clone();
+    opts.private = t.private;
+    opts.info_bytes = (!t.info_bytes.is_empty())
+        .then(|| super::pex::InfoBytes(Arc::from(t.info_bytes.as_slice())));
     Swarm::new(SwarmConfig {
         info_hash,
         limits: crate::peer::Limits::for_torrent(t),

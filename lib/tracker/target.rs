@@ -19,6 +19,8 @@ pub struct Target {
     pub tiers: Vec<Vec<String>>,
     /// Bytes of content (`None` for a magnet link).
     pub length: Option<u64>,
+    /// A magnet link's `x.pe` peers (written as `peer` records before the trackers' peers).
+    pub peers: Vec<std::net::SocketAddr>,
 }
 
 impl Target {
@@ -28,6 +30,7 @@ impl Target {
             info_hash: super::announce_hash(t)?,
             tiers: t.tiers(),
             length: Some(t.content_length()),
+            peers: Vec::new(),
         })
     }
 
@@ -37,6 +40,7 @@ impl Target {
             info_hash: m.info_hash.or_else(|| m.info_hash_v2.map(truncated_v2))?,
             tiers: m.trackers.iter().map(|t| vec![t.clone()]).collect(),
             length: None,
+            peers: m.peer_addrs(),
         })
     }
 

@@ -9,6 +9,7 @@ mod engine;
 mod fuzz_regressions;
 mod hostile;
 mod info;
+mod magnet;
 mod make;
 mod stress;
 mod swarm;

@@ -212,6 +212,9 @@ pub enum Behaviour {
     Sprayer,
     /// Sends this extension handshake payload, then a full bitfield, and reads until closed.
     Extension(Vec<u8>),
+    /// Offers `ut_metadata` with `metadata_size` = `size` and answers every metadata request
+    /// from `info` (counted in `requests`); has no pieces; closes after 3 s without a request.
+    Metadata { size: u64, info: Vec<u8> },
 }
 
 impl Behaviour {
@@ -313,6 +316,36 @@ impl Behaviour {
                 let deadline = Instant::now() + Duration::from_secs(30);
                 while w.recv(deadline).is_some() {}
                 seen.lock().unwrap().closed += 1;
+            }
+            Behaviour::Metadata { size, info } => {
+                let h = bt::peer::ext::ours(Some(*size), false, None, "fake", 16);
+                w.send(&Message::Extended {
+                    id: 0,
+                    payload: h.encode(),
+                });
+                let mut quiet_until = Instant::now() + Duration::from_secs(3);
+                while let Some(m) = w.recv(quiet_until) {
+                    let Message::Extended { id, payload } = m else {
+                        continue;
+                    };
+                    let Ok(bt::peer::ext::Extended::Metadata(
+                        bt::peer::metadata::Message::Request(piece),
+                    )) = bt::peer::ext::decode(id, &payload, false)
+                    else {
+                        continue;
+                    };
+                    seen.lock().unwrap().requests += 1;
+                    quiet_until = Instant::now() + Duration::from_secs(3);
+                    let reply = bt::peer::metadata::answer(info, piece);
+                    // Our ut_metadata number is the one bt's handshake gives.
+                    let id = bt::peer::ext::OUR_UT_METADATA;
+                    if !w.send(&Message::Extended {
+                        id,
+                        payload: reply.encode(),
+                    }) {
+                        break;
+                    }
+                }
             }
         }
     }

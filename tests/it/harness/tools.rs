@@ -353,3 +353,43 @@ impl Watch {
         self.thread.join().unwrap()
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// aria2c.
+
+/// aria2c's flags for loopback: no DHT, LPD, PEX or IPv6, quiet, from `ip`.
+pub fn aria2c(ip: &str) -> Command {
+    let mut cmd = Command::new("aria2c");
+    cmd.args([
+        "--enable-dht=false",
+        "--enable-dht6=false",
+        "--bt-enable-lpd=false",
+        "--enable-peer-exchange=false",
+        "--disable-ipv6=true",
+        "--console-log-level=warn",
+        "--summary-interval=0",
+        "--file-allocation=none",
+    ])
+    .arg(format!("--interface={ip}"));
+    cmd
+}
+
+/// The magnet link of `s` with trackers `tr` and peers `pe` (`x.pe`).
+pub fn magnet_of(s: &Sample, tr: &[&str], pe: &[&str]) -> String {
+    let mut m = format!("magnet:?xt=urn:btih:{}", s.info_hash_hex());
+    for t in tr {
+        m += &format!("&tr={}", bt::metainfo::percent_encode(t.as_bytes()));
+    }
+    for p in pe {
+        m += &format!("&x.pe={p}");
+    }
+    m
+}
+
+/// The standard sample announcing to an opentracker that whitelists it.
+pub fn tracked_sample() -> (Sample, Opentracker) {
+    let s = Sample::standard();
+    let tracker = Opentracker::start(&[s.info_hash_hex()]);
+    s.announce_to(&tracker.http());
+    (s, tracker)
+}

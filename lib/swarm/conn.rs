@@ -61,7 +61,8 @@ pub(super) enum Dialed {
     Worked,
     /// The peer broke the protocol: never dial it again in this run.
     Misbehaved,
-    /// The peer is of no use to dial again: ourselves, or a seed while we seed too.
+    /// The peer is of no use to dial again: ourselves, a seed while we seed too, or a peer
+    /// that refused the encryption we require.
     Useless,
 }
 
@@ -71,16 +72,16 @@ pub(super) fn outgoing(s: &Arc<Swarm>, addr: SocketAddr) -> Dialed {
     let (stream, theirs) = match stream::dial(s, addr) {
         Ok(x) => x,
         Err(DialError::Refused) => return Dialed::Refused,
-        Err(DialError::Failed(reason)) => {
-            if let Some(reason) = reason {
-                s.emit(Event::Disconnected {
-                    addr,
-                    reason,
-                    downloaded: 0,
-                    uploaded: 0,
-                });
-            }
-            return Dialed::Failed;
+        Err(DialError::Failed(None)) => return Dialed::Failed,
+        // A peer that refuses the encryption we require will refuse it again.
+        Err(DialError::Failed(Some(reason))) => {
+            s.emit(Event::Disconnected {
+                addr,
+                reason,
+                downloaded: 0,
+                uploaded: 0,
+            });
+            return Dialed::Useless;
         }
     };
     if theirs.info_hash != s.info_hash().0 {

@@ -135,23 +135,6 @@ fn bad_input_is_exit_2() {
 
 // ---- real clients ----
 
-/// aria2c's flags for loopback: no DHT, LPD, PEX or IPv6, quiet, from `ip`.
-fn aria2c(ip: &str) -> Command {
-    let mut cmd = Command::new("aria2c");
-    cmd.args([
-        "--enable-dht=false",
-        "--enable-dht6=false",
-        "--bt-enable-lpd=false",
-        "--enable-peer-exchange=false",
-        "--disable-ipv6=true",
-        "--console-log-level=warn",
-        "--summary-interval=0",
-        "--file-allocation=none",
-    ])
-    .arg(format!("--interface={ip}"));
-    cmd
-}
-
 /// aria2c downloading `t` into `dl` (created) from the torrent's tracker, then exiting.
 fn aria2c_download(t: &std::path::Path, dl: &std::path::Path, extra: &[String]) -> Run {
     assert!(have("aria2c"), "aria2c is not installed (see README)");

@@ -286,3 +286,128 @@ fn mse_dial(
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "MSE handshake incomplete"))?;
     Ok(PeerStream::new(stream, outcome.cipher))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metainfo::InfoHash;
+    use crate::peer::{Limits, PeerId};
+    use crate::swarm::store::MemStore;
+    use crate::swarm::{Listener, Options, SwarmConfig};
+    use std::net::TcpListener;
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+    use std::thread::JoinHandle;
+
+    const IH: [u8; 20] = [7; 20];
+
+    fn swarm(policy: Policy, have: bool) -> Arc<Swarm> {
+        Swarm::new(SwarmConfig {
+            info_hash: InfoHash(IH),
+            limits: Limits::new(16384, 16384),
+            hashes: vec![[0; 20]],
+            have: &[have],
+            store: Arc::new(MemStore::new(vec![0; 16384], 16384)),
+            opts: Options {
+                encryption: policy,
+                ..Options::default()
+            },
+            events: Box::new(|_| {}),
+        })
+        .unwrap()
+    }
+
+    /// A peer that speaks only the plain protocol, for `n` connections: it closes one that does
+    /// not start with the protocol string and answers a plain handshake. Returns how many it
+    /// closed.
+    fn plain_only_peer(n: usize) -> (SocketAddr, JoinHandle<usize>) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let t = std::thread::spawn(move || {
+            let mut closed = 0;
+            for _ in 0..n {
+                let (mut c, _) = l.accept().unwrap();
+                c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                let mut buf = [0u8; peer::HANDSHAKE_LEN];
+                c.read_exact(&mut buf[..20]).unwrap();
+                if &buf[..20] != peer::PROTOCOL {
+                    closed += 1;
+                    continue;
+                }
+                c.read_exact(&mut buf[20..]).unwrap();
+                c.write_all(&Handshake::new(IH, PeerId([5; 20])).encode())
+                    .unwrap();
+            }
+            closed
+        });
+        (addr, t)
+    }
+
+    #[test]
+    fn prefer_falls_back_to_plain_and_remembers_the_address() {
+        let s = swarm(Policy::Prefer, false);
+        let (addr, peer) = plain_only_peer(4);
+        // MSE (closed by the peer), then plain, in one dial.
+        let (ps, h) = dial(&s, addr).ok().expect("fallback to a plain handshake");
+        assert!(!ps.is_encrypted());
+        assert_eq!(h.peer_id.0, [5; 20]);
+        assert!(plain_only(addr));
+        // The next dial goes straight to plain.
+        let (ps, _) = dial(&s, addr).ok().expect("plain handshake");
+        assert!(!ps.is_encrypted());
+        drop(ps);
+        // Under require the same peer fails, named in the reason.
+        let r = swarm(Policy::Require, false);
+        match dial(&r, addr) {
+            Err(DialError::Failed(Some(reason))) => {
+                assert!(reason.contains(&addr.to_string()), "{reason}")
+            }
+            _ => panic!("require reached a plaintext-only peer"),
+        }
+        assert_eq!(peer.join().unwrap(), 2, "MSE attempts the peer closed");
+    }
+
+    #[test]
+    fn dial_selects_rc4_or_plain_as_the_policies_say() {
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut seeds = Vec::new();
+        for (seed_policy, dial_policy, encrypted) in [
+            (Policy::Prefer, Policy::Prefer, false),
+            (Policy::Prefer, Policy::Require, true),
+            (Policy::Require, Policy::Prefer, true),
+            (Policy::Off, Policy::Prefer, false),
+            (Policy::Prefer, Policy::Off, false),
+        ] {
+            let seed = swarm(seed_policy, true);
+            let l = Listener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+            let addr = l.local_addr().unwrap();
+            l.spawn(vec![seed.clone()], 4, Duration::from_secs(5), stop.clone())
+                .unwrap();
+            let d = swarm(dial_policy, false);
+            let (mut ps, h) = dial(&d, addr)
+                .ok()
+                .unwrap_or_else(|| panic!("{seed_policy} <- {dial_policy}"));
+            assert_eq!(h.peer_id, seed.peer_id());
+            assert_eq!(
+                ps.is_encrypted(),
+                encrypted,
+                "{seed_policy} <- {dial_policy}"
+            );
+            // The seeder's first message (its extension handshake) reads correctly through the
+            // cipher.
+            let mut first = [0u8; 5];
+            ps.read_full(&mut first, Instant::now() + Duration::from_secs(5))
+                .unwrap();
+            let len = u32::from_be_bytes(first[..4].try_into().unwrap());
+            assert!(
+                len < 1000 && first[4] == 20,
+                "{seed_policy} <- {dial_policy}: {first:?}"
+            );
+            seeds.push(seed);
+        }
+        for s in seeds {
+            s.shutdown();
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}

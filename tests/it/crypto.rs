@@ -4,31 +4,12 @@
 
 use crate::common::*;
 use crate::harness::*;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
-
-/// aria2c seeding `s` with RC4 required, on 127.0.0.41 (it listens without a tracker).
-fn aria2c_rc4_seeder(s: &Sample) -> (Bg, String) {
-    assert!(have("aria2c"), "aria2c is not installed (see README)");
-    let port = free_port();
-    let bg = Bg::spawn(
-        aria2c("127.0.0.41")
-            .args(["--check-integrity=true", "--seed-ratio=0.0"])
-            .args(ARIA2C_REQUIRE_RC4)
-            .arg(format!("--listen-port={port}"))
-            .arg(format!("--dir={}", s.seed_dir().display()))
-            .arg(&s.torrent)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-        "aria2c",
-    );
-    (bg, format!("127.0.0.41:{port}"))
-}
 
 #[test]
 fn fetch_from_aria2c_requiring_rc4() {
     let s = Sample::standard();
-    let (_aria2c, peer) = aria2c_rc4_seeder(&s);
+    let (_aria2c, peer) = aria2c_seeder("127.0.0.41", &s, &ARIA2C_REQUIRE_RC4);
     // The default (prefer) and require both reach it; bt-fetch retries until it listens.
     for (i, mode) in ["prefer", "require"].iter().enumerate() {
         let dl = s.path(&format!("dl{i}"));

@@ -22,3 +22,25 @@ pub fn aria2c(ip: &str) -> Command {
 /// aria2c's flags that make it accept nothing but RC4-encrypted connections.
 pub const ARIA2C_REQUIRE_RC4: [&str; 2] =
     ["--bt-require-crypto=true", "--bt-min-crypto-level=arc4"];
+
+/// aria2c seeding `s` from its seed directory on `ip` with `extra` flags (it listens without a
+/// tracker), killed by PID when dropped; and its `ip:port`.
+pub fn aria2c_seeder(ip: &str, s: &super::Sample, extra: &[&str]) -> (crate::common::Bg, String) {
+    assert!(
+        crate::common::have("aria2c"),
+        "aria2c is not installed (see README)"
+    );
+    let port = crate::common::free_port();
+    let bg = crate::common::Bg::spawn(
+        aria2c(ip)
+            .args(["--check-integrity=true", "--seed-ratio=0.0"])
+            .args(extra)
+            .arg(format!("--listen-port={port}"))
+            .arg(format!("--dir={}", s.seed_dir().display()))
+            .arg(&s.torrent)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null()),
+        "aria2c",
+    );
+    (bg, format!("{ip}:{port}"))
+}

@@ -209,6 +209,12 @@ fn run(
             Err(e) => e,
         }
     };
+    // Two seeds have nothing for each other, whichever side closed first.
+    let reason = if c.bit_count == c.bits.len() && s.complete() {
+        BOTH_SEEDS.to_string()
+    } else {
+        reason
+    };
     c.finish();
     let _ = c.tx.send(Out::Close);
     let _ = c.stream.shutdown();

@@ -131,3 +131,36 @@ fn bt_seed_dials_the_peers_it_is_given() {
         seed.records::<PeerEvent>()
     );
 }
+
+/// qBittorrent requiring encryption downloads from bt-seed (which dials it: `--peer`), then
+/// seeds to bt-fetch requiring encryption.
+#[test]
+fn qbittorrent_requiring_rc4_downloads_from_bt_seed_and_seeds_to_bt_fetch() {
+    let s = Sample::standard();
+    let save = s.path("qbt-dl");
+    std::fs::create_dir_all(&save).unwrap();
+    let (_qbt, qpeer) = qbittorrent_requiring_rc4("127.0.0.45", &s.path("qbt"), &s.torrent, &save);
+    let _seed = Seeder::of(&s)
+        .args(&["--peer", &qpeer, "--encryption", "require"])
+        .start();
+    let same = || {
+        s.files.iter().all(|(p, n)| {
+            std::fs::read(save.join(p))
+                .is_ok_and(|d| d.len() == *n && d == std::fs::read(s.seed_dir().join(p)).unwrap())
+        })
+    };
+    assert!(
+        wait_for(90, same),
+        "qBittorrent did not complete the download"
+    );
+    s.assert_same(&save);
+    // qBittorrent now seeds: bt-fetch requiring encryption downloads from it.
+    let dl = s.path("dl");
+    let r = Fetcher::new(&s.torrent, &dl)
+        .peer(&qpeer)
+        .args(&["--encryption", "require"])
+        .timeout(60)
+        .run();
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout_str(), r.stderr);
+    s.assert_same(&dl);
+}

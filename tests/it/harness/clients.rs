@@ -44,3 +44,45 @@ pub fn aria2c_seeder(ip: &str, s: &super::Sample, extra: &[&str]) -> (crate::com
     );
     (bg, format!("{ip}:{port}"))
 }
+
+/// qbittorrent-nox on `ip` with encryption "require" (`Session\Encryption=1`), DHT, LSD, PEX,
+/// UPnP off, downloading `torrent` into `save` (its WebUI on 127.0.0.1, a free port); killed by
+/// PID when dropped. Returns it and its BitTorrent `ip:port`.
+pub fn qbittorrent_requiring_rc4(
+    ip: &str,
+    profile: &std::path::Path,
+    torrent: &std::path::Path,
+    save: &std::path::Path,
+) -> (crate::common::Bg, String) {
+    assert!(
+        crate::common::have("qbittorrent-nox"),
+        "qbittorrent-nox is not installed (see README)"
+    );
+    let port = crate::common::free_port();
+    let conf = profile.join("qBittorrent/config");
+    std::fs::create_dir_all(&conf).unwrap();
+    let text = format!(
+        "[LegalNotice]\nAccepted=true\n\n[BitTorrent]\nSession\\DHTEnabled=false\n\
+         Session\\LSDEnabled=false\nSession\\PeXEnabled=false\nSession\\Encryption=1\n\
+         Session\\Port={port}\nSession\\InterfaceAddress={ip}\nSession\\AnonymousModeEnabled=false\n\n\
+         [Network]\nPortForwardingEnabled=false\n\n[Preferences]\n\
+         Connection\\ResolvePeerCountries=false\nWebUI\\Address=127.0.0.1\n\
+         WebUI\\LocalHostAuth=false\nGeneral\\Locale=en\n"
+    );
+    std::fs::write(conf.join("qBittorrent.conf"), text).unwrap();
+    let bg = crate::common::Bg::spawn(
+        Command::new("qbittorrent-nox")
+            .arg(format!("--profile={}", profile.display()))
+            .arg(format!("--webui-port={}", crate::common::free_port()))
+            .arg(format!("--torrenting-port={port}"))
+            .arg(format!("--save-path={}", save.display()))
+            .arg("--add-paused=false")
+            .arg("--skip-dialog=true")
+            .arg(torrent)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null()),
+        "qbittorrent-nox",
+    );
+    (bg, format!("{ip}:{port}"))
+}

@@ -1,6 +1,7 @@
 //! bt-fetch: download a torrent from peers into DIR/NAME, verifying every piece.
 use anyhow::bail;
 use bt::cli::{self, Common};
+use bt::peer::mse::Policy;
 use bt::record::ProgressRecord;
 use bt::swarm::metadata;
 use bt::swarm::session::{self, Event, FetchOptions, SessionError};
@@ -60,6 +61,9 @@ struct Args {
     /// Upload cap in bytes per second (accepts K/M/G suffixes).
     #[arg(long, value_parser = cli::parse_size, value_name = "RATE")]
     max_upload_rate: Option<u64>,
+    /// Encryption (MSE/PE): prefer (try it, else plain), require (RC4 only), off (plain only).
+    #[arg(long, default_value_t = FetchOptions::default().encryption, value_name = "MODE")]
+    encryption: Policy,
     /// Drop a peer that sends no requested block for this many seconds.
     #[arg(long, default_value_t = FetchOptions::default().snub_timeout.as_secs(), value_name = "SECONDS")]
     snub_timeout: u64,
@@ -111,6 +115,7 @@ fn fetch(args: Args) -> anyhow::Result<u8> {
         upload_slots: args.upload_slots,
         max_upload_rate: args.max_upload_rate,
         snub_timeout: Duration::from_secs(args.snub_timeout),
+        encryption: args.encryption,
         stop,
         ..FetchOptions::default()
     };

@@ -44,6 +44,13 @@ struct Args {
     /// Upload cap in bytes per second, per torrent (accepts K/M/G suffixes).
     #[arg(long, value_parser = cli::parse_size, value_name = "RATE")]
     max_upload_rate: Option<u64>,
+    /// A peer to connect to (repeatable), `ip:port` or `[ipv6]:port`: bt-seed dials it, as it
+    /// dials the peers its trackers name, while it may lack pieces.
+    #[arg(long = "peer", value_name = "ADDR:PORT")]
+    peers: Vec<std::net::SocketAddr>,
+    /// Encryption (MSE/PE): prefer (try it, else plain), require (RC4 only), off (plain only).
+    #[arg(long, default_value_t = SeedOptions::default().encryption, value_name = "MODE")]
+    encryption: bt::peer::mse::Policy,
     /// Seconds between `stats` records.
     #[arg(long, default_value_t = SeedOptions::default().stats_interval.as_secs_f64(), value_name = "SECONDS")]
     stats_interval: f64,
@@ -87,6 +94,8 @@ fn seed(args: Args) -> anyhow::Result<u8> {
         upload_slots: args.upload_slots,
         max_upload_rate: args.max_upload_rate,
         stats_interval: Duration::from_secs_f64(args.stats_interval.clamp(0.1, 1e9)),
+        encryption: args.encryption,
+        peers: args.peers.clone(),
         stop,
         ..SeedOptions::default()
     };

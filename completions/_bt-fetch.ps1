@@ -30,6 +30,7 @@ Register-ArgumentCompleter -Native -CommandName 'bt-fetch' -ScriptBlock {
             [CompletionResult]::new('--bind', '--bind', [CompletionResultType]::ParameterName, 'Address to accept connections on (and to connect from)')
             [CompletionResult]::new('--upload-slots', '--upload-slots', [CompletionResultType]::ParameterName, 'Peers unchoked at once when uploading')
             [CompletionResult]::new('--max-upload-rate', '--max-upload-rate', [CompletionResultType]::ParameterName, 'Upload cap in bytes per second (accepts K/M/G suffixes)')
+            [CompletionResult]::new('--encryption', '--encryption', [CompletionResultType]::ParameterName, 'Encryption (MSE/PE): prefer (try it, else plain), require (RC4 only), off (plain only)')
             [CompletionResult]::new('--snub-timeout', '--snub-timeout', [CompletionResultType]::ParameterName, 'Drop a peer that sends no requested block for this many seconds')
             [CompletionResult]::new('--torrent-out', '--torrent-out', [CompletionResultType]::ParameterName, 'With a magnet link: write the complete .torrent to FILE once the metadata arrived')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Color human output and error messages: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never')

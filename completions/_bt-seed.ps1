@@ -28,6 +28,8 @@ Register-ArgumentCompleter -Native -CommandName 'bt-seed' -ScriptBlock {
             [CompletionResult]::new('--max-peers', '--max-peers', [CompletionResultType]::ParameterName, 'Most simultaneous connections per torrent (at least 1)')
             [CompletionResult]::new('--upload-slots', '--upload-slots', [CompletionResultType]::ParameterName, 'Peers unchoked at once, per torrent (plus one optimistic unchoke)')
             [CompletionResult]::new('--max-upload-rate', '--max-upload-rate', [CompletionResultType]::ParameterName, 'Upload cap in bytes per second, per torrent (accepts K/M/G suffixes)')
+            [CompletionResult]::new('--peer', '--peer', [CompletionResultType]::ParameterName, 'A peer to connect to (repeatable), `ip:port` or `[ipv6]:port`: bt-seed dials it, as it dials the peers its trackers name, while it may lack pieces')
+            [CompletionResult]::new('--encryption', '--encryption', [CompletionResultType]::ParameterName, 'Encryption (MSE/PE): prefer (try it, else plain), require (RC4 only), off (plain only)')
             [CompletionResult]::new('--stats-interval', '--stats-interval', [CompletionResultType]::ParameterName, 'Seconds between `stats` records')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Color human output and error messages: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never')
             [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Worker threads for hashing (default: one per core)')

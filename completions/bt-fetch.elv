@@ -27,6 +27,7 @@ set edit:completion:arg-completer[bt-fetch] = {|@words|
             cand --bind 'Address to accept connections on (and to connect from)'
             cand --upload-slots 'Peers unchoked at once when uploading'
             cand --max-upload-rate 'Upload cap in bytes per second (accepts K/M/G suffixes)'
+            cand --encryption 'Encryption (MSE/PE): prefer (try it, else plain), require (RC4 only), off (plain only)'
             cand --snub-timeout 'Drop a peer that sends no requested block for this many seconds'
             cand --torrent-out 'With a magnet link: write the complete .torrent to FILE once the metadata arrived'
             cand --color 'Color human output and error messages: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never'

@@ -6,6 +6,7 @@ complete -c bt-fetch -l port -d 'Port to accept connections on (0: any free port
 complete -c bt-fetch -l bind -d 'Address to accept connections on (and to connect from)' -r
 complete -c bt-fetch -l upload-slots -d 'Peers unchoked at once when uploading' -r
 complete -c bt-fetch -l max-upload-rate -d 'Upload cap in bytes per second (accepts K/M/G suffixes)' -r
+complete -c bt-fetch -l encryption -d 'Encryption (MSE/PE): prefer (try it, else plain), require (RC4 only), off (plain only)' -r
 complete -c bt-fetch -l snub-timeout -d 'Drop a peer that sends no requested block for this many seconds' -r
 complete -c bt-fetch -l torrent-out -d 'With a magnet link: write the complete .torrent to FILE once the metadata arrived' -r -F
 complete -c bt-fetch -l color -d 'Color human output and error messages: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never' -r -f -a "auto\t'Color when the stream is a terminal, `NO_COLOR` is unset and `TERM` is not `dumb`'

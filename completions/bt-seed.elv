@@ -25,6 +25,8 @@ set edit:completion:arg-completer[bt-seed] = {|@words|
             cand --max-peers 'Most simultaneous connections per torrent (at least 1)'
             cand --upload-slots 'Peers unchoked at once, per torrent (plus one optimistic unchoke)'
             cand --max-upload-rate 'Upload cap in bytes per second, per torrent (accepts K/M/G suffixes)'
+            cand --peer 'A peer to connect to (repeatable), `ip:port` or `[ipv6]:port`: bt-seed dials it, as it dials the peers its trackers name, while it may lack pieces'
+            cand --encryption 'Encryption (MSE/PE): prefer (try it, else plain), require (RC4 only), off (plain only)'
             cand --stats-interval 'Seconds between `stats` records'
             cand --color 'Color human output and error messages: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never'
             cand -j 'Worker threads for hashing (default: one per core)'

@@ -4,6 +4,8 @@ complete -c bt-seed -l bind -d 'Address to listen on (and to connect from)' -r
 complete -c bt-seed -l max-peers -d 'Most simultaneous connections per torrent (at least 1)' -r
 complete -c bt-seed -l upload-slots -d 'Peers unchoked at once, per torrent (plus one optimistic unchoke)' -r
 complete -c bt-seed -l max-upload-rate -d 'Upload cap in bytes per second, per torrent (accepts K/M/G suffixes)' -r
+complete -c bt-seed -l peer -d 'A peer to connect to (repeatable), `ip:port` or `[ipv6]:port`: bt-seed dials it, as it dials the peers its trackers name, while it may lack pieces' -r
+complete -c bt-seed -l encryption -d 'Encryption (MSE/PE): prefer (try it, else plain), require (RC4 only), off (plain only)' -r
 complete -c bt-seed -l stats-interval -d 'Seconds between `stats` records' -r
 complete -c bt-seed -l color -d 'Color human output and error messages: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never' -r -f -a "auto\t'Color when the stream is a terminal, `NO_COLOR` is unset and `TERM` is not `dumb`'
 always\t'Always color (even with `NO_COLOR`)'

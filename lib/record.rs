@@ -1151,7 +1151,10 @@ impl FetchSummaryRecord {
             pieces: st.pieces,
             pieces_at_start: r.pieces_at_start,
             pieces_fetched: st.have.saturating_sub(r.pieces_at_start),
-            reason: r.outcome.reason(),
+            reason: r.outcome.reason().map(|why| match &r.peer_error {
+                Some(e) if r.outcome != crate::swarm::Outcome::Stopped => format!("{why}: {e}"),
+                _ => why,
+            }),
         }
     }
 

@@ -356,6 +356,32 @@ impl Policy {
     }
 }
 
+impl fmt::Display for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Policy::Prefer => "prefer",
+            Policy::Require => "require",
+            Policy::Off => "off",
+        })
+    }
+}
+
+impl std::str::FromStr for Policy {
+    type Err = String;
+
+    /// `prefer`, `require` or `off`.
+    fn from_str(s: &str) -> Result<Policy, String> {
+        match s {
+            "prefer" => Ok(Policy::Prefer),
+            "require" => Ok(Policy::Require),
+            "off" => Ok(Policy::Off),
+            _ => Err(format!(
+                "encryption {s:?} is not one of prefer, require, off"
+            )),
+        }
+    }
+}
+
 /// Fill `buf` with random bytes for private keys and padding (the one place MSE draws
 /// randomness): from the operating system through `getrandom`. A failure is an error, never a
 /// predictable fallback: a guessable private key would let anyone decrypt the stream.

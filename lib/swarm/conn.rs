@@ -6,11 +6,12 @@
 //! waited longer than the snub timeout. Blocks are served only while the peer is unchoked and
 //! only from verified pieces.
 
+use super::stream::{self, DialError, PeerStream};
 use super::{Event, Out, PeerEntry, Swarm};
 use crate::peer::{self, Block, ExtHandshake, Handshake, Message};
 use std::collections::HashMap;
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::io::{self, Read};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
@@ -49,19 +50,6 @@ pub(super) fn read_full(
     Ok(())
 }
 
-/// Read a handshake before `deadline`.
-pub(super) fn read_handshake(stream: &mut TcpStream, deadline: Instant) -> io::Result<Handshake> {
-    let mut buf = [0u8; peer::HANDSHAKE_LEN];
-    read_full(stream, &mut buf[..20], deadline)?;
-    Handshake::decode(&buf[..20]).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-    read_full(stream, &mut buf[20..], deadline)?;
-    match Handshake::decode(&buf) {
-        Ok(Some(h)) => Ok(h),
-        Ok(None) => Err(io::ErrorKind::UnexpectedEof.into()),
-        Err(e) => Err(io::Error::new(io::ErrorKind::InvalidData, e)),
-    }
-}
-
 /// How an outgoing connection ended, for the dialer's retry policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Dialed {
@@ -73,63 +61,74 @@ pub(super) enum Dialed {
     Worked,
     /// The peer broke the protocol: never dial it again in this run.
     Misbehaved,
+    /// The peer is of no use to dial again: ourselves, a seed while we seed too, or a peer
+    /// that refused the encryption we require.
+    Useless,
 }
 
-/// Dial `addr`, handshake, and run the session; says how it ended.
+/// Dial `addr`, handshake (encrypted as the swarm's policy says), and run the session; says
+/// how it ended. An encryption failure is reported as a `Disconnected` event naming the peer.
 pub(super) fn outgoing(s: &Arc<Swarm>, addr: SocketAddr) -> Dialed {
-    let t = s.opts().handshake_timeout;
-    let connected = match s.opts().bind {
-        Some(local) if local.is_ipv4() == addr.is_ipv4() => {
-            crate::net::connect_from(local, addr, t)
+    let (stream, theirs) = match stream::dial(s, addr) {
+        Ok(x) => x,
+        Err(DialError::Refused) => return Dialed::Refused,
+        Err(DialError::Failed(None)) => return Dialed::Failed,
+        // A peer that refuses the encryption we require will refuse it again.
+        Err(DialError::Failed(Some(reason))) => {
+            s.emit(Event::Disconnected {
+                addr,
+                reason,
+                downloaded: 0,
+                uploaded: 0,
+            });
+            return Dialed::Useless;
         }
-        _ => TcpStream::connect_timeout(&addr, t),
     };
-    let mut stream = match connected {
-        Ok(s) => s,
-        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => return Dialed::Refused,
-        Err(_) => return Dialed::Failed,
-    };
-    let _ = stream.set_write_timeout(Some(t));
-    let ours = Handshake::new(s.info_hash().0, s.peer_id());
-    if stream.write_all(&ours.encode()).is_err() {
+    if theirs.info_hash != s.info_hash().0 {
         return Dialed::Failed;
     }
-    let theirs = match read_handshake(&mut stream, Instant::now() + t) {
-        Ok(h) if h.info_hash == s.info_hash().0 => h,
-        _ => return Dialed::Failed,
-    };
-    if run(s, stream, addr, theirs, false) {
-        Dialed::Misbehaved
-    } else {
-        Dialed::Worked
+    if theirs.peer_id == s.peer_id {
+        return Dialed::Useless;
+    }
+    match run(s, stream, addr, theirs, false).as_str() {
+        r if r.starts_with(PROTOCOL_ERROR) => Dialed::Misbehaved,
+        BOTH_SEEDS => Dialed::Useless,
+        _ => Dialed::Worked,
     }
 }
 
 /// Answer an incoming connection whose handshake was read, and run it.
-pub(super) fn incoming(s: &Arc<Swarm>, mut stream: TcpStream, addr: SocketAddr, theirs: Handshake) {
-    let _ = stream.set_write_timeout(Some(s.opts().handshake_timeout));
-    let ours = Handshake::new(s.info_hash().0, s.peer_id());
-    if stream.write_all(&ours.encode()).is_ok() {
+pub(super) fn incoming(
+    s: &Arc<Swarm>,
+    mut stream: PeerStream,
+    addr: SocketAddr,
+    theirs: Handshake,
+) {
+    let _ = stream
+        .socket()
+        .set_write_timeout(Some(s.opts().handshake_timeout));
+    let mut ours = Handshake::new(s.info_hash().0, s.peer_id()).encode();
+    if stream.send(&mut ours).is_ok() {
         run(s, stream, addr, theirs, true);
     }
 }
 
-/// Run a session to its end; true when it ended because the peer broke the protocol.
+/// Run a session to its end; why it ended.
 fn run(
     s: &Arc<Swarm>,
-    stream: TcpStream,
+    stream: PeerStream,
     addr: SocketAddr,
     theirs: Handshake,
     incoming: bool,
-) -> bool {
+) -> String {
     if theirs.peer_id == s.peer_id {
-        return false;
+        return "connected to ourselves".into();
     }
-    let _ = stream.set_nodelay(true);
-    let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
-    let _ = stream.set_read_timeout(Some(TICK));
-    let Ok(wstream) = stream.try_clone() else {
-        return false;
+    let _ = stream.socket().set_nodelay(true);
+    let _ = stream.socket().set_write_timeout(Some(WRITE_TIMEOUT));
+    let _ = stream.socket().set_read_timeout(Some(TICK));
+    let Ok((stream, wstream)) = stream.split() else {
+        return "cannot clone the socket".into();
     };
     let (tx, rx) = mpsc::channel();
     let choked = Arc::new(AtomicBool::new(true));
@@ -140,7 +139,7 @@ fn run(
         let mut st = s.lock();
         let duplicate = st.peers.values().any(|p| p.peer_id == theirs.peer_id);
         if duplicate || st.banned.contains(&addr) || st.banned_ids.contains(&theirs.peer_id) {
-            return false;
+            return "duplicate or banned".into();
         }
         let key = st.next_key;
         st.next_key += 1;
@@ -211,30 +210,37 @@ fn run(
             Err(e) => e,
         }
     };
+    // Two seeds have nothing for each other, whichever side closed first.
+    let reason = if c.bit_count == c.bits.len() && s.complete() {
+        BOTH_SEEDS.to_string()
+    } else {
+        reason
+    };
     c.finish();
     let _ = c.tx.send(Out::Close);
-    let _ = c.stream.shutdown(Shutdown::Both);
+    let _ = c.stream.shutdown();
     if let Ok(h) = writer {
         let _ = h.join();
     }
-    let misbehaved = reason.starts_with(PROTOCOL_ERROR);
     s.emit(Event::Disconnected {
         addr,
-        reason,
+        reason: reason.clone(),
         downloaded: downloaded.load(Ordering::Relaxed),
         uploaded: uploaded.load(Ordering::Relaxed),
     });
-    misbehaved
+    reason
 }
 
 /// How a session that ended on a protocol violation names its reason.
 const PROTOCOL_ERROR: &str = "protocol error";
+/// How a session between two seeds names its reason.
+const BOTH_SEEDS: &str = "both sides have every piece";
 
 struct Conn<'a> {
     s: &'a Arc<Swarm>,
     key: u64,
     addr: SocketAddr,
-    stream: TcpStream,
+    stream: stream::Reader,
     tx: Sender<Out>,
     buf: Vec<u8>,
     start: usize,
@@ -600,7 +606,7 @@ impl Conn<'_> {
             let _ = tx.send(Out::Msg(m));
         });
         if both_seeds {
-            return Err("both sides have every piece".into());
+            return Err(BOTH_SEEDS.into());
         }
         Ok(())
     }
@@ -627,14 +633,14 @@ impl Conn<'_> {
 
 fn write_loop(
     s: &Swarm,
-    stream: TcpStream,
+    mut stream: stream::Writer,
     rx: Receiver<Out>,
     uploaded: &AtomicU64,
     choked: &AtomicBool,
     queued: &Uploads,
     fast: bool,
 ) {
-    let mut w = io::BufWriter::with_capacity(256 << 10, &stream);
+    let mut w = stream.sink(256 << 10);
     let mut data = Vec::new();
     let result = (|| -> io::Result<()> {
         loop {
@@ -649,9 +655,9 @@ fn write_loop(
                     Out::Msg(m) => {
                         data.clear();
                         m.encode(&mut data);
-                        w.write_all(&data)?;
+                        w.send(&mut data)?;
                     }
-                    Out::Raw(r) => w.write_all(&r)?,
+                    Out::Raw(mut r) => w.send(&mut r)?,
                     Out::Close => return Ok(()),
                     Out::Block(b) => {
                         queued.queued.fetch_sub(1, Ordering::Relaxed);
@@ -661,7 +667,7 @@ fn write_loop(
                             if fast {
                                 data.clear();
                                 Message::Reject(b).encode(&mut data);
-                                w.write_all(&data)?;
+                                w.send(&mut data)?;
                             }
                         } else {
                             data.clear();
@@ -673,7 +679,7 @@ fn write_loop(
                                 w.flush()?;
                                 s.throttle(b.length as u64);
                             }
-                            w.write_all(&data)?;
+                            w.send(&mut data)?;
                             uploaded.fetch_add(b.length as u64, Ordering::Relaxed);
                             s.count_upload(b.length as u64);
                         }
@@ -685,5 +691,6 @@ fn write_loop(
         }
     })();
     let _ = result;
-    let _ = stream.shutdown(Shutdown::Both);
+    drop(w);
+    let _ = stream.shutdown();
 }

@@ -9,9 +9,12 @@
 //!
 //! A connection that does not start with the BitTorrent protocol string is taken for an MSE
 //! (Message Stream Encryption) handshake, as aria2, Transmission and libtorrent send first:
-//! [`crate::peer::mse::Responder`] runs it, selecting plaintext, within the same deadline. The
-//! BitTorrent handshake then comes in the MSE initial payload or, after it, on the wire.
+//! [`crate::peer::mse::Responder`] runs it within the same deadline, accepting the methods of
+//! the swarms' [`mse::Policy`] (plaintext preferred when both are offered and allowed; RC4 for
+//! the whole stream otherwise). The BitTorrent handshake then comes in the MSE initial payload
+//! or, after it, on the wire (through the cipher). `require` refuses a plain handshake.
 
+use super::stream::PeerStream;
 use super::{conn, Swarm};
 use crate::peer::{self, mse, Handshake};
 use std::collections::VecDeque;
@@ -83,6 +86,9 @@ impl Listener {
                     }
                     let swarms = swarms.clone();
                     let hashes: Vec<[u8; 20]> = swarms.iter().map(|s| s.info_hash().0).collect();
+                    let policy = swarms
+                        .first()
+                        .map_or(mse::Policy::default(), |s| s.opts().encryption);
                     let pending2 = pending.clone();
                     let done = move || {
                         let mut p = pending2.lock().unwrap_or_else(|e| e.into_inner());
@@ -92,12 +98,11 @@ impl Listener {
                         .name("bt-accept".into())
                         .stack_size(256 * 1024)
                         .spawn(move || {
-                            let mut stream = stream;
                             let _ = stream.set_nonblocking(false);
                             let deadline = Instant::now() + handshake_timeout;
-                            let h = read_any_handshake(&mut stream, &hashes, deadline);
+                            let h = read_any_handshake(stream, &hashes, policy, deadline);
                             done();
-                            if let Ok(h) = h {
+                            if let Ok((stream, h)) = h {
                                 if let Some(s) =
                                     swarms.iter().find(|s| s.info_hash().0 == h.info_hash)
                                 {
@@ -114,28 +119,35 @@ impl Listener {
 }
 
 /// Read the first handshake of an incoming connection before `deadline`: a plain BitTorrent
-/// handshake, or an MSE handshake (answered, selecting plaintext) carrying one.
+/// handshake (unless `policy` requires encryption), or an MSE handshake carrying one, answered
+/// with a method `policy` accepts. The stream comes back with its cipher.
 fn read_any_handshake(
-    stream: &mut TcpStream,
+    mut stream: TcpStream,
     info_hashes: &[[u8; 20]],
+    policy: mse::Policy,
     deadline: Instant,
-) -> io::Result<Handshake> {
+) -> io::Result<(PeerStream, Handshake)> {
     let mut buf = [0u8; peer::HANDSHAKE_LEN];
-    conn::read_full(stream, &mut buf[..20], deadline)?;
+    conn::read_full(&mut stream, &mut buf[..20], deadline)?;
     if &buf[..20] == peer::PROTOCOL {
-        conn::read_full(stream, &mut buf[20..], deadline)?;
-        return decode_handshake(&buf);
+        if !policy.accepts_plain() {
+            return Err(invalid("plain handshake refused: encryption is required"));
+        }
+        conn::read_full(&mut stream, &mut buf[20..], deadline)?;
+        return Ok((PeerStream::plain(stream), decode_handshake(&buf)?));
     }
-    let ia = mse_accept(stream, &buf[..20], info_hashes, deadline)?;
-    // The BitTorrent handshake is in the initial payload, or follows it on the wire in plain.
-    // The responder refuses a longer payload (bytes after the handshake would have to be
-    // replayed to the connection, which is not supported); checked again so nothing can panic.
+    let (ia, cipher) = mse_accept(&mut stream, &buf[..20], info_hashes, policy, deadline)?;
+    // The BitTorrent handshake is in the initial payload, or follows it on the wire. The
+    // responder refuses a longer payload (bytes after the handshake would have to be replayed
+    // to the connection, which is not supported); checked again so nothing can panic.
     if ia.len() > peer::HANDSHAKE_LEN {
         return Err(invalid("MSE initial payload longer than a handshake"));
     }
     buf[..ia.len()].copy_from_slice(&ia);
-    conn::read_full(stream, &mut buf[ia.len()..], deadline)?;
-    decode_handshake(&buf)
+    let mut ps = PeerStream::new(stream, cipher);
+    ps.read_full(&mut buf[ia.len()..], deadline)?;
+    let h = decode_handshake(&buf)?;
+    Ok((ps, h))
 }
 
 fn decode_handshake(buf: &[u8; peer::HANDSHAKE_LEN]) -> io::Result<Handshake> {
@@ -151,14 +163,15 @@ fn invalid<E: Into<Box<dyn std::error::Error + Send + Sync>>>(e: E) -> io::Error
 }
 
 /// Run the responder side of an MSE handshake whose first bytes `first` were read; returns the
-/// decrypted initial payload. Only plaintext is accepted as the method for the rest of the
-/// stream; an initiator that insists on RC4 is refused (the connection is closed).
+/// decrypted initial payload and the cipher of the rest of the stream. An initiator offering
+/// no method `policy` accepts is refused (the connection is closed).
 fn mse_accept(
     stream: &mut TcpStream,
     first: &[u8],
     info_hashes: &[[u8; 20]],
+    policy: mse::Policy,
     deadline: Instant,
-) -> io::Result<Vec<u8>> {
+) -> io::Result<(Vec<u8>, mse::Cipher)> {
     // No random bytes, no handshake: a predictable private key would let anyone decrypt.
     let pad_len = crate::tracker::random_bytes::<1>()?[0] as usize % 64;
     let pad: [u8; 64] = crate::tracker::random_bytes()?;
@@ -166,7 +179,7 @@ fn mse_accept(
         crate::tracker::random_bytes()?,
         pad[..pad_len].to_vec(),
         info_hashes.to_vec(),
-        mse::CRYPTO_PLAIN,
+        policy.methods(),
     )
     .max_initial_payload(peer::HANDSHAKE_LEN);
     let mut out = r.feed(first).map_err(invalid)?;
@@ -204,7 +217,7 @@ fn mse_accept(
     let outcome = r
         .finish()
         .ok_or_else(|| invalid("MSE handshake incomplete"))?;
-    Ok(outcome.ia)
+    Ok((outcome.ia, outcome.cipher))
 }
 
 #[cfg(test)]
@@ -227,15 +240,23 @@ mod tests {
         (a, b)
     }
 
-    /// Run the responder on a thread; the test drives the initiator side.
+    /// Run the responder (policy `prefer`) on a thread; the test drives the initiator side.
     fn respond(b: TcpStream) -> std::thread::JoinHandle<io::Result<Handshake>> {
+        respond_with(b, mse::Policy::Prefer)
+    }
+
+    fn respond_with(
+        b: TcpStream,
+        policy: mse::Policy,
+    ) -> std::thread::JoinHandle<io::Result<Handshake>> {
         std::thread::spawn(move || {
-            let mut b = b;
             read_any_handshake(
-                &mut b,
+                b,
                 &[[1; 20], IH],
+                policy,
                 Instant::now() + Duration::from_secs(5),
             )
+            .map(|(_, h)| h)
         })
     }
 
@@ -313,13 +334,42 @@ mod tests {
     }
 
     #[test]
-    fn legacy_handshake_still_works_and_rc4_only_is_refused() {
+    fn legacy_handshake_works_unless_encryption_is_required() {
         let (mut a, b) = pair();
         let t = respond(b);
         a.write_all(&handshake_bytes()).unwrap();
         assert_eq!(t.join().unwrap().unwrap().peer_id.0, [9; 20]);
         let (mut a, b) = pair();
-        let t = respond(b);
+        let t = respond_with(b, mse::Policy::Require);
+        a.write_all(&handshake_bytes()).unwrap();
+        assert!(t.join().unwrap().is_err(), "plain accepted under require");
+    }
+
+    #[test]
+    fn rc4_only_is_accepted_unless_encryption_is_off() {
+        // Prefer and require select RC4 for an RC4-only initiator; the handshake that follows
+        // on the wire is encrypted, and read through the cipher.
+        for policy in [mse::Policy::Prefer, mse::Policy::Require] {
+            let (mut a, b) = pair();
+            let t = respond_with(b, policy);
+            let hs = handshake_bytes();
+            assert_eq!(
+                initiate(&mut a, CRYPTO_RC4, &hs, &[]),
+                Some(CRYPTO_RC4),
+                "{policy:?}"
+            );
+            let h = t.join().unwrap().unwrap();
+            assert_eq!((h.info_hash, h.peer_id.0), (IH, [9; 20]));
+        }
+        // Require selects RC4 even when plaintext is offered too.
+        let (mut a, b) = pair();
+        let t = respond_with(b, mse::Policy::Require);
+        let select = initiate(&mut a, CRYPTO_PLAIN | CRYPTO_RC4, &handshake_bytes(), &[]);
+        assert_eq!(select, Some(CRYPTO_RC4));
+        assert_eq!(t.join().unwrap().unwrap().info_hash, IH);
+        // Off refuses RC4-only.
+        let (mut a, b) = pair();
+        let t = respond_with(b, mse::Policy::Off);
         assert_eq!(initiate(&mut a, CRYPTO_RC4, &[], &[]), None);
         assert!(t.join().unwrap().is_err());
     }

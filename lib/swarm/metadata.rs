@@ -368,7 +368,10 @@ fn peer_thread(
     };
     s.set_write_timeout(Some(HANDSHAKE_TIMEOUT)).ok()?;
     s.write_all(&ours.encode()).ok()?;
-    let theirs = super::conn::read_handshake(&mut s, Instant::now() + HANDSHAKE_TIMEOUT).ok()?;
+    // A plain connection: the stream wrapper reads the handshake through a clone of the socket.
+    let theirs = super::stream::PeerStream::plain(s.try_clone().ok()?)
+        .read_handshake(Instant::now() + HANDSHAKE_TIMEOUT)
+        .ok()?;
     if theirs.info_hash != ours.info_hash || !theirs.supports_extended() {
         return None;
     }

@@ -23,6 +23,7 @@ pub mod pex;
 pub mod picker;
 pub mod session;
 pub mod store;
+pub mod stream;
 
 pub use listen::Listener;
 
@@ -67,6 +68,8 @@ pub struct Options {
     pub info_bytes: Option<pex::InfoBytes>,
     /// A private torrent (BEP 27): no PEX.
     pub private: bool,
+    /// Which connections are encrypted (MSE/PE), both ways.
+    pub encryption: crate::peer::mse::Policy,
 }
 
 impl Default for Options {
@@ -85,6 +88,7 @@ impl Default for Options {
             bind: None,
             info_bytes: None,
             private: false,
+            encryption: crate::peer::mse::Policy::default(),
         }
     }
 }
@@ -430,7 +434,9 @@ impl Swarm {
                 let mut n = self.connections.load(Ordering::Relaxed);
                 let max_failures = self.opts.max_failures;
                 for c in st.candidates.iter_mut() {
-                    if n >= self.opts.max_peers || complete {
+                    // A download stops dialing once complete; a pure seeder dials peers that
+                    // may lack pieces (a connection to another seed ends at once).
+                    if n >= self.opts.max_peers || (complete && self.opts.download) {
                         break;
                     }
                     let banned = st.banned.contains(&c.addr);
@@ -455,7 +461,7 @@ impl Swarm {
                             conn::Dialed::Worked => 1,
                             conn::Dialed::Failed | conn::Dialed::Refused => c.failures + 1,
                             // A peer that broke the protocol is not dialed again.
-                            conn::Dialed::Misbehaved => max_failures,
+                            conn::Dialed::Misbehaved | conn::Dialed::Useless => max_failures,
                         };
                         // A refusal is immediate and cheap to retry: an address where nobody
                         // listens is given up within a few seconds, not half a minute.
@@ -472,8 +478,8 @@ impl Swarm {
     }
 
     /// Take over an incoming connection whose handshake `theirs` was read by a listener.
-    pub fn accept(self: &Arc<Self>, stream: std::net::TcpStream, theirs: crate::peer::Handshake) {
-        let addr = match stream.peer_addr() {
+    pub fn accept(self: &Arc<Self>, stream: stream::PeerStream, theirs: crate::peer::Handshake) {
+        let addr = match stream.socket().peer_addr() {
             Ok(a) => a,
             Err(_) => return,
         };

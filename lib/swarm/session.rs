@@ -12,6 +12,7 @@
 use super::announce::{self, Announced};
 use super::{Listener, Options, Outcome, Stats, Swarm, SwarmConfig};
 use crate::metainfo::{InfoHash, Torrent};
+use crate::peer::mse::Policy;
 use crate::storage::{Io, Storage};
 use crate::tracker::{self, Tiers};
 use std::fmt;
@@ -56,6 +57,8 @@ pub struct FetchOptions {
     pub snub_timeout: Duration,
     /// Time between [`Event::Progress`] events.
     pub progress_interval: Duration,
+    /// Which connections are encrypted (MSE/PE), dialed and accepted.
+    pub encryption: Policy,
     /// Raised by the caller (a signal handler, a test) to end the session.
     pub stop: Arc<AtomicBool>,
 }
@@ -76,6 +79,7 @@ impl Default for FetchOptions {
             max_upload_rate: None,
             snub_timeout: Duration::from_secs(20),
             progress_interval: Duration::from_secs(1),
+            encryption: Policy::default(),
             stop: Arc::default(),
         }
     }
@@ -103,6 +107,11 @@ pub struct SeedOptions {
     pub stats_interval: Duration,
     /// Time between [`Event::Progress`] events.
     pub progress_interval: Duration,
+    /// Which connections are encrypted (MSE/PE), dialed and accepted.
+    pub encryption: Policy,
+    /// Peers to connect to (each torrent dials them, as it dials peers its trackers name, while
+    /// they may lack pieces).
+    pub peers: Vec<SocketAddr>,
     /// Raised by the caller to end the session.
     pub stop: Arc<AtomicBool>,
 }
@@ -120,6 +129,8 @@ impl Default for SeedOptions {
             max_upload_rate: None,
             stats_interval: Duration::from_secs(10),
             progress_interval: Duration::from_secs(1),
+            encryption: Policy::default(),
+            peers: Vec::new(),
             stop: Arc::default(),
         }
     }
@@ -207,6 +218,9 @@ pub struct FetchReport {
     pub pieces_at_start: u32,
     /// The duration of the session.
     pub elapsed: Duration,
+    /// The last encryption failure of a dialed peer, naming it (for the reason of a download
+    /// that found no peer).
+    pub peer_error: Option<String>,
 }
 
 /// Why a session could not run.
@@ -311,6 +325,7 @@ pub fn fetch(
         snub_timeout: opts.snub_timeout.max(Duration::from_secs(1)),
         listen_port: local.port(),
         bind: (!opts.bind.is_unspecified()).then_some(opts.bind),
+        encryption: opts.encryption,
         ..Options::default()
     };
     // Blocks are small: pread/pwrite beat mapping a window per block.
@@ -377,6 +392,20 @@ pub fn fetch(
     let deadline = opts.timeout.map(|d| started + d);
     let mut ticker = Ticker::new(&s, opts.progress_interval);
     let mut idle = None;
+    let mut peer_error = None;
+    let mut events = |e: Event| {
+        if let Event::Peer {
+            event: super::Event::Disconnected { reason, .. },
+            ..
+        } = &e
+        {
+            if reason.starts_with(super::stream::ENCRYPTION_FAILED) {
+                peer_error = Some(reason.clone());
+            }
+        }
+        events(e)
+    };
+    let events = &mut events;
     let outcome = loop {
         pump(&rx, Duration::from_millis(50), events);
         if let Some(o) = s.check(&mut idle, &opts.stop) {
@@ -404,6 +433,7 @@ pub fn fetch(
         stats,
         pieces_at_start: at_start,
         elapsed: started.elapsed(),
+        peer_error,
     })
 }
 
@@ -435,6 +465,8 @@ pub fn seed(
         max_upload_rate: opts.max_upload_rate,
         download: false,
         listen_port: local.port(),
+        bind: (!opts.bind.is_unspecified()).then_some(opts.bind),
+        encryption: opts.encryption,
         ..Options::default()
     };
     let (tx, rx) = mpsc::channel();
@@ -477,6 +509,7 @@ pub fn seed(
             torrent: *i,
             addr: local,
         });
+        s.add_peers(&opts.peers);
         s.start();
         let tiers = Tiers::from_torrent(&torrents[*i]);
         if opts.announce && !tiers.is_empty() {

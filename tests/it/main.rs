@@ -5,6 +5,7 @@ mod harness;
 
 mod announce;
 mod completions;
+mod crypto;
 mod engine;
 mod fuzz_regressions;
 mod hostile;

@@ -162,26 +162,10 @@ fn fetch_all_from(s: &Sample, peer: &str, secs: u64) {
 
 #[test]
 fn fetch_from_aria2c() {
-    assert!(have("aria2c"), "aria2c is not installed (see README)");
     let s = Sample::standard();
-    let port = free_port();
-    // aria2c seeding listens without a tracker.
-    let _a = Bg::spawn(
-        aria2c("127.0.0.21")
-            .args([
-                "--check-integrity=true",
-                "--seed-ratio=0.0",
-                "--bt-require-crypto=false",
-            ])
-            .arg(format!("--listen-port={port}"))
-            .arg(format!("--dir={}", s.seed_dir().display()))
-            .arg(&s.torrent)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-        "aria2c",
-    );
+    let (_a, peer) = aria2c_seeder("127.0.0.21", &s, &["--bt-require-crypto=false"]);
     // bt-fetch retries a peer that is not listening yet.
-    fetch_all_from(&s, &format!("127.0.0.21:{port}"), 60);
+    fetch_all_from(&s, &peer, 60);
 }
 
 #[test]

@@ -12,16 +12,19 @@
 //!   `bt::peer`), dialed to a seeder or accepted by a [`FakePeer`], which listens on its own
 //!   loopback address and plays a scripted [`Behaviour`] on every connection; [`fetch_past`]
 //!   downloads past fake peers from an honest seeder.
+//! - [`aria2c`] (`clients.rs`): real clients set up for loopback.
 //! - [`Watch`]: a process's peak threads and memory while a scenario runs.
 //!
 //! Every socket has a timeout, every wait a bound, every process is killed by PID; nothing
 //! leaves 127.0.0.0/8.
 #![allow(dead_code)]
 
+mod clients;
 mod peer;
 mod sample;
 mod tools;
 
+pub use clients::*;
 pub use peer::*;
 pub use sample::*;
 pub use tools::*;

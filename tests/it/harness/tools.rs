@@ -355,24 +355,7 @@ impl Watch {
 }
 
 // ---------------------------------------------------------------------------------------------
-// aria2c.
-
-/// aria2c's flags for loopback: no DHT, LPD, PEX or IPv6, quiet, from `ip`.
-pub fn aria2c(ip: &str) -> Command {
-    let mut cmd = Command::new("aria2c");
-    cmd.args([
-        "--enable-dht=false",
-        "--enable-dht6=false",
-        "--bt-enable-lpd=false",
-        "--enable-peer-exchange=false",
-        "--disable-ipv6=true",
-        "--console-log-level=warn",
-        "--summary-interval=0",
-        "--file-allocation=none",
-    ])
-    .arg(format!("--interface={ip}"));
-    cmd
-}
+// Magnet links (aria2c's command line is in clients.rs).
 
 /// The magnet link of `s` with trackers `tr` and peers `pe` (`x.pe`).
 pub fn magnet_of(s: &Sample, tr: &[&str], pe: &[&str]) -> String {

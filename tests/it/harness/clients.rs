@@ -1,0 +1,88 @@
+//! Real clients from Debian, set up for loopback (see /work/shared/PEERS.md).
+
+use std::process::Command;
+
+/// aria2c's flags for loopback: no DHT, LPD, PEX or IPv6, quiet, from `ip`.
+pub fn aria2c(ip: &str) -> Command {
+    let mut cmd = Command::new("aria2c");
+    cmd.args([
+        "--enable-dht=false",
+        "--enable-dht6=false",
+        "--bt-enable-lpd=false",
+        "--enable-peer-exchange=false",
+        "--disable-ipv6=true",
+        "--console-log-level=warn",
+        "--summary-interval=0",
+        "--file-allocation=none",
+    ])
+    .arg(format!("--interface={ip}"));
+    cmd
+}
+
+/// aria2c's flags that make it accept nothing but RC4-encrypted connections.
+pub const ARIA2C_REQUIRE_RC4: [&str; 2] =
+    ["--bt-require-crypto=true", "--bt-min-crypto-level=arc4"];
+
+/// aria2c seeding `s` from its seed directory on `ip` with `extra` flags (it listens without a
+/// tracker), killed by PID when dropped; and its `ip:port`.
+pub fn aria2c_seeder(ip: &str, s: &super::Sample, extra: &[&str]) -> (crate::common::Bg, String) {
+    assert!(
+        crate::common::have("aria2c"),
+        "aria2c is not installed (see README)"
+    );
+    let port = crate::common::free_port();
+    let bg = crate::common::Bg::spawn(
+        aria2c(ip)
+            .args(["--check-integrity=true", "--seed-ratio=0.0"])
+            .args(extra)
+            .arg(format!("--listen-port={port}"))
+            .arg(format!("--dir={}", s.seed_dir().display()))
+            .arg(&s.torrent)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null()),
+        "aria2c",
+    );
+    (bg, format!("{ip}:{port}"))
+}
+
+/// qbittorrent-nox on `ip` with encryption "require" (`Session\Encryption=1`), DHT, LSD, PEX,
+/// UPnP off, downloading `torrent` into `save` (its WebUI on 127.0.0.1, a free port); killed by
+/// PID when dropped. Returns it and its BitTorrent `ip:port`.
+pub fn qbittorrent_requiring_rc4(
+    ip: &str,
+    profile: &std::path::Path,
+    torrent: &std::path::Path,
+    save: &std::path::Path,
+) -> (crate::common::Bg, String) {
+    assert!(
+        crate::common::have("qbittorrent-nox"),
+        "qbittorrent-nox is not installed (see README)"
+    );
+    let port = crate::common::free_port();
+    let conf = profile.join("qBittorrent/config");
+    std::fs::create_dir_all(&conf).unwrap();
+    let text = format!(
+        "[LegalNotice]\nAccepted=true\n\n[BitTorrent]\nSession\\DHTEnabled=false\n\
+         Session\\LSDEnabled=false\nSession\\PeXEnabled=false\nSession\\Encryption=1\n\
+         Session\\Port={port}\nSession\\InterfaceAddress={ip}\nSession\\AnonymousModeEnabled=false\n\n\
+         [Network]\nPortForwardingEnabled=false\n\n[Preferences]\n\
+         Connection\\ResolvePeerCountries=false\nWebUI\\Address=127.0.0.1\n\
+         WebUI\\LocalHostAuth=false\nGeneral\\Locale=en\n"
+    );
+    std::fs::write(conf.join("qBittorrent.conf"), text).unwrap();
+    let bg = crate::common::Bg::spawn(
+        Command::new("qbittorrent-nox")
+            .arg(format!("--profile={}", profile.display()))
+            .arg(format!("--webui-port={}", crate::common::free_port()))
+            .arg(format!("--torrenting-port={port}"))
+            .arg(format!("--save-path={}", save.display()))
+            .arg("--add-paused=false")
+            .arg("--skip-dialog=true")
+            .arg(torrent)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null()),
+        "qbittorrent-nox",
+    );
+    (bg, format!("{ip}:{port}"))
+}

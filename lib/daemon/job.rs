@@ -10,6 +10,7 @@
 use crate::metainfo::Torrent;
 use crate::peer::mse::Policy;
 use crate::record::StatusPeer;
+use crate::swarm::rate::RateLimit;
 use crate::swarm::session::{self, Event, FetchOptions, SeedOptions};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -65,7 +66,8 @@ pub(crate) struct Spec {
     pub dir: PathBuf,
     pub mode: Mode,
     pub peers: Vec<SocketAddr>,
-    pub up_limit: Option<u64>,
+    pub down: Arc<RateLimit>,
+    pub up: Arc<RateLimit>,
     pub engine: Engine,
 }
 
@@ -241,7 +243,8 @@ fn run(spec: Spec, live: &Mutex<Live>, stop: &Arc<AtomicBool>) {
                     port: 0,
                     max_peers: spec.engine.max_peers,
                     upload_slots: spec.engine.upload_slots,
-                    max_upload_rate: spec.up_limit,
+                    upload_limit: spec.up.clone(),
+                    download_limit: spec.down.clone(),
                     encryption: spec.engine.encryption,
                     stop: stop.clone(),
                     ..FetchOptions::default()
@@ -257,7 +260,7 @@ fn run(spec: Spec, live: &Mutex<Live>, stop: &Arc<AtomicBool>) {
                     announce: spec.engine.announce,
                     max_peers: spec.engine.max_peers,
                     upload_slots: spec.engine.upload_slots,
-                    max_upload_rate: spec.up_limit,
+                    upload_limit: spec.up.clone(),
                     encryption: spec.engine.encryption,
                     peers: spec.peers.clone(),
                     stop: stop.clone(),

@@ -22,6 +22,7 @@ pub use proto::Command;
 
 use crate::metainfo::Torrent;
 use crate::record::{ErrorRecord, LimitsRecord, OkRecord, Record, StatusFile, StatusRecord};
+use crate::swarm::rate::RateLimit;
 use job::{lock, Job, Live, Spec};
 use std::fmt;
 use std::net::SocketAddr;
@@ -48,6 +49,8 @@ pub struct DaemonOptions {
     pub peers: Vec<SocketAddr>,
     /// Engine settings of every job.
     pub engine: Engine,
+    /// The global upload limit at start (bytes per second), instead of the state file's.
+    pub upload_limit: Option<u64>,
     /// Raised to end the daemon.
     pub stop: Arc<AtomicBool>,
 }
@@ -70,6 +73,7 @@ impl DaemonOptions {
             torrents,
             peers,
             engine,
+            upload_limit: None,
             stop,
         }
     }
@@ -131,6 +135,9 @@ struct Entry {
     paused: bool,
     live: Arc<Mutex<Live>>,
     job: Option<Job>,
+    /// The torrent's buckets, children of the global ones.
+    down: Arc<RateLimit>,
+    up: Arc<RateLimit>,
 }
 
 #[derive(Default)]
@@ -139,12 +146,19 @@ struct Table {
     global: Limits,
 }
 
+/// The global buckets: every torrent's buckets are their children.
+struct Buckets {
+    down: Arc<RateLimit>,
+    up: Arc<RateLimit>,
+}
+
 /// An error answer: its code and message.
 pub(crate) struct Refusal(&'static str, String);
 
 /// The daemon's shared state.
 pub(crate) struct Daemon {
     table: Mutex<Table>,
+    buckets: Buckets,
     engine: Engine,
     state: Option<PathBuf>,
     stop: Arc<AtomicBool>,
@@ -165,14 +179,20 @@ pub fn run(
         None => state::Saved::default(),
     };
     let listener = control::bind(&opts.socket)?;
+    let mut global = saved.limits;
+    global.up = opts.upload_limit.or(global.up);
     let d = Arc::new(Daemon {
         table: Mutex::new(Table::default()),
+        buckets: Buckets {
+            down: RateLimit::new(global.down),
+            up: RateLimit::new(global.up),
+        },
         engine: opts.engine.clone(),
         state: opts.state.clone(),
         stop: opts.stop.clone(),
         note,
     });
-    lock(&d.table).global = saved.limits;
+    lock(&d.table).global = global;
     for (path, t) in opts.torrents {
         let peers = opts.peers.clone();
         let add = d.insert(t, path, opts.dir.clone(), Mode::Seed, peers, Origin::Cli);
@@ -251,6 +271,8 @@ impl Daemon {
             paused: true,
             live: Arc::new(Mutex::new(Live::new("paused"))),
             job: None,
+            down: self.buckets.down.child(None),
+            up: self.buckets.up.child(None),
         });
         Ok(hash)
     }
@@ -266,6 +288,8 @@ impl Daemon {
             .find(|e| e.hash == hash)
         {
             e.limits = s.limits;
+            e.down.set_rate(s.limits.down);
+            e.up.set_rate(s.limits.up);
         }
         self.set_paused(&hash, s.paused).map_err(|Refusal(_, e)| e)
     }
@@ -317,7 +341,6 @@ impl Daemon {
             j.stop_and_wait(Instant::now() + Duration::from_secs(30));
         }
         let mut table = lock(&self.table);
-        let global = table.global;
         let e = entry(&mut table, hash)?;
         if e.paused {
             lock(&e.live).state = "paused";
@@ -327,7 +350,8 @@ impl Daemon {
                 dir: e.dir.clone(),
                 mode: e.mode,
                 peers: e.peers.clone(),
-                up_limit: e.limits.up.or(global.up),
+                down: e.down.clone(),
+                up: e.up.clone(),
                 engine: self.engine.clone(),
             };
             let job = Job::start(spec, e.live.clone())
@@ -500,12 +524,21 @@ impl Daemon {
         };
         let limits = {
             let mut table = lock(&self.table);
-            let l = match &hash {
-                Some(h) => &mut entry(&mut table, h)?.limits,
-                None => &mut table.global,
+            let (l, buckets) = match &hash {
+                Some(h) => {
+                    let e = entry(&mut table, h)?;
+                    (&mut e.limits, (e.down.clone(), e.up.clone()))
+                }
+                None => {
+                    let b = (self.buckets.down.clone(), self.buckets.up.clone());
+                    (&mut table.global, b)
+                }
             };
             l.down = set(l.down, down);
             l.up = set(l.up, up);
+            // The running jobs see the new rates within a slice of the bucket's wait.
+            buckets.0.set_rate(l.down);
+            buckets.1.set_rate(l.up);
             *l
         };
         self.save()?;

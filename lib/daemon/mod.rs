@@ -45,7 +45,7 @@ pub struct DaemonOptions {
     pub dir: PathBuf,
     /// Torrents from the command line (served, not listed in the state file), with their paths.
     pub torrents: Vec<(PathBuf, Torrent)>,
-    /// Peers the command-line torrents dial.
+    /// Peers the command-line torrents and those of the watched directory dial.
     pub peers: Vec<SocketAddr>,
     /// Engine settings of every job.
     pub engine: Engine,
@@ -208,7 +208,7 @@ pub fn run(
     let server = control::spawn(d.clone(), listener);
     let watcher = opts
         .watch_dir
-        .map(|dir| watch::spawn(d.clone(), dir, opts.dir.clone(), opts.watch_interval));
+        .map(|w| watch::spawn(d.clone(), w, opts.dir, opts.peers, opts.watch_interval));
     ready(&opts.socket);
     while !opts.stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(100));

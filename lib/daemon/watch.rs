@@ -1,10 +1,11 @@
 //! `--watch-dir DIR`: look at the directory every interval; a `.torrent` file that appears is
-//! added (fetched into the daemon's directory, then seeded), and removed when its file goes.
+//! added (fetched into the daemon's directory, then seeded; it dials the daemon's `--peer`s), and removed when its file goes.
 //! Bounded: at most [`MAX_FILES`] names are looked at per round; a file that does not parse is
 //! tried again each round (it may still be being written) and reported once.
 
 use super::{Daemon, Mode, Origin, Refusal};
 use std::collections::HashSet;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -17,12 +18,13 @@ pub(crate) fn spawn(
     d: Arc<Daemon>,
     dir: PathBuf,
     data: PathBuf,
+    peers: Vec<SocketAddr>,
     every: Duration,
 ) -> JoinHandle<()> {
     std::thread::spawn(move || {
         let mut reported: HashSet<PathBuf> = HashSet::new();
         while !d.stopping() {
-            round(&d, &dir, &data, &mut reported);
+            round(&d, &dir, &data, &peers, &mut reported);
             let until = Instant::now() + every.max(Duration::from_millis(100));
             while Instant::now() < until && !d.stopping() {
                 std::thread::sleep(Duration::from_millis(50));
@@ -31,7 +33,13 @@ pub(crate) fn spawn(
     })
 }
 
-fn round(d: &Daemon, dir: &PathBuf, data: &Path, reported: &mut HashSet<PathBuf>) {
+fn round(
+    d: &Daemon,
+    dir: &PathBuf,
+    data: &Path,
+    peers: &[SocketAddr],
+    reported: &mut HashSet<PathBuf>,
+) {
     let present: HashSet<PathBuf> = match std::fs::read_dir(dir) {
         Ok(rd) => rd
             .take(MAX_FILES)
@@ -69,7 +77,7 @@ fn round(d: &Daemon, dir: &PathBuf, data: &Path, reported: &mut HashSet<PathBuf>
             path.clone(),
             data.to_path_buf(),
             Mode::Fetch,
-            vec![],
+            peers.to_vec(),
             Origin::Watch,
         );
         match added.and_then(|h| d.set_paused(&h, false)) {

@@ -2,13 +2,15 @@
 
 use crate::common::*;
 
-const TOOLS: [&str; 6] = [
+const TOOLS: [&str; 8] = [
     "bt-make",
     "bt-info",
     "bt-announce",
     "bt-fetch",
     "bt-verify",
     "bt-seed",
+    "bt-ctl",
+    "bt-top",
 ];
 
 /// (shell name for `--completions`, file name pattern in completions/)

@@ -48,6 +48,14 @@ impl Daemon {
         run_cmd(&mut cmd, None, Duration::from_secs(60))
     }
 
+    /// `bt-ctl add` of `s` into `dl`, dialing `seeder`; asserts exit 0.
+    fn add(&self, s: &Sample, dl: &Path, seeder: &Seeder) -> Run {
+        let (torrent, dir) = (s.torrent.to_str().unwrap(), dl.to_str().unwrap());
+        let add = self.ctl(&["add", torrent, "-d", dir, "--peer", &seeder.peer()]);
+        assert_eq!(add.code, 0, "add: {} {}", add.stdout_str(), add.stderr);
+        add
+    }
+
     /// The `status` records of `bt-ctl ls`.
     fn ls(&self) -> Vec<StatusRecord> {
         let r = self.ctl(&["ls"]);
@@ -116,21 +124,17 @@ fn add_list_limit_pause_resume_remove_from_the_shell() {
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(mode.permissions().mode() & 0o777, 0o600, "socket mode");
 
-    let torrent = s.torrent.to_str().unwrap();
-    let add = d.ctl(&[
-        "add",
-        torrent,
-        "-d",
-        dl.to_str().unwrap(),
-        "--peer",
-        &seeder.peer(),
-    ]);
-    assert_eq!(add.code, 0, "add: {} {}", add.stdout_str(), add.stderr);
+    let add = d.add(&s, &dl, &seeder);
     match last(&add) {
         R::Ok(ok) => assert_eq!(ok.info_hash.as_deref(), Some(&*s.info_hash_hex())),
         other => panic!("add answered {other:?}"),
     }
-    let again = d.ctl(&["add", torrent, "-d", dl.to_str().unwrap()]);
+    let again = d.ctl(&[
+        "add",
+        s.torrent.to_str().unwrap(),
+        "-d",
+        dl.to_str().unwrap(),
+    ]);
     assert!(matches!(last(&again), R::Error(e) if e.code == "exists"));
     assert_eq!(again.code, 2);
 
@@ -288,16 +292,7 @@ fn restarts_with_the_same_state_bring_the_torrents_back_without_refetching() {
     let (dl, state) = (root.path().join("dl"), root.path().join("state.json"));
     let args = ["--state", state.to_str().unwrap()];
     let d = Daemon::start(root.path(), &args);
-    let torrent = s.torrent.to_str().unwrap();
-    let add = d.ctl(&[
-        "add",
-        torrent,
-        "-d",
-        dl.to_str().unwrap(),
-        "--peer",
-        &seeder.peer(),
-    ]);
-    assert_eq!(add.code, 0, "add: {}", add.stderr);
+    d.add(&s, &dl, &seeder);
     let mut d = Some(d);
     for (signal_no, name, at) in [(15, "SIGTERM", 0.2), (9, "kill -9", 0.5)] {
         let mut cur = d.take().unwrap();
@@ -443,15 +438,7 @@ fn bt_top_under_tmux_shows_rising_progress_and_pause_and_restores_the_terminal()
     t.keys(&[&line, "Enter"]);
     t.until(20, "bt-top", |sc| sc.contains("bt-top  0 torrents"));
     // Added once bt-top is up, so the download starts while it watches.
-    let add = d.ctl(&[
-        "add",
-        s.torrent.to_str().unwrap(),
-        "-d",
-        dl.to_str().unwrap(),
-        "--peer",
-        &seeder.peer(),
-    ]);
-    assert_eq!(add.code, 0, "add: {}", add.stderr);
+    d.add(&s, &dl, &seeder);
     let first = t.until(30, "a progress figure above 0", |sc| {
         sc.contains("bt-top") && shown_percent(sc, "data").is_some_and(|p| p > 0.0 && p < 60.0)
     });

@@ -20,6 +20,10 @@ struct Args {
     /// /tmp/bt-UID/bt-seed.sock).
     #[arg(short = 'c', long, value_name = "SOCKET")]
     control: Option<PathBuf>,
+    /// Color error messages: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or
+    /// never.
+    #[arg(long, value_enum, default_value_t = cli::Color::Auto, value_name = "WHEN")]
+    color: cli::Color,
 }
 
 fn main() -> std::process::ExitCode {

@@ -23,6 +23,7 @@ Register-ArgumentCompleter -Native -CommandName 'bt-top' -ScriptBlock {
         'bt-top' {
             [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'The daemon''s control socket (default: $XDG_RUNTIME_DIR/bt-seed.sock, else /tmp/bt-UID/bt-seed.sock)')
             [CompletionResult]::new('--control', '--control', [CompletionResultType]::ParameterName, 'The daemon''s control socket (default: $XDG_RUNTIME_DIR/bt-seed.sock, else /tmp/bt-UID/bt-seed.sock)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Color error messages: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')

@@ -20,6 +20,7 @@ set edit:completion:arg-completer[bt-top] = {|@words|
         &'bt-top'= {
             cand -c 'The daemon''s control socket (default: $XDG_RUNTIME_DIR/bt-seed.sock, else /tmp/bt-UID/bt-seed.sock)'
             cand --control 'The daemon''s control socket (default: $XDG_RUNTIME_DIR/bt-seed.sock, else /tmp/bt-UID/bt-seed.sock)'
+            cand --color 'Color error messages: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'

@@ -14,5 +14,6 @@ mod magnet;
 mod make;
 mod stress;
 mod swarm;
+mod transmission;
 mod v2;
 mod verify;

@@ -86,3 +86,79 @@ pub fn qbittorrent_requiring_rc4(
     );
     (bg, format!("{ip}:{port}"))
 }
+
+/// transmission-daemon on `ip` (its peer port free, its RPC on 127.0.0.1) with `encryption`
+/// (0 tolerated, 1 preferred: its default, 2 required), DHT, LSD, uTP, PEX and port forwarding
+/// off, downloading into `save`; its config under `conf`. Killed by PID when dropped.
+pub struct TransmissionDaemon {
+    _bg: crate::common::Bg,
+    rpc: String,
+}
+
+impl TransmissionDaemon {
+    pub fn start(
+        ip: &str,
+        conf: &std::path::Path,
+        save: &std::path::Path,
+        encryption: u8,
+    ) -> TransmissionDaemon {
+        assert!(
+            crate::common::have("transmission-daemon")
+                && crate::common::have("transmission-remote"),
+            "transmission-daemon or transmission-remote is not installed (see README)"
+        );
+        let rpc_port = crate::common::free_port();
+        std::fs::create_dir_all(conf).unwrap();
+        std::fs::create_dir_all(save).unwrap();
+        let settings = serde_json::json!({
+            "dht-enabled": false, "lpd-enabled": false, "pex-enabled": false,
+            "utp-enabled": false, "port-forwarding-enabled": false,
+            "bind-address-ipv4": ip, "bind-address-ipv6": "::1",
+            "peer-port": crate::common::free_port(), "peer-port-random-on-start": false,
+            "encryption": encryption,
+            "rpc-enabled": true, "rpc-bind-address": "127.0.0.1", "rpc-port": rpc_port,
+            "rpc-authentication-required": false, "rpc-whitelist-enabled": false,
+            "download-dir": save, "incomplete-dir-enabled": false,
+            "start-added-torrents": true, "speed-limit-up-enabled": false,
+            "speed-limit-down-enabled": false, "ratio-limit-enabled": false,
+        });
+        std::fs::write(conf.join("settings.json"), settings.to_string()).unwrap();
+        let bg = crate::common::Bg::spawn(
+            Command::new("transmission-daemon")
+                .arg("-f")
+                .arg("-g")
+                .arg(conf)
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null()),
+            "transmission-daemon",
+        );
+        TransmissionDaemon {
+            _bg: bg,
+            rpc: format!("127.0.0.1:{rpc_port}"),
+        }
+    }
+
+    /// Add `torrent` through its RPC (`transmission-remote -a`), retried until the RPC listens
+    /// (20 s at most).
+    pub fn add(&self, torrent: &std::path::Path) {
+        let mut last = String::new();
+        let added = super::wait_for(20, || {
+            let r = crate::common::run_cmd(
+                Command::new("transmission-remote")
+                    .arg(&self.rpc)
+                    .arg("-a")
+                    .arg(torrent),
+                None,
+                std::time::Duration::from_secs(10),
+            );
+            last = format!("{}{}", r.stdout_str(), r.stderr);
+            let ok = r.code == 0 && last.contains("success");
+            if !ok {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+            ok
+        });
+        assert!(added, "transmission-remote -a: {last}");
+    }
+}

@@ -102,32 +102,38 @@ fn bt_fetch_magnet_from_aria2c_through_opentracker() {
     assert_eq!(t.announce.as_deref(), Some(&*tracker.http()));
 }
 
-/// A peer whose metadata fails the hash is blocked and the fetch completes from an honest one;
-/// a peer announcing a 1 GiB `metadata_size` is not believed. `--max-peers 1` makes bt-fetch
-/// meet them in the order given: the huge one, the liar, then the honest bt-seed.
-#[test]
-fn lying_metadata_peers_are_blocked_or_not_believed() {
-    let s = Sample::standard();
-    let info = bt::metainfo::Torrent::from_bytes(&std::fs::read(&s.torrent).unwrap())
+/// Two fake peers of `s` offering `ut_metadata`: one announcing a 1 GiB `metadata_size`, one
+/// serving the info dictionary with a byte flipped (it fails the info hash).
+fn metadata_fakes(s: &Sample) -> (FakePeer, FakePeer) {
+    let mut bad = bt::metainfo::Torrent::from_bytes(&std::fs::read(&s.torrent).unwrap())
         .unwrap()
         .info_bytes;
-    let mut bad = info.clone();
     let mid = bad.len() / 2;
     bad[mid] ^= 0x55;
     let huge = FakePeer::start(
-        &s,
+        s,
         Behaviour::Metadata {
             size: 1 << 30,
             info: Vec::new(),
         },
     );
     let liar = FakePeer::start(
-        &s,
+        s,
         Behaviour::Metadata {
             size: bad.len() as u64,
             info: bad,
         },
     );
+    (huge, liar)
+}
+
+/// A peer whose metadata fails the hash is blocked and the fetch completes from an honest one;
+/// a peer announcing a 1 GiB `metadata_size` is not believed. `--max-peers 1` makes bt-fetch
+/// meet them in the order given: the huge one, the liar, then the honest bt-seed.
+#[test]
+fn lying_metadata_peers_are_blocked_or_not_believed() {
+    let s = Sample::standard();
+    let (huge, liar) = metadata_fakes(&s);
     let honest = Seeder::of(&s).start();
     let dl = s.path("dl");
     let magnet = magnet_of(&s, &[], &[]);
@@ -164,25 +170,7 @@ fn lying_metadata_peers_are_blocked_or_not_believed() {
 #[test]
 fn metadata_phase_retries_when_every_peer_failed() {
     let s = Sample::standard();
-    let info = bt::metainfo::Torrent::from_bytes(&std::fs::read(&s.torrent).unwrap())
-        .unwrap()
-        .info_bytes;
-    let mut bad = info.clone();
-    bad[0] ^= 1;
-    let huge = FakePeer::start(
-        &s,
-        Behaviour::Metadata {
-            size: 1 << 30,
-            info: Vec::new(),
-        },
-    );
-    let liar = FakePeer::start(
-        &s,
-        Behaviour::Metadata {
-            size: bad.len() as u64,
-            info: bad,
-        },
-    );
+    let (huge, liar) = metadata_fakes(&s);
     // The honest peer's address: nothing listens there yet.
     let (ip, port) = (next_ip(), free_port());
     let dl = s.path("dl");

@@ -153,7 +153,11 @@ fn flags_are_offered_only_where_they_do_something() {
     for tool in TOOLS {
         assert!(offers(tool, "--color <WHEN>"), "{tool} --color");
         // bt-top draws a terminal UI and writes no records.
-        assert_eq!(offers(tool, "      --json"), tool != "bt-top", "{tool} --json");
+        assert_eq!(
+            offers(tool, "      --json"),
+            tool != "bt-top",
+            "{tool} --json"
+        );
     }
     for tool in ["bt-make", "bt-verify", "bt-fetch", "bt-seed"] {
         assert!(offers(tool, "--jobs"), "{tool} -j");

@@ -217,6 +217,9 @@ pub struct TorrentRecord {
 /// One entry of [`TorrentRecord::files`].
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
 pub struct FileRecord {
+    /// Index in the torrent's file list (pad files counted): what `--file INDEX` takes.
+    #[serde(default)]
+    pub index: usize,
     /// Path below the torrent's directory joined with `/` (the name, for a single file).
     pub path: String,
     /// Hex of the raw joined path when it is not UTF-8, else `null`.
@@ -255,9 +258,11 @@ impl TorrentRecord {
         let files = t
             .files
             .iter()
-            .map(|f| {
+            .enumerate()
+            .map(|(index, f)| {
                 let (path, path_hex) = text_and_hex(&join(&f.path));
                 FileRecord {
+                    index,
                     path,
                     path_hex,
                     length: f.length,
@@ -617,7 +622,7 @@ impl SummaryRecord {
             bad_piece_indices: indices.then(|| bad.clone()),
             ..Self::base(
                 report.ok(),
-                report.have.len() as u64,
+                report.piece_count() as u64,
                 bad.len() as u64,
                 seconds,
             )

@@ -1157,6 +1157,7 @@ impl FetchSummaryRecord {
             pieces_at_start: r.pieces_at_start,
             pieces_fetched: st.have.saturating_sub(r.pieces_at_start),
             reason: r.outcome.reason().map(|why| match &r.peer_error {
+                _ if r.output_closed => "output closed".to_string(),
                 Some(e) if r.outcome != crate::swarm::Outcome::Stopped => format!("{why}: {e}"),
                 _ => why,
             }),

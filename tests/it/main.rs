@@ -13,6 +13,7 @@ mod info;
 mod magnet;
 mod make;
 mod select;
+mod stream;
 mod stress;
 mod swarm;
 mod v2;

@@ -12,6 +12,7 @@ mod hostile;
 mod info;
 mod magnet;
 mod make;
+mod rate;
 mod select;
 mod stream;
 mod stress;

@@ -395,7 +395,7 @@ pub fn fetch(
         });
     } else if announce {
         start_announcer();
-    } else if at_start as usize != t.pieces.len() {
+    } else if !s.complete() {
         s.shutdown();
         lstop.store(true, Ordering::Relaxed);
         return Err(SessionError::NoPeerSource {

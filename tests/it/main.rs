@@ -17,5 +17,6 @@ mod select;
 mod stream;
 mod stress;
 mod swarm;
+mod transmission;
 mod v2;
 mod verify;

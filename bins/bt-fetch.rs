@@ -43,9 +43,6 @@ struct Args {
     /// Keep running as a seeder after the download completes (until SIGINT/SIGTERM).
     #[arg(long)]
     seed: bool,
-    /// Write a `progress` record about once per second.
-    #[arg(long)]
-    progress_json: bool,
     /// Write `peer` connect/disconnect records.
     #[arg(long)]
     peer_records: bool,
@@ -66,6 +63,8 @@ struct Args {
     /// Drop a peer that sends no requested block for this many seconds.
     #[arg(long, default_value_t = FetchOptions::default().snub_timeout.as_secs(), value_name = "SECONDS")]
     snub_timeout: u64,
+    #[command(flatten)]
+    stream: cli::StreamArgs,
     #[command(flatten)]
     magnet: cli::MagnetArgs,
     #[command(flatten)]
@@ -131,9 +130,11 @@ fn fetch(args: Args) -> anyhow::Result<u8> {
         Err(e @ SessionError::NoMetadata(_)) => return Ok(note(&e)),
         Err(e) => return Err(e.into()),
     };
+    args.stream.apply(&t, &mut opts)?;
     let mut view = cli::EngineView::new("bt-fetch", &args.common, std::slice::from_ref(&t));
     view.peer_records = args.peer_records;
-    let (json, progress_json) = (view.json(), args.progress_json);
+    args.stream.route(&mut view);
+    let (json, progress_json) = (view.json(), args.stream.progress_json);
     let report = session::fetch(&t, opts, &mut |e| match view.show(e) {
         Some(Event::Listening { addr, .. }) if args.seed => {
             view.note(&format!("listening on {addr}"))

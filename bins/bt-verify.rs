@@ -12,7 +12,7 @@ use bt::verify::{Content, Place};
 /// Check that the data in `DIR/<name>` (or at `--content`) is exactly what a torrent describes:
 /// every piece is hashed in parallel and each file gets a verdict (complete, incomplete,
 /// missing, wrong_size, unreadable). Exit 0 only when every piece matches and every file has
-/// its exact length. A DIR or PATH that does not exist, or is of the wrong kind (a file for a
+/// its exact length. --file, --only and --skip judge only the files they choose. A DIR or PATH that does not exist, or is of the wrong kind (a file for a
 /// multi-file torrent), is an error (exit 2).
 #[derive(Debug, Parser)]
 #[command(name = "bt-verify", version, after_help = cli::EXIT_CODES_HELP)]
@@ -40,6 +40,8 @@ struct Args {
     #[arg(long)]
     bytes: bool,
     #[command(flatten)]
+    select: cli::SelectArgs,
+    #[command(flatten)]
     common: Common,
 }
 
@@ -63,7 +65,8 @@ fn main() -> std::process::ExitCode {
             t.total_length,
             &format!("verifying {}", cli::escape_controls(&t.name_lossy())),
         );
-        let (report, seconds) = content.verify(&t, &bar.callback())?;
+        let chosen = args.select.resolve(&t)?;
+        let (report, seconds) = content.verify_chosen(&t, chosen.as_deref(), &bar.callback())?;
         bar.finish();
         let extras = args.extra.then(|| content.extra_files(&t, 100_000));
         let r = VerifyRecords::new(&t, &report, seconds, extras.as_deref(), args.bad_pieces);

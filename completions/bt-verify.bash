@@ -23,7 +23,7 @@ _bt__verify() {
 
     case "${cmd}" in
         bt__verify)
-            opts="-d -q -j -h -V --dir --content --bad-pieces --extra --no-mmap --bytes --json --human --color --quiet --jobs --help --version"
+            opts="-d -q -j -h -V --dir --content --bad-pieces --extra --no-mmap --bytes --file --only --skip --json --human --color --quiet --jobs --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -38,6 +38,18 @@ _bt__verify() {
                     return 0
                     ;;
                 --content)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --only)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --skip)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

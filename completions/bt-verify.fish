@@ -1,5 +1,8 @@
 complete -c bt-verify -s d -l dir -d 'Directory holding the torrent\'s content as `DIR/<name>`' -r -F
 complete -c bt-verify -l content -d 'The content itself (the file of a single-file torrent, or the directory of a multi-file one), instead of `DIR/<name>`' -r -F
+complete -c bt-verify -l file -d 'Only this file: its path as bt-info shows it (below the torrent\'s directory) or its index there (repeatable)' -r
+complete -c bt-verify -l only -d 'Only the files this glob matches (repeatable; bt-make\'s glob rules: `*` never crosses `/`, a glob without `/` matches a file name at any depth)' -r
+complete -c bt-verify -l skip -d 'Leave out the files this glob matches (repeatable)' -r
 complete -c bt-verify -l color -d 'Color human output and error messages: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never' -r -f -a "auto\t'Color when the stream is a terminal, `NO_COLOR` is unset and `TERM` is not `dumb`'
 always\t'Always color (even with `NO_COLOR`)'
 never\t'Never color'"

@@ -463,7 +463,7 @@ pub fn print_completions<C: clap::CommandFactory>(shell: clap_complete::Shell, t
 /// Buffered stdout that writes JSON lines or text, and is flushed at every record so pipes
 /// see records as they happen.
 pub struct Out {
-    out: io::BufWriter<io::Stdout>,
+    out: io::BufWriter<Box<dyn Write + Send>>,
     /// The output mode.
     pub mode: Mode,
 }
@@ -472,7 +472,15 @@ impl Out {
     /// A writer in the given mode.
     pub fn new(mode: Mode) -> Self {
         Out {
-            out: io::BufWriter::new(io::stdout()),
+            out: io::BufWriter::new(Box::new(io::stdout())),
+            mode,
+        }
+    }
+
+    /// A writer on stderr (records of `bt-fetch --stdout`, whose stdout carries data).
+    pub fn stderr(mode: Mode) -> Self {
+        Out {
+            out: io::BufWriter::new(Box::new(io::stderr())),
             mode,
         }
     }
@@ -801,6 +809,102 @@ impl StatusLines {
     }
 }
 
+// ---- Choosing files (bt-fetch, bt-verify) and streaming (bt-fetch) ----
+
+/// The file selection flags of bt-fetch and bt-verify (see [`crate::select`]).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct SelectArgs {
+    /// Only this file: its path as bt-info shows it (below the torrent's directory) or its
+    /// index there (repeatable).
+    #[arg(long = "file", value_name = "PATH|INDEX")]
+    pub files: Vec<String>,
+    /// Only the files this glob matches (repeatable; bt-make's glob rules: `*` never
+    /// crosses `/`, a glob without `/` matches a file name at any depth).
+    #[arg(long, value_name = "GLOB")]
+    pub only: Vec<String>,
+    /// Leave out the files this glob matches (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub skip: Vec<String>,
+}
+
+impl SelectArgs {
+    /// The chosen files of `t` (`None`: every file, no flag given).
+    pub fn resolve(&self, t: &crate::metainfo::Torrent) -> anyhow::Result<Option<Vec<bool>>> {
+        let c = crate::select::Choice {
+            files: self.files.clone(),
+            only: self.only.clone(),
+            skip: self.skip.clone(),
+        };
+        Ok(c.resolve(t)?)
+    }
+}
+
+/// bt-fetch's file selection, streaming and record flags.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct StreamArgs {
+    /// `--file`, `--only`, `--skip`.
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Write the content (a single-file torrent, or the one --file) to stdout in order while
+    /// it downloads, each byte once its piece is verified; records then go to stderr.
+    #[arg(long)]
+    pub stdout: bool,
+    /// With --stdout: write nothing under DIR; keep only a window of 32 MiB (at least two
+    /// pieces) of data in memory.
+    #[arg(long, requires = "stdout")]
+    pub no_store: bool,
+    /// Request pieces in order (the streaming picker, without --stdout).
+    #[arg(long)]
+    pub sequential: bool,
+    /// With --stdout: keep downloading after stdout is closed (exit 0 otherwise).
+    #[arg(long, requires = "stdout")]
+    pub keep_going: bool,
+    /// Write a `progress` record about once per second (on stderr with --stdout).
+    #[arg(long)]
+    pub progress_json: bool,
+}
+
+impl StreamArgs {
+    /// With --stdout, send `view`'s records to stderr (see [`EngineView::records_to_stderr`]).
+    pub fn route(&self, view: &mut EngineView<'_>) {
+        if self.stdout {
+            view.records_to_stderr(self.progress_json);
+        }
+    }
+
+    /// Set the selection and these flags on `opts` for `t`. The torrent to stream must be a
+    /// single file or have exactly one file chosen.
+    pub fn apply(
+        &self,
+        t: &crate::metainfo::Torrent,
+        opts: &mut crate::swarm::session::FetchOptions,
+    ) -> anyhow::Result<()> {
+        opts.chosen = self.select.resolve(t)?;
+        opts.sequential = self.sequential;
+        if !self.stdout {
+            return Ok(());
+        }
+        let chosen = opts.chosen.as_deref();
+        let one: Vec<usize> = match chosen {
+            Some(c) => (0..c.len()).filter(|&i| c[i]).collect(),
+            None => (0..t.files.len()).filter(|&i| !t.files[i].pad).collect(),
+        };
+        let [file] = one[..] else {
+            anyhow::bail!(
+                "--stdout streams one file: this torrent has {} chosen files, choose one with --file",
+                one.len()
+            );
+        };
+        opts.stream = Some(crate::swarm::pipe::StreamOptions {
+            out: Box::new(io::stdout()),
+            file: Some(file),
+            no_store: self.no_store,
+            keep_going: self.keep_going,
+        });
+        Ok(())
+    }
+}
+
 // ---- Engine events (bt-fetch, bt-seed) ----
 
 /// What bt-fetch and bt-seed show of a session's events: records on stdout, bars, status lines
@@ -852,6 +956,14 @@ impl<'a> EngineView<'a> {
     /// Whether records are JSON.
     pub fn json(&self) -> bool {
         self.json
+    }
+
+    /// Records go to stderr (stdout carries data): JSON when stderr is not a terminal or
+    /// `json` (`--progress-json`) asks for it, else the human view.
+    pub fn records_to_stderr(&mut self, json: bool) {
+        self.json = json || !io::stderr().is_terminal();
+        let mode = if self.json { Mode::Json } else { Mode::Human };
+        self.out = Out::stderr(mode);
     }
 
     /// The display name of torrent `i`.
@@ -1011,6 +1123,7 @@ pub fn finish_fetch(
     let reason = summary.reason.unwrap_or_default();
     match &report.outcome {
         Outcome::Complete => return Ok(EXIT_OK),
+        Outcome::Stopped if report.output_closed => return Ok(EXIT_OK),
         Outcome::Error(e) => anyhow::bail!("{e}"),
         _ if quiet => {}
         _ => eprintln!("bt-fetch: gave up with {have} of {n} pieces: {reason}"),

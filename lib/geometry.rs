@@ -250,6 +250,18 @@ impl Geometry {
         (s / self.piece_length) as usize..e.div_ceil(self.piece_length) as usize
     }
 
+    /// The pieces that hold bytes of the files marked in `files` (one flag per file; a file
+    /// past the end of `files` is not chosen): the pieces a download of those files needs.
+    pub fn pieces_of(&self, files: &[bool]) -> Vec<bool> {
+        let mut need = vec![false; self.piece_count()];
+        for (f, _) in files.iter().enumerate().filter(|(_, c)| **c) {
+            if f < self.ends.len() && !self.pad[f] {
+                need[self.file_pieces(f)].fill(true);
+            }
+        }
+        need
+    }
+
     /// The files (zero-length files excluded) that hold bytes of a piece, as an index range.
     pub fn piece_files(&self, piece: usize) -> Range<usize> {
         let len = self.piece_len(piece);

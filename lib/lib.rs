@@ -13,6 +13,7 @@ pub mod metainfo;
 pub mod net;
 pub mod peer;
 pub mod record;
+pub mod select;
 pub mod storage;
 pub mod swarm;
 pub mod tracker;

@@ -240,6 +240,9 @@ pub struct TorrentRecord {
 /// One entry of [`TorrentRecord::files`].
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
 pub struct FileRecord {
+    /// Index in the torrent's file list (pad files counted): what `--file INDEX` takes.
+    #[serde(default)]
+    pub index: usize,
     /// Path below the torrent's directory joined with `/` (the name, for a single file).
     pub path: String,
     /// Hex of the raw joined path when it is not UTF-8, else `null`.
@@ -278,9 +281,11 @@ impl TorrentRecord {
         let files = t
             .files
             .iter()
-            .map(|f| {
+            .enumerate()
+            .map(|(index, f)| {
                 let (path, path_hex) = text_and_hex(&join(&f.path));
                 FileRecord {
+                    index,
                     path,
                     path_hex,
                     length: f.length,
@@ -640,7 +645,7 @@ impl SummaryRecord {
             bad_piece_indices: indices.then(|| bad.clone()),
             ..Self::base(
                 report.ok(),
-                report.have.len() as u64,
+                report.piece_count() as u64,
                 bad.len() as u64,
                 seconds,
             )
@@ -1295,6 +1300,7 @@ impl FetchSummaryRecord {
             pieces_at_start: r.pieces_at_start,
             pieces_fetched: st.have.saturating_sub(r.pieces_at_start),
             reason: r.outcome.reason().map(|why| match &r.peer_error {
+                _ if r.output_closed => "output closed".to_string(),
                 Some(e) if r.outcome != crate::swarm::Outcome::Stopped => format!("{why}: {e}"),
                 _ => why,
             }),

@@ -194,6 +194,15 @@ impl From<geometry::Error> for Error {
     }
 }
 
+/// Where [`Storage::create_chosen`] keeps the bytes of files not chosen that share a piece
+/// with chosen files: `DIR/.<name>.parts`.
+pub fn parts_path(t: &Torrent, dir: &Path) -> PathBuf {
+    let mut name = b".".to_vec();
+    name.extend_from_slice(&t.name);
+    name.extend_from_slice(b".parts");
+    dir.join(std::ffi::OsStr::from_bytes(&name))
+}
+
 /// What is at a file's path, seen without following symlinks.
 #[derive(Debug)]
 pub enum FileState {
@@ -213,6 +222,10 @@ struct Slot {
     follow: bool,
     handle: Mutex<Option<Arc<File>>>,
     dirty: AtomicBool,
+    /// The file is not on disk and its bytes live in the parts file, at `base` (the file's
+    /// offset in the piece stream) plus their offset in the file.
+    parted: bool,
+    base: u64,
 }
 
 /// A torrent's files on disk. See the module documentation.
@@ -228,8 +241,32 @@ pub struct Storage {
 impl Storage {
     /// Storage for reading (verify, seed) the torrent's data in `DIR/<name>`. Nothing is
     /// opened yet; missing files give [`Error::Missing`] when read.
+    /// A file that is missing while the parts file exists is read from the parts file (see
+    /// [`Storage::create_chosen`]).
     pub fn open(t: &Torrent, dir: &Path, io: Io) -> Storage {
-        Storage::build(t, dir, false, io)
+        let mut s = Storage::build(t, dir, false, io);
+        let parts = parts_path(t, dir);
+        if std::fs::symlink_metadata(&parts).is_ok_and(|m| m.is_file()) {
+            for i in 0..s.slots.len() {
+                if !s.geo.is_pad(i) && std::fs::symlink_metadata(&s.slots[i].path).is_err() {
+                    s.part(i, &parts);
+                }
+            }
+        }
+        s
+    }
+
+    /// Send file `i`'s bytes to the parts file at `parts`.
+    fn part(&mut self, i: usize, parts: &Path) {
+        let slot = &mut self.slots[i];
+        slot.path = parts.to_path_buf();
+        slot.parted = true;
+        slot.base = self.geo.file_start(i);
+    }
+
+    /// Whether file `file` is read from and written to the parts file.
+    pub fn parted(&self, file: usize) -> bool {
+        self.slots[file].parted
     }
 
     /// Storage for reading the content at `content` itself (the file of a single-file
@@ -254,24 +291,97 @@ impl Storage {
     /// (sparse, extended to its final length if shorter; longer files are left as they are),
     /// refusing to follow symlinks. Pad files and BEP 47 symlink entries are not created.
     pub fn create(t: &Torrent, dir: &Path, io: Io) -> Result<Storage, Error> {
-        let s = Storage::build(t, dir, true, io);
+        Storage::create_chosen(t, dir, io, None)
+    }
+
+    /// [`Storage::create`] for the files marked in `chosen` (all when `None`). A file not
+    /// chosen is not created: when it is not on disk already, its bytes (only those of pieces
+    /// it shares with chosen files are ever written) go to the parts file `DIR/.<name>.parts`,
+    /// at their offset in the piece stream (a sparse file: only those bytes take disk). A
+    /// chosen file that is created while the parts file exists first gets its bytes back from
+    /// it, so a later run that chooses more files fetches nothing twice.
+    pub fn create_chosen(
+        t: &Torrent,
+        dir: &Path,
+        io: Io,
+        chosen: Option<&[bool]>,
+    ) -> Result<Storage, Error> {
+        let mut s = Storage::build(t, dir, true, io);
+        let parts = parts_path(t, dir);
+        let mut parts_needed = false;
+        if let Some(chosen) = chosen {
+            let need = s.geo.pieces_of(chosen);
+            for i in 0..s.slots.len() {
+                let absent = std::fs::symlink_metadata(&s.slots[i].path).is_err();
+                if !chosen.get(i).copied().unwrap_or(false) && !s.geo.is_pad(i) && absent {
+                    s.part(i, &parts);
+                    parts_needed |= s.geo.file_pieces(i).any(|p| need[p]);
+                }
+            }
+        }
+        let restore = std::fs::symlink_metadata(&parts).is_ok_and(|m| m.is_file());
         // Check every path before creating anything, then create.
         let mut dirs_ok = HashSet::new();
-        let on_disk = |i: usize| !s.geo.is_pad(i) && t.files[i].symlink.is_none();
+        let on_disk =
+            |i: usize| !s.geo.is_pad(i) && t.files[i].symlink.is_none() && !s.slots[i].parted;
         for i in (0..s.slots.len()).filter(|&i| on_disk(i)) {
             s.check_path(i, false, &mut dirs_ok)?;
         }
         dirs_ok.clear();
         for i in (0..s.slots.len()).filter(|&i| on_disk(i)) {
             s.check_path(i, true, &mut dirs_ok)?;
+            let new = restore && std::fs::symlink_metadata(&s.slots[i].path).is_err();
             let file = s.open_file(i, true)?;
             let len = s.geo.file_len(i);
             let on_disk = file.metadata().map_err(|e| s.io_err(i, Op::Open, e))?.len();
             if on_disk < len {
                 file.set_len(len).map_err(|e| s.io_err(i, Op::Write, e))?;
             }
+            if new {
+                s.restore(i, &file, &parts)?;
+            }
+        }
+        if parts_needed {
+            let i = (0..s.slots.len()).find(|&i| s.slots[i].parted).unwrap_or(0);
+            s.check_path(i, true, &mut dirs_ok)?;
+            s.open_file(i, true)?;
         }
         Ok(s)
+    }
+
+    /// Copy into the new file `i` the bytes of its first and last pieces that the parts file
+    /// holds (the only ones an earlier run can have put there).
+    fn restore(&self, i: usize, file: &File, parts: &Path) -> Result<(), Error> {
+        let Ok(from) = File::open(parts) else {
+            return Ok(());
+        };
+        let (start, len) = (self.geo.file_start(i), self.geo.file_len(i));
+        let pieces = self.geo.file_pieces(i);
+        if pieces.is_empty() {
+            return Ok(());
+        }
+        let first_end = self.geo.piece_offset(pieces.start) + self.geo.piece_len(pieces.start);
+        let last_start = self.geo.piece_offset(pieces.end - 1);
+        let head = 0..(first_end - start).min(len);
+        let tail = last_start.saturating_sub(start).max(head.end)..len;
+        let mut buf = Vec::new();
+        for r in [head, tail] {
+            buf.resize((r.end - r.start) as usize, 0);
+            let mut got = 0;
+            while got < buf.len() {
+                match from.read_at(&mut buf[got..], start + r.start + got as u64) {
+                    Ok(0) => break,
+                    Ok(k) => got += k,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(self.io_err(i, Op::Read, e)),
+                }
+            }
+            if got > 0 {
+                file.write_all_at(&buf[..got], r.start)
+                    .map_err(|e| self.io_err(i, Op::Write, e))?;
+            }
+        }
+        Ok(())
     }
 
     fn build(t: &Torrent, dir: &Path, writable: bool, io: Io) -> Storage {
@@ -285,6 +395,8 @@ impl Storage {
                 follow: false,
                 handle: Mutex::new(None),
                 dirty: AtomicBool::new(false),
+                parted: false,
+                base: 0,
             })
             .collect();
         Storage {
@@ -396,6 +508,9 @@ impl Storage {
 
     /// What is on disk for a file (without opening it).
     pub fn stat(&self, file: usize) -> FileState {
+        if self.slots[file].parted {
+            return FileState::Missing;
+        }
         if let Err(e) = self.check_path(file, false, &mut HashSet::new()) {
             return FileState::Unusable(e);
         }
@@ -555,6 +670,7 @@ impl Storage {
         f: &mut dyn FnMut(&[u8]),
     ) -> Result<(), Error> {
         let h = self.handle(file)?;
+        let at = at + self.slots[file].base;
         // Mapping a small range costs more than copying it (many small files).
         let io = if n < MMAP_MIN { Io::Plain } else { self.io };
         match io {
@@ -635,7 +751,8 @@ impl Storage {
                 part.fill(0);
             } else {
                 let h = self.handle(seg.file)?;
-                self.pread(seg.file, &h, seg.file_offset, part)?;
+                let at = seg.file_offset + self.slots[seg.file].base;
+                self.pread(seg.file, &h, at, part)?;
             }
         }
         Ok(())
@@ -677,9 +794,10 @@ impl Storage {
                 ));
             }
             let h = self.handle(seg.file)?;
+            let at = seg.file_offset + self.slots[seg.file].base;
             let mut done = 0;
             while done < part.len() {
-                match h.write_at(&part[done..], seg.file_offset + done as u64) {
+                match h.write_at(&part[done..], at + done as u64) {
                     Ok(0) => {
                         let e = io::Error::new(io::ErrorKind::WriteZero, "wrote nothing");
                         return Err(self.io_err(seg.file, Op::Write, e));

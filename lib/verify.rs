@@ -100,22 +100,39 @@ pub struct Report {
     pub files: Vec<FileReport>,
     /// Bytes actually read and hashed.
     pub bytes_checked: u64,
+    /// The pieces judged, when only some files were chosen (`None`: every piece); pieces
+    /// outside it are neither good nor bad and `files` lists only the chosen files.
+    pub wanted: Option<Vec<bool>>,
 }
 
 impl Report {
     /// Number of good pieces.
     pub fn good_pieces(&self) -> usize {
-        self.have.iter().filter(|&&h| h).count()
+        (0..self.have.len())
+            .filter(|&p| self.have[p] && self.judged(p))
+            .count()
     }
 
     /// Indices of the bad pieces, ascending.
     pub fn bad_pieces(&self) -> Vec<usize> {
-        (0..self.have.len()).filter(|&p| !self.have[p]).collect()
+        (0..self.have.len())
+            .filter(|&p| !self.have[p] && self.judged(p))
+            .collect()
     }
 
-    /// Every piece good and every file complete (right length).
+    /// Whether piece `p` was judged (see [`Report::wanted`]).
+    pub fn judged(&self, p: usize) -> bool {
+        self.wanted.as_ref().is_none_or(|w| w[p])
+    }
+
+    /// How many pieces were judged.
+    pub fn piece_count(&self) -> usize {
+        (0..self.have.len()).filter(|&p| self.judged(p)).count()
+    }
+
+    /// Every piece judged good and every file reported complete (right length).
     pub fn ok(&self) -> bool {
-        self.have.iter().all(|&h| h) && self.files.iter().all(|f| f.status == FileStatus::Complete)
+        self.bad_pieces().is_empty() && self.files.iter().all(|f| f.status == FileStatus::Complete)
     }
 }
 
@@ -156,15 +173,38 @@ pub fn verify(
     storage: &Storage,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Report, Error> {
-    if t.version != Version::V1 {
-        return v2::verify(t, storage, progress);
+    verify_chosen(t, storage, None, progress)
+}
+
+/// [`verify`] only the files marked in `chosen` (every file when `None`): only the pieces
+/// holding their bytes are read, and the report judges those pieces and lists those files.
+/// Bytes of files not chosen that those pieces hold are read from the files, or from the parts
+/// file (see [`Storage::create_chosen`]) when the files are not on disk.
+pub fn verify_chosen(
+    t: &Torrent,
+    storage: &Storage,
+    chosen: Option<&[bool]>,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Report, Error> {
+    let wanted = chosen.map(|c| storage.geometry().pieces_of(c));
+    let mut report = if t.version != Version::V1 {
+        v2::verify(t, storage, progress)?
+    } else {
+        verify_v1(t, storage, wanted.as_deref(), progress)?
+    };
+    if let Some(c) = chosen {
+        report
+            .files
+            .retain(|f| c.get(f.file).copied().unwrap_or(false));
+        report.wanted = wanted;
     }
-    verify_v1(t, storage, progress)
+    Ok(report)
 }
 
 fn verify_v1(
     t: &Torrent,
     storage: &Storage,
+    wanted: Option<&[bool]>,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Report, Error> {
     let geo = storage.geometry();
@@ -187,9 +227,16 @@ fn verify_v1(
             Some(_) => 0,
         })
         .collect();
+    // A piece is read when every byte is there; bytes of a file kept in the parts file count
+    // as there for a piece that also holds bytes of a file on disk (the only pieces whose
+    // bytes go to the parts file).
     let possible = |p: usize| {
-        geo.piece_segments(p)
-            .all(|s| s.pad || s.file_offset + s.len <= avail[s.file])
+        let parted = |f: usize| storage.parted(f);
+        wanted.is_none_or(|w| w[p])
+            && geo
+                .piece_segments(p)
+                .all(|s| s.pad || parted(s.file) || s.file_offset + s.len <= avail[s.file])
+            && geo.piece_segments(p).any(|s| !s.pad && !parted(s.file))
     };
 
     // Runs of consecutive readable pieces, at most WINDOW bytes each (at least one piece).
@@ -336,6 +383,7 @@ fn verify_v1(
         have,
         files,
         bytes_checked,
+        wanted: None,
     })
 }
 
@@ -538,8 +586,18 @@ impl Content {
         t: &Torrent,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<(Report, f64), Error> {
+        self.verify_chosen(t, None, progress)
+    }
+
+    /// [`verify_chosen`] the content; also answers how many seconds it took.
+    pub fn verify_chosen(
+        &self,
+        t: &Torrent,
+        chosen: Option<&[bool]>,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<(Report, f64), Error> {
         let start = std::time::Instant::now();
-        let report = verify(t, &self.storage, progress)?;
+        let report = verify_chosen(t, &self.storage, chosen, progress)?;
         Ok((report, start.elapsed().as_secs_f64()))
     }
 

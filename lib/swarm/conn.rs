@@ -306,7 +306,7 @@ impl Conn<'_> {
         let have = st.picker.have_count();
         let msg = if self.fast && have == 0 {
             Some(Message::HaveNone)
-        } else if self.fast && st.picker.complete() {
+        } else if self.fast && st.picker.all() {
             Some(Message::HaveAll)
         } else if have > 0 {
             Some(Message::Bitfield(st.picker.bitfield()))

@@ -21,6 +21,7 @@ mod listen;
 pub mod metadata;
 pub mod pex;
 pub mod picker;
+pub mod pipe;
 pub mod rate;
 pub mod session;
 pub mod store;

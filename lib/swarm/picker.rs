@@ -3,11 +3,14 @@
 //! [`Picker`] behind its state mutex.
 //!
 //! Invariants: a piece is in exactly one of wanted, active (some blocks requested or written),
-//! hashing, have. A block of an active piece is in exactly one of open, requested (by one or more
+//! hashing, have, skipped (no chosen file needs it: see [`Picker::choose`]). A block of an active piece is in exactly one of open, requested (by one or more
 //! peers, more than one only in endgame), writing, done. A piece goes to hashing only when every
 //! block is done, so the hasher never reads a block that is still being written.
 //!
-//! Selection: blocks of pieces the asking peer already works on first, then a new piece, rarest
+//! Selection: blocks of pieces the asking peer already works on first, then a new piece: the
+//! first wanted one inside the in-order window when one is set ([`Picker::set_window`], for
+//! streaming: pieces just ahead of the reader, in order), otherwise (or when the window holds
+//! none the peer has, unless the window is exclusive) rarest
 //! first with random tie-breaks (plain random until [`RANDOM_FIRST`] pieces are complete), then
 //! open blocks of pieces other peers started, then, in endgame, blocks already requested from
 //! other peers. A new piece belongs to the peer that starts it, so that a piece usually comes
@@ -51,6 +54,7 @@ enum PieceState {
     Active,
     Hashing,
     Have,
+    Skipped,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,7 +110,19 @@ pub struct Picker {
     partial: BTreeMap<u32, Partial>,
     have_count: u32,
     wanted_count: u32,
+    skipped: u32,
+    /// Pieces that are not skipped, one bit each.
+    needed_bits: Vec<u64>,
+    window: Option<Window>,
     rng: u64,
+}
+
+/// The in-order window of [`Picker::set_window`].
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    start: u32,
+    len: u32,
+    exclusive: bool,
 }
 
 impl Picker {
@@ -149,7 +165,71 @@ impl Picker {
             seeds: 0,
             partial: BTreeMap::new(),
             have_count,
+            skipped: 0,
+            needed_bits: vec![u64::MAX; n.div_ceil(64)],
+            window: None,
             rng: seed.rotate_left(32) | 1,
+        }
+    }
+
+    /// Want only the pieces marked in `needed` (those of the chosen files): the others that
+    /// are not verified yet are skipped, never requested, and [`Picker::complete`] no longer
+    /// waits for them. Call before any piece is started.
+    pub fn choose(&mut self, needed: &[bool]) {
+        for i in 0..self.state.len() {
+            if needed.get(i).copied().unwrap_or(false) {
+                continue;
+            }
+            self.needed_bits[i / 64] &= !(1 << (i % 64));
+            if self.state[i] == PieceState::Wanted {
+                self.state[i] = PieceState::Skipped;
+                self.rarity.remove(i as u32);
+                self.wanted_bits[i / 64] &= !(1 << (i % 64));
+                self.wanted_count -= 1;
+                self.skipped += 1;
+            }
+        }
+    }
+
+    /// New pieces are taken in order from the `len` pieces starting at `start` first (the
+    /// wanted ones a peer has); with `exclusive`, from nowhere else (a bounded memory window).
+    pub fn set_window(&mut self, start: u32, len: u32, exclusive: bool) {
+        self.window = Some(Window {
+            start,
+            len,
+            exclusive,
+        });
+    }
+
+    /// Back to rarest-first everywhere.
+    pub fn clear_window(&mut self) {
+        self.window = None;
+    }
+
+    /// The first wanted piece in the window that `has` holds for (`Err` when the window is
+    /// exclusive and has none, `Ok(None)` when there is no window or it has none).
+    fn in_window(&self, has: impl Fn(u32) -> bool) -> Result<Option<u32>, ()> {
+        let Some(w) = self.window else {
+            return Ok(None);
+        };
+        let end = w.start.saturating_add(w.len).min(self.limits.piece_count);
+        let mut i = w.start;
+        while i < end {
+            let word = self.wanted_bits[i as usize / 64] >> (i % 64);
+            if word == 0 {
+                i = (i / 64 + 1) * 64;
+                continue;
+            }
+            i += word.trailing_zeros();
+            if i < end && has(i) {
+                return Ok(Some(i));
+            }
+            i += 1;
+        }
+        if w.exclusive {
+            Err(())
+        } else {
+            Ok(None)
         }
     }
 
@@ -175,8 +255,14 @@ impl Picker {
         self.have_count
     }
 
-    /// Whether every piece is verified.
+    /// Whether every piece wanted is verified (every piece, unless [`Picker::choose`] skipped
+    /// some).
     pub fn complete(&self) -> bool {
+        self.have_count + self.skipped == self.limits.piece_count
+    }
+
+    /// Whether every piece of the torrent is verified (what `HaveAll` claims).
+    pub fn all(&self) -> bool {
         self.have_count == self.limits.piece_count
     }
 
@@ -198,8 +284,11 @@ impl Picker {
                 .words
                 .iter()
                 .zip(&self.have_bits)
-                .any(|(p, h)| p & !h != 0),
-            None => (0..self.limits.piece_count).any(|i| peer.has(i) && !self.have(i)),
+                .zip(&self.needed_bits)
+                .any(|((p, h), n)| p & !h & n != 0),
+            None => (0..self.limits.piece_count).any(|i| {
+                peer.has(i) && !self.have(i) && self.state[i as usize] != PieceState::Skipped
+            }),
         }
     }
 
@@ -358,8 +447,10 @@ impl Picker {
             let want = n - (out.len() - start);
             self.take_open(peer, bits, want, out, |p| !p.exclusive || p.owner.is_none());
         }
-        // 4. endgame: blocks requested from others.
-        if out.len() - start < n && self.wanted_count == 0 {
+        // 4. endgame: blocks requested from others (also when an exclusive window holds no
+        // wanted piece: the rest waits for the window to move).
+        let drained = self.window.is_some_and(|w| w.exclusive) && self.in_window(|_| true).is_err();
+        if out.len() - start < n && (self.wanted_count == 0 || drained) {
             let want = n - (out.len() - start);
             self.endgame(peer, bits, want, out);
         }
@@ -415,6 +506,11 @@ impl Picker {
     fn choose_new<P: Pieces + ?Sized>(&mut self, bits: &P) -> Option<u32> {
         if self.wanted_count == 0 {
             return None;
+        }
+        match self.in_window(|i| bits.has(i)) {
+            Ok(Some(i)) => return Some(i),
+            Err(()) => return None,
+            Ok(None) => {}
         }
         let random = self.have_count < RANDOM_FIRST;
         let r = self.random() >> 11;
@@ -634,6 +730,7 @@ impl Picker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
 
     fn picker(pieces: u32) -> Picker {
         // pieces of 64 KiB (4 blocks), the last one 20000 bytes (2 blocks)
@@ -685,6 +782,58 @@ mod tests {
         let mut blocks = Vec::new();
         p.pick(1, &[true; 10], 1, &mut blocks);
         assert_eq!(blocks[0].piece, 7);
+    }
+
+    #[test]
+    fn skipped_pieces_are_never_picked_and_do_not_count() {
+        let mut p = picker(10);
+        let need: Vec<bool> = (0..10).map(|i| (3..6).contains(&i)).collect();
+        p.choose(&need);
+        assert!(!p.complete());
+        let mut blocks = Vec::new();
+        p.pick(1, &[true; 10], 100, &mut blocks);
+        let pieces: BTreeSet<u32> = blocks.iter().map(|b| b.piece).collect();
+        assert_eq!(pieces, BTreeSet::from([3, 4, 5]));
+        for piece in complete(&mut p, 1, &blocks) {
+            p.hashed(piece, true);
+        }
+        assert!(p.complete() && !p.all());
+        assert!(!p.interesting(&[true; 10]));
+        let mut more = Vec::new();
+        p.pick(1, &[true; 10], 100, &mut more);
+        assert!(more.is_empty());
+    }
+
+    #[test]
+    fn the_window_comes_first_in_order() {
+        let mut p = picker(10);
+        p.set_window(4, 3, false);
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            let mut blocks = Vec::new();
+            p.pick(1, &[true; 10], 1, &mut blocks);
+            p.pick(1, &[true; 10], 3, &mut blocks);
+            got.push(blocks[0].piece);
+            for piece in complete(&mut p, 1, &blocks) {
+                p.hashed(piece, true);
+            }
+        }
+        assert_eq!(got, [4, 5, 6]);
+        // Past the window: anything; an exclusive window gives nothing outside it.
+        let mut only0 = [false; 10];
+        only0[0] = true;
+        let mut blocks = Vec::new();
+        p.pick(1, &only0, 1, &mut blocks);
+        assert_eq!(blocks[0].piece, 0);
+        p.set_window(8, 2, true);
+        let mut bits = [false; 10];
+        bits[2] = true;
+        let mut none = Vec::new();
+        p.pick(2, &bits, 10, &mut none);
+        assert!(none.is_empty(), "{none:?}");
+        bits[9] = true;
+        p.pick(2, &bits, 1, &mut none);
+        assert_eq!(none[0].piece, 9);
     }
 
     #[test]

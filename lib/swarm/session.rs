@@ -65,6 +65,13 @@ pub struct FetchOptions {
     pub encryption: Policy,
     /// Raised by the caller (a signal handler, a test) to end the session.
     pub stop: Arc<AtomicBool>,
+    /// The files to download, one flag per entry of the torrent's file list (`None`: all);
+    /// see [`crate::select`]. Only the pieces they need are requested.
+    pub chosen: Option<Vec<bool>>,
+    /// Request pieces in order (the streaming picker without a stream).
+    pub sequential: bool,
+    /// Write the content in order to a writer while it downloads.
+    pub stream: Option<super::pipe::StreamOptions>,
 }
 
 impl Default for FetchOptions {
@@ -86,6 +93,9 @@ impl Default for FetchOptions {
             progress_interval: Duration::from_secs(1),
             encryption: Policy::default(),
             stop: Arc::default(),
+            chosen: None,
+            sequential: false,
+            stream: None,
         }
     }
 }
@@ -226,6 +236,8 @@ pub struct FetchReport {
     /// The last encryption failure of a dialed peer, naming it (for the reason of a download
     /// that found no peer).
     pub peer_error: Option<String>,
+    /// The stream's reader went away (a closed pipe) before the end.
+    pub output_closed: bool,
 }
 
 /// Why a session could not run.
@@ -307,18 +319,17 @@ pub fn fetch(
     let started = Instant::now();
     let info_hash = t.info_hash.ok_or(SessionError::V2Only)?;
     let (tx, rx) = mpsc::channel();
-    // Resume: verify what is already there (only if something is).
-    let existed = t
-        .files
-        .iter()
-        .any(|f| !f.pad && opts.dir.join(t.file_path(f)).exists());
-    std::fs::create_dir_all(&opts.dir).map_err(|e| SessionError::Dir(opts.dir.clone(), e))?;
-    let storage = Storage::create(t, &opts.dir, Io::Mmap)
-        .map_err(|e| SessionError::Storage(opts.dir.join(t.name_lossy()), e))?;
-    let have = if existed {
-        verify_with_events(t, &storage, 0, events)?
-    } else {
-        vec![false; t.pieces.len()]
+    let chosen = opts.chosen.take();
+    let (store, have, mem) = match &opts.stream {
+        Some(st) if st.no_store => {
+            let m = Arc::new(super::pipe::MemWindow::new(t.piece_length, t.total_length));
+            (m.clone() as _, vec![false; t.pieces.len()], Some(m))
+        }
+        _ => {
+            let (storage, have) = prepare(t, &opts.dir, chosen.as_deref(), events)?;
+            // Blocks are small: pread/pwrite beat mapping a window per block.
+            (Arc::new(storage.with_io(Io::Plain)) as _, have, None)
+        }
     };
     let at_start = have.iter().filter(|h| **h).count() as u32;
 
@@ -334,16 +345,15 @@ pub fn fetch(
         encryption: opts.encryption,
         ..Options::default()
     };
-    // Blocks are small: pread/pwrite beat mapping a window per block.
-    let s = new_swarm(
-        t,
-        info_hash,
-        &have,
-        storage.with_io(Io::Plain),
-        swarm_opts,
-        0,
-        &tx,
-    )?;
+    let s = new_swarm(t, info_hash, &have, store, swarm_opts, 0, &tx)?;
+    if let Some(c) = &chosen {
+        s.lock()
+            .picker
+            .choose(&crate::geometry::Geometry::new(t).pieces_of(c));
+    }
+    if opts.sequential {
+        s.lock().picker.set_window(0, u32::MAX, false);
+    }
     let lstop = Arc::new(AtomicBool::new(false));
     listener
         .spawn(vec![s.clone()], 64, s.handshake_timeout(), lstop.clone())
@@ -385,7 +395,7 @@ pub fn fetch(
         });
     } else if announce {
         start_announcer();
-    } else if at_start as usize != t.pieces.len() {
+    } else if !s.complete() {
         s.shutdown();
         lstop.store(true, Ordering::Relaxed);
         return Err(SessionError::NoPeerSource {
@@ -394,6 +404,10 @@ pub fn fetch(
     }
     drop(tx);
     s.start();
+    let pipe = opts
+        .stream
+        .take()
+        .map(|st| super::pipe::start(&s, t, st, mem));
 
     let deadline = opts.timeout.map(|d| started + d);
     let mut ticker = Ticker::new(&s, opts.progress_interval);
@@ -422,6 +436,10 @@ pub fn fetch(
         }
         ticker.tick(&s, 0, started, events);
     };
+    let (outcome, output_closed) = match pipe {
+        Some(p) => p.finish(&s, outcome, &opts.stop, &mut |w| pump(&rx, w, events)),
+        None => (outcome, false),
+    };
     if outcome == Outcome::Complete && opts.seed {
         events(Event::Seeding);
         while !opts.stop.load(Ordering::Relaxed) {
@@ -440,7 +458,31 @@ pub fn fetch(
         pieces_at_start: at_start,
         elapsed: started.elapsed(),
         peer_error,
+        output_closed,
     })
+}
+
+/// Create (or reopen) the storage of the chosen files in `dir` and verify what is already
+/// there (only if something is).
+fn prepare(
+    t: &Torrent,
+    dir: &std::path::Path,
+    chosen: Option<&[bool]>,
+    events: &mut dyn FnMut(Event),
+) -> Result<(Storage, Vec<bool>), SessionError> {
+    let existed = crate::storage::parts_path(t, dir).exists()
+        || t.files
+            .iter()
+            .any(|f| !f.pad && dir.join(t.file_path(f)).exists());
+    std::fs::create_dir_all(dir).map_err(|e| SessionError::Dir(dir.to_path_buf(), e))?;
+    let storage = Storage::create_chosen(t, dir, Io::Mmap, chosen)
+        .map_err(|e| SessionError::Storage(dir.join(t.name_lossy()), e))?;
+    let have = if existed {
+        verify_with_events(t, &storage, chosen, 0, events)?
+    } else {
+        vec![false; t.pieces.len()]
+    };
+    Ok((storage, have))
 }
 
 /// Serve `torrents` (duplicates by info hash are served once) from `opts.dir` on one port until
@@ -492,11 +534,11 @@ pub fn seed(
             vec![true; t.pieces.len()]
         } else {
             let storage = Storage::open(t, &opts.dir, Io::Mmap);
-            verify_with_events(t, &storage, i, events)?
+            verify_with_events(t, &storage, None, i, events)?
         };
         any_piece |= have.iter().any(|h| *h) || have.is_empty();
         // Blocks are small: pread beats mapping a window per block.
-        let store = Storage::open(t, &opts.dir, Io::Plain);
+        let store = Arc::new(Storage::open(t, &opts.dir, Io::Plain));
         let s = new_swarm(t, info_hash, &have, store, swarm_opts.clone(), i, &tx)?;
         served.push((i, s));
     }
@@ -576,7 +618,7 @@ fn new_swarm(
     t: &Torrent,
     info_hash: InfoHash,
     have: &[bool],
-    store: Storage,
+    store: Arc<dyn super::store::PieceStore>,
     mut opts: Options,
     torrent: usize,
     tx: &Sender<Event>,
@@ -590,7 +632,7 @@ fn new_swarm(
         limits: crate::peer::Limits::for_torrent(t),
         hashes: t.pieces.clone(),
         have,
-        store: Arc::new(store),
+        store,
         opts,
         events: Box::new(move |event| {
             let _ = tx.send(Event::Peer { torrent, event });
@@ -603,6 +645,7 @@ fn new_swarm(
 fn verify_with_events(
     t: &Torrent,
     storage: &Storage,
+    chosen: Option<&[bool]>,
     torrent: usize,
     events: &mut dyn FnMut(Event),
 ) -> Result<Vec<bool>, SessionError> {
@@ -610,7 +653,7 @@ fn verify_with_events(
     let total = t.total_length;
     let report = std::thread::scope(|scope| {
         let job = scope.spawn(|| {
-            crate::verify::verify(t, storage, &|n| {
+            crate::verify::verify_chosen(t, storage, chosen, &|n| {
                 done.fetch_add(n, Ordering::Relaxed);
             })
         });

@@ -189,6 +189,7 @@ pub(super) fn verify(
         have,
         files,
         bytes_checked,
+        wanted: None,
     })
 }
 

@@ -14,6 +14,8 @@ mod info;
 mod magnet;
 mod make;
 mod rate;
+mod select;
+mod stream;
 mod stress;
 mod swarm;
 mod transmission;

@@ -200,7 +200,8 @@ impl Fetcher {
         self
     }
 
-    fn command(&self) -> Command {
+    /// The command line, to be run as the caller likes.
+    pub fn command(&self) -> Command {
         let mut cmd = match self.fsize_blocks {
             None => Command::new(bin("bt-fetch")),
             Some(n) => {

@@ -78,12 +78,6 @@ fn seed(args: Args) -> anyhow::Result<u8> {
         .iter()
         .map(|p| cli::read_torrent(p))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    if let Some(i) = torrents.iter().position(|t| t.info_hash.is_none()) {
-        anyhow::bail!(
-            "{}: v2-only torrents cannot be seeded yet",
-            args.torrents[i]
-        );
-    }
     let opts = SeedOptions {
         dir: args.dir.clone(),
         bind: args.bind,
@@ -111,10 +105,7 @@ fn seed(args: Args) -> anyhow::Result<u8> {
             view.name(torrent)
         )),
         Some(Event::Listening { torrent, addr }) => {
-            let hash = torrents[torrent]
-                .info_hash
-                .map(|h| h.hex())
-                .unwrap_or_default();
+            let hash = torrents[torrent].swarm_hash().hex();
             let line = format!("listening on {addr} for {} ({hash})", view.name(torrent));
             view.write(|o| o.line(&line));
         }

@@ -830,8 +830,8 @@ impl<'a> EngineView<'a> {
                 if let crate::swarm::Event::Banned { addr } = &event {
                     self.note(&format!("banned {addr}: it sent bad data twice"));
                 }
-                let hash = self.torrents[torrent].info_hash;
-                let r = hash.and_then(|h| PeerEventRecord::from_event(&event, h))?;
+                let hash = self.torrents[torrent].swarm_hash();
+                let r = PeerEventRecord::from_event(&event, hash)?;
                 if self.json && self.peer_records {
                     self.write(|o| o.json(&r));
                 } else if !self.json && self.peer_lines {
@@ -857,13 +857,12 @@ impl<'a> EngineView<'a> {
                 elapsed,
             } => {
                 let t = &self.torrents[torrent];
-                match (self.json, t.info_hash) {
-                    (true, Some(h)) => {
-                        let r = StatsRecord::new(h, &stats, elapsed);
+                match self.json {
+                    true => {
+                        let r = StatsRecord::new(t.swarm_hash(), &stats, elapsed);
                         self.write(|o| o.json(&r));
                     }
-                    (true, None) => {}
-                    (false, _) => {
+                    false => {
                         let line = format!(
                             "{}: {} peers, {} bytes uploaded",
                             self.names[torrent], stats.peers, stats.uploaded

@@ -107,7 +107,8 @@ pub(super) fn incoming(
     let _ = stream
         .socket()
         .set_write_timeout(Some(s.opts().handshake_timeout));
-    let mut ours = Handshake::new(s.info_hash().0, s.peer_id()).encode();
+    // A hybrid answers with the hash the peer asked for (v1 or truncated v2).
+    let mut ours = Handshake::new(theirs.info_hash, s.peer_id()).encode();
     if stream.send(&mut ours).is_ok() {
         run(s, stream, addr, theirs, true);
     }

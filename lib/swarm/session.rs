@@ -11,10 +11,11 @@
 
 use super::announce::{self, Announced};
 use super::{Listener, Options, Outcome, Stats, Swarm, SwarmConfig};
-use crate::metainfo::{InfoHash, Torrent};
+use crate::metainfo::{InfoHash, Torrent, Version};
 use crate::peer::mse::Policy;
 use crate::storage::{Io, Storage};
 use crate::tracker::{self, Tiers};
+use crate::verify::PieceCheck;
 use std::fmt;
 use std::io::BufRead;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -300,7 +301,7 @@ pub fn fetch(
     events: &mut dyn FnMut(Event),
 ) -> Result<FetchReport, SessionError> {
     let started = Instant::now();
-    let info_hash = t.info_hash.ok_or(SessionError::V2Only)?;
+    let info_hash = t.swarm_hash();
     let (tx, rx) = mpsc::channel();
     // Resume: verify what is already there (only if something is).
     let existed = t
@@ -313,7 +314,7 @@ pub fn fetch(
     let have = if existed {
         verify_with_events(t, &storage, 0, events)?
     } else {
-        vec![false; t.pieces.len()]
+        vec![false; t.piece_count()]
     };
     let at_start = have.iter().filter(|h| **h).count() as u32;
 
@@ -379,7 +380,7 @@ pub fn fetch(
         });
     } else if announce {
         start_announcer();
-    } else if at_start as usize != t.pieces.len() {
+    } else if at_start as usize != t.piece_count() {
         s.shutdown();
         lstop.store(true, Ordering::Relaxed);
         return Err(SessionError::NoPeerSource {
@@ -455,9 +456,6 @@ pub fn seed(
         }
         Err(e) => return Err(SessionError::Dir(opts.dir.clone(), e)),
     }
-    if torrents.iter().any(|t| t.info_hash.is_none()) {
-        return Err(SessionError::V2Only);
-    }
     let (listener, local) = listen(opts.bind, opts.port)?;
     let swarm_opts = Options {
         max_peers: opts.max_peers.max(1),
@@ -473,17 +471,15 @@ pub fn seed(
     let mut served: Vec<(usize, Arc<Swarm>)> = Vec::new();
     let mut any_piece = false;
     for (i, t) in torrents.iter().enumerate() {
-        let Some(info_hash) = t.info_hash else {
-            continue;
-        };
+        let info_hash = t.swarm_hash();
         if served
             .iter()
-            .any(|(j, _)| torrents[*j].info_hash == t.info_hash)
+            .any(|(j, _)| torrents[*j].swarm_hash() == info_hash)
         {
             continue;
         }
         let have = if opts.skip_verify {
-            vec![true; t.pieces.len()]
+            vec![true; t.piece_count()]
         } else {
             let storage = Storage::open(t, &opts.dir, Io::Mmap);
             verify_with_events(t, &storage, i, events)?
@@ -577,6 +573,13 @@ fn new_swarm(
 ) -> Result<Arc<Swarm>, SessionError> {
     let tx = tx.clone();
     opts.private = t.private;
+    if t.version != Version::V1 {
+        opts.pieces = Some(Arc::new(PieceCheck::new(t)));
+        opts.info_hash_v2 = t
+            .info_hash_v2
+            .map(|h| h.truncated())
+            .filter(|h| *h != info_hash);
+    }
     opts.info_bytes = (!t.info_bytes.is_empty())
         .then(|| super::pex::InfoBytes(Arc::from(t.info_bytes.as_slice())));
     Swarm::new(SwarmConfig {

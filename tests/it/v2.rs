@@ -233,3 +233,178 @@ fn hybrid_whose_hash_sets_disagree_is_an_error_of_the_torrent() {
         r.stderr
     );
 }
+
+/// A libtorrent session (Debian's python3-libtorrent) on `ip`, DHT, LSD, UPnP, NAT-PMP and uTP
+/// off (it dials uTP first, which bt does not speak, and waits for that to time out):
+/// `seed` checks `save` and serves until killed; `fetch` downloads into `save` and exits 0 once
+/// it is seeding (1 at the deadline). `peer` (`ip:port` or `-`) is dialled every 2 s while not
+/// connected. The first line on stdout is `port N`.
+const LT_SESSION: &str = r#"
+import sys, time, libtorrent as lt
+mode, torrent, save, ip, peer, secs = sys.argv[1:7]
+s = lt.session({"listen_interfaces": ip + ":0", "enable_dht": False, "enable_lsd": False,
+    "enable_upnp": False, "enable_natpmp": False, "allow_multiple_connections_per_ip": True,
+    "enable_outgoing_utp": False, "enable_incoming_utp": False})
+if torrent.startswith("magnet:"):
+    p = lt.parse_magnet_uri(torrent)
+else:
+    p = lt.add_torrent_params()
+    p.ti = lt.torrent_info(torrent)
+p.save_path = save
+p.flags &= ~(lt.torrent_flags.paused | lt.torrent_flags.auto_managed)
+h = s.add_torrent(p)
+print("port", s.listen_port(), flush=True)
+end = time.time() + float(secs)
+dialled = 0
+while time.time() < end:
+    st = h.status()
+    if peer != "-" and st.num_peers == 0 and time.time() - dialled > 2:
+        host, port = peer.rsplit(":", 1)
+        h.connect_peer((host, int(port)))
+        dialled = time.time()
+    if mode == "fetch" and st.is_seeding:
+        print("done", flush=True)
+        sys.exit(0)
+    time.sleep(0.1)
+sys.exit(1 if mode == "fetch" else 0)
+"#;
+
+fn libtorrent_session(
+    mode: &str,
+    torrent: &str,
+    save: &Path,
+    ip: &str,
+    peer: &str,
+    secs: u64,
+) -> std::process::Command {
+    let mut cmd = std::process::Command::new("/usr/bin/python3");
+    cmd.args(["-c", LT_SESSION, mode, torrent])
+        .arg(save)
+        .args([ip, peer, &secs.to_string()]);
+    cmd
+}
+
+/// Start a libtorrent seeder of `torrent` from `save`; its `ip:port`.
+fn libtorrent_seeder(torrent: &Path, save: &Path) -> (crate::common::Bg, String) {
+    use std::io::BufRead;
+    let ip = crate::harness::next_ip();
+    let mut cmd = libtorrent_session("seed", &torrent.to_string_lossy(), save, &ip, "-", 120);
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    let mut bg = crate::common::Bg::spawn(&mut cmd, "libtorrent seeder");
+    let mut line = String::new();
+    let out = bg.child.stdout.take().unwrap();
+    std::io::BufReader::new(out).read_line(&mut line).unwrap();
+    let port = line
+        .trim()
+        .strip_prefix("port ")
+        .unwrap_or_else(|| panic!("libtorrent seeder said {line:?}"));
+    (bg, format!("{ip}:{port}"))
+}
+
+/// Every file of `FILES` under `a` and `b` is byte for byte the same.
+fn same_files(a: &Path, b: &Path) {
+    for (p, n) in FILES {
+        let (x, y) = (std::fs::read(a.join(p)), std::fs::read(b.join(p)));
+        let (x, y) = (x.unwrap(), y.unwrap_or_else(|e| panic!("{p}: {e}")));
+        assert_eq!(x.len(), *n, "{p}");
+        assert!(x == y, "{p} differs");
+    }
+}
+
+#[test]
+fn fetch_v2_and_hybrid_from_libtorrent_and_serve_them_to_it() {
+    let tmp = tempdir();
+    let dir = tmp.path();
+    write_tree(&dir.join("src"), FILES);
+    for (mode, flag) in [("v2", "--v2"), ("hybrid", "--hybrid")] {
+        let torrent = dir.join(format!("{mode}.torrent"));
+        let r = bt_in(
+            "bt-make",
+            &dir.join("src"),
+            &[
+                flag,
+                "-l",
+                "32K",
+                "--json",
+                "-o",
+                &torrent.to_string_lossy(),
+                "d",
+            ],
+            None,
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+
+        // bt-fetch from a libtorrent seeder.
+        let (_lt, addr) = libtorrent_seeder(&torrent, &dir.join("src"));
+        let got = dir.join(format!("got-{mode}"));
+        let r = crate::harness::Fetcher::new(&torrent, &got)
+            .peer(&addr)
+            .timeout(60)
+            .run();
+        assert_eq!(r.code, 0, "{mode}: {}\n{}", r.stdout_str(), r.stderr);
+        same_files(&dir.join("src"), &got);
+        let r = bt_in(
+            "bt-verify",
+            &got,
+            &["--json", &torrent.to_string_lossy(), "-d", "."],
+            None,
+        );
+        assert_eq!(r.code, 0, "{mode}: {}", r.stdout_str());
+
+        // libtorrent fetches from bt-seed.
+        let seeder = crate::harness::Seeder::of_torrent(&torrent, &dir.join("src")).start();
+        let back = dir.join(format!("lt-{mode}"));
+        std::fs::create_dir_all(&back).unwrap();
+        let ip = crate::harness::next_ip();
+        let mut cmd = libtorrent_session(
+            "fetch",
+            &torrent.to_string_lossy(),
+            &back,
+            &ip,
+            &seeder.peer(),
+            60,
+        );
+        let r = run_cmd(&mut cmd, None, Duration::from_secs(90));
+        assert_eq!(r.code, 0, "libtorrent fetch {mode}: {}", r.stderr);
+        same_files(&dir.join("src"), &back);
+        let r = bt_in(
+            "bt-verify",
+            &back,
+            &["--json", &torrent.to_string_lossy(), "-d", "."],
+            None,
+        );
+        assert_eq!(r.code, 0, "{mode}: {}", r.stdout_str());
+
+        // bt-seed answers a handshake on the v2 hash (truncated), and a hybrid's on the v1 hash
+        // too, each with the hash it was asked for; another hash gets no answer.
+        let (v1, v2) = hashes(dir, &torrent.to_string_lossy());
+        let v2 = v2.unwrap()[..40].to_string();
+        let mut asked = vec![(v2, true), ("ab".repeat(20), false)];
+        if let Some(v1) = v1 {
+            asked.push((v1, true));
+        }
+        for (hash, answered) in asked {
+            assert_eq!(
+                handshake(&seeder.peer(), &hash),
+                answered.then_some(hash.clone()),
+                "{mode} {hash}"
+            );
+        }
+    }
+}
+
+/// Send a plain handshake on `hash` (hex) to `addr`; the hash of the answer (None: no answer).
+fn handshake(addr: &str, hash: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut h = b"\x13BitTorrent protocol".to_vec();
+    h.extend_from_slice(&[0; 8]);
+    h.extend((0..20).map(|i| u8::from_str_radix(&hash[2 * i..2 * i + 2], 16).unwrap()));
+    h.extend_from_slice(b"-XX0000-abcdefghijkl");
+    s.write_all(&h).unwrap();
+    let mut back = [0u8; 68];
+    s.read_exact(&mut back).ok()?;
+    Some(back[28..48].iter().map(|b| format!("{b:02x}")).collect())
+}

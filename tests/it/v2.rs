@@ -351,6 +351,20 @@ fn fetch_v2_and_hybrid_from_libtorrent_and_serve_them_to_it() {
             None,
         );
         assert_eq!(r.code, 0, "{mode}: {}", r.stdout_str());
+        let pieces = r.summary().pieces;
+
+        // Resume by verification: one flipped byte costs one piece.
+        let victim = got.join("d/x/c");
+        let mut bytes = std::fs::read(&victim).unwrap();
+        bytes[100_000] ^= 1;
+        std::fs::write(&victim, &bytes).unwrap();
+        let r = crate::harness::Fetcher::new(&torrent, &got)
+            .peer(&addr)
+            .timeout(60)
+            .run();
+        assert_eq!(r.code, 0, "{mode}: {}\n{}", r.stdout_str(), r.stderr);
+        assert_eq!(r.summary().pieces_at_start, Some(pieces as u64 - 1), "{mode}");
+        same_files(&dir.join("src"), &got);
 
         // libtorrent fetches from bt-seed.
         let seeder = crate::harness::Seeder::of_torrent(&torrent, &dir.join("src")).start();

@@ -428,6 +428,11 @@ impl Conn<'_> {
                     self.s.lock().picker.release(self.key, &b);
                 }
             }
+            Message::HashRequest(r) => {
+                let _ = self.tx.send(Out::Msg(self.s.answer_hashes(&r)));
+            }
+            // The swarm asks for no hashes (a magnet's metadata phase does).
+            Message::Hashes { .. } | Message::HashReject(_) => {}
             Message::Extended { id: 0, payload } => {
                 if let Ok(h) = ExtHandshake::parse(&payload) {
                     if let Some(q) = h.reqq {

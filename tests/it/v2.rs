@@ -363,7 +363,11 @@ fn fetch_v2_and_hybrid_from_libtorrent_and_serve_them_to_it() {
             .timeout(60)
             .run();
         assert_eq!(r.code, 0, "{mode}: {}\n{}", r.stdout_str(), r.stderr);
-        assert_eq!(r.summary().pieces_at_start, Some(pieces as u64 - 1), "{mode}");
+        assert_eq!(
+            r.summary().pieces_at_start,
+            Some(pieces as u64 - 1),
+            "{mode}"
+        );
         same_files(&dir.join("src"), &got);
 
         // libtorrent fetches from bt-seed.
@@ -400,16 +404,77 @@ fn fetch_v2_and_hybrid_from_libtorrent_and_serve_them_to_it() {
         }
         for (hash, answered) in asked {
             assert_eq!(
-                handshake(&seeder.peer(), &hash),
+                handshake(&seeder.peer(), &hash).map(|(h, _)| h),
                 answered.then_some(hash.clone()),
                 "{mode} {hash}"
             );
         }
+        hash_requests_are_answered(&seeder.peer(), &torrent);
     }
 }
 
-/// Send a plain handshake on `hash` (hex) to `addr`; the hash of the answer (None: no answer).
-fn handshake(addr: &str, hash: &str) -> Option<String> {
+/// bt-seed answers BEP 52 hash requests for the piece layer of `d/x/c` (ten 32 KiB pieces)
+/// with hashes that prove themselves to its pieces root, and rejects one outside the layer.
+fn hash_requests_are_answered(addr: &str, torrent: &Path) {
+    use bt::peer::hashes::HashRequest;
+    use bt::peer::{decode, Limits, Message};
+    use std::io::{Read, Write};
+    let t = bt::metainfo::Torrent::from_bytes(&std::fs::read(torrent).unwrap()).unwrap();
+    let file = t
+        .files
+        .iter()
+        .find(|f| f.path == [b"x".to_vec(), b"c".to_vec()]);
+    let root = file.unwrap().pieces_root.unwrap();
+    let hash = t.info_hash_v2.unwrap().truncated().hex();
+    let (_, mut s) = handshake(addr, &hash).unwrap();
+    let limits = Limits::for_torrent(&t);
+    let asks = [
+        (0, 16, 0, true),
+        (8, 8, 1, true),
+        (0, 4, 2, true),
+        (16, 16, 0, false),
+    ];
+    for (index, length, proof_layers, good) in asks {
+        let req = HashRequest {
+            pieces_root: root,
+            base_layer: 1,
+            index,
+            length,
+            proof_layers,
+        };
+        s.write_all(&Message::HashRequest(req).to_bytes()).unwrap();
+        let mut buf = Vec::new();
+        let answer = loop {
+            match decode(&buf, &limits).unwrap() {
+                Some((m @ (Message::Hashes { .. } | Message::HashReject(_)), _)) => break m,
+                Some((_, used)) => drop(buf.drain(..used)),
+                None => {
+                    let mut chunk = [0u8; 4096];
+                    let n = s.read(&mut chunk).unwrap();
+                    assert!(n > 0, "bt-seed closed the connection");
+                    buf.extend_from_slice(&chunk[..n]);
+                }
+            }
+        };
+        match answer {
+            Message::Hashes { request, hashes } if good => {
+                assert_eq!(request, req);
+                let got = bt::merkle::check_layer_hashes(&root, 32768, 10, &req, &hashes);
+                assert!(
+                    got.is_some(),
+                    "{req:?}: {} hashes do not prove",
+                    hashes.len()
+                );
+            }
+            Message::HashReject(r) if !good => assert_eq!(r, req),
+            other => panic!("{req:?} answered with {other:?}"),
+        }
+    }
+}
+
+/// Send a plain handshake on `hash` (hex) to `addr`; the hash of the answer (None: no answer)
+/// and the connection.
+fn handshake(addr: &str, hash: &str) -> Option<(String, std::net::TcpStream)> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -420,5 +485,5 @@ fn handshake(addr: &str, hash: &str) -> Option<String> {
     s.write_all(&h).unwrap();
     let mut back = [0u8; 68];
     s.read_exact(&mut back).ok()?;
-    Some(back[28..48].iter().map(|b| format!("{b:02x}")).collect())
+    Some((back[28..48].iter().map(|b| format!("{b:02x}")).collect(), s))
 }

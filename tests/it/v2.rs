@@ -487,3 +487,51 @@ fn handshake(addr: &str, hash: &str) -> Option<(String, std::net::TcpStream)> {
     s.read_exact(&mut back).ok()?;
     Some((back[28..48].iter().map(|b| format!("{b:02x}")).collect(), s))
 }
+
+#[test]
+fn fetch_a_btmh_magnet_from_libtorrent_with_hash_requests() {
+    let tmp = tempdir();
+    let dir = tmp.path();
+    write_tree(&dir.join("src"), FILES);
+    let torrent = dir.join("v2.torrent");
+    let r = bt_in(
+        "bt-make",
+        &dir.join("src"),
+        &[
+            "--v2",
+            "-l",
+            "32K",
+            "--json",
+            "-o",
+            &torrent.to_string_lossy(),
+            "d",
+        ],
+        None,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (_, v2) = hashes(dir, &torrent.to_string_lossy());
+    let magnet = format!("magnet:?xt=urn:btmh:1220{}&dn=d", v2.unwrap());
+    let (_lt, addr) = libtorrent_seeder(&torrent, &dir.join("src"));
+    let got = dir.join("got");
+    let r = crate::harness::Fetcher::new(Path::new(&magnet), &got)
+        .peer(&addr)
+        .timeout(60)
+        .args(&["--torrent-out", &dir.join("out.torrent").to_string_lossy()])
+        .run();
+    // Complete means every piece passed its merkle check: the files of several pieces were
+    // judged by piece layers, which only libtorrent's answers to hash requests could supply.
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout_str(), r.stderr);
+    same_files(&dir.join("src"), &got);
+    // The metadata came by ut_metadata: the same v2 info hash as the torrent.
+    assert_eq!(
+        hashes(dir, "out.torrent"),
+        hashes(dir, &torrent.to_string_lossy())
+    );
+    let r = bt_in(
+        "bt-verify",
+        &got,
+        &["--json", &torrent.to_string_lossy(), "-d", "."],
+        None,
+    );
+    assert_eq!(r.code, 0, "{}", r.stdout_str());
+}

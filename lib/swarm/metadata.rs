@@ -141,7 +141,7 @@ pub fn fetch_metadata(
     let info_hash = match (magnet.info_hash, magnet.info_hash_v2) {
         (Some(h), _) => h,
         (None, Some(h)) => h.truncated(),
-        (None, None) => return Err(SessionError::V2Only),
+        (None, None) => return Err(SessionError::NoInfoHash),
     };
     let want = SocketAddr::new(opts.bind, opts.port);
     let reserved = TcpListener::bind(want).map_err(|e| SessionError::Listen(want, e))?;

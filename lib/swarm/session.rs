@@ -232,8 +232,8 @@ pub struct FetchReport {
 /// Why a session could not run.
 #[derive(Debug)]
 pub enum SessionError {
-    /// The torrent has no v1 info hash.
-    V2Only,
+    /// A magnet link without an info hash (neither `btih` nor `btmh`).
+    NoInfoHash,
     /// The directory is missing or unusable.
     Dir(PathBuf, std::io::Error),
     /// Storage could not be prepared.
@@ -262,7 +262,7 @@ pub enum SessionError {
 impl fmt::Display for SessionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SessionError::V2Only => write!(f, "v2-only torrents are not supported yet"),
+            SessionError::NoInfoHash => write!(f, "the magnet link has no info hash"),
             SessionError::Dir(p, e) => write!(f, "directory {}: {e}", p.display()),
             SessionError::Storage(p, e) => write!(f, "preparing {}: {e}", p.display()),
             SessionError::Verify(e) => write!(f, "verifying: {e}"),

@@ -302,6 +302,20 @@ fn libtorrent_seeder(torrent: &Path, save: &Path) -> (crate::common::Bg, String)
     (bg, format!("{ip}:{port}"))
 }
 
+/// `bt-make FLAG -l 32K` of `dir/src/d` into `torrent`.
+fn make_from_src(dir: &Path, flag: &str, torrent: &Path) {
+    let out = torrent.to_string_lossy();
+    let args = [flag, "-l", "32K", "--json", "-o", &out, "d"];
+    let r = bt_in("bt-make", &dir.join("src"), &args, None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+/// bt-verify finds the data of `torrent` in `dir` all good.
+fn verified(dir: &Path, torrent: &Path, what: &str) {
+    let r = verify(dir, &torrent.to_string_lossy());
+    assert_eq!(r.code, 0, "{what}: {}", r.stdout_str());
+}
+
 /// Every file of `FILES` under `a` and `b` is byte for byte the same.
 fn same_files(a: &Path, b: &Path) {
     for (p, n) in FILES {
@@ -319,21 +333,7 @@ fn fetch_v2_and_hybrid_from_libtorrent_and_serve_them_to_it() {
     write_tree(&dir.join("src"), FILES);
     for (mode, flag) in [("v2", "--v2"), ("hybrid", "--hybrid")] {
         let torrent = dir.join(format!("{mode}.torrent"));
-        let r = bt_in(
-            "bt-make",
-            &dir.join("src"),
-            &[
-                flag,
-                "-l",
-                "32K",
-                "--json",
-                "-o",
-                &torrent.to_string_lossy(),
-                "d",
-            ],
-            None,
-        );
-        assert_eq!(r.code, 0, "{}", r.stderr);
+        make_from_src(dir, flag, &torrent);
 
         // bt-fetch from a libtorrent seeder.
         let (_lt, addr) = libtorrent_seeder(&torrent, &dir.join("src"));
@@ -344,13 +344,7 @@ fn fetch_v2_and_hybrid_from_libtorrent_and_serve_them_to_it() {
             .run();
         assert_eq!(r.code, 0, "{mode}: {}\n{}", r.stdout_str(), r.stderr);
         same_files(&dir.join("src"), &got);
-        let r = bt_in(
-            "bt-verify",
-            &got,
-            &["--json", &torrent.to_string_lossy(), "-d", "."],
-            None,
-        );
-        assert_eq!(r.code, 0, "{mode}: {}", r.stdout_str());
+        verified(&got, &torrent, mode);
         let pieces = r.summary().pieces;
 
         // Resume by verification: one flipped byte costs one piece.
@@ -386,13 +380,7 @@ fn fetch_v2_and_hybrid_from_libtorrent_and_serve_them_to_it() {
         let r = run_cmd(&mut cmd, None, Duration::from_secs(90));
         assert_eq!(r.code, 0, "libtorrent fetch {mode}: {}", r.stderr);
         same_files(&dir.join("src"), &back);
-        let r = bt_in(
-            "bt-verify",
-            &back,
-            &["--json", &torrent.to_string_lossy(), "-d", "."],
-            None,
-        );
-        assert_eq!(r.code, 0, "{mode}: {}", r.stdout_str());
+        verified(&back, &torrent, mode);
 
         // bt-seed answers a handshake on the v2 hash (truncated), and a hybrid's on the v1 hash
         // too, each with the hash it was asked for; another hash gets no answer.
@@ -494,21 +482,7 @@ fn fetch_a_btmh_magnet_from_libtorrent_with_hash_requests() {
     let dir = tmp.path();
     write_tree(&dir.join("src"), FILES);
     let torrent = dir.join("v2.torrent");
-    let r = bt_in(
-        "bt-make",
-        &dir.join("src"),
-        &[
-            "--v2",
-            "-l",
-            "32K",
-            "--json",
-            "-o",
-            &torrent.to_string_lossy(),
-            "d",
-        ],
-        None,
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    make_from_src(dir, "--v2", &torrent);
     let (_, v2) = hashes(dir, &torrent.to_string_lossy());
     let magnet = format!("magnet:?xt=urn:btmh:1220{}&dn=d", v2.unwrap());
     let (_lt, addr) = libtorrent_seeder(&torrent, &dir.join("src"));
@@ -527,11 +501,5 @@ fn fetch_a_btmh_magnet_from_libtorrent_with_hash_requests() {
         hashes(dir, "out.torrent"),
         hashes(dir, &torrent.to_string_lossy())
     );
-    let r = bt_in(
-        "bt-verify",
-        &got,
-        &["--json", &torrent.to_string_lossy(), "-d", "."],
-        None,
-    );
-    assert_eq!(r.code, 0, "{}", r.stdout_str());
+    verified(&got, &torrent, "btmh");
 }

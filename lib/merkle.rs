@@ -100,6 +100,22 @@ pub fn piece_layer_index(piece_length: u64) -> u32 {
     (piece_length / BLOCK).max(1).trailing_zeros()
 }
 
+/// The merkle tree above a file's piece layer: level 0 is the layer padded to a power of two
+/// with [`pad_hash`], the last level is the root.
+pub fn layer_tree(layer: &[[u8; 32]], piece_length: u64) -> Vec<Vec<[u8; 32]>> {
+    let mut level = layer.to_vec();
+    level.resize(layer.len().next_power_of_two(), pad_hash(piece_length));
+    let mut tree = vec![level];
+    while let Some(top) = tree.last().filter(|l| l.len() > 1) {
+        let up = top
+            .chunks_exact(2)
+            .map(|p| hash_pair(&p[0], &p[1]))
+            .collect();
+        tree.push(up);
+    }
+    tree
+}
+
 /// Answer a BEP 52 hash request from a file's piece layer: the `length` hashes at `index` of
 /// the layer (padded to a power of two with [`pad_hash`]), then up to `proof_layers` uncle
 /// hashes from the sibling of their subtree's root upwards. None when the request is not for
@@ -109,34 +125,29 @@ pub fn layer_hashes(
     piece_length: u64,
     req: &crate::peer::hashes::HashRequest,
 ) -> Option<Vec<[u8; 32]>> {
-    let width = layer.len().next_power_of_two() as u64;
-    let (index, length) = (req.index as u64, req.length as u64);
-    if layer.is_empty()
-        || req.base_layer != piece_layer_index(piece_length)
-        || index + length > width
-    {
+    tree_hashes(&layer_tree(layer, piece_length), piece_length, req)
+}
+
+/// [`layer_hashes`] from a tree made by [`layer_tree`]: costs only the hashes it returns.
+pub fn tree_hashes(
+    tree: &[Vec<[u8; 32]>],
+    piece_length: u64,
+    req: &crate::peer::hashes::HashRequest,
+) -> Option<Vec<[u8; 32]>> {
+    let base = tree.first().filter(|l| !l.is_empty())?;
+    let (index, length) = (req.index as usize, req.length as usize);
+    if req.base_layer != piece_layer_index(piece_length) || index + length > base.len() {
         return None;
     }
-    let mut level = layer.to_vec();
-    level.resize(width as usize, pad_hash(piece_length));
-    let mut out = level[index as usize..(index + length) as usize].to_vec();
+    let mut out = base[index..index + length].to_vec();
     let mut pos = index / length;
-    for _ in 0..length.trailing_zeros() {
-        level = level
-            .chunks_exact(2)
-            .map(|p| hash_pair(&p[0], &p[1]))
-            .collect();
-    }
-    for _ in 0..req.proof_layers {
+    let first = length.trailing_zeros() as usize;
+    for level in tree.iter().skip(first).take(req.proof_layers as usize) {
         if level.len() < 2 {
             break;
         }
-        out.push(level[(pos ^ 1) as usize]);
+        out.push(level[pos ^ 1]);
         pos /= 2;
-        level = level
-            .chunks_exact(2)
-            .map(|p| hash_pair(&p[0], &p[1]))
-            .collect();
     }
     Some(out)
 }

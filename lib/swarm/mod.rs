@@ -345,10 +345,8 @@ impl Swarm {
     /// The answer to a BEP 52 hash request: `hashes` from the piece layer of the file it names,
     /// or `hash reject` (no such layer, not the piece layer, outside it).
     fn answer_hashes(&self, r: &crate::peer::hashes::HashRequest) -> Message {
-        let pl = self.limits.piece_length;
         self.check
-            .layer(&r.pieces_root)
-            .and_then(|layer| crate::merkle::layer_hashes(layer, pl, r))
+            .answer(r)
             .map_or(Message::HashReject(*r), |hashes| Message::Hashes {
                 request: *r,
                 hashes,

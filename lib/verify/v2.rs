@@ -17,7 +17,7 @@
 //! hold. It also holds the piece layers that bt-seed answers `hash request`s from.
 
 use std::ops::Range;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use rayon::prelude::*;
 use sha1::{Digest, Sha1};
@@ -41,7 +41,12 @@ struct V2Hashes {
     geo: Geometry,
     roots: Vec<Option<[u8; 32]>>,
     layers: std::collections::HashMap<[u8; 32], Vec<[u8; 32]>>,
+    /// The trees above the layers, built on the first hash request (then each answer costs
+    /// only the hashes it carries).
+    trees: Arc<OnceLock<Trees>>,
 }
+
+type Trees = std::collections::HashMap<[u8; 32], Vec<Vec<[u8; 32]>>>;
 
 impl PieceCheck {
     /// SHA-1 only, against these piece hashes.
@@ -58,6 +63,7 @@ impl PieceCheck {
             geo: Geometry::new(t),
             roots: t.files.iter().map(|f| f.pieces_root).collect(),
             layers: t.piece_layers.clone(),
+            trees: Arc::default(),
         });
         PieceCheck {
             v1: t.pieces.clone(),
@@ -73,6 +79,20 @@ impl PieceCheck {
     /// The piece layer of the file with this `pieces root`, when the torrent has it.
     pub fn layer(&self, root: &[u8; 32]) -> Option<&[[u8; 32]]> {
         self.v2.as_ref()?.layers.get(root).map(Vec::as_slice)
+    }
+
+    /// The answer to a BEP 52 hash request for a piece layer (see
+    /// [`crate::merkle::tree_hashes`]); None: no such layer, or outside it.
+    pub fn answer(&self, req: &crate::peer::hashes::HashRequest) -> Option<Vec<[u8; 32]>> {
+        let v2 = self.v2.as_ref()?;
+        let pl = v2.geo.piece_length();
+        let trees = v2.trees.get_or_init(|| {
+            v2.layers
+                .iter()
+                .map(|(root, layer)| (*root, crate::merkle::layer_tree(layer, pl)))
+                .collect()
+        });
+        crate::merkle::tree_hashes(trees.get(&req.pieces_root)?, pl, req)
     }
 
     /// A hasher for piece `piece`: feed it the whole piece (pad bytes included), then ask.

@@ -1,5 +1,4 @@
 //! bt-fetch: download a torrent from peers into DIR/NAME, verifying every piece.
-use anyhow::bail;
 use bt::cli::{self, Common};
 use bt::peer::mse::Policy;
 use bt::record::ProgressRecord;
@@ -88,13 +87,8 @@ fn fetch(args: Args) -> anyhow::Result<u8> {
         .then(|| cli::read_torrent(&args.torrent))
         .transpose()?;
     let m = &args.magnet;
-    match &t {
-        Some(t) if t.info_hash.is_none() => bail!(
-            "{}: v2-only torrents cannot be downloaded yet",
-            args.torrent
-        ),
-        Some(_) => m.torrent_only()?,
-        None => {}
+    if t.is_some() {
+        m.torrent_only()?;
     }
     let stdin_peers =
         args.peers.is_empty() && args.torrent != "-" && !std::io::stdin().is_terminal();

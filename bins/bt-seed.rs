@@ -118,10 +118,7 @@ fn seed(args: Args) -> anyhow::Result<u8> {
             view.name(torrent)
         )),
         Some(Event::Listening { torrent, addr }) => {
-            let hash = torrents[torrent]
-                .info_hash
-                .map(|h| h.hex())
-                .unwrap_or_default();
+            let hash = torrents[torrent].swarm_hash().hex();
             let line = format!("listening on {addr} for {} ({hash})", view.name(torrent));
             view.write(|o| o.line(&line));
         }

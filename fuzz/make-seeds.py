@@ -113,6 +113,9 @@ stream = (
 write("peer", "all-messages", limits + stream)
 write("peer", "too-large", limits + struct.pack(">I", 1 << 20) + b"\x07")
 write("peer", "partial", limits + msg(7, struct.pack(">II", 0, 0) + b"y" * 50)[:30])
+# BEP 52: hash request, hashes (4 hashes and 2 uncles), hash reject
+hreq = b"\x07" * 32 + struct.pack(">IIII", 1, 8, 4, 2)
+write("peer", "hash-messages", limits + msg(21, hreq) + msg(22, hreq + b"\x09" * 32 * 6) + msg(23, hreq))
 
 # handshake: the 68 bytes, one byte, then an extension handshake payload
 hs = b"\x13BitTorrent protocol" + b"\0\0\0\0\0\x10\0\x04" + b"\x42" * 20 + b"-BT0100-" + b"7" * 12

@@ -614,16 +614,9 @@ pub fn read_torrent(path: &str) -> anyhow::Result<crate::metainfo::Torrent> {
     crate::metainfo::Torrent::from_bytes(&bytes).with_context(|| label.to_string())
 }
 
-/// Read the torrents bt-seed serves: errors name the file, v2-only torrents are refused.
+/// Read the torrents bt-seed serves (v1, v2-only and hybrid): errors name the file.
 pub fn read_seed_torrents(paths: &[String]) -> anyhow::Result<Vec<crate::metainfo::Torrent>> {
-    let torrents = paths
-        .iter()
-        .map(|p| read_torrent(p))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    if let Some(i) = torrents.iter().position(|t| t.info_hash.is_none()) {
-        anyhow::bail!("{}: v2-only torrents cannot be seeded yet", paths[i]);
-    }
-    Ok(torrents)
+    paths.iter().map(|p| read_torrent(p)).collect()
 }
 
 /// A progress bar on stderr, or nothing when bars are not allowed. Library code sees only the
@@ -1043,8 +1036,8 @@ impl<'a> EngineView<'a> {
                 if let crate::swarm::Event::Banned { addr } = &event {
                     self.note(&format!("banned {addr}: it sent bad data twice"));
                 }
-                let hash = self.torrents[torrent].info_hash;
-                let r = hash.and_then(|h| PeerEventRecord::from_event(&event, h))?;
+                let hash = self.torrents[torrent].swarm_hash();
+                let r = PeerEventRecord::from_event(&event, hash)?;
                 if self.json && self.peer_records {
                     self.write(|o| o.json(&r));
                 } else if !self.json && self.peer_lines {
@@ -1070,13 +1063,12 @@ impl<'a> EngineView<'a> {
                 elapsed,
             } => {
                 let t = &self.torrents[torrent];
-                match (self.json, t.info_hash) {
-                    (true, Some(h)) => {
-                        let r = StatsRecord::new(h, &stats, elapsed);
+                match self.json {
+                    true => {
+                        let r = StatsRecord::new(t.swarm_hash(), &stats, elapsed);
                         self.write(|o| o.json(&r));
                     }
-                    (true, None) => {}
-                    (false, _) => {
+                    false => {
                         let line = format!(
                             "{}: {} peers, {} bytes uploaded",
                             self.names[torrent], stats.peers, stats.uploaded

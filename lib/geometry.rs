@@ -5,6 +5,11 @@
 //! [`Segment`]s, each a byte range of one file; a piece can cross any number of file boundaries.
 //! Zero-length files own no bytes and never appear in a segment. BEP 47 pad files appear in
 //! segments flagged `pad`: their bytes are zeros that are never read from or written to disk.
+//!
+//! A v2-only torrent (BEP 52) has no pad files, but every file starts on a piece boundary: the
+//! stream has gaps of implied zeros after each file up to the next piece boundary, the last file
+//! included (so every piece of a v2-only torrent is `piece_length` long, as libtorrent has it).
+//! A gap shows as a `pad` segment naming the file it follows, with offsets past that file's end.
 //! Pieces are requested in blocks of [`BLOCK`] bytes (the last block of a piece may be shorter).
 //!
 //! Everything here is pure arithmetic over lengths. Lookups are a binary search over file end
@@ -13,7 +18,7 @@
 use std::fmt;
 use std::ops::Range;
 
-use crate::metainfo::Torrent;
+use crate::metainfo::{Torrent, Version};
 
 /// The block size: the unit of a peer request (16 KiB).
 pub const BLOCK: u32 = 16 * 1024;
@@ -102,10 +107,45 @@ pub struct Geometry {
 }
 
 impl Geometry {
-    /// The geometry of a validated torrent (offsets are recomputed from the lengths).
+    /// The geometry of a validated torrent. v1 and hybrid offsets are recomputed from the
+    /// lengths (pad files included); a v2-only torrent's files start on piece boundaries and its
+    /// stream ends on one (see the module notes).
     pub fn new(t: &Torrent) -> Geometry {
+        if t.version == Version::V2 {
+            return Geometry::aligned(t.piece_length, t.files.iter().map(|f| f.length));
+        }
         let files: Vec<(u64, bool)> = t.files.iter().map(|f| (f.length, f.pad)).collect();
         Geometry::from_lengths(t.piece_length, &files)
+    }
+
+    /// The v2-only layout of files of these lengths: each starts on a piece boundary, and the
+    /// stream is a whole number of pieces.
+    pub fn aligned(piece_length: u64, lengths: impl Iterator<Item = u64>) -> Geometry {
+        let mut starts = Vec::new();
+        let mut ends = Vec::new();
+        let mut at = 0u64;
+        for len in lengths {
+            if piece_length > 0 {
+                at = at.saturating_add((piece_length - at % piece_length) % piece_length);
+            }
+            starts.push(at);
+            at = at.saturating_add(len);
+            ends.push(at);
+        }
+        let piece_count = if piece_length == 0 {
+            0
+        } else {
+            at.div_ceil(piece_length) as usize
+        };
+        let pad = vec![false; starts.len()];
+        Geometry {
+            piece_length,
+            total_length: (piece_count as u64).saturating_mul(piece_length),
+            piece_count,
+            starts,
+            ends,
+            pad,
+        }
     }
 
     /// A geometry from a piece length and `(length, is_pad)` per file, in stream order.
@@ -217,8 +257,8 @@ impl Geometry {
         }
     }
 
-    /// The file holding the stream byte at `offset` (never a zero-length file); `None` past
-    /// the end.
+    /// The file holding the stream byte at `offset` (never a zero-length file); in a gap of a
+    /// v2 layout, the file after the gap; `None` past the last file.
     pub fn file_at(&self, offset: u64) -> Option<usize> {
         let i = self.ends.partition_point(|&end| end <= offset);
         (i < self.ends.len()).then_some(i)
@@ -270,8 +310,26 @@ impl Geometry {
         }
         let start = self.piece_offset(piece);
         let first = self.file_at(start).unwrap_or(self.ends.len());
-        let last = self.file_at(start + len - 1).unwrap_or(self.ends.len());
-        first..last + 1
+        // The last byte may be in a gap of a v2 layout: then the file before the gap.
+        let end = start + len;
+        let last = self.ends.partition_point(|&e| e < end);
+        let last = if last < self.ends.len() && self.starts[last] < end {
+            last
+        } else {
+            last.saturating_sub(1)
+        };
+        first..(last + 1).max(first)
+    }
+
+    /// The first file of a piece and how many bytes of the piece are that file's (the rest is
+    /// a gap or pad). For v2, where a piece belongs to one file.
+    pub fn piece_file(&self, piece: usize) -> Option<(usize, u64)> {
+        let start = self.piece_offset(piece);
+        let f = self.file_at(start)?;
+        if self.starts[f] > start {
+            return None;
+        }
+        Some((f, (self.ends[f] - start).min(self.piece_len(piece))))
     }
 }
 
@@ -293,8 +351,22 @@ impl Iterator for Segments<'_> {
         while self.file < g.ends.len() && g.ends[self.file] <= self.at {
             self.file += 1;
         }
-        if self.at >= self.end || self.file >= g.ends.len() {
+        if self.at >= self.end {
             return None;
+        }
+        let next_start = g.starts.get(self.file).copied().unwrap_or(u64::MAX);
+        if next_start > self.at {
+            // A gap of a v2 layout: named after the file before it.
+            let f = self.file.checked_sub(1)?;
+            let seg_end = next_start.min(self.end);
+            let seg = Segment {
+                file: f,
+                file_offset: self.at - g.starts[f],
+                len: seg_end - self.at,
+                pad: true,
+            };
+            self.at = seg_end;
+            return Some(seg);
         }
         let f = self.file;
         let seg_end = g.ends[f].min(self.end);
@@ -370,6 +442,46 @@ mod tests {
         assert_eq!(s.len(), 3);
         assert!(s[1].pad && !s[0].pad && !s[2].pad);
         assert_eq!(g.piece_segments(1).collect::<Vec<_>>(), vec![seg(2, 0, 16)]);
+    }
+
+    #[test]
+    fn v2_files_start_on_piece_boundaries_with_gaps_of_zeros() {
+        // Files of 20, 0, 5 and 16 bytes in pieces of 16: starts 0, 32, 32, 48; stream of 64.
+        let g = Geometry::aligned(16, [20, 0, 5, 16].into_iter());
+        assert_eq!(g.piece_count(), 4);
+        assert_eq!(g.total_length(), 64);
+        assert_eq!((g.file_start(2), g.file_start(3)), (32, 48));
+        assert_eq!(g.piece_len(3), 16);
+        let gap = |file, file_offset, len| Segment {
+            file,
+            file_offset,
+            len,
+            pad: true,
+        };
+        assert_eq!(
+            g.piece_segments(1).collect::<Vec<_>>(),
+            vec![seg(0, 16, 4), gap(0, 20, 12)]
+        );
+        assert_eq!(
+            g.piece_segments(2).collect::<Vec<_>>(),
+            vec![seg(2, 0, 5), gap(2, 5, 11)]
+        );
+        assert_eq!(g.piece_segments(3).collect::<Vec<_>>(), vec![seg(3, 0, 16)]);
+        assert_eq!(g.piece_files(1), 0..1);
+        assert_eq!(g.piece_files(2), 2..3);
+        assert_eq!(g.piece_file(1), Some((0, 4)));
+        assert_eq!(g.piece_file(2), Some((2, 5)));
+        assert_eq!(g.file_pieces(0), 0..2);
+        assert_eq!(g.file_pieces(3), 3..4);
+        // The last file is padded too.
+        let g = Geometry::aligned(16, [20].into_iter());
+        assert_eq!((g.total_length(), g.piece_len(1)), (32, 16));
+        assert_eq!(
+            g.piece_segments(1).collect::<Vec<_>>(),
+            vec![seg(0, 16, 4), gap(0, 20, 12)]
+        );
+        let covered: u64 = g.segments(0, 32).map(|s| s.len).sum();
+        assert_eq!(covered, 32);
     }
 
     #[test]

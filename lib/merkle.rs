@@ -95,6 +95,99 @@ fn hash_pair(a: &[u8; 32], b: &[u8; 32]) -> [u8; 32] {
     h.finalize().into()
 }
 
+/// The merkle layer of a file's pieces (`base_layer`, counted from the 16 KiB leaves).
+pub fn piece_layer_index(piece_length: u64) -> u32 {
+    (piece_length / BLOCK).max(1).trailing_zeros()
+}
+
+/// The merkle tree above a file's piece layer: level 0 is the layer padded to a power of two
+/// with [`pad_hash`], the last level is the root.
+pub fn layer_tree(layer: &[[u8; 32]], piece_length: u64) -> Vec<Vec<[u8; 32]>> {
+    let mut level = layer.to_vec();
+    level.resize(layer.len().next_power_of_two(), pad_hash(piece_length));
+    let mut tree = vec![level];
+    while let Some(top) = tree.last().filter(|l| l.len() > 1) {
+        let up = top
+            .chunks_exact(2)
+            .map(|p| hash_pair(&p[0], &p[1]))
+            .collect();
+        tree.push(up);
+    }
+    tree
+}
+
+/// Answer a BEP 52 hash request from a file's piece layer: the `length` hashes at `index` of
+/// the layer (padded to a power of two with [`pad_hash`]), then up to `proof_layers` uncle
+/// hashes from the sibling of their subtree's root upwards. None when the request is not for
+/// the piece layer or lies outside it.
+pub fn layer_hashes(
+    layer: &[[u8; 32]],
+    piece_length: u64,
+    req: &crate::peer::hashes::HashRequest,
+) -> Option<Vec<[u8; 32]>> {
+    tree_hashes(&layer_tree(layer, piece_length), piece_length, req)
+}
+
+/// [`layer_hashes`] from a tree made by [`layer_tree`]: costs only the hashes it returns.
+pub fn tree_hashes(
+    tree: &[Vec<[u8; 32]>],
+    piece_length: u64,
+    req: &crate::peer::hashes::HashRequest,
+) -> Option<Vec<[u8; 32]>> {
+    let base = tree.first().filter(|l| !l.is_empty())?;
+    let (index, length) = (req.index as usize, req.length as usize);
+    if req.base_layer != piece_layer_index(piece_length) || index + length > base.len() {
+        return None;
+    }
+    let mut out = base[index..index + length].to_vec();
+    let mut pos = index / length;
+    let first = length.trailing_zeros() as usize;
+    for level in tree.iter().skip(first).take(req.proof_layers as usize) {
+        if level.len() < 2 {
+            break;
+        }
+        out.push(level[pos ^ 1]);
+        pos /= 2;
+    }
+    Some(out)
+}
+
+/// Check a `hashes` answer for the piece layer of a file of `pieces` pieces with this `root`:
+/// the requested hashes and their uncles must lead exactly to the root. The requested hashes
+/// when they do.
+pub fn check_layer_hashes(
+    root: &[u8; 32],
+    piece_length: u64,
+    pieces: u64,
+    req: &crate::peer::hashes::HashRequest,
+    hashes: &[[u8; 32]],
+) -> Option<Vec<[u8; 32]>> {
+    let width = pieces.max(1).next_power_of_two();
+    let length = req.length as usize;
+    if req.base_layer != piece_layer_index(piece_length)
+        || hashes.len() < length
+        || req.index as u64 + length as u64 > width
+    {
+        return None;
+    }
+    let (base, uncles) = hashes.split_at(length);
+    let height = width.trailing_zeros();
+    if length.trailing_zeros() + uncles.len() as u32 != height {
+        return None;
+    }
+    let mut node = merkle_root(base, [0; 32]);
+    let mut pos = req.index as u64 / length as u64;
+    for u in uncles {
+        node = if pos.is_multiple_of(2) {
+            hash_pair(&node, u)
+        } else {
+            hash_pair(u, &node)
+        };
+        pos /= 2;
+    }
+    (node == *root).then(|| base.to_vec())
+}
+
 /// Piece hashes of a whole file held in memory (for tests and small inputs).
 pub fn piece_hashes(data: &[u8], piece_length: u64) -> Vec<[u8; 32]> {
     let mut out = Vec::new();
@@ -110,6 +203,52 @@ mod tests {
 
     fn sha(d: &[u8]) -> [u8; 32] {
         Sha256::digest(d).into()
+    }
+
+    #[test]
+    fn hash_requests_are_answered_and_checked_with_their_proofs() {
+        use crate::peer::hashes::HashRequest;
+        let pl = 2 * BLOCK;
+        let layer: Vec<[u8; 32]> = (0..11u8).map(|i| sha(&[i])).collect();
+        let root = file_root(&layer, pl);
+        let req = |index, length, proof_layers| HashRequest {
+            pieces_root: root,
+            base_layer: 1,
+            index,
+            length,
+            proof_layers,
+        };
+        // The whole (padded) layer, no proof needed.
+        let all = layer_hashes(&layer, pl, &req(0, 16, 0)).unwrap();
+        assert_eq!(all.len(), 16);
+        let got = check_layer_hashes(&root, pl, 11, &req(0, 16, 0), &all).unwrap();
+        assert_eq!(&got[..11], &layer[..]);
+        assert_eq!(got[11], pad_hash(pl));
+        // Four at 8 with the two uncles up to the root; asking for more proof gives no more.
+        for proof in [2, 5] {
+            let part = layer_hashes(&layer, pl, &req(8, 4, proof)).unwrap();
+            assert_eq!(part.len(), 6);
+            let got = check_layer_hashes(&root, pl, 11, &req(8, 4, proof), &part).unwrap();
+            assert_eq!(&got[..3], &layer[8..11]);
+            // A wrong hash or uncle, or a missing uncle, proves nothing.
+            for i in 0..6 {
+                let mut bad = part.clone();
+                bad[i][0] ^= 1;
+                assert!(check_layer_hashes(&root, pl, 11, &req(8, 4, proof), &bad).is_none());
+            }
+            assert!(check_layer_hashes(&root, pl, 11, &req(8, 4, 1), &part[..5]).is_none());
+        }
+        // Outside the layer, or another layer: no answer.
+        assert!(layer_hashes(&layer, pl, &req(16, 4, 0)).is_none());
+        assert!(layer_hashes(
+            &layer,
+            pl,
+            &HashRequest {
+                base_layer: 0,
+                ..req(0, 4, 0)
+            }
+        )
+        .is_none());
     }
 
     #[test]

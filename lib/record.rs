@@ -983,7 +983,7 @@ pub struct ListeningRecord {
     pub addr: String,
     /// The bound port.
     pub port: u16,
-    /// The torrent's info hash.
+    /// The torrent's info hash (for a v2-only torrent, the truncated v2 hash peers use).
     pub info_hash: String,
     /// The torrent's name (display form).
     pub name: String,
@@ -1196,7 +1196,7 @@ impl ListeningRecord {
         ListeningRecord {
             addr: addr.ip().to_string(),
             port: addr.port(),
-            info_hash: t.info_hash.map(|h| h.hex()).unwrap_or_default(),
+            info_hash: t.swarm_hash().hex(),
             name: t.name_lossy(),
         }
     }

@@ -31,6 +31,8 @@ use crate::storage::{self, FileState, Storage};
 
 mod v2;
 
+pub use v2::{PieceCheck, PieceHash};
+
 /// What verification found for one file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileStatus {

@@ -246,14 +246,7 @@ impl Daemon {
         peers: Vec<SocketAddr>,
         origin: Origin,
     ) -> Result<String, Refusal> {
-        let Some(h) = t.info_hash else {
-            let e = format!(
-                "{}: v2-only torrents are not supported yet",
-                source.display()
-            );
-            return Err(Refusal("failed", e));
-        };
-        let hash = h.hex();
+        let hash = t.swarm_hash().hex();
         let mut table = lock(&self.table);
         if let Some(e) = table.entries.iter().find(|e| e.hash == hash) {
             let e = format!("{hash} ({}) is already added", e.torrent.name_lossy());
@@ -627,7 +620,7 @@ fn status(e: &Entry, detail: bool) -> StatusRecord {
         state: live.state.to_string(),
         progress: live.bytes_have as f64 / t.total_length.max(1) as f64,
         pieces_have: live.pieces_have,
-        pieces: t.pieces.len() as u32,
+        pieces: t.piece_count() as u32,
         bytes_have: live.bytes_have,
         bytes_total: t.total_length,
         down_rate: live.down_rate,

@@ -115,6 +115,13 @@ impl InfoHashV2 {
     pub fn hex(&self) -> String {
         hex(&self.0)
     }
+
+    /// Its first 20 bytes: what v2 peers put in the handshake and trackers see (BEP 52).
+    pub fn truncated(&self) -> InfoHash {
+        let mut h = [0u8; 20];
+        h.copy_from_slice(&self.0[..20]);
+        InfoHash(h)
+    }
 }
 
 impl fmt::Display for InfoHashV2 {
@@ -254,6 +261,16 @@ impl Torrent {
     /// use it for display only).
     pub fn name_lossy(&self) -> String {
         String::from_utf8_lossy(&self.name).into_owned()
+    }
+
+    /// The info hash of the swarm: the v1 hash, or for a v2-only torrent the truncated v2
+    /// hash. Every validated torrent has one of the two.
+    pub fn swarm_hash(&self) -> InfoHash {
+        match (self.info_hash, self.info_hash_v2) {
+            (Some(h), _) => h,
+            (None, Some(h)) => h.truncated(),
+            (None, None) => InfoHash([0; 20]),
+        }
     }
 
     /// Every tracker, tier by tier: `announce-list` when present, else `announce`.

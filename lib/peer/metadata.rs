@@ -238,6 +238,8 @@ struct PeerState {
 #[derive(Debug, Clone)]
 pub struct MetadataAssembler<P> {
     info_hash: [u8; 20],
+    /// Set for a magnet with only `btmh`: the metadata is checked with SHA-256 against it.
+    info_hash_v2: Option<[u8; 32]>,
     cap: u64,
     timeout: Duration,
     peers: HashMap<P, PeerState>,
@@ -257,6 +259,7 @@ impl<P: Copy + Eq + Hash> MetadataAssembler<P> {
     pub fn new(info_hash: [u8; 20]) -> MetadataAssembler<P> {
         MetadataAssembler {
             info_hash,
+            info_hash_v2: None,
             cap: MAX_METADATA_SIZE,
             timeout: REQUEST_TIMEOUT,
             peers: HashMap::new(),
@@ -267,6 +270,13 @@ impl<P: Copy + Eq + Hash> MetadataAssembler<P> {
             buf: Vec::new(),
             done: false,
         }
+    }
+
+    /// Check the metadata with SHA-256 against a v2 info hash (a magnet with only `btmh`,
+    /// whose peers handshake with the first 20 bytes of it).
+    pub fn with_v2(mut self, info_hash_v2: [u8; 32]) -> Self {
+        self.info_hash_v2 = Some(info_hash_v2);
+        self
     }
 
     /// Believe no size above `cap` bytes.
@@ -470,8 +480,11 @@ impl<P: Copy + Eq + Hash> MetadataAssembler<P> {
         if self.slots.iter().any(|s| !matches!(s, Slot::Held(_))) {
             return Progress::Stored;
         }
-        let hash: [u8; 20] = Sha1::digest(&self.buf).into();
-        if hash == self.info_hash {
+        let good = match self.info_hash_v2 {
+            Some(v2) => <[u8; 32]>::from(sha2::Sha256::digest(&self.buf)) == v2,
+            None => <[u8; 20]>::from(Sha1::digest(&self.buf)) == self.info_hash,
+        };
+        if good {
             self.done = true;
             self.slots.clear();
             return Progress::Complete(std::mem::take(&mut self.buf));

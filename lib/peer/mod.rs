@@ -1,4 +1,5 @@
-//! The peer wire protocol codec (BEP 3, BEP 6 fast extension, BEP 10 extension protocol).
+//! The peer wire protocol codec (BEP 3, BEP 6 fast extension, BEP 10 extension protocol, BEP 52
+//! hash messages).
 //!
 //! Pure functions, no I/O: [`Handshake::decode`] and [`decode`] turn bytes into values and
 //! report `Ok(None)` when more bytes are needed; [`Message::encode`] appends the wire form to a
@@ -8,10 +9,12 @@
 //! anything is allocated for it, and every message [`decode`] returns is valid for the torrent the
 //! [`Limits`] were made from: piece indices are in range, a bitfield has exactly the right length
 //! and no spare bit set, a request, cancel or reject lies inside its piece and is at most
-//! [`BLOCK`] bytes, a piece message's data lies inside its piece. A caller drops a peer on any
+//! [`BLOCK`] bytes, a piece message's data lies inside its piece, a hash request asks for a
+//! power of two of at most [`hashes::MAX_HASHES`] aligned hashes. A caller drops a peer on any
 //! [`Error`]; nothing else needs checking.
 
 pub mod ext;
+pub mod hashes;
 pub mod metadata;
 pub mod mse;
 pub mod pex;
@@ -102,6 +105,9 @@ pub enum Error {
     },
     /// An extension handshake that is not a bencoded dictionary.
     BadExtension(String),
+    /// A BEP 52 hash request (or reject, or the head of hashes) that breaks the rules of
+    /// [`hashes::HashRequest`].
+    BadHashRequest(hashes::HashRequest),
 }
 
 impl fmt::Display for Error {
@@ -129,6 +135,11 @@ impl fmt::Display for Error {
                 "block (piece {piece}, offset {offset}, length {length}) is not inside the torrent"
             ),
             Error::BadExtension(e) => write!(f, "bad extension handshake: {e}"),
+            Error::BadHashRequest(r) => write!(
+                f,
+                "hash request for {} hashes at {} of layer {} with {} proof layers",
+                r.length, r.index, r.base_layer, r.proof_layers
+            ),
         }
     }
 }
@@ -250,6 +261,17 @@ pub enum Message {
         /// The payload (bencoded for the handshake).
         payload: Vec<u8>,
     },
+    /// 21 (BEP 52): please send these merkle tree hashes.
+    HashRequest(hashes::HashRequest),
+    /// 22 (BEP 52): the hashes asked for, then uncle hashes up towards the root.
+    Hashes {
+        /// What they answer.
+        request: hashes::HashRequest,
+        /// `request.length` hashes, then the proof.
+        hashes: Vec<[u8; 32]>,
+    },
+    /// 23 (BEP 52): that hash request will not be answered.
+    HashReject(hashes::HashRequest),
 }
 
 /// A block address: piece, offset in the piece, length.
@@ -280,6 +302,9 @@ mod id {
     pub const REJECT: u8 = 16;
     pub const ALLOWED_FAST: u8 = 17;
     pub const EXTENDED: u8 = 20;
+    pub const HASH_REQUEST: u8 = 21;
+    pub const HASHES: u8 = 22;
+    pub const HASH_REJECT: u8 = 23;
 }
 
 /// What one torrent allows on the wire: the small `Copy` view of a [`Geometry`] that the codec
@@ -337,7 +362,7 @@ impl Limits {
         let block = 9 + BLOCK;
         let bitfield = 1 + self.bitfield_len().min(u32::MAX as usize - 1) as u32;
         let ext = 2u32.saturating_add(self.max_extended);
-        block.max(bitfield).max(ext)
+        block.max(bitfield).max(ext).max(hashes::MAX_FRAME)
     }
 
     fn check_piece(&self, piece: u32) -> Result<(), Error> {
@@ -488,6 +513,19 @@ pub fn decode(buf: &[u8], limits: &Limits) -> Result<Option<(Message, usize)>, E
                 payload: p[1..].to_vec(),
             }
         }
+        id::HASH_REQUEST | id::HASH_REJECT => {
+            fixed(hashes::REQUEST_LEN as u32)?;
+            let r = hashes::HashRequest::parse(id, p)?;
+            match id {
+                id::HASH_REQUEST => Message::HashRequest(r),
+                _ => Message::HashReject(r),
+            }
+        }
+        id::HASHES => {
+            let request = hashes::HashRequest::parse(id, p)?;
+            let hashes = hashes::parse_hashes(id, &request, &p[hashes::REQUEST_LEN..])?;
+            Message::Hashes { request, hashes }
+        }
         other => return Err(Error::UnknownMessage(other)),
     };
     Ok(Some((msg, total)))
@@ -557,6 +595,21 @@ impl Message {
                 out.push(id::EXTENDED);
                 out.push(*ext);
                 out.extend_from_slice(payload);
+            }
+            Message::HashRequest(r) | Message::HashReject(r) => {
+                out.extend_from_slice(&(1 + hashes::REQUEST_LEN as u32).to_be_bytes());
+                out.push(match self {
+                    Message::HashRequest(_) => id::HASH_REQUEST,
+                    _ => id::HASH_REJECT,
+                });
+                r.encode(out);
+            }
+            Message::Hashes { request, hashes } => {
+                let len = 1 + hashes::REQUEST_LEN + 32 * hashes.len();
+                out.extend_from_slice(&(len as u32).to_be_bytes());
+                out.push(id::HASHES);
+                request.encode(out);
+                hashes.iter().for_each(|h| out.extend_from_slice(h));
             }
         }
     }
@@ -718,7 +771,102 @@ mod tests {
                 }
                 .encode(),
             },
+            Message::HashRequest(HASH_REQ),
+            Message::Hashes {
+                request: HASH_REQ,
+                hashes: (0..6u8).map(|i| [i; 32]).collect(),
+            },
+            Message::HashReject(HASH_REQ),
         ]
+    }
+
+    const HASH_REQ: hashes::HashRequest = hashes::HashRequest {
+        pieces_root: [7; 32],
+        base_layer: 1,
+        index: 8,
+        length: 4,
+        proof_layers: 3,
+    };
+
+    #[test]
+    fn hostile_hash_messages_are_errors() {
+        let l = limits();
+        let frame = |id: u8, r: hashes::HashRequest, extra: usize| {
+            let mut v = Vec::new();
+            Message::HashRequest(r).encode(&mut v);
+            v[4] = id;
+            v.extend(std::iter::repeat_n(9u8, extra));
+            let n = (v.len() - 4) as u32;
+            v[..4].copy_from_slice(&n.to_be_bytes());
+            v
+        };
+        let bad = [
+            hashes::HashRequest {
+                length: 3,
+                ..HASH_REQ
+            },
+            hashes::HashRequest {
+                length: 0,
+                ..HASH_REQ
+            },
+            hashes::HashRequest {
+                length: 1024,
+                index: 0,
+                ..HASH_REQ
+            },
+            hashes::HashRequest {
+                index: 6,
+                ..HASH_REQ
+            },
+            hashes::HashRequest {
+                base_layer: 32,
+                ..HASH_REQ
+            },
+            hashes::HashRequest {
+                proof_layers: u32::MAX,
+                ..HASH_REQ
+            },
+        ];
+        for r in bad {
+            for id in [21, 23] {
+                assert_eq!(decode(&frame(id, r, 0), &l), Err(Error::BadHashRequest(r)));
+            }
+            assert_eq!(
+                decode(&frame(22, r, 32 * 4), &l),
+                Err(Error::BadHashRequest(r))
+            );
+        }
+        // A request or reject of the wrong length; hashes too few, too many, not whole.
+        for (id, extra) in [
+            (21, 1),
+            (23, 32),
+            (22, 0),
+            (22, 32 * 3),
+            (22, 32 * 8),
+            (22, 33 * 4),
+        ] {
+            assert!(
+                matches!(
+                    decode(&frame(id, HASH_REQ, extra), &l),
+                    Err(Error::BadLength { .. })
+                ),
+                "{id} {extra}"
+            );
+        }
+        // The largest answer fits a frame; a length prefix past it is refused unread.
+        let r = hashes::HashRequest {
+            length: hashes::MAX_HASHES,
+            index: 0,
+            proof_layers: hashes::MAX_LAYERS - 1,
+            ..HASH_REQ
+        };
+        let big = frame(
+            22,
+            r,
+            32 * (hashes::MAX_HASHES + hashes::MAX_LAYERS - 1) as usize,
+        );
+        assert!(decode(&big, &l).unwrap().is_some());
+        assert!(decode(&frame(22, r, 0)[..5], &l).unwrap().is_none());
     }
 
     #[test]

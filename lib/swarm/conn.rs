@@ -108,7 +108,8 @@ pub(super) fn incoming(
     let _ = stream
         .socket()
         .set_write_timeout(Some(s.opts().handshake_timeout));
-    let mut ours = Handshake::new(s.info_hash().0, s.peer_id()).encode();
+    // A hybrid answers with the hash the peer asked for (v1 or truncated v2).
+    let mut ours = Handshake::new(theirs.info_hash, s.peer_id()).encode();
     if stream.send(&mut ours).is_ok() {
         run(s, stream, addr, theirs, true);
     }
@@ -442,6 +443,11 @@ impl Conn<'_> {
                     self.s.lock().picker.release(self.key, &b);
                 }
             }
+            Message::HashRequest(r) => {
+                let _ = self.tx.send(Out::Msg(self.s.answer_hashes(&r)));
+            }
+            // The swarm asks for no hashes (a magnet's metadata phase does).
+            Message::Hashes { .. } | Message::HashReject(_) => {}
             Message::Extended { id: 0, payload } => {
                 if let Ok(h) = ExtHandshake::parse(&payload) {
                     if let Some(q) = h.reqq {

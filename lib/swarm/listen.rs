@@ -85,7 +85,11 @@ impl Listener {
                         p.push_back((id, clone));
                     }
                     let swarms = swarms.clone();
-                    let hashes: Vec<[u8; 20]> = swarms.iter().map(|s| s.info_hash().0).collect();
+                    let hashes: Vec<[u8; 20]> = swarms
+                        .iter()
+                        .flat_map(|s| std::iter::once(s.info_hash()).chain(s.opts().info_hash_v2))
+                        .map(|h| h.0)
+                        .collect();
                     let policy = swarms
                         .first()
                         .map_or(mse::Policy::default(), |s| s.opts().encryption);
@@ -103,9 +107,7 @@ impl Listener {
                             let h = read_any_handshake(stream, &hashes, policy, deadline);
                             done();
                             if let Ok((stream, h)) = h {
-                                if let Some(s) =
-                                    swarms.iter().find(|s| s.info_hash().0 == h.info_hash)
-                                {
+                                if let Some(s) = swarms.iter().find(|s| s.answers(&h.info_hash)) {
                                     if !s.stopped() {
                                         s.accept(stream, h);
                                     }

@@ -242,7 +242,12 @@ pub fn fetch_metadata(
     events: &mut dyn FnMut(MetadataEvent),
 ) -> Result<Metadata, SessionError> {
     let started = Instant::now();
-    let info_hash = magnet.info_hash.ok_or(SessionError::V2Only)?;
+    // A magnet with only btmh: peers handshake with the truncated v2 hash (BEP 52).
+    let info_hash = match (magnet.info_hash, magnet.info_hash_v2) {
+        (Some(h), _) => h,
+        (None, Some(h)) => h.truncated(),
+        (None, None) => return Err(SessionError::NoInfoHash),
+    };
     let want = SocketAddr::new(opts.bind, opts.port);
     let reserved = TcpListener::bind(want).map_err(|e| SessionError::Listen(want, e))?;
     let port = reserved
@@ -286,9 +291,11 @@ pub fn fetch_metadata(
             announce_off: !opts.announce,
         });
     }
-    let mut asm: MetadataAssembler<usize> = MetadataAssembler::new(info_hash.0)
-        .with_cap(opts.cap)
-        .with_timeout(opts.request_timeout);
+    let mut asm: MetadataAssembler<usize> = MetadataAssembler::new(info_hash.0);
+    if let (None, Some(v2)) = (magnet.info_hash, magnet.info_hash_v2) {
+        asm = asm.with_v2(v2.0);
+    }
+    let mut asm = asm.with_cap(opts.cap).with_timeout(opts.request_timeout);
     let mut known = Candidates::default();
     // Connection index -> (address, writer, the peer's ut_metadata number).
     let mut conns: Vec<(SocketAddr, Option<(TcpStream, u8)>)> = Vec::new();
@@ -601,6 +608,10 @@ pub fn magnet_torrent(
         },
         events,
     )?;
+    let mut m = m;
+    if m.torrent.version != crate::metainfo::Version::V1 {
+        super::layers::fetch_piece_layers(&mut m.torrent, &m.peers, opts.bind, events)?;
+    }
     if let Some(p) = torrent_out {
         write_torrent(p, &m.file, force)
             .map_err(|e| SessionError::TorrentOut(p.to_path_buf(), e))?;

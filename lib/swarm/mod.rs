@@ -17,6 +17,7 @@
 pub mod announce;
 mod choker;
 mod conn;
+pub mod layers;
 mod listen;
 pub mod metadata;
 pub mod pex;
@@ -75,6 +76,11 @@ pub struct Options {
     pub private: bool,
     /// Which connections are encrypted (MSE/PE), both ways.
     pub encryption: crate::peer::mse::Policy,
+    /// How completed pieces are judged when the torrent has v2 hashes (v2-only, hybrid);
+    /// None: SHA-1 against [`SwarmConfig::hashes`].
+    pub pieces: Option<Arc<crate::verify::PieceCheck>>,
+    /// A second info hash peers may handshake with: a hybrid's truncated v2 hash (BEP 52).
+    pub info_hash_v2: Option<InfoHash>,
 }
 
 impl Default for Options {
@@ -95,6 +101,8 @@ impl Default for Options {
             info_bytes: None,
             private: false,
             encryption: crate::peer::mse::Policy::default(),
+            pieces: None,
+            info_hash_v2: None,
         }
     }
 }
@@ -253,7 +261,7 @@ pub struct Swarm {
     info_hash: InfoHash,
     peer_id: PeerId,
     limits: Limits,
-    hashes: Vec<[u8; 20]>,
+    check: Arc<crate::verify::PieceCheck>,
     store: Arc<dyn PieceStore>,
     opts: Options,
     state: Mutex<State>,
@@ -289,7 +297,10 @@ impl Swarm {
             info_hash,
             peer_id: PeerId::generate()?,
             limits,
-            hashes,
+            check: opts
+                .pieces
+                .clone()
+                .unwrap_or_else(|| Arc::new(crate::verify::PieceCheck::v1(hashes))),
             store,
             state: Mutex::new(State {
                 picker: Picker::new(limits, have),
@@ -319,6 +330,28 @@ impl Swarm {
     /// The torrent's info hash.
     pub fn info_hash(&self) -> InfoHash {
         self.info_hash
+    }
+
+    /// Whether a peer handshaking with `h` wants this torrent (its info hash, or a hybrid's
+    /// truncated v2 hash).
+    pub fn answers(&self, h: &[u8; 20]) -> bool {
+        self.info_hash.0 == *h || self.opts.info_hash_v2.is_some_and(|v| v.0 == *h)
+    }
+
+    /// How completed pieces are judged, with the piece layers peers may ask for.
+    pub fn piece_check(&self) -> &crate::verify::PieceCheck {
+        &self.check
+    }
+
+    /// The answer to a BEP 52 hash request: `hashes` from the piece layer of the file it names,
+    /// or `hash reject` (no such layer, not the piece layer, outside it).
+    fn answer_hashes(&self, r: &crate::peer::hashes::HashRequest) -> Message {
+        self.check
+            .answer(r)
+            .map_or(Message::HashReject(*r), |hashes| Message::Hashes {
+                request: *r,
+                hashes,
+            })
     }
 
     /// The torrent's piece geometry as the wire sees it.
@@ -621,8 +654,9 @@ impl Swarm {
         self.hashing.fetch_add(1, Ordering::Relaxed);
         let s = self.clone();
         rayon::spawn(move || {
-            let ok = match store::hash_piece(&*s.store, &s.limits, piece) {
-                Ok(h) => s.hashes.get(piece as usize) == Some(&h),
+            let mut h = s.check.hasher(piece as usize);
+            let ok = match store::read_piece(&*s.store, &s.limits, piece, &mut |c| h.update(c)) {
+                Ok(()) => h.good(),
                 Err(e) => {
                     s.fail(format!("reading piece {piece} back: {e}"));
                     false

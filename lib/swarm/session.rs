@@ -12,10 +12,11 @@
 use super::announce::{self, Announced};
 use super::rate::RateLimit;
 use super::{Listener, Options, Outcome, Stats, Swarm, SwarmConfig};
-use crate::metainfo::{InfoHash, Torrent};
+use crate::metainfo::{InfoHash, Torrent, Version};
 use crate::peer::mse::Policy;
 use crate::storage::{Io, Storage};
 use crate::tracker::{self, Tiers};
+use crate::verify::PieceCheck;
 use std::fmt;
 use std::io::BufRead;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -243,8 +244,8 @@ pub struct FetchReport {
 /// Why a session could not run.
 #[derive(Debug)]
 pub enum SessionError {
-    /// The torrent has no v1 info hash.
-    V2Only,
+    /// A magnet link without an info hash (neither `btih` nor `btmh`).
+    NoInfoHash,
     /// The directory is missing or unusable.
     Dir(PathBuf, std::io::Error),
     /// Storage could not be prepared.
@@ -273,7 +274,7 @@ pub enum SessionError {
 impl fmt::Display for SessionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SessionError::V2Only => write!(f, "v2-only torrents are not supported yet"),
+            SessionError::NoInfoHash => write!(f, "the magnet link has no info hash"),
             SessionError::Dir(p, e) => write!(f, "directory {}: {e}", p.display()),
             SessionError::Storage(p, e) => write!(f, "preparing {}: {e}", p.display()),
             SessionError::Verify(e) => write!(f, "verifying: {e}"),
@@ -317,13 +318,13 @@ pub fn fetch(
     events: &mut dyn FnMut(Event),
 ) -> Result<FetchReport, SessionError> {
     let started = Instant::now();
-    let info_hash = t.info_hash.ok_or(SessionError::V2Only)?;
+    let info_hash = t.swarm_hash();
     let (tx, rx) = mpsc::channel();
     let chosen = opts.chosen.take();
     let (store, have, mem) = match &opts.stream {
         Some(st) if st.no_store => {
             let m = Arc::new(super::pipe::MemWindow::new(t.piece_length, t.total_length));
-            (m.clone() as _, vec![false; t.pieces.len()], Some(m))
+            (m.clone() as _, vec![false; t.piece_count()], Some(m))
         }
         _ => {
             let (storage, have) = prepare(t, &opts.dir, chosen.as_deref(), events)?;
@@ -480,7 +481,7 @@ fn prepare(
     let have = if existed {
         verify_with_events(t, &storage, chosen, 0, events)?
     } else {
-        vec![false; t.pieces.len()]
+        vec![false; t.piece_count()]
     };
     Ok((storage, have))
 }
@@ -503,9 +504,6 @@ pub fn seed(
         }
         Err(e) => return Err(SessionError::Dir(opts.dir.clone(), e)),
     }
-    if torrents.iter().any(|t| t.info_hash.is_none()) {
-        return Err(SessionError::V2Only);
-    }
     let (listener, local) = listen(opts.bind, opts.port)?;
     let swarm_opts = Options {
         max_peers: opts.max_peers.max(1),
@@ -521,17 +519,15 @@ pub fn seed(
     let mut served: Vec<(usize, Arc<Swarm>)> = Vec::new();
     let mut any_piece = false;
     for (i, t) in torrents.iter().enumerate() {
-        let Some(info_hash) = t.info_hash else {
-            continue;
-        };
+        let info_hash = t.swarm_hash();
         if served
             .iter()
-            .any(|(j, _)| torrents[*j].info_hash == t.info_hash)
+            .any(|(j, _)| torrents[*j].swarm_hash() == info_hash)
         {
             continue;
         }
         let have = if opts.skip_verify {
-            vec![true; t.pieces.len()]
+            vec![true; t.piece_count()]
         } else {
             let storage = Storage::open(t, &opts.dir, Io::Mmap);
             verify_with_events(t, &storage, None, i, events)?
@@ -625,6 +621,13 @@ fn new_swarm(
 ) -> Result<Arc<Swarm>, SessionError> {
     let tx = tx.clone();
     opts.private = t.private;
+    if t.version != Version::V1 {
+        opts.pieces = Some(Arc::new(PieceCheck::new(t)));
+        opts.info_hash_v2 = t
+            .info_hash_v2
+            .map(|h| h.truncated())
+            .filter(|h| *h != info_hash);
+    }
     opts.info_bytes = (!t.info_bytes.is_empty())
         .then(|| super::pex::InfoBytes(Arc::from(t.info_bytes.as_slice())));
     Swarm::new(SwarmConfig {

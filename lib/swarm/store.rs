@@ -20,6 +20,18 @@ pub trait PieceStore: Send + Sync {
 
 /// SHA-1 of a whole piece read from the store.
 pub fn hash_piece(store: &dyn PieceStore, limits: &Limits, piece: u32) -> io::Result<[u8; 20]> {
+    let mut h = Sha1::new();
+    read_piece(store, limits, piece, &mut |c| h.update(c))?;
+    Ok(h.finalize().into())
+}
+
+/// Read a whole piece from the store in order, in chunks of at most 1 MiB.
+pub fn read_piece(
+    store: &dyn PieceStore,
+    limits: &Limits,
+    piece: u32,
+    f: &mut dyn FnMut(&[u8]),
+) -> io::Result<()> {
     thread_local! {
         static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
@@ -30,15 +42,14 @@ pub fn hash_piece(store: &dyn PieceStore, limits: &Limits, piece: u32) -> io::Re
         if buf.len() < size.min(1 << 20) {
             buf.resize(size.min(1 << 20), 0);
         }
-        let mut h = Sha1::new();
         let mut off = 0usize;
         while off < size {
             let n = (size - off).min(buf.len());
             store.read(piece, off as u32, &mut buf[..n])?;
-            h.update(&buf[..n]);
+            f(&buf[..n]);
             off += n;
         }
-        Ok(h.finalize().into())
+        Ok(())
     })
 }
 

@@ -10,17 +10,175 @@
 //! followed by its pad file's zeros) and are compared with the v1 `pieces`: a piece judged good
 //! by one hash set and bad by the other is an error of the torrent ([`Error::HashesDisagree`]),
 //! not of the data. Runs of at most [`storage::WINDOW`] bytes are hashed in parallel (rayon).
+//!
+//! [`PieceCheck`] judges one piece at a time, as the swarm completes them: SHA-1 against the v1
+//! `pieces` (v1 and hybrid), and the merkle subtree of the file bytes in the piece against the
+//! file's piece layer, or its `pieces root` for a file of one piece (v2 and hybrid). Both must
+//! hold. It also holds the piece layers that bt-seed answers `hash request`s from.
 
 use std::ops::Range;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use rayon::prelude::*;
 use sha1::{Digest, Sha1};
 
 use super::{Error, FileReport, FileStatus, Report};
+use crate::geometry::Geometry;
 use crate::merkle::{file_root, PieceHasher};
 use crate::metainfo::{Torrent, Version};
 use crate::storage::{self, FileState, Storage};
+
+/// The hashes a piece completed by the swarm is judged by (see the module notes).
+#[derive(Debug, Clone, Default)]
+pub struct PieceCheck {
+    v1: Vec<[u8; 20]>,
+    /// Set for v2-only and hybrid torrents.
+    v2: Option<V2Hashes>,
+}
+
+#[derive(Debug, Clone)]
+struct V2Hashes {
+    geo: Geometry,
+    roots: Vec<Option<[u8; 32]>>,
+    layers: std::collections::HashMap<[u8; 32], Vec<[u8; 32]>>,
+    /// The trees above the layers, built on the first hash request (then each answer costs
+    /// only the hashes it carries).
+    trees: Arc<OnceLock<Trees>>,
+}
+
+type Trees = std::collections::HashMap<[u8; 32], Vec<Vec<[u8; 32]>>>;
+
+impl PieceCheck {
+    /// SHA-1 only, against these piece hashes.
+    pub fn v1(hashes: Vec<[u8; 20]>) -> PieceCheck {
+        PieceCheck {
+            v1: hashes,
+            v2: None,
+        }
+    }
+
+    /// Every hash a validated torrent has.
+    pub fn new(t: &Torrent) -> PieceCheck {
+        let v2 = (t.version != Version::V1).then(|| V2Hashes {
+            geo: Geometry::new(t),
+            roots: t.files.iter().map(|f| f.pieces_root).collect(),
+            layers: t.piece_layers.clone(),
+            trees: Arc::default(),
+        });
+        PieceCheck {
+            v1: t.pieces.clone(),
+            v2,
+        }
+    }
+
+    /// Whether the merkle trees take part (v2-only and hybrid torrents).
+    pub fn has_v2(&self) -> bool {
+        self.v2.is_some()
+    }
+
+    /// The piece layer of the file with this `pieces root`, when the torrent has it.
+    pub fn layer(&self, root: &[u8; 32]) -> Option<&[[u8; 32]]> {
+        self.v2.as_ref()?.layers.get(root).map(Vec::as_slice)
+    }
+
+    /// The answer to a BEP 52 hash request for a piece layer (see
+    /// [`crate::merkle::tree_hashes`]); None: no such layer, or outside it.
+    pub fn answer(&self, req: &crate::peer::hashes::HashRequest) -> Option<Vec<[u8; 32]>> {
+        let v2 = self.v2.as_ref()?;
+        let pl = v2.geo.piece_length();
+        let trees = v2.trees.get_or_init(|| {
+            v2.layers
+                .iter()
+                .map(|(root, layer)| (*root, crate::merkle::layer_tree(layer, pl)))
+                .collect()
+        });
+        crate::merkle::tree_hashes(trees.get(&req.pieces_root)?, pl, req)
+    }
+
+    /// A hasher for piece `piece`: feed it the whole piece (pad bytes included), then ask.
+    pub fn hasher(&self, piece: usize) -> PieceHash {
+        let merkle = self.v2.as_ref().and_then(|v2| {
+            let (file, len) = v2.geo.piece_file(piece)?;
+            let pl = v2.geo.piece_length();
+            let file_len = v2.geo.file_len(file);
+            let root = v2.roots.get(file).copied().flatten()?;
+            let k = piece - (v2.geo.file_start(file) / pl) as usize;
+            let want = if file_len <= pl {
+                Some(root)
+            } else {
+                v2.layers.get(&root).and_then(|l| l.get(k)).copied()
+            };
+            Some(Merkle {
+                hasher: PieceHasher::new(pl, file_len),
+                left: len,
+                want,
+                got: None,
+            })
+        });
+        PieceHash {
+            sha1: self.v1.get(piece).map(|h| (Sha1::new(), *h)),
+            v1_expected: !self.v1.is_empty(),
+            merkle,
+            v2_expected: self.v2.is_some(),
+        }
+    }
+}
+
+/// One piece being hashed for a [`PieceCheck`].
+pub struct PieceHash {
+    sha1: Option<(Sha1, [u8; 20])>,
+    v1_expected: bool,
+    merkle: Option<Merkle>,
+    v2_expected: bool,
+}
+
+struct Merkle {
+    hasher: PieceHasher,
+    /// File bytes of the piece still to come (the rest of the piece is pad).
+    left: u64,
+    /// None: the torrent lacks the file's piece layer, so v2 cannot judge the piece.
+    want: Option<[u8; 32]>,
+    got: Option<[u8; 32]>,
+}
+
+impl PieceHash {
+    /// The next bytes of the piece.
+    pub fn update(&mut self, data: &[u8]) {
+        if let Some((h, _)) = &mut self.sha1 {
+            h.update(data);
+        }
+        if let Some(m) = &mut self.merkle {
+            let k = m.left.min(data.len() as u64) as usize;
+            let got = &mut m.got;
+            m.hasher.feed(&data[..k], &mut |r| *got = Some(r));
+            m.left -= k as u64;
+        }
+    }
+
+    /// Whether the piece is good by every hash set the torrent has.
+    pub fn good(self) -> bool {
+        let v1 = match self.sha1 {
+            Some((h, want)) => h.finalize().as_slice() == want,
+            None => !self.v1_expected,
+        };
+        let v2 = match self.merkle {
+            Some(Merkle {
+                hasher,
+                left: 0,
+                want: Some(want),
+                mut got,
+            }) => {
+                hasher.finish(&mut |r| got = Some(r));
+                got == Some(want)
+            }
+            // A hybrid without this layer is judged by SHA-1 alone.
+            Some(Merkle { want: None, .. }) => self.v1_expected,
+            Some(_) => false,
+            None => !self.v2_expected,
+        };
+        v1 && v2
+    }
+}
 
 /// One run of consecutive pieces of one file, hashed by one worker.
 struct Run {
@@ -299,6 +457,37 @@ mod tests {
             assert_eq!(done.into_inner(), t.total_length, "progress adds up");
         }
         r
+    }
+
+    #[test]
+    fn piece_check_judges_each_piece_by_its_own_file() {
+        for version in [Version::V2, Version::Hybrid] {
+            let dir = tempfile::tempdir().unwrap();
+            let t = make(dir.path(), version);
+            let storage = Storage::open(&t, dir.path(), Io::Plain);
+            let geo = storage.geometry();
+            let check = PieceCheck::new(&t);
+            assert!(check.has_v2());
+            for p in 0..geo.piece_count() {
+                let mut data = storage.read_piece(p).unwrap();
+                assert_eq!(data.len() as u64, t.piece_length, "{version:?} {p}");
+                let mut h = check.hasher(p);
+                h.update(&data);
+                assert!(h.good(), "{version:?} piece {p}");
+                // Fed in odd slices: the same verdict.
+                let mut h = check.hasher(p);
+                data.chunks(1000).for_each(|c| h.update(c));
+                assert!(h.good(), "{version:?} piece {p} in slices");
+                data[0] ^= 1;
+                let mut h = check.hasher(p);
+                h.update(&data);
+                assert!(!h.good(), "{version:?} flipped piece {p}");
+            }
+            // Another file's piece does not pass.
+            let mut h = check.hasher(geo.piece_count() - 1);
+            h.update(&storage.read_piece(0).unwrap());
+            assert!(!h.good());
+        }
     }
 
     #[test]

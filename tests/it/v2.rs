@@ -233,3 +233,273 @@ fn hybrid_whose_hash_sets_disagree_is_an_error_of_the_torrent() {
         r.stderr
     );
 }
+
+/// A libtorrent session (Debian's python3-libtorrent) on `ip`, DHT, LSD, UPnP, NAT-PMP and uTP
+/// off (it dials uTP first, which bt does not speak, and waits for that to time out):
+/// `seed` checks `save` and serves until killed; `fetch` downloads into `save` and exits 0 once
+/// it is seeding (1 at the deadline). `peer` (`ip:port` or `-`) is dialled every 2 s while not
+/// connected. The first line on stdout is `port N`.
+const LT_SESSION: &str = r#"
+import sys, time, libtorrent as lt
+mode, torrent, save, ip, peer, secs = sys.argv[1:7]
+s = lt.session({"listen_interfaces": ip + ":0", "enable_dht": False, "enable_lsd": False,
+    "enable_upnp": False, "enable_natpmp": False, "allow_multiple_connections_per_ip": True,
+    "enable_outgoing_utp": False, "enable_incoming_utp": False})
+if torrent.startswith("magnet:"):
+    p = lt.parse_magnet_uri(torrent)
+else:
+    p = lt.add_torrent_params()
+    p.ti = lt.torrent_info(torrent)
+p.save_path = save
+p.flags &= ~(lt.torrent_flags.paused | lt.torrent_flags.auto_managed)
+h = s.add_torrent(p)
+print("port", s.listen_port(), flush=True)
+end = time.time() + float(secs)
+dialled = 0
+while time.time() < end:
+    st = h.status()
+    if peer != "-" and st.num_peers == 0 and time.time() - dialled > 2:
+        host, port = peer.rsplit(":", 1)
+        h.connect_peer((host, int(port)))
+        dialled = time.time()
+    if mode == "fetch" and st.is_seeding:
+        print("done", flush=True)
+        sys.exit(0)
+    time.sleep(0.1)
+sys.exit(1 if mode == "fetch" else 0)
+"#;
+
+fn libtorrent_session(
+    mode: &str,
+    torrent: &str,
+    save: &Path,
+    ip: &str,
+    peer: &str,
+    secs: u64,
+) -> std::process::Command {
+    let mut cmd = std::process::Command::new("/usr/bin/python3");
+    cmd.args(["-c", LT_SESSION, mode, torrent])
+        .arg(save)
+        .args([ip, peer, &secs.to_string()]);
+    cmd
+}
+
+/// Start a libtorrent seeder of `torrent` from `save`; its `ip:port`.
+fn libtorrent_seeder(torrent: &Path, save: &Path) -> (crate::common::Bg, String) {
+    use std::io::BufRead;
+    let ip = crate::harness::next_ip();
+    let mut cmd = libtorrent_session("seed", &torrent.to_string_lossy(), save, &ip, "-", 120);
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    let mut bg = crate::common::Bg::spawn(&mut cmd, "libtorrent seeder");
+    let mut line = String::new();
+    let out = bg.child.stdout.take().unwrap();
+    std::io::BufReader::new(out).read_line(&mut line).unwrap();
+    let port = line
+        .trim()
+        .strip_prefix("port ")
+        .unwrap_or_else(|| panic!("libtorrent seeder said {line:?}"));
+    (bg, format!("{ip}:{port}"))
+}
+
+/// `bt-make FLAG -l 32K` of `dir/src/d` into `torrent`.
+fn make_from_src(dir: &Path, flag: &str, torrent: &Path) {
+    let out = torrent.to_string_lossy();
+    let args = [flag, "-l", "32K", "--json", "-o", &out, "d"];
+    let r = bt_in("bt-make", &dir.join("src"), &args, None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+/// bt-verify finds the data of `torrent` in `dir` all good.
+fn verified(dir: &Path, torrent: &Path, what: &str) {
+    let r = verify(dir, &torrent.to_string_lossy());
+    assert_eq!(r.code, 0, "{what}: {}", r.stdout_str());
+}
+
+/// Every file of `FILES` under `a` and `b` is byte for byte the same.
+fn same_files(a: &Path, b: &Path) {
+    for (p, n) in FILES {
+        let (x, y) = (std::fs::read(a.join(p)), std::fs::read(b.join(p)));
+        let (x, y) = (x.unwrap(), y.unwrap_or_else(|e| panic!("{p}: {e}")));
+        assert_eq!(x.len(), *n, "{p}");
+        assert!(x == y, "{p} differs");
+    }
+}
+
+#[test]
+fn fetch_v2_and_hybrid_from_libtorrent_and_serve_them_to_it() {
+    let tmp = tempdir();
+    let dir = tmp.path();
+    write_tree(&dir.join("src"), FILES);
+    for (mode, flag) in [("v2", "--v2"), ("hybrid", "--hybrid")] {
+        let torrent = dir.join(format!("{mode}.torrent"));
+        make_from_src(dir, flag, &torrent);
+
+        // bt-fetch from a libtorrent seeder.
+        let (_lt, addr) = libtorrent_seeder(&torrent, &dir.join("src"));
+        let got = dir.join(format!("got-{mode}"));
+        let r = crate::harness::Fetcher::new(&torrent, &got)
+            .peer(&addr)
+            .timeout(60)
+            .run();
+        assert_eq!(r.code, 0, "{mode}: {}\n{}", r.stdout_str(), r.stderr);
+        same_files(&dir.join("src"), &got);
+        verified(&got, &torrent, mode);
+        let pieces = r.summary().pieces;
+
+        // Resume by verification: one flipped byte costs one piece.
+        let victim = got.join("d/x/c");
+        let mut bytes = std::fs::read(&victim).unwrap();
+        bytes[100_000] ^= 1;
+        std::fs::write(&victim, &bytes).unwrap();
+        let r = crate::harness::Fetcher::new(&torrent, &got)
+            .peer(&addr)
+            .timeout(60)
+            .run();
+        assert_eq!(r.code, 0, "{mode}: {}\n{}", r.stdout_str(), r.stderr);
+        assert_eq!(
+            r.summary().pieces_at_start,
+            Some(pieces as u64 - 1),
+            "{mode}"
+        );
+        same_files(&dir.join("src"), &got);
+
+        // libtorrent fetches from bt-seed.
+        let seeder = crate::harness::Seeder::of_torrent(&torrent, &dir.join("src")).start();
+        let back = dir.join(format!("lt-{mode}"));
+        std::fs::create_dir_all(&back).unwrap();
+        let ip = crate::harness::next_ip();
+        let mut cmd = libtorrent_session(
+            "fetch",
+            &torrent.to_string_lossy(),
+            &back,
+            &ip,
+            &seeder.peer(),
+            60,
+        );
+        let r = run_cmd(&mut cmd, None, Duration::from_secs(90));
+        assert_eq!(r.code, 0, "libtorrent fetch {mode}: {}", r.stderr);
+        same_files(&dir.join("src"), &back);
+        verified(&back, &torrent, mode);
+
+        // bt-seed answers a handshake on the v2 hash (truncated), and a hybrid's on the v1 hash
+        // too, each with the hash it was asked for; another hash gets no answer.
+        let (v1, v2) = hashes(dir, &torrent.to_string_lossy());
+        let v2 = v2.unwrap()[..40].to_string();
+        let mut asked = vec![(v2, true), ("ab".repeat(20), false)];
+        if let Some(v1) = v1 {
+            asked.push((v1, true));
+        }
+        for (hash, answered) in asked {
+            assert_eq!(
+                handshake(&seeder.peer(), &hash).map(|(h, _)| h),
+                answered.then_some(hash.clone()),
+                "{mode} {hash}"
+            );
+        }
+        hash_requests_are_answered(&seeder.peer(), &torrent);
+    }
+}
+
+/// bt-seed answers BEP 52 hash requests for the piece layer of `d/x/c` (ten 32 KiB pieces)
+/// with hashes that prove themselves to its pieces root, and rejects one outside the layer.
+fn hash_requests_are_answered(addr: &str, torrent: &Path) {
+    use bt::peer::hashes::HashRequest;
+    use bt::peer::{decode, Limits, Message};
+    use std::io::{Read, Write};
+    let t = bt::metainfo::Torrent::from_bytes(&std::fs::read(torrent).unwrap()).unwrap();
+    let file = t
+        .files
+        .iter()
+        .find(|f| f.path == [b"x".to_vec(), b"c".to_vec()]);
+    let root = file.unwrap().pieces_root.unwrap();
+    let hash = t.info_hash_v2.unwrap().truncated().hex();
+    let (_, mut s) = handshake(addr, &hash).unwrap();
+    let limits = Limits::for_torrent(&t);
+    let asks = [
+        (0, 16, 0, true),
+        (8, 8, 1, true),
+        (0, 4, 2, true),
+        (16, 16, 0, false),
+    ];
+    for (index, length, proof_layers, good) in asks {
+        let req = HashRequest {
+            pieces_root: root,
+            base_layer: 1,
+            index,
+            length,
+            proof_layers,
+        };
+        s.write_all(&Message::HashRequest(req).to_bytes()).unwrap();
+        let mut buf = Vec::new();
+        let answer = loop {
+            match decode(&buf, &limits).unwrap() {
+                Some((m @ (Message::Hashes { .. } | Message::HashReject(_)), _)) => break m,
+                Some((_, used)) => drop(buf.drain(..used)),
+                None => {
+                    let mut chunk = [0u8; 4096];
+                    let n = s.read(&mut chunk).unwrap();
+                    assert!(n > 0, "bt-seed closed the connection");
+                    buf.extend_from_slice(&chunk[..n]);
+                }
+            }
+        };
+        match answer {
+            Message::Hashes { request, hashes } if good => {
+                assert_eq!(request, req);
+                let got = bt::merkle::check_layer_hashes(&root, 32768, 10, &req, &hashes);
+                assert!(
+                    got.is_some(),
+                    "{req:?}: {} hashes do not prove",
+                    hashes.len()
+                );
+            }
+            Message::HashReject(r) if !good => assert_eq!(r, req),
+            other => panic!("{req:?} answered with {other:?}"),
+        }
+    }
+}
+
+/// Send a plain handshake on `hash` (hex) to `addr`; the hash of the answer (None: no answer)
+/// and the connection.
+fn handshake(addr: &str, hash: &str) -> Option<(String, std::net::TcpStream)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut h = b"\x13BitTorrent protocol".to_vec();
+    h.extend_from_slice(&[0; 8]);
+    h.extend((0..20).map(|i| u8::from_str_radix(&hash[2 * i..2 * i + 2], 16).unwrap()));
+    h.extend_from_slice(b"-XX0000-abcdefghijkl");
+    s.write_all(&h).unwrap();
+    let mut back = [0u8; 68];
+    s.read_exact(&mut back).ok()?;
+    Some((back[28..48].iter().map(|b| format!("{b:02x}")).collect(), s))
+}
+
+#[test]
+fn fetch_a_btmh_magnet_from_libtorrent_with_hash_requests() {
+    let tmp = tempdir();
+    let dir = tmp.path();
+    write_tree(&dir.join("src"), FILES);
+    let torrent = dir.join("v2.torrent");
+    make_from_src(dir, "--v2", &torrent);
+    let (_, v2) = hashes(dir, &torrent.to_string_lossy());
+    let magnet = format!("magnet:?xt=urn:btmh:1220{}&dn=d", v2.unwrap());
+    let (_lt, addr) = libtorrent_seeder(&torrent, &dir.join("src"));
+    let got = dir.join("got");
+    let r = crate::harness::Fetcher::new(Path::new(&magnet), &got)
+        .peer(&addr)
+        .timeout(60)
+        .args(&["--torrent-out", &dir.join("out.torrent").to_string_lossy()])
+        .run();
+    // Complete means every piece passed its merkle check: the files of several pieces were
+    // judged by piece layers, which only libtorrent's answers to hash requests could supply.
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout_str(), r.stderr);
+    same_files(&dir.join("src"), &got);
+    // The metadata came by ut_metadata: the same v2 info hash as the torrent.
+    assert_eq!(
+        hashes(dir, "out.torrent"),
+        hashes(dir, &torrent.to_string_lossy())
+    );
+    verified(&got, &torrent, "btmh");
+}

@@ -19,6 +19,7 @@ mod choker;
 mod conn;
 mod listen;
 pub mod metadata;
+mod outbox;
 pub mod pex;
 pub mod picker;
 pub mod session;
@@ -33,7 +34,6 @@ use picker::{PeerKey, Picker};
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use store::PieceStore;
@@ -207,7 +207,7 @@ enum Out {
 struct PeerEntry {
     addr: SocketAddr,
     peer_id: PeerId,
-    tx: Sender<Out>,
+    tx: outbox::Outbox,
     /// It is interested in us.
     interested: bool,
     /// We choke it.
@@ -807,5 +807,88 @@ mod tests {
         );
         f.shutdown();
         assert_eq!(outcome, Outcome::NoPeers);
+    }
+
+    /// Issue 11 #2: a connection thread that panics cleans up like one that closes: its peer
+    /// leaves the table, its blocks are free again, and its address is dialed again.
+    #[test]
+    fn a_panicking_connection_cleans_up() {
+        use crate::peer::Handshake;
+        use std::io::{Read, Write};
+        let piece = 32768;
+        let (data, hashes) = sample(8 * piece, piece);
+        let limits = Limits::new(piece as u64, data.len() as u64);
+        let store = Arc::new(MemStore::new(vec![0; data.len()], piece as u64));
+        let reasons = Arc::new(Mutex::new(Vec::new()));
+        let r2 = reasons.clone();
+        let f = Swarm::new(SwarmConfig {
+            info_hash: InfoHash([1; 20]),
+            limits,
+            hashes,
+            have: &[],
+            store,
+            opts: Options::default(),
+            events: Box::new(move |e| {
+                if let Event::Disconnected { reason, .. } = e {
+                    r2.lock().unwrap().push(reason);
+                }
+            }),
+        })
+        .unwrap();
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        f.add_peers(&[l.local_addr().unwrap()]);
+        f.start();
+        // One connection of the fake peer: handshake, have-all, unchoke, read the first
+        // requests; the requested pieces.
+        let session = |panic: bool| -> Vec<u32> {
+            let (mut c, _) = l.accept().unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut hs = [0u8; crate::peer::HANDSHAKE_LEN];
+            c.read_exact(&mut hs).unwrap();
+            let ours = Handshake::new([1; 20], PeerId([7; 20]));
+            c.write_all(&ours.encode()).unwrap();
+            c.write_all(&Message::HaveAll.to_bytes()).unwrap();
+            c.write_all(&Message::Unchoke.to_bytes()).unwrap();
+            let mut buf = Vec::new();
+            let mut pieces = Vec::new();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while pieces.is_empty() && Instant::now() < deadline {
+                let mut chunk = [0u8; 4096];
+                let n = c.read(&mut chunk).unwrap_or(0);
+                buf.extend_from_slice(&chunk[..n]);
+                let mut rest = &buf[..];
+                while let Ok(Some((m, used))) = crate::peer::decode(rest, &limits) {
+                    if let Message::Request(b) = m {
+                        pieces.push(b.piece);
+                    }
+                    rest = &rest[used..];
+                }
+            }
+            if panic {
+                c.write_all(&Message::Port(conn::PANIC_PORT).to_bytes())
+                    .unwrap();
+                // The connection is closed by the clean-up.
+                let mut sink = [0u8; 4096];
+                let closed = (0..100).any(|_| matches!(c.read(&mut sink), Ok(0) | Err(_)));
+                assert!(closed, "the panicked connection stayed open");
+            }
+            pieces
+        };
+        let first = session(true);
+        assert!(!first.is_empty(), "no requests before the panic");
+        let gone = (0..100).any(|_| {
+            std::thread::sleep(Duration::from_millis(50));
+            f.stats().peers == 0
+        });
+        assert!(gone, "the panicked peer is still in the table");
+        // Its address is dialed again, and its blocks are asked for again.
+        let again = session(false);
+        f.shutdown();
+        assert!(
+            again.iter().any(|p| first.contains(p)),
+            "blocks of the panicked connection were not asked again: {first:?} then {again:?}"
+        );
+        let reasons = reasons.lock().unwrap();
+        assert!(reasons[0].contains("panicked"), "{reasons:?}");
     }
 }

@@ -194,6 +194,7 @@ impl Picker {
     pub fn interesting<P: Pieces + ?Sized>(&self, peer: &P) -> bool {
         match peer.as_peer_pieces() {
             Some(pp) if pp.all => !self.complete(),
+            Some(pp) if pp.count == 0 => false,
             Some(pp) => pp
                 .words
                 .iter()
@@ -286,6 +287,10 @@ impl Picker {
 
     /// Take back the availability of a peer's bits and clear them.
     fn drop_bits(&mut self, peer: &mut PeerPieces) {
+        if peer.count == 0 {
+            // Nothing set (a HaveNone, or HaveAll after HaveNone): O(1).
+            return;
+        }
         for k in 0..peer.words.len() {
             let mut w = std::mem::take(&mut peer.words[k]);
             while w != 0 {

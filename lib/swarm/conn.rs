@@ -159,6 +159,7 @@ fn run(
                 last_down: 0,
                 closing: false,
                 moved: (0, Instant::now()),
+                connected: Instant::now(),
             },
         );
         key

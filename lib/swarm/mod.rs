@@ -221,10 +221,17 @@ struct PeerEntry {
     closing: bool,
     /// The upload counter when it last moved (or when the peer was unchoked), and when.
     moved: (u64, Instant),
+    /// When the connection was made.
+    connected: Instant,
 }
+
+/// Most addresses kept to dial; past it, given-up and then the oldest idle ones are dropped.
+const MAX_CANDIDATES: usize = 4096;
 
 struct Candidate {
     addr: SocketAddr,
+    /// When it was added (a sequence number): the oldest go first when the list is full.
+    added: u64,
     failures: u32,
     next_try: Instant,
     busy: bool,
@@ -234,7 +241,8 @@ struct State {
     picker: Picker,
     peers: HashMap<PeerKey, PeerEntry>,
     next_key: PeerKey,
-    candidates: Vec<Candidate>,
+    candidates: HashMap<SocketAddr, Candidate>,
+    candidates_added: u64,
     strikes: HashMap<SocketAddr, u32>,
     banned: HashSet<SocketAddr>,
     banned_ids: HashSet<PeerId>,
@@ -291,7 +299,8 @@ impl Swarm {
                 picker: Picker::new(limits, have),
                 peers: HashMap::new(),
                 next_key: 1,
-                candidates: Vec::new(),
+                candidates: HashMap::new(),
+                candidates_added: 0,
                 strikes: HashMap::new(),
                 banned: HashSet::new(),
                 banned_ids: HashSet::new(),
@@ -388,19 +397,33 @@ impl Swarm {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Add addresses to connect to (duplicates and banned addresses are ignored).
+    /// Add addresses to connect to (duplicates and banned addresses are ignored). At most
+    /// [`MAX_CANDIDATES`] are kept: when full, addresses given up on go first, then the oldest
+    /// that are not connected.
     pub fn add_peers(&self, addrs: &[SocketAddr]) {
-        let mut st = self.lock();
+        let mut guard = self.lock();
+        let st = &mut *guard;
         for a in addrs {
-            if st.banned.contains(a) || st.candidates.iter().any(|c| c.addr == *a) {
+            if st.banned.contains(a) || st.candidates.contains_key(a) {
                 continue;
             }
-            st.candidates.push(Candidate {
-                addr: *a,
-                failures: 0,
-                next_try: Instant::now(),
-                busy: false,
-            });
+            if st.candidates.len() >= MAX_CANDIDATES {
+                prune_candidates(&mut st.candidates, self.opts.max_failures);
+                if st.candidates.len() >= MAX_CANDIDATES {
+                    continue;
+                }
+            }
+            st.candidates_added += 1;
+            st.candidates.insert(
+                *a,
+                Candidate {
+                    addr: *a,
+                    added: st.candidates_added,
+                    failures: 0,
+                    next_try: Instant::now(),
+                    busy: false,
+                },
+            );
         }
     }
 
@@ -433,7 +456,7 @@ impl Swarm {
                 let complete = st.picker.complete();
                 let mut n = self.connections.load(Ordering::Relaxed);
                 let max_failures = self.opts.max_failures;
-                for c in st.candidates.iter_mut() {
+                for c in st.candidates.values_mut() {
                     // A download stops dialing once complete; a pure seeder dials peers that
                     // may lack pieces (a connection to another seed ends at once).
                     if n >= self.opts.max_peers || (complete && self.opts.download) {
@@ -455,7 +478,7 @@ impl Swarm {
                     s.connections.fetch_sub(1, Ordering::Relaxed);
                     let mut st = s.lock();
                     let max_failures = s.opts.max_failures;
-                    if let Some(c) = st.candidates.iter_mut().find(|c| c.addr == addr) {
+                    if let Some(c) = st.candidates.get_mut(&addr) {
                         c.busy = false;
                         c.failures = match dialed {
                             conn::Dialed::Worked => 1,
@@ -493,23 +516,19 @@ impl Swarm {
         self.connections.fetch_sub(1, Ordering::Relaxed);
     }
 
-    /// Every connection slot is taken: close the oldest peer that has exchanged no data and is
-    /// not interested, so that a flood of idle peers cannot lock working peers out. False when
-    /// every peer is useful (the newcomer is then refused).
+    /// Every connection slot is taken: close a peer that takes no data, so that a flood of idle
+    /// or hostile peers cannot lock working peers out. False when every peer is useful (the
+    /// newcomer is then refused). See [`evictable`] for who goes first.
     fn make_room(&self) -> bool {
         let mut st = self.lock();
-        let idle = st
+        let now = Instant::now();
+        let victim = st
             .peers
-            .iter_mut()
-            .filter(|(_, p)| {
-                !p.closing
-                    && !p.interested
-                    && p.uploaded.load(Ordering::Relaxed) == 0
-                    && p.downloaded.load(Ordering::Relaxed) == 0
-            })
-            .min_by_key(|(k, _)| **k);
-        match idle {
-            Some((_, p)) => {
+            .iter()
+            .filter_map(|(k, p)| evictable(p, now).map(|rank| (rank, *k)))
+            .min();
+        match victim.and_then(|(_, k)| st.peers.get_mut(&k)) {
+            Some(p) => {
                 p.closing = true;
                 let _ = p.tx.send(Out::Close);
                 true
@@ -584,7 +603,7 @@ impl Swarm {
             let alive = !st.peers.is_empty()
                 || self.connections.load(Ordering::Relaxed) > 0
                 || self.sources.load(Ordering::Relaxed) > 0
-                || st.candidates.iter().any(|c| {
+                || st.candidates.values().any(|c| {
                     c.busy || (c.failures < self.opts.max_failures && !st.banned.contains(&c.addr))
                 });
             (st.picker.complete(), !alive)
@@ -660,6 +679,57 @@ impl Swarm {
                 self.emit(Event::Banned { addr });
             }
         }
+    }
+}
+
+/// A connection this young is not closed for taking no data (it has had no chance yet).
+const EVICT_GRACE: Duration = Duration::from_secs(5);
+/// An unchoked peer whose uploads have not moved for this long takes no data.
+const EVICT_STALLED: Duration = Duration::from_secs(30);
+
+/// Whether `p` may be closed to make room for a newcomer, and how soon (lower first; the
+/// oldest connection first within a rank): 0, exchanged no data and not interested; 1,
+/// unchoked and its uploads have not moved for [`EVICT_STALLED`] (it asks and never reads);
+/// 2, interested but never took or gave a byte, past [`EVICT_GRACE`] (it says "interested"
+/// and never reads). None for a peer that is closing or useful.
+fn evictable(p: &PeerEntry, now: Instant) -> Option<u8> {
+    if p.closing {
+        return None;
+    }
+    let up = p.uploaded.load(Ordering::Relaxed);
+    let down = p.downloaded.load(Ordering::Relaxed);
+    let silent = up == 0 && down == 0;
+    if silent && !p.interested {
+        Some(0)
+    } else if !p.choked.load(Ordering::Relaxed)
+        && up == p.moved.0
+        && now.duration_since(p.moved.1) >= EVICT_STALLED
+    {
+        Some(1)
+    } else if silent && now.duration_since(p.connected) >= EVICT_GRACE {
+        Some(2)
+    } else {
+        None
+    }
+}
+
+/// Make room in a full candidate list, down to three quarters of [`MAX_CANDIDATES`] (so that
+/// the O(n) pass is paid once per quarter of the list): addresses given up on first, then the
+/// oldest that are not being dialed or connected.
+fn prune_candidates(c: &mut HashMap<SocketAddr, Candidate>, max_failures: u32) {
+    let keep = MAX_CANDIDATES * 3 / 4;
+    c.retain(|_, x| x.busy || x.failures < max_failures);
+    if c.len() <= keep {
+        return;
+    }
+    let mut idle: Vec<(u64, SocketAddr)> = c
+        .values()
+        .filter(|x| !x.busy)
+        .map(|x| (x.added, x.addr))
+        .collect();
+    idle.sort_unstable();
+    for (_, a) in idle.iter().take(c.len() - keep) {
+        c.remove(a);
     }
 }
 
@@ -772,6 +842,44 @@ mod tests {
         assert_eq!(outcome, Outcome::Complete);
         assert!(store.contents() == data, "downloaded data differs");
         assert_eq!(stats.have as usize, n);
+    }
+
+    /// Issue 11 #9: the candidate list is bounded and adding to it does not scan it.
+    #[test]
+    fn the_candidate_list_is_bounded() {
+        let piece = 32768;
+        let (data, hashes) = sample(4 * piece, piece);
+        let f = Swarm::new(SwarmConfig {
+            info_hash: InfoHash([1; 20]),
+            limits: Limits::new(piece as u64, data.len() as u64),
+            hashes,
+            have: &[],
+            store: Arc::new(MemStore::new(vec![0; data.len()], piece as u64)),
+            opts: Options::default(),
+            events: Box::new(|_| {}),
+        })
+        .unwrap();
+        let addrs: Vec<SocketAddr> = (0..200_000u32)
+            .map(|i| SocketAddr::from(([127, (i >> 16) as u8, (i >> 8) as u8, i as u8], 6881)))
+            .collect();
+        let t = Instant::now();
+        for chunk in addrs.chunks(50) {
+            f.add_peers(chunk);
+            // Duplicates are ignored.
+            f.add_peers(chunk);
+        }
+        let took = t.elapsed();
+        let st = f.lock();
+        assert!(
+            st.candidates.len() <= MAX_CANDIDATES,
+            "{}",
+            st.candidates.len()
+        );
+        // The newest are kept.
+        assert!(st.candidates.contains_key(addrs.last().unwrap()));
+        assert!(!st.candidates.contains_key(&addrs[0]));
+        // A linear scan per address took minutes here (debug build).
+        assert!(took < Duration::from_secs(20), "{took:?}");
     }
 
     #[test]

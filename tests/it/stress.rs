@@ -851,3 +851,25 @@ fn have_all_and_have_none_floods_cost_no_cpu_and_need_the_fast_extension() {
     }
     assert!(closed, "HaveAll without the fast extension was accepted");
 }
+
+#[test]
+fn interested_peers_that_never_read_cannot_hold_every_slot() {
+    // Issue 11 #7: 250 peers say "interested" and never read, against bt-seed's default 200
+    // connection slots. A newcomer used to be refused; slots held by peers that take no data
+    // are now reclaimed for it.
+    let s = Sample::data(&[("a.bin", 1 << 20)]);
+    let seed = Seeder::of(&s).start();
+    let hogs: Vec<Wire> = (0..250)
+        .filter_map(|_| {
+            let mut w = Wire::try_dial(seed.addr, &s).ok()?;
+            w.send(&Message::Interested).then_some(w)
+        })
+        .collect();
+    assert!(hogs.len() >= 200, "only {} hogs connected", hogs.len());
+    let watch = Watch::start(seed.pid());
+    let what = format!("{} interested hogs", hogs.len());
+    let f = fetch_under_load(&s, &seed, 40, watch, &what);
+    drop(hogs);
+    assert_eq!(f.code, 0, "{:?}\n{}", f.summary, f.stderr);
+    assert!(f.summary.complete);
+}

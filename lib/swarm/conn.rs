@@ -145,6 +145,8 @@ fn run(
         }
         let key = st.next_key;
         st.next_key += 1;
+        let cap = super::initial_cap(&st, &addr);
+        st.picker.set_cap(key, Some(cap));
         st.peers.insert(
             key,
             PeerEntry {

@@ -398,7 +398,7 @@ impl Swarm {
     }
 
     /// Add addresses to connect to (duplicates and banned addresses are ignored). At most
-    /// [`MAX_CANDIDATES`] are kept: when full, addresses given up on go first, then the oldest
+    /// 4096 are kept: when full, addresses given up on go first, then the oldest
     /// that are not connected.
     pub fn add_peers(&self, addrs: &[SocketAddr]) {
         let mut guard = self.lock();
@@ -654,6 +654,9 @@ impl Swarm {
 
     fn hashed(&self, piece: u32, ok: bool) {
         let mut st = self.lock();
+        if ok {
+            trust(&mut st, piece);
+        }
         let failed = st.picker.hashed(piece, ok);
         if ok {
             for p in st.peers.values() {
@@ -669,6 +672,8 @@ impl Swarm {
             let Some((addr, id)) = st.peers.get(&key).map(|p| (p.addr, p.peer_id)) else {
                 return;
             };
+            // One piece at a time from now on: its next bad piece is its own, and the last.
+            st.picker.set_cap(key, Some(STRUCK_CAP));
             let strikes = st.strikes.entry(addr).or_insert(0);
             *strikes += 1;
             if *strikes >= 2 && st.banned.insert(addr) {
@@ -678,6 +683,36 @@ impl Swarm {
                 }
                 self.emit(Event::Banned { addr });
             }
+        }
+    }
+}
+
+/// Pieces in flight from a peer until a piece it sent verifies (so that a liar's first
+/// pipeline costs two bad pieces, not a dozen).
+const UNPROVEN_CAP: usize = 2;
+/// Pieces in flight from a peer that sent a bad piece.
+const STRUCK_CAP: usize = 1;
+
+/// The cap of a new connection from `addr` (see [`picker::Picker::set_cap`]).
+fn initial_cap(st: &State, addr: &SocketAddr) -> usize {
+    if st.strikes.get(addr).is_some_and(|n| *n > 0) {
+        STRUCK_CAP
+    } else {
+        UNPROVEN_CAP
+    }
+}
+
+/// `piece` verified: the peers that sent it, unless caught sending bad data before, are
+/// trusted with any number of pieces.
+fn trust(st: &mut State, piece: u32) {
+    let senders = st.picker.contributors(piece).to_vec();
+    for k in senders {
+        let struck = st
+            .peers
+            .get(&k)
+            .is_some_and(|p| st.strikes.get(&p.addr).is_some_and(|n| *n > 0));
+        if !struck {
+            st.picker.set_cap(k, None);
         }
     }
 }

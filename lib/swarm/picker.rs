@@ -103,6 +103,9 @@ pub struct Picker {
     wanted_bits: Vec<u64>,
     /// Peers that have every piece.
     seeds: u32,
+    /// Peers allowed only this many pieces in flight (unproven or caught sending bad data);
+    /// a capped peer never shares a piece with another peer.
+    caps: std::collections::HashMap<PeerKey, usize>,
     partial: BTreeMap<u32, Partial>,
     have_count: u32,
     wanted_count: u32,
@@ -147,6 +150,7 @@ impl Picker {
             wanted_bits,
             rarity,
             seeds: 0,
+            caps: std::collections::HashMap::new(),
             partial: BTreeMap::new(),
             have_count,
             rng: seed.rotate_left(32) | 1,
@@ -349,6 +353,9 @@ impl Picker {
         let start = out.len();
         // 1. open blocks of pieces this peer owns.
         self.take_open(peer, bits, n, out, |p| p.owner == Some(peer));
+        if let Some(&cap) = self.caps.get(&peer) {
+            return self.pick_capped(peer, bits, n - (out.len() - start), cap, out);
+        }
         // 2. new pieces.
         while out.len() - start < n {
             let Some(piece) = self.choose_new(bits) else {
@@ -367,6 +374,62 @@ impl Picker {
         if out.len() - start < n && self.wanted_count == 0 {
             let want = n - (out.len() - start);
             self.endgame(peer, bits, want, out);
+        }
+    }
+
+    /// Limit `peer` to `cap` pieces in flight at once (None: no limit), each its own: new
+    /// pieces or pieces nobody owns, never blocks of another peer's piece nor endgame copies.
+    pub fn set_cap(&mut self, peer: PeerKey, cap: Option<usize>) {
+        match cap {
+            Some(c) => self.caps.insert(peer, c),
+            None => self.caps.remove(&peer),
+        };
+    }
+
+    /// The peers that sent blocks of `piece` so far.
+    pub fn contributors(&self, piece: u32) -> &[PeerKey] {
+        self.partial
+            .get(&piece)
+            .map_or(&[], |p| p.contributors.as_slice())
+    }
+
+    /// Steps 2 and 3 of [`Picker::pick`] for a capped peer: whole pieces of its own only.
+    fn pick_capped<P: Pieces + ?Sized>(
+        &mut self,
+        peer: PeerKey,
+        bits: &P,
+        n: usize,
+        cap: usize,
+        out: &mut Vec<Block>,
+    ) {
+        let start = out.len();
+        let owned = |p: &Picker| p.partial.values().filter(|x| x.owner == Some(peer)).count();
+        while out.len() - start < n && owned(self) < cap {
+            // An orphaned piece (its owner left, or it failed its hash) before a new one.
+            let orphan = self
+                .partial
+                .iter()
+                .find(|(i, p)| {
+                    p.owner.is_none() && bits.has(**i) && p.blocks.contains(&BlockState::Open)
+                })
+                .map(|(i, _)| *i);
+            let piece = match orphan {
+                Some(i) => {
+                    if let Some(p) = self.partial.get_mut(&i) {
+                        p.owner = Some(peer);
+                    }
+                    i
+                }
+                None => match self.choose_new(bits) {
+                    Some(i) => {
+                        self.start(i, peer);
+                        i
+                    }
+                    None => break,
+                },
+            };
+            let want = n - (out.len() - start);
+            self.take_from(piece, peer, want, out);
         }
     }
 
@@ -587,6 +650,7 @@ impl Picker {
     /// `peer` is gone: the pieces it owned are open to anyone (those that failed before wait
     /// for a new single owner).
     pub fn peer_gone(&mut self, peer: PeerKey) {
+        self.caps.remove(&peer);
         for p in self.partial.values_mut() {
             if p.owner == Some(peer) {
                 p.owner = None;
@@ -786,6 +850,38 @@ mod tests {
         assert_eq!(p.hashed(0, true), None);
         assert_eq!(p.hashed(1, true), None);
         assert!(p.complete());
+    }
+
+    #[test]
+    fn a_capped_peer_gets_whole_pieces_of_its_own_only() {
+        let mut p = picker(10);
+        let all = vec![true; 10];
+        p.set_cap(1, Some(1));
+        let mut a = Vec::new();
+        p.pick(1, &all, 100, &mut a);
+        // One piece of 4 blocks, however many were asked for.
+        assert_eq!(a.len(), 4);
+        assert!(a.iter().all(|b| b.piece == a[0].piece));
+        let mut again = Vec::new();
+        p.pick(1, &all, 100, &mut again);
+        assert!(again.is_empty(), "{again:?}");
+        // Another peer's open blocks are not shared with it.
+        let mut b = Vec::new();
+        p.pick(2, &all, 2, &mut b);
+        complete(&mut p, 1, &a);
+        assert_eq!(p.hashed(a[0].piece, false).unwrap().contributors, vec![1]);
+        let mut c = Vec::new();
+        p.pick(1, &all, 100, &mut c);
+        assert!(c.iter().all(|x| x.piece != b[0].piece), "{c:?}");
+        // The failed piece, orphaned, is its one piece now.
+        assert!(
+            c.iter().all(|x| x.piece == a[0].piece) && c.len() == 4,
+            "{c:?}"
+        );
+        p.set_cap(1, None);
+        let mut d = Vec::new();
+        p.pick(1, &all, 100, &mut d);
+        assert!(d.len() > 4);
     }
 
     #[test]

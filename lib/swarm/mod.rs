@@ -879,21 +879,30 @@ mod tests {
         assert_eq!(stats.have as usize, n);
     }
 
-    /// Issue 11 #9: the candidate list is bounded and adding to it does not scan it.
-    #[test]
-    fn the_candidate_list_is_bounded() {
+    /// A downloading swarm of `pieces` pieces of 32 KiB (not started), with nothing yet.
+    fn fetcher(
+        pieces: usize,
+        opts: Options,
+        events: Box<dyn Fn(Event) + Send + Sync>,
+    ) -> Arc<Swarm> {
         let piece = 32768;
-        let (data, hashes) = sample(4 * piece, piece);
-        let f = Swarm::new(SwarmConfig {
+        let (data, hashes) = sample(pieces * piece, piece);
+        Swarm::new(SwarmConfig {
             info_hash: InfoHash([1; 20]),
             limits: Limits::new(piece as u64, data.len() as u64),
             hashes,
             have: &[],
             store: Arc::new(MemStore::new(vec![0; data.len()], piece as u64)),
-            opts: Options::default(),
-            events: Box::new(|_| {}),
+            opts,
+            events,
         })
-        .unwrap();
+        .unwrap()
+    }
+
+    /// Issue 11 #9: the candidate list is bounded and adding to it does not scan it.
+    #[test]
+    fn the_candidate_list_is_bounded() {
+        let f = fetcher(4, Options::default(), Box::new(|_| {}));
         let addrs: Vec<SocketAddr> = (0..200_000u32)
             .map(|i| SocketAddr::from(([127, (i >> 16) as u8, (i >> 8) as u8, i as u8], 6881)))
             .collect();
@@ -919,24 +928,11 @@ mod tests {
 
     #[test]
     fn no_peers_gives_up() {
-        let piece = 32768;
-        let (data, hashes) = sample(4 * piece, piece);
-        let limits = Limits::new(piece as u64, data.len() as u64);
-        let store = Arc::new(MemStore::new(vec![0; data.len()], piece as u64));
         let opts = Options {
             max_failures: 1,
             ..Options::default()
         };
-        let f = Swarm::new(SwarmConfig {
-            info_hash: InfoHash([1; 20]),
-            limits,
-            hashes,
-            have: &[],
-            store,
-            opts,
-            events: Box::new(|_| {}),
-        })
-        .unwrap();
+        let f = fetcher(4, opts, Box::new(|_| {}));
         // A port nobody listens on.
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -958,26 +954,15 @@ mod tests {
     fn a_panicking_connection_cleans_up() {
         use crate::peer::Handshake;
         use std::io::{Read, Write};
-        let piece = 32768;
-        let (data, hashes) = sample(8 * piece, piece);
-        let limits = Limits::new(piece as u64, data.len() as u64);
-        let store = Arc::new(MemStore::new(vec![0; data.len()], piece as u64));
         let reasons = Arc::new(Mutex::new(Vec::new()));
         let r2 = reasons.clone();
-        let f = Swarm::new(SwarmConfig {
-            info_hash: InfoHash([1; 20]),
-            limits,
-            hashes,
-            have: &[],
-            store,
-            opts: Options::default(),
-            events: Box::new(move |e| {
-                if let Event::Disconnected { reason, .. } = e {
-                    r2.lock().unwrap().push(reason);
-                }
-            }),
-        })
-        .unwrap();
+        let events = Box::new(move |e| {
+            if let Event::Disconnected { reason, .. } = e {
+                r2.lock().unwrap().push(reason);
+            }
+        });
+        let f = fetcher(8, Options::default(), events);
+        let limits = *f.limits();
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         f.add_peers(&[l.local_addr().unwrap()]);
         f.start();

@@ -961,7 +961,12 @@ mod tests {
                 r2.lock().unwrap().push(reason);
             }
         });
-        let f = fetcher(8, Options::default(), events);
+        // The fake peer speaks a plain handshake only.
+        let opts = Options {
+            encryption: crate::peer::mse::Policy::Off,
+            ..Options::default()
+        };
+        let f = fetcher(8, opts, events);
         let limits = *f.limits();
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         f.add_peers(&[l.local_addr().unwrap()]);

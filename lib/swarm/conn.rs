@@ -534,6 +534,11 @@ impl Conn<'_> {
     }
 
     fn arrived(&mut self, piece: u32, offset: u32, data: Vec<u8>) -> Res {
+        // Counted until the piece's hash is queued, so that a stopping session waits for it;
+        // once the swarm stops nothing more is written.
+        let Some(_writing) = self.s.begin_write() else {
+            return Ok(());
+        };
         let b = Block {
             piece,
             offset,

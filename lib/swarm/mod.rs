@@ -937,6 +937,21 @@ mod tests {
         .unwrap()
     }
 
+    /// The swarm's connection to a fake peer on `l` (plain handshake): it has every piece and
+    /// unchokes.
+    fn fake_seed(l: &std::net::TcpListener) -> std::net::TcpStream {
+        use std::io::{Read, Write};
+        let (mut c, _) = l.accept().unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut hs = [0u8; crate::peer::HANDSHAKE_LEN];
+        c.read_exact(&mut hs).unwrap();
+        let ours = crate::peer::Handshake::new([1; 20], PeerId([7; 20]));
+        c.write_all(&ours.encode()).unwrap();
+        c.write_all(&Message::HaveAll.to_bytes()).unwrap();
+        c.write_all(&Message::Unchoke.to_bytes()).unwrap();
+        c
+    }
+
     /// A store whose reads of piece 0 are slow (its hash is still running when piece 1
     /// fails) and whose writes to piece 1 fail.
     struct SlowStore(MemStore);
@@ -964,7 +979,6 @@ mod tests {
     /// the report used to miss it, 1 run in 5 of the file-size-limit stress test).
     #[test]
     fn settle_counts_the_pieces_still_being_hashed() {
-        use crate::peer::Handshake;
         use std::io::{Read, Write};
         let piece = 32768;
         let (data, hashes) = sample(2 * piece, piece);
@@ -987,14 +1001,7 @@ mod tests {
         f.add_peers(&[l.local_addr().unwrap()]);
         f.start();
         // The fake peer: have-all, unchoke, piece 0 whole, then a block of piece 1.
-        let (mut c, _) = l.accept().unwrap();
-        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let mut hs = [0u8; crate::peer::HANDSHAKE_LEN];
-        c.read_exact(&mut hs).unwrap();
-        let ours = Handshake::new([1; 20], PeerId([7; 20]));
-        c.write_all(&ours.encode()).unwrap();
-        c.write_all(&Message::HaveAll.to_bytes()).unwrap();
-        c.write_all(&Message::Unchoke.to_bytes()).unwrap();
+        let mut c = fake_seed(&l);
         let (mut buf, mut asked) = (Vec::new(), Vec::new());
         let deadline = Instant::now() + Duration::from_secs(10);
         while asked.len() < 4 && Instant::now() < deadline {
@@ -1090,7 +1097,6 @@ mod tests {
     /// leaves the table, its blocks are free again, and its address is dialed again.
     #[test]
     fn a_panicking_connection_cleans_up() {
-        use crate::peer::Handshake;
         use std::io::{Read, Write};
         let reasons = Arc::new(Mutex::new(Vec::new()));
         let r2 = reasons.clone();
@@ -1112,14 +1118,7 @@ mod tests {
         // One connection of the fake peer: handshake, have-all, unchoke, read the first
         // requests; the requested pieces.
         let session = |panic: bool| -> Vec<u32> {
-            let (mut c, _) = l.accept().unwrap();
-            c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-            let mut hs = [0u8; crate::peer::HANDSHAKE_LEN];
-            c.read_exact(&mut hs).unwrap();
-            let ours = Handshake::new([1; 20], PeerId([7; 20]));
-            c.write_all(&ours.encode()).unwrap();
-            c.write_all(&Message::HaveAll.to_bytes()).unwrap();
-            c.write_all(&Message::Unchoke.to_bytes()).unwrap();
+            let mut c = fake_seed(&l);
             let mut buf = Vec::new();
             let mut pieces = Vec::new();
             let deadline = Instant::now() + Duration::from_secs(10);

@@ -15,5 +15,6 @@ mod make;
 mod rate;
 mod stress;
 mod swarm;
+mod transmission;
 mod v2;
 mod verify;

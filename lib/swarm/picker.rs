@@ -61,6 +61,13 @@ enum BlockState {
     Done,
 }
 
+impl BlockState {
+    /// Asked of `peer` and not yet answered.
+    fn asked_of(&self, peer: PeerKey) -> bool {
+        matches!(self, BlockState::Requested(k) if k.contains(&peer))
+    }
+}
+
 #[derive(Debug)]
 struct Partial {
     blocks: Vec<BlockState>,
@@ -104,7 +111,7 @@ pub struct Picker {
     /// Peers that have every piece.
     seeds: u32,
     /// Peers allowed only this many pieces in flight (unproven or caught sending bad data);
-    /// a capped peer never shares a piece with another peer.
+    /// a capped peer takes pieces of its own while there are any.
     caps: std::collections::HashMap<PeerKey, usize>,
     partial: BTreeMap<u32, Partial>,
     have_count: u32,
@@ -377,8 +384,8 @@ impl Picker {
         }
     }
 
-    /// Limit `peer` to `cap` pieces in flight at once (None: no limit), each its own: new
-    /// pieces or pieces nobody owns, never blocks of another peer's piece nor endgame copies.
+    /// Limit `peer` to `cap` pieces in flight at once (None: no limit), each its own (new
+    /// pieces or pieces nobody owns) while there are any, then pieces others started.
     pub fn set_cap(&mut self, peer: PeerKey, cap: Option<usize>) {
         match cap {
             Some(c) => self.caps.insert(peer, c),
@@ -431,6 +438,42 @@ impl Picker {
             let want = n - (out.len() - start);
             self.take_from(piece, peer, want, out);
         }
+        // Every piece it has was started by others (it came late, or a trusted peer's pipeline
+        // holds them all): share theirs, open blocks first, then endgame copies, still at most
+        // `cap` pieces at once; otherwise it stays idle and can never prove itself. A shared
+        // piece that fails blames no one and is fetched again from a single peer.
+        while out.len() - start < n && self.involved(peer) < cap {
+            let endgame = self.wanted_count == 0;
+            let joinable = |p: &Partial| {
+                !p.exclusive
+                    && !p.blocks.iter().any(|b| b.asked_of(peer))
+                    && p.blocks.iter().any(|b| match b {
+                        BlockState::Open => true,
+                        BlockState::Requested(k) => endgame && k.len() < ENDGAME_DUPLICATES,
+                        _ => false,
+                    })
+            };
+            let Some(piece) = self
+                .partial
+                .iter()
+                .find(|(i, p)| bits.has(**i) && joinable(p))
+                .map(|(i, _)| *i)
+            else {
+                break;
+            };
+            self.take_from(piece, peer, n - (out.len() - start), out);
+            if endgame {
+                self.duplicate(piece, peer, n - (out.len() - start), out);
+            }
+        }
+    }
+
+    /// The pieces `peer` owns or has blocks asked of.
+    fn involved(&self, peer: PeerKey) -> usize {
+        self.partial
+            .values()
+            .filter(|p| p.owner == Some(peer) || p.blocks.iter().any(|b| b.asked_of(peer)))
+            .count()
     }
 
     fn take_open<P: Pieces + ?Sized>(
@@ -525,14 +568,26 @@ impl Picker {
         n: usize,
         out: &mut Vec<Block>,
     ) {
-        let mut picked = Vec::new();
-        for (&piece, p) in self.partial.iter_mut() {
-            if picked.len() == n {
+        let pieces: Vec<u32> = self
+            .partial
+            .iter()
+            .filter(|(i, p)| bits.has(**i) && !p.exclusive)
+            .map(|(i, _)| *i)
+            .collect();
+        let start = out.len();
+        for piece in pieces {
+            let want = n - (out.len() - start);
+            if want == 0 {
                 break;
             }
-            if !bits.has(piece) || p.exclusive {
-                continue;
-            }
+            self.duplicate(piece, peer, want, out);
+        }
+    }
+
+    /// Ask `peer` too for up to `n` blocks of `piece` already asked of others (endgame).
+    fn duplicate(&mut self, piece: u32, peer: PeerKey, n: usize, out: &mut Vec<Block>) {
+        let mut picked = Vec::new();
+        if let Some(p) = self.partial.get_mut(&piece) {
             for (b, st) in p.blocks.iter_mut().enumerate() {
                 if picked.len() == n {
                     break;
@@ -540,12 +595,12 @@ impl Picker {
                 if let BlockState::Requested(peers) = st {
                     if peers.len() < ENDGAME_DUPLICATES && !peers.contains(&peer) {
                         peers.push(peer);
-                        picked.push((piece, b as u32));
+                        picked.push(b as u32);
                     }
                 }
             }
         }
-        out.extend(picked.into_iter().map(|(p, b)| self.block(p, b)));
+        out.extend(picked.into_iter().map(|b| self.block(piece, b)));
     }
 
     fn locate(&self, block: &Block) -> Option<(u32, usize)> {
@@ -644,7 +699,7 @@ impl Picker {
         };
         self.partial
             .get(&piece)
-            .is_some_and(|p| matches!(&p.blocks[b], BlockState::Requested(k) if k.contains(&peer)))
+            .is_some_and(|p| p.blocks[b].asked_of(peer))
     }
 
     /// `peer` is gone: the pieces it owned are open to anyone (those that failed before wait
@@ -884,6 +939,34 @@ mod tests {
         let mut d = Vec::new();
         p.pick(1, &all, 100, &mut d);
         assert!(d.len() > 4);
+    }
+
+    /// A capped peer that comes after a trusted peer asked for every block is not left idle
+    /// (it never could prove itself): it gets endgame copies, of at most `cap` pieces.
+    #[test]
+    fn a_late_capped_peer_shares_pieces_others_started() {
+        let mut p = picker(4);
+        let all = vec![true; 4];
+        let mut a = Vec::new();
+        p.pick(1, &all, 100, &mut a);
+        assert_eq!(a.len(), 14, "{a:?}");
+        p.set_cap(2, Some(2));
+        let mut b = Vec::new();
+        p.pick(2, &all, 100, &mut b);
+        let mut pieces: Vec<u32> = b.iter().map(|x| x.piece).collect();
+        pieces.dedup();
+        assert_eq!(pieces.len(), 2, "{b:?}");
+        assert!(b.len() >= 4, "{b:?}");
+        // Its blocks count: a block it sends first is taken, and the piece can verify.
+        assert!(matches!(p.arrived(2, &b[0]), Arrival::Write { .. }));
+        let mut again = Vec::new();
+        p.pick(2, &all, 100, &mut again);
+        assert!(again.is_empty(), "past its cap: {again:?}");
+        // A block peer 1 released is open to it within its pieces' count only.
+        p.release(1, &a[13]);
+        let mut c = Vec::new();
+        p.pick(2, &all, 100, &mut c);
+        assert!(c.iter().all(|x| pieces.contains(&x.piece)), "{c:?}");
     }
 
     #[test]

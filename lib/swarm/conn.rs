@@ -741,6 +741,9 @@ fn write_loop(
                             if s.upload_limit().limited() {
                                 w.flush()?;
                                 s.upload_limit().take(b.length as u64);
+                                // Nothing of ours is pending: the time spent waiting on our
+                                // own upload limit is not the peer reading slowly.
+                                w.idle();
                             }
                             w.send(&mut data)?;
                             uploaded.fetch_add(b.length as u64, Ordering::Relaxed);

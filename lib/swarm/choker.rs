@@ -47,6 +47,8 @@ fn unstick(st: &mut State, now: Instant) {
         .filter(|(_, p)| p.interested && !p.closing && p.choked.load(Ordering::Relaxed))
         .map(|(k, _)| *k)
         .collect();
+    // The newest waiting peer first (the last popped): the older ones had their turns.
+    waiting.sort_unstable();
     let mut stalled = Vec::new();
     for (k, p) in st.peers.iter_mut() {
         let up = p.uploaded.load(Ordering::Relaxed);

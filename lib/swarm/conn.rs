@@ -6,6 +6,8 @@
 //! waited longer than the snub timeout. Blocks are served only while the peer is unchoked and
 //! only from verified pieces.
 
+use super::outbox::{self, Inbox, Outbox};
+use super::picker::PeerPieces;
 use super::stream::{self, DialError, PeerStream};
 use super::{Event, Out, PeerEntry, Swarm};
 use crate::peer::{self, Block, ExtHandshake, Handshake, Message};
@@ -13,7 +15,7 @@ use std::collections::HashMap;
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::RecvTimeoutError;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -132,7 +134,7 @@ fn run(
     let Ok((stream, wstream)) = stream.split() else {
         return "cannot clone the socket".into();
     };
-    let (tx, rx) = mpsc::channel();
+    let (tx, rx) = outbox::queue();
     let choked = Arc::new(AtomicBool::new(true));
     let uploaded = Arc::new(AtomicU64::new(0));
     let downloaded = Arc::new(AtomicU64::new(0));
@@ -145,6 +147,8 @@ fn run(
         }
         let key = st.next_key;
         st.next_key += 1;
+        let cap = super::initial_cap(&st, &addr);
+        st.picker.set_cap(key, Some(cap));
         st.peers.insert(
             key,
             PeerEntry {
@@ -159,6 +163,7 @@ fn run(
                 last_down: 0,
                 closing: false,
                 moved: (0, Instant::now()),
+                connected: Instant::now(),
             },
         );
         key
@@ -177,7 +182,7 @@ fn run(
             .stack_size(256 * 1024)
             .spawn(move || write_loop(&s, wstream, rx, &uploaded, &choked, &queued, fast))
     };
-    let n = s.limits().piece_count as usize;
+    let n = s.limits().piece_count;
     let mut c = Conn {
         s,
         key,
@@ -187,8 +192,7 @@ fn run(
         buf: vec![0; s.limits().max_frame() as usize + 4 + (256 << 10)],
         start: 0,
         end: 0,
-        bits: vec![false; n],
-        bit_count: 0,
+        bits: PeerPieces::new(n),
         peer_choking: true,
         am_interested: false,
         outstanding: HashMap::new(),
@@ -207,14 +211,19 @@ fn run(
     let reason = if writer.is_err() {
         "cannot start a thread".to_string()
     } else {
-        c.greet(&theirs);
-        match c.run() {
-            Ok(()) => "stopped".to_string(),
-            Err(e) => e,
+        // A panic ends the session like an error: the clean-up below still runs.
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            c.greet(&theirs);
+            c.run()
+        }));
+        match ran {
+            Ok(Ok(())) => "stopped".to_string(),
+            Ok(Err(e)) => e,
+            Err(_) => "internal error: connection thread panicked".to_string(),
         }
     };
     // Two seeds have nothing for each other, whichever side closed first.
-    let reason = if c.bit_count == c.bits.len() && s.complete() {
+    let reason = if c.bits.has_all() && s.complete() {
         BOTH_SEEDS.to_string()
     } else {
         reason
@@ -234,6 +243,13 @@ fn run(
     reason
 }
 
+/// A `port` message with this port panics the connection thread (tests of the clean-up only).
+#[cfg(test)]
+pub(super) const PANIC_PORT: u16 = 0xdead;
+
+/// Why a peer whose send queue overran is dropped.
+const OVERRUN: &str = "send queue full: the peer does not read what it is sent";
+
 /// How a session that ended on a protocol violation names its reason.
 const PROTOCOL_ERROR: &str = "protocol error";
 /// How a session between two seeds names its reason.
@@ -244,12 +260,12 @@ struct Conn<'a> {
     key: u64,
     addr: SocketAddr,
     stream: stream::Reader,
-    tx: Sender<Out>,
+    tx: Outbox,
     buf: Vec<u8>,
     start: usize,
     end: usize,
-    bits: Vec<bool>,
-    bit_count: usize,
+    /// The peer's pieces, kept in step with the picker's availability.
+    bits: PeerPieces,
     peer_choking: bool,
     am_interested: bool,
     outstanding: HashMap<(u32, u32), (Block, Instant)>,
@@ -331,6 +347,9 @@ impl Conn<'_> {
                     Ok(Some((msg, used))) => {
                         self.start += used;
                         self.handle(msg)?;
+                        if self.tx.overrun() {
+                            return Err(OVERRUN.into());
+                        }
                     }
                     Ok(None) => break,
                     Err(e) => return Err(format!("{PROTOCOL_ERROR}: {e}")),
@@ -379,8 +398,28 @@ impl Conn<'_> {
     }
 
     fn handle(&mut self, msg: Message) -> Res {
+        let fast_only = matches!(
+            msg,
+            Message::HaveAll
+                | Message::HaveNone
+                | Message::Reject(_)
+                | Message::AllowedFast(_)
+                | Message::Suggest(_)
+        );
+        if fast_only && !self.fast {
+            return Err(format!(
+                "{PROTOCOL_ERROR}: a fast-extension message without the fast extension"
+            ));
+        }
         match msg {
-            Message::KeepAlive | Message::Port(_) | Message::Suggest(_) => {}
+            Message::KeepAlive | Message::Suggest(_) => {}
+            Message::Port(_port) =>
+            {
+                #[cfg(test)]
+                if _port == PANIC_PORT {
+                    panic!("test hook: a connection thread panics");
+                }
+            }
             Message::AllowedFast(_) => {}
             Message::Cancel(b) => {
                 if self.queued.queued.load(Ordering::Relaxed) > 0 {
@@ -413,25 +452,30 @@ impl Conn<'_> {
                 }
             }
             Message::Have(i) => {
-                if !self.bits[i as usize] {
-                    self.bits[i as usize] = true;
-                    self.bit_count += 1;
-                    let mut st = self.s.lock();
-                    st.picker.availability(i, 1);
-                    if !self.am_interested && !st.picker.have(i) {
-                        drop(st);
-                        self.interest(true);
-                    }
+                let mut st = self.s.lock();
+                if st.picker.peer_have(&mut self.bits, i)
+                    && !self.am_interested
+                    && !st.picker.have(i)
+                {
+                    drop(st);
+                    self.interest(true);
                 }
             }
             Message::Bitfield(b) => {
-                let bits = (0..self.bits.len())
-                    .map(|i| b[i / 8] & (0x80 >> (i % 8)) != 0)
-                    .collect();
-                self.set_bits(bits);
+                let mut st = self.s.lock();
+                st.picker.peer_bitfield(&mut self.bits, &b);
+                self.update_interest(st);
             }
-            Message::HaveAll => self.set_bits(vec![true; self.bits.len()]),
-            Message::HaveNone => self.set_bits(vec![false; self.bits.len()]),
+            Message::HaveAll => {
+                let mut st = self.s.lock();
+                st.picker.peer_have_all(&mut self.bits);
+                self.update_interest(st);
+            }
+            Message::HaveNone => {
+                let mut st = self.s.lock();
+                st.picker.peer_have_none(&mut self.bits);
+                self.update_interest(st);
+            }
             Message::Request(b) => self.serve(b),
             Message::Piece {
                 piece,
@@ -455,7 +499,7 @@ impl Conn<'_> {
                         self.max_target = q;
                         self.target = self.target.min(q);
                     }
-                    let seed = !self.bits.is_empty() && self.bit_count == self.bits.len();
+                    let seed = self.bits.has_all();
                     self.ext.on_handshake(self.s, h, seed);
                     // The first PEX message goes out now, ahead of any blocks we queue.
                     let tx = self.tx.clone();
@@ -477,17 +521,10 @@ impl Conn<'_> {
         Ok(())
     }
 
-    fn set_bits(&mut self, bits: Vec<bool>) {
-        let mut st = self.s.lock();
-        for (i, (old, new)) in self.bits.iter().zip(&bits).enumerate() {
-            if old != new {
-                st.picker.availability(i as u32, if *new { 1 } else { -1 });
-            }
-        }
-        let interesting = st.picker.interesting(&bits);
+    /// After the peer's pieces changed: say whether we are interested.
+    fn update_interest(&mut self, st: std::sync::MutexGuard<'_, super::State>) {
+        let interesting = st.picker.interesting(&self.bits);
         drop(st);
-        self.bit_count = bits.iter().filter(|b| **b).count();
-        self.bits = bits;
         self.interest(interesting);
     }
 
@@ -518,6 +555,11 @@ impl Conn<'_> {
     }
 
     fn arrived(&mut self, piece: u32, offset: u32, data: Vec<u8>) -> Res {
+        // Counted until the piece's hash is queued, so that a stopping session waits for it;
+        // once the swarm stops nothing more is written.
+        let Some(_writing) = self.s.begin_write() else {
+            return Ok(());
+        };
         let b = Block {
             piece,
             offset,
@@ -596,6 +638,9 @@ impl Conn<'_> {
     }
 
     fn tick(&mut self) -> Res {
+        if self.tx.overrun() {
+            return Err(OVERRUN.into());
+        }
         let opts = self.s.opts();
         if self.last_recv.elapsed() > opts.idle_timeout {
             return Err("silent for too long".into());
@@ -626,7 +671,7 @@ impl Conn<'_> {
             (blocks / st.peers.len().max(1) as u64).max(2) as usize
         });
         let interesting = st.picker.interesting(&self.bits);
-        let both_seeds = st.picker.complete() && self.bit_count == self.bits.len();
+        let both_seeds = st.picker.complete() && self.bits.has_all();
         drop(st);
         self.interest(interesting);
         let tx = self.tx.clone();
@@ -646,11 +691,7 @@ impl Conn<'_> {
             st.picker.release(self.key, b);
         }
         self.outstanding.clear();
-        for (i, b) in self.bits.iter().enumerate() {
-            if *b {
-                st.picker.availability(i as u32, -1);
-            }
-        }
+        st.picker.peer_have_none(&mut self.bits);
         st.picker.peer_gone(self.key);
         st.peers.remove(&self.key);
         if st.optimistic == Some(self.key) {
@@ -662,7 +703,7 @@ impl Conn<'_> {
 fn write_loop(
     s: &Swarm,
     mut stream: stream::Writer,
-    rx: Receiver<Out>,
+    rx: Inbox,
     uploaded: &AtomicU64,
     choked: &AtomicBool,
     queued: &Uploads,
@@ -706,6 +747,9 @@ fn write_loop(
                             if s.upload_limit().limited() {
                                 w.flush()?;
                                 s.upload_limit().take(b.length as u64);
+                                // Nothing of ours is pending: the time spent waiting on our
+                                // own upload limit is not the peer reading slowly.
+                                w.idle();
                             }
                             w.send(&mut data)?;
                             uploaded.fetch_add(b.length as u64, Ordering::Relaxed);
@@ -713,9 +757,10 @@ fn write_loop(
                         }
                     }
                 }
-                next = rx.try_recv().ok();
+                next = rx.try_recv();
             }
             w.flush()?;
+            w.idle();
         }
     })();
     let _ = result;

@@ -65,6 +65,13 @@ enum BlockState {
     Done,
 }
 
+impl BlockState {
+    /// Asked of `peer` and not yet answered.
+    fn asked_of(&self, peer: PeerKey) -> bool {
+        matches!(self, BlockState::Requested(k) if k.contains(&peer))
+    }
+}
+
 #[derive(Debug)]
 struct Partial {
     blocks: Vec<BlockState>,
@@ -107,6 +114,9 @@ pub struct Picker {
     wanted_bits: Vec<u64>,
     /// Peers that have every piece.
     seeds: u32,
+    /// Peers allowed only this many pieces in flight (unproven or caught sending bad data);
+    /// a capped peer takes pieces of its own while there are any.
+    caps: std::collections::HashMap<PeerKey, usize>,
     partial: BTreeMap<u32, Partial>,
     have_count: u32,
     wanted_count: u32,
@@ -163,6 +173,7 @@ impl Picker {
             wanted_bits,
             rarity,
             seeds: 0,
+            caps: std::collections::HashMap::new(),
             partial: BTreeMap::new(),
             have_count,
             skipped: 0,
@@ -280,6 +291,7 @@ impl Picker {
     pub fn interesting<P: Pieces + ?Sized>(&self, peer: &P) -> bool {
         match peer.as_peer_pieces() {
             Some(pp) if pp.all => !self.complete(),
+            Some(pp) if pp.count == 0 => false,
             Some(pp) => pp
                 .words
                 .iter()
@@ -375,6 +387,10 @@ impl Picker {
 
     /// Take back the availability of a peer's bits and clear them.
     fn drop_bits(&mut self, peer: &mut PeerPieces) {
+        if peer.count == 0 {
+            // Nothing set (a HaveNone, or HaveAll after HaveNone): O(1).
+            return;
+        }
         for k in 0..peer.words.len() {
             let mut w = std::mem::take(&mut peer.words[k]);
             while w != 0 {
@@ -433,6 +449,9 @@ impl Picker {
         let start = out.len();
         // 1. open blocks of pieces this peer owns.
         self.take_open(peer, bits, n, out, |p| p.owner == Some(peer));
+        if let Some(&cap) = self.caps.get(&peer) {
+            return self.pick_capped(peer, bits, n - (out.len() - start), cap, out);
+        }
         // 2. new pieces.
         while out.len() - start < n {
             let Some(piece) = self.choose_new(bits) else {
@@ -454,6 +473,98 @@ impl Picker {
             let want = n - (out.len() - start);
             self.endgame(peer, bits, want, out);
         }
+    }
+
+    /// Limit `peer` to `cap` pieces in flight at once (None: no limit), each its own (new
+    /// pieces or pieces nobody owns) while there are any, then pieces others started.
+    pub fn set_cap(&mut self, peer: PeerKey, cap: Option<usize>) {
+        match cap {
+            Some(c) => self.caps.insert(peer, c),
+            None => self.caps.remove(&peer),
+        };
+    }
+
+    /// The peers that sent blocks of `piece` so far.
+    pub fn contributors(&self, piece: u32) -> &[PeerKey] {
+        self.partial
+            .get(&piece)
+            .map_or(&[], |p| p.contributors.as_slice())
+    }
+
+    /// Steps 2 and 3 of [`Picker::pick`] for a capped peer: whole pieces of its own only.
+    fn pick_capped<P: Pieces + ?Sized>(
+        &mut self,
+        peer: PeerKey,
+        bits: &P,
+        n: usize,
+        cap: usize,
+        out: &mut Vec<Block>,
+    ) {
+        let start = out.len();
+        let owned = |p: &Picker| p.partial.values().filter(|x| x.owner == Some(peer)).count();
+        while out.len() - start < n && owned(self) < cap {
+            // An orphaned piece (its owner left, or it failed its hash) before a new one.
+            let orphan = self
+                .partial
+                .iter()
+                .find(|(i, p)| {
+                    p.owner.is_none() && bits.has(**i) && p.blocks.contains(&BlockState::Open)
+                })
+                .map(|(i, _)| *i);
+            let piece = match orphan {
+                Some(i) => {
+                    if let Some(p) = self.partial.get_mut(&i) {
+                        p.owner = Some(peer);
+                    }
+                    i
+                }
+                None => match self.choose_new(bits) {
+                    Some(i) => {
+                        self.start(i, peer);
+                        i
+                    }
+                    None => break,
+                },
+            };
+            let want = n - (out.len() - start);
+            self.take_from(piece, peer, want, out);
+        }
+        // Every piece it has was started by others (it came late, or a trusted peer's pipeline
+        // holds them all): share theirs, open blocks first, then endgame copies, still at most
+        // `cap` pieces at once; otherwise it stays idle and can never prove itself. A shared
+        // piece that fails blames no one and is fetched again from a single peer.
+        while out.len() - start < n && self.involved(peer) < cap {
+            let endgame = self.wanted_count == 0;
+            let joinable = |p: &Partial| {
+                !p.exclusive
+                    && !p.blocks.iter().any(|b| b.asked_of(peer))
+                    && p.blocks.iter().any(|b| match b {
+                        BlockState::Open => true,
+                        BlockState::Requested(k) => endgame && k.len() < ENDGAME_DUPLICATES,
+                        _ => false,
+                    })
+            };
+            let Some(piece) = self
+                .partial
+                .iter()
+                .find(|(i, p)| bits.has(**i) && joinable(p))
+                .map(|(i, _)| *i)
+            else {
+                break;
+            };
+            self.take_from(piece, peer, n - (out.len() - start), out);
+            if endgame {
+                self.duplicate(piece, peer, n - (out.len() - start), out);
+            }
+        }
+    }
+
+    /// The pieces `peer` owns or has blocks asked of.
+    fn involved(&self, peer: PeerKey) -> usize {
+        self.partial
+            .values()
+            .filter(|p| p.owner == Some(peer) || p.blocks.iter().any(|b| b.asked_of(peer)))
+            .count()
     }
 
     fn take_open<P: Pieces + ?Sized>(
@@ -553,14 +664,26 @@ impl Picker {
         n: usize,
         out: &mut Vec<Block>,
     ) {
-        let mut picked = Vec::new();
-        for (&piece, p) in self.partial.iter_mut() {
-            if picked.len() == n {
+        let pieces: Vec<u32> = self
+            .partial
+            .iter()
+            .filter(|(i, p)| bits.has(**i) && !p.exclusive)
+            .map(|(i, _)| *i)
+            .collect();
+        let start = out.len();
+        for piece in pieces {
+            let want = n - (out.len() - start);
+            if want == 0 {
                 break;
             }
-            if !bits.has(piece) || p.exclusive {
-                continue;
-            }
+            self.duplicate(piece, peer, want, out);
+        }
+    }
+
+    /// Ask `peer` too for up to `n` blocks of `piece` already asked of others (endgame).
+    fn duplicate(&mut self, piece: u32, peer: PeerKey, n: usize, out: &mut Vec<Block>) {
+        let mut picked = Vec::new();
+        if let Some(p) = self.partial.get_mut(&piece) {
             for (b, st) in p.blocks.iter_mut().enumerate() {
                 if picked.len() == n {
                     break;
@@ -568,12 +691,12 @@ impl Picker {
                 if let BlockState::Requested(peers) = st {
                     if peers.len() < ENDGAME_DUPLICATES && !peers.contains(&peer) {
                         peers.push(peer);
-                        picked.push((piece, b as u32));
+                        picked.push(b as u32);
                     }
                 }
             }
         }
-        out.extend(picked.into_iter().map(|(p, b)| self.block(p, b)));
+        out.extend(picked.into_iter().map(|b| self.block(piece, b)));
     }
 
     fn locate(&self, block: &Block) -> Option<(u32, usize)> {
@@ -672,12 +795,13 @@ impl Picker {
         };
         self.partial
             .get(&piece)
-            .is_some_and(|p| matches!(&p.blocks[b], BlockState::Requested(k) if k.contains(&peer)))
+            .is_some_and(|p| p.blocks[b].asked_of(peer))
     }
 
     /// `peer` is gone: the pieces it owned are open to anyone (those that failed before wait
     /// for a new single owner).
     pub fn peer_gone(&mut self, peer: PeerKey) {
+        self.caps.remove(&peer);
         for p in self.partial.values_mut() {
             if p.owner == Some(peer) {
                 p.owner = None;
@@ -930,6 +1054,68 @@ mod tests {
         assert_eq!(p.hashed(0, true), None);
         assert_eq!(p.hashed(1, true), None);
         assert!(p.complete());
+    }
+
+    #[test]
+    fn a_capped_peer_gets_whole_pieces_of_its_own_only() {
+        let mut p = picker(10);
+        let all = vec![true; 10];
+        p.set_cap(1, Some(1));
+        let mut a = Vec::new();
+        p.pick(1, &all, 100, &mut a);
+        // One whole piece (4 blocks, 2 for the last one, picked at random), however many
+        // were asked for.
+        let blocks = if a[0].piece == 9 { 2 } else { 4 };
+        assert_eq!(a.len(), blocks, "{a:?}");
+        assert!(a.iter().all(|b| b.piece == a[0].piece));
+        let mut again = Vec::new();
+        p.pick(1, &all, 100, &mut again);
+        assert!(again.is_empty(), "{again:?}");
+        // Another peer's open blocks are not shared with it.
+        let mut b = Vec::new();
+        p.pick(2, &all, 2, &mut b);
+        complete(&mut p, 1, &a);
+        assert_eq!(p.hashed(a[0].piece, false).unwrap().contributors, vec![1]);
+        let mut c = Vec::new();
+        p.pick(1, &all, 100, &mut c);
+        assert!(c.iter().all(|x| x.piece != b[0].piece), "{c:?}");
+        // The failed piece, orphaned, is its one piece now.
+        assert!(
+            c.iter().all(|x| x.piece == a[0].piece) && c.len() == blocks,
+            "{c:?}"
+        );
+        p.set_cap(1, None);
+        let mut d = Vec::new();
+        p.pick(1, &all, 100, &mut d);
+        assert!(d.len() > 4);
+    }
+
+    /// A capped peer that comes after a trusted peer asked for every block is not left idle
+    /// (it never could prove itself): it gets endgame copies, of at most `cap` pieces.
+    #[test]
+    fn a_late_capped_peer_shares_pieces_others_started() {
+        let mut p = picker(4);
+        let all = vec![true; 4];
+        let mut a = Vec::new();
+        p.pick(1, &all, 100, &mut a);
+        assert_eq!(a.len(), 14, "{a:?}");
+        p.set_cap(2, Some(2));
+        let mut b = Vec::new();
+        p.pick(2, &all, 100, &mut b);
+        let mut pieces: Vec<u32> = b.iter().map(|x| x.piece).collect();
+        pieces.dedup();
+        assert_eq!(pieces.len(), 2, "{b:?}");
+        assert!(b.len() >= 4, "{b:?}");
+        // Its blocks count: a block it sends first is taken, and the piece can verify.
+        assert!(matches!(p.arrived(2, &b[0]), Arrival::Write { .. }));
+        let mut again = Vec::new();
+        p.pick(2, &all, 100, &mut again);
+        assert!(again.is_empty(), "past its cap: {again:?}");
+        // A block peer 1 released is open to it within its pieces' count only.
+        p.release(1, &a[13]);
+        let mut c = Vec::new();
+        p.pick(2, &all, 100, &mut c);
+        assert!(c.iter().all(|x| pieces.contains(&x.piece)), "{c:?}");
     }
 
     #[test]

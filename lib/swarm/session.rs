@@ -27,6 +27,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+/// How long an ending download waits for the blocks being written and the pieces being hashed.
+const SETTLE: Duration = Duration::from_secs(10);
 /// How long a stopping session waits for its trackers' `stopped` answers.
 pub const STOP_GRACE: Duration = Duration::from_secs(3);
 
@@ -448,6 +450,8 @@ pub fn fetch(
             ticker.tick(&s, 0, started, events);
         }
     }
+    // Pieces still being written or hashed count before the report is taken.
+    s.settle(SETTLE);
     let stats = s.stats();
     s.shutdown();
     lstop.store(true, Ordering::Relaxed);

@@ -8,6 +8,7 @@
 //! branch per read or write, no copy. An address whose MSE handshake went unanswered is
 //! remembered (bounded) so that `prefer` dials it with a plain handshake from then on.
 
+use super::outbox::Paced;
 use super::Swarm;
 use crate::peer::mse::{self, Cipher, Keystream, Policy};
 use crate::peer::{self, Handshake};
@@ -137,10 +138,11 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    /// A buffered sink of `capacity` bytes over this half.
+    /// A buffered sink of `capacity` bytes over this half, whose peer must take a minimum
+    /// rate while data is pending ([`Paced`]).
     pub(super) fn sink(&mut self, capacity: usize) -> Sink<'_> {
         Sink {
-            w: io::BufWriter::with_capacity(capacity, &self.stream),
+            w: io::BufWriter::with_capacity(capacity, Paced::new(&self.stream)),
             ks: &mut self.ks,
         }
     }
@@ -152,7 +154,7 @@ impl Writer {
 
 /// Buffered, encrypting writes.
 pub(super) struct Sink<'a> {
-    w: io::BufWriter<&'a TcpStream>,
+    w: io::BufWriter<Paced<'a>>,
     ks: &'a mut Keystream,
 }
 
@@ -166,6 +168,11 @@ impl Sink<'_> {
 
     pub(super) fn flush(&mut self) -> io::Result<()> {
         self.w.flush()
+    }
+
+    /// Everything was sent: the minimum rate's next window starts with the next write.
+    pub(super) fn idle(&mut self) {
+        self.w.get_mut().idle();
     }
 }
 

@@ -150,7 +150,27 @@ fn secs(tracker: &str, d: &Dict, key: &str) -> Result<Option<u32>, Error> {
     Ok(uint(tracker, d, key)?.map(|v| v.min(u32::MAX as u64) as u32))
 }
 
-/// Peers packed as 4- or 16-byte addresses followed by a 2-byte port, network order.
+/// Whether a peer address can be dialed: port 0 (BEP 3's `port` is the one the peer listens
+/// on) and the unspecified address name nobody.
+fn dialable(a: &SocketAddr) -> bool {
+    a.port() != 0 && !a.ip().is_unspecified()
+}
+
+/// Drop the peers nobody can dial, with a note.
+fn drop_undialable(peers: &mut Vec<SocketAddr>, notes: &mut Vec<String>) {
+    let before = peers.len();
+    peers.retain(dialable);
+    let n = before - peers.len();
+    if n > 0 {
+        notes.push(format!(
+            "ignored {n} peer{} with port 0 or an unspecified address",
+            if n == 1 { "" } else { "s" }
+        ));
+    }
+}
+
+/// Peers packed as 4- or 16-byte addresses followed by a 2-byte port, network order (those
+/// with port 0 or an unspecified address are dropped, with a note).
 pub fn compact_peers(bytes: &[u8], v6: bool, notes: &mut Vec<String>) -> Vec<SocketAddr> {
     let size = if v6 { 18 } else { 6 };
     let chunks = bytes.chunks_exact(size);
@@ -162,7 +182,7 @@ pub fn compact_peers(bytes: &[u8], v6: bool, notes: &mut Vec<String>) -> Vec<Soc
             chunks.remainder().len()
         ));
     }
-    chunks
+    let mut peers = chunks
         .map(|c| {
             let port = u16::from_be_bytes([c[size - 2], c[size - 1]]);
             let ip = if v6 {
@@ -174,7 +194,9 @@ pub fn compact_peers(bytes: &[u8], v6: bool, notes: &mut Vec<String>) -> Vec<Soc
             };
             SocketAddr::new(ip, port)
         })
-        .collect()
+        .collect();
+    drop_undialable(&mut peers, notes);
+    peers
 }
 
 fn dict_peers(list: &[Node], notes: &mut Vec<String>) -> Vec<SocketAddr> {
@@ -197,6 +219,7 @@ fn dict_peers(list: &[Node], notes: &mut Vec<String>) -> Vec<SocketAddr> {
             if bad == 1 { "y" } else { "ies" }
         ));
     }
+    drop_undialable(&mut out, notes);
     out
 }
 
@@ -564,6 +587,29 @@ mod tests {
         );
         assert_eq!(r.warning.as_deref(), Some("slow"));
         assert_eq!(r.notes.len(), 1, "{:?}", r.notes);
+    }
+
+    #[test]
+    fn peers_nobody_can_dial_are_dropped() {
+        // Compact: port 0, 0.0.0.0, and one good peer; dictionary: port 0 and "::".
+        let body = b"d8:intervali10e5:peers18:\x7f\x00\x00\x01\x00\x00\x00\x00\x00\x00\x1a\xe1\x7f\x00\x00\x02\x00\x51e";
+        let r = parse_announce("t", body).unwrap();
+        assert_eq!(r.peers, vec!["127.0.0.2:81".parse().unwrap()]);
+        assert!(
+            r.notes[0].contains("ignored 2 peers with port 0"),
+            "{:?}",
+            r.notes
+        );
+        let body = b"d8:intervali10e5:peersld2:ip9:127.0.0.14:porti0eed2:ip2:::4:porti1eed2:ip3:::14:porti2eeee";
+        let r = parse_announce("t", body).unwrap();
+        assert_eq!(r.peers, vec!["[::1]:2".parse().unwrap()]);
+        assert_eq!(r.notes.len(), 1, "{:?}", r.notes);
+        let mut v6 = [0u8; 36];
+        v6[15] = 1; // [::1]:0, then [::]:80
+        v6[35] = 80;
+        let mut notes = Vec::new();
+        assert!(compact_peers(&v6, true, &mut notes).is_empty());
+        assert_eq!(notes.len(), 1, "{notes:?}");
     }
 
     #[test]

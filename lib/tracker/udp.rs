@@ -108,13 +108,28 @@ pub fn announce_request(conn: u64, tid: u32, req: &AnnounceRequest) -> Vec<u8> {
     p
 }
 
-/// Parse an announce answer; peers are 18-byte IPv6 entries when we talk over IPv6.
+/// Parse an announce answer; peers are 18-byte IPv6 entries when we talk over IPv6. BEP 15's
+/// interval, leechers and seeders are signed 32-bit: a negative interval is an invalid answer,
+/// a negative count is unknown (with a note).
 pub fn parse_announce(buf: &[u8], tid: u32, v6: bool) -> Result<AnnounceResponse, Bad> {
     header(buf, tid, ANNOUNCE, 20, "announce")?;
+    let interval = be32(buf, 8) as i32;
+    if interval < 0 {
+        return Err(Bad::Invalid(format!("negative interval {interval}")));
+    }
+    let mut notes = Vec::new();
+    let mut count = |at: usize, what: &str| {
+        let n = be32(buf, at) as i32;
+        if n < 0 {
+            notes.push(format!("ignored a negative {what} count {n}"));
+        }
+        u64::try_from(n).ok()
+    };
     let mut r = AnnounceResponse {
-        interval: Some(be32(buf, 8)),
-        incomplete: Some(be32(buf, 12) as u64),
-        complete: Some(be32(buf, 16) as u64),
+        interval: Some(interval as u32),
+        incomplete: count(12, "leecher"),
+        complete: count(16, "seeder"),
+        notes,
         ..Default::default()
     };
     r.peers = super::http::compact_peers(&buf[20..], v6, &mut r.notes);
@@ -478,6 +493,29 @@ mod tests {
             Err(Bad::Invalid(_))
         ));
         assert!(matches!(parse_announce(&a, 6, false), Err(Bad::Ignore(_))));
+    }
+
+    #[test]
+    fn negative_int32_fields_are_refused_or_unknown() {
+        let mut a = vec![
+            0, 0, 0, 1, 0, 0, 0, 5, 0xff, 0xff, 0xff, 0xf6, 0, 0, 0, 2, 0, 0, 0, 1,
+        ];
+        assert!(matches!(
+            parse_announce(&a, 5, false),
+            Err(Bad::Invalid(m)) if m.contains("negative interval -10")
+        ));
+        a[8..12].copy_from_slice(&1800u32.to_be_bytes());
+        a[16..20].copy_from_slice(&(-1i32).to_be_bytes());
+        let r = parse_announce(&a, 5, false).unwrap();
+        assert_eq!(
+            (r.interval, r.incomplete, r.complete),
+            (Some(1800), Some(2), None)
+        );
+        assert!(
+            r.notes[0].contains("negative seeder count -1"),
+            "{:?}",
+            r.notes
+        );
     }
 
     #[test]

@@ -236,6 +236,9 @@ fn liar_is_banned_after_two_bad_pieces_and_its_data_never_lands() {
     let past = fetch_past(&s, &[&liar], Some("2M"), &["--peer-records"]);
     let sum = &past.summary;
     assert!(sum.bad_pieces >= 2, "{sum:?}");
+    // Issue 11 #8: a peer gets two pieces in flight until one it sent verifies, one after its
+    // first bad piece (it used to cost 18-25 bad pieces, 1.2 MiB, before the ban).
+    assert!(sum.bad_pieces <= 3, "{sum:?}");
     let banned = peer_events(&past.run.records(), "banned", None, None);
     assert_eq!(banned.len(), 1, "one ban: {banned:?}");
     assert_eq!(banned[0].ip, liar.ip());
@@ -244,6 +247,8 @@ fn liar_is_banned_after_two_bad_pieces_and_its_data_never_lands() {
     assert!(stderr.contains("banned"), "{stderr}");
     let seen = liar.seen();
     assert!(seen.blocks_sent > 0 && seen.closed >= 1, "{seen:?}");
+    let wasted = seen.blocks_sent as u64 * 16384;
+    assert!(wasted <= 3 * s.limits.piece_length, "{seen:?}");
     println!(
         "liar: {} connections, {} blocks sent; bt-fetch: {} bad pieces",
         seen.handshakes, seen.blocks_sent, sum.bad_pieces
@@ -720,4 +725,156 @@ fn file_size_limit_exit_2_keeps_verified_pieces_and_rerun_completes() {
     assert_eq!(sum.pieces_at_start as u64, good);
     assert!(sum.bytes_downloaded <= (n - good) * pl + pl, "{sum:?}");
     s.assert_same(&dl);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. Issue 11: costs a hostile peer must not be able to impose on bt-seed.
+
+#[test]
+fn choked_requester_that_never_reads_is_dropped_with_bounded_memory() {
+    // Issue 11 #1: a peer with the fast extension stays choked (never interested), sends
+    // requests and never reads. Each request earns a `reject`; they used to pile up without
+    // bound behind the blocked writer (848 MB of RSS after 300 MiB of requests). Now the queue
+    // is bounded and the peer dropped when it overruns.
+    let s = Sample::data(&[("a.bin", 1 << 20)]);
+    let seed = Seeder::of(&s).start();
+    let watch = Watch::start(seed.pid());
+    let mut w = Wire::dial(seed.addr, &s);
+    let mut batch = Vec::new();
+    let req = Message::Request(Block {
+        piece: 0,
+        offset: 0,
+        length: 16384,
+    });
+    while batch.len() < 1 << 20 {
+        req.encode(&mut batch);
+    }
+    let total = 300u64 << 20;
+    let mut sent = 0u64;
+    let started = Instant::now();
+    while sent < total && started.elapsed() < Duration::from_secs(60) {
+        if !w.send_raw(&batch) {
+            break;
+        }
+        sent += batch.len() as u64;
+    }
+    // Dropped (or, at worst, dropped once the last requests are read).
+    let closed = sent < total || w.closed_within(10);
+    let (_, hwm) = watch.stop();
+    println!(
+        "choked requester: {} MiB of requests sent before the drop, bt-seed peak RSS {} MiB",
+        sent >> 20,
+        hwm >> 10
+    );
+    assert!(hwm < 100 << 10, "bt-seed peak RSS {hwm} kB");
+    assert!(closed, "the peer was never dropped");
+    // bt-seed still serves.
+    let dl = s.path("dl");
+    let mut run = Fetcher::new(&s.torrent, &dl).peer(seed.peer()).spawn();
+    let (code, sum) = run.finish(60);
+    assert_eq!(code, 0, "{sum:?}\n{}", run.stderr());
+    s.assert_same(&dl);
+}
+
+/// A torrent of `pieces` pieces of 16 bytes over one file of zeros (piece hashes are fake:
+/// serve it with `--skip-verify`); (torrent path, seed dir, info hash, limits).
+fn tiny_pieces(
+    dir: &std::path::Path,
+    pieces: u32,
+) -> (
+    std::path::PathBuf,
+    std::path::PathBuf,
+    [u8; 20],
+    bt::peer::Limits,
+) {
+    let len = pieces as u64 * 16;
+    let seed = dir.join("seed");
+    std::fs::create_dir_all(&seed).unwrap();
+    std::fs::write(seed.join("z.bin"), vec![0u8; len as usize]).unwrap();
+    let mut t =
+        format!("d4:infod6:lengthi{len}e4:name5:z.bin12:piece lengthi16e6:pieces").into_bytes();
+    t.extend_from_slice(format!("{}:", pieces as u64 * 20).as_bytes());
+    t.extend(std::iter::repeat_n(0x11u8, pieces as usize * 20));
+    t.extend_from_slice(b"ee");
+    let path = dir.join("tiny.torrent");
+    std::fs::write(&path, &t).unwrap();
+    let (info_hash, limits) = torrent_limits(&path);
+    (path, seed, info_hash, limits)
+}
+
+#[test]
+fn have_all_and_have_none_floods_cost_no_cpu_and_need_the_fast_extension() {
+    // Issue 11 #3: with 1,048,576 pieces, each HaveAll / HaveNone used to cost a scan of every
+    // piece (20 kB of them: 4.9 s of CPU). Now each is O(1).
+    let dir = crate::common::tempdir();
+    let (torrent, seed_dir, info_hash, limits) = tiny_pieces(dir.path(), 1 << 20);
+    assert_eq!(limits.piece_count, 1 << 20);
+    let seed = Seeder::of_torrent(&torrent, &seed_dir)
+        .args(&["--skip-verify"])
+        .start();
+    let mut w = Wire::try_dial_to(seed.addr, info_hash, limits).unwrap();
+    let mut flood = Vec::new();
+    while flood.len() < 20_000 {
+        flood.extend_from_slice(&Message::HaveAll.to_bytes());
+        flood.extend_from_slice(&Message::HaveNone.to_bytes());
+    }
+    // Let start-up work settle before measuring.
+    std::thread::sleep(Duration::from_millis(500));
+    let before = cpu_seconds(seed.pid());
+    assert!(w.send_raw(&flood));
+    // An answer to a message sent after the flood: the flood was read.
+    w.send(&Message::Interested);
+    let answered = w.wait_for(30, |m| *m == Message::Unchoke);
+    let cpu = cpu_seconds(seed.pid()) - before;
+    println!("HaveAll/HaveNone flood of 20 kB with 2^20 pieces: {cpu:.2} s of bt-seed CPU");
+    assert!(answered, "bt-seed never answered after the flood");
+    assert!(cpu < 0.2, "{cpu:.2} s of CPU");
+    // Without the fast extension negotiated, HaveAll is a protocol error.
+    let mut plain = std::net::TcpStream::connect(seed.addr).unwrap();
+    plain
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut hs = bt::peer::Handshake::new(info_hash, bt::peer::PeerId([3; 20]));
+    hs.reserved = [0; 8];
+    use std::io::Write;
+    plain.write_all(&hs.encode()).unwrap();
+    plain.write_all(&Message::HaveAll.to_bytes()).unwrap();
+    let mut sink = vec![0u8; 1 << 20];
+    let mut closed = false;
+    for _ in 0..50 {
+        match plain.read(&mut sink) {
+            Ok(0) => closed = true,
+            Ok(_) => continue,
+            Err(e) => {
+                closed = !matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                )
+            }
+        }
+        break;
+    }
+    assert!(closed, "HaveAll without the fast extension was accepted");
+}
+
+#[test]
+fn interested_peers_that_never_read_cannot_hold_every_slot() {
+    // Issue 11 #7: 250 peers say "interested" and never read, against bt-seed's default 200
+    // connection slots. A newcomer used to be refused; slots held by peers that take no data
+    // are now reclaimed for it.
+    let s = Sample::data(&[("a.bin", 1 << 20)]);
+    let seed = Seeder::of(&s).start();
+    let hogs: Vec<Wire> = (0..250)
+        .filter_map(|_| {
+            let mut w = Wire::try_dial(seed.addr, &s).ok()?;
+            w.send(&Message::Interested).then_some(w)
+        })
+        .collect();
+    assert!(hogs.len() >= 200, "only {} hogs connected", hogs.len());
+    let watch = Watch::start(seed.pid());
+    let what = format!("{} interested hogs", hogs.len());
+    let f = fetch_under_load(&s, &seed, 40, watch, &what);
+    drop(hogs);
+    assert_eq!(f.code, 0, "{:?}\n{}", f.summary, f.stderr);
+    assert!(f.summary.complete);
 }

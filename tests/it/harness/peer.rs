@@ -31,16 +31,26 @@ impl Wire {
 
     /// Connect to `addr` and exchange handshakes for `s`'s torrent (5 s timeouts).
     pub fn try_dial(addr: SocketAddr, s: &Sample) -> std::io::Result<Wire> {
+        Wire::try_dial_to(addr, s.info_hash, s.limits)
+    }
+
+    /// Connect to `addr` and exchange handshakes for the torrent of `info_hash` and `limits`
+    /// (5 s timeouts), offering the fast and extension protocols.
+    pub fn try_dial_to(
+        addr: SocketAddr,
+        info_hash: [u8; 20],
+        limits: Limits,
+    ) -> std::io::Result<Wire> {
         let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
         stream.set_write_timeout(Some(Duration::from_secs(5)))?;
         stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-        stream.write_all(&Handshake::new(s.info_hash, PeerId::generate().unwrap()).encode())?;
+        stream.write_all(&Handshake::new(info_hash, PeerId::generate().unwrap()).encode())?;
         let mut hs = [0u8; peer::HANDSHAKE_LEN];
         stream.read_exact(&mut hs)?;
         Ok(Wire {
             stream,
             buf: Vec::new(),
-            limits: s.limits,
+            limits,
         })
     }
 

@@ -342,6 +342,17 @@ pub fn proc_status(pid: u32, key: &str) -> Option<u64> {
         .ok()
 }
 
+/// CPU seconds (user + system) a process has used so far, from /proc/PID/stat.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name (which may hold spaces): state is field 3, utime 14.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
+    // The kernel reports in USER_HZ, 100 on Linux.
+    ticks as f64 / 100.0
+}
+
 /// The highest Threads and VmHWM (kB) of a process, sampled every 50 ms (120 s at most)
 /// until [`Watch::stop`].
 pub struct Watch {

@@ -1,0 +1,237 @@
+//! A connection's bounded send queue, and a writer that insists on a minimum rate.
+//!
+//! Everything a connection sends goes through its [`Outbox`] to its writer thread. The queue is
+//! bounded by messages and by bytes (counted against the peer: the in-memory size of each queued
+//! message and its payload). A send that would overrun either bound is refused and marks the
+//! queue overrun; the connection's reader notices and drops the peer. So a peer that sends
+//! requests and never reads (while we queue a `reject` per request behind a blocked socket)
+//! costs at most [`MAX_QUEUED_BYTES`], not its upload volume. [`Out::Close`] is never refused.
+//!
+//! [`Paced`] wraps the socket for the writer: while data is pending, the peer must take at
+//! least [`MIN_BYTES`] every [`WINDOW`], so a peer that reads a trickle cannot hold a writer
+//! (and its queue) forever by restarting a per-write timeout.
+
+use super::Out;
+use crate::peer::Message;
+use std::io::{self, Write};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Most messages queued for one peer.
+pub(super) const MAX_QUEUED_MSGS: usize = 16 * 1024;
+/// Most bytes (in memory) queued for one peer.
+pub(super) const MAX_QUEUED_BYTES: usize = 2 << 20;
+/// The writer's window for [`MIN_BYTES`].
+pub(super) const WINDOW: Duration = Duration::from_secs(30);
+/// Bytes a peer with data pending must take per [`WINDOW`].
+pub(super) const MIN_BYTES: u64 = 64 << 10;
+
+#[derive(Default)]
+struct Counts {
+    msgs: AtomicUsize,
+    bytes: AtomicUsize,
+    overrun: AtomicBool,
+}
+
+/// The sending side of a connection's queue (cloned into the swarm's peer table).
+#[derive(Clone)]
+pub(super) struct Outbox {
+    tx: Sender<Out>,
+    counts: Arc<Counts>,
+}
+
+/// The writer's side of the queue.
+pub(super) struct Inbox {
+    rx: Receiver<Out>,
+    counts: Arc<Counts>,
+}
+
+/// A send was refused: the peer's queue is full (or the writer is gone).
+#[derive(Debug)]
+pub(super) struct Refused;
+
+/// A queue for one connection.
+pub(super) fn queue() -> (Outbox, Inbox) {
+    let (tx, rx) = mpsc::channel();
+    let counts = Arc::new(Counts::default());
+    (
+        Outbox {
+            tx,
+            counts: counts.clone(),
+        },
+        Inbox { rx, counts },
+    )
+}
+
+/// What a queued message costs in memory.
+fn cost(m: &Out) -> usize {
+    std::mem::size_of::<Out>()
+        + match m {
+            Out::Msg(Message::Bitfield(b)) => b.len(),
+            Out::Msg(Message::Extended { payload, .. }) => payload.len(),
+            Out::Msg(Message::Piece { data, .. }) => data.len(),
+            Out::Raw(r) => r.len(),
+            _ => 0,
+        }
+}
+
+impl Outbox {
+    /// Queue `m` for the writer; refused (and the queue marked overrun) when it would exceed
+    /// the bounds. [`Out::Close`] always goes.
+    pub(super) fn send(&self, m: Out) -> Result<(), Refused> {
+        if !matches!(m, Out::Close) {
+            let c = cost(&m);
+            let msgs = self.counts.msgs.fetch_add(1, Ordering::Relaxed);
+            let bytes = self.counts.bytes.fetch_add(c, Ordering::Relaxed);
+            if msgs >= MAX_QUEUED_MSGS || bytes + c > MAX_QUEUED_BYTES {
+                self.counts.msgs.fetch_sub(1, Ordering::Relaxed);
+                self.counts.bytes.fetch_sub(c, Ordering::Relaxed);
+                self.counts.overrun.store(true, Ordering::Relaxed);
+                return Err(Refused);
+            }
+            if self.tx.send(m).is_err() {
+                self.counts.msgs.fetch_sub(1, Ordering::Relaxed);
+                self.counts.bytes.fetch_sub(c, Ordering::Relaxed);
+                return Err(Refused);
+            }
+            return Ok(());
+        }
+        self.tx.send(m).map_err(|_| Refused)
+    }
+
+    /// Whether a send was refused for lack of room (the peer does not read what it is sent).
+    pub(super) fn overrun(&self) -> bool {
+        self.counts.overrun.load(Ordering::Relaxed)
+    }
+
+    /// Bytes queued (in memory).
+    #[cfg(test)]
+    pub(super) fn queued_bytes(&self) -> usize {
+        self.counts.bytes.load(Ordering::Relaxed)
+    }
+}
+
+impl Inbox {
+    fn took(&self, m: &Out) {
+        if !matches!(m, Out::Close) {
+            self.counts.msgs.fetch_sub(1, Ordering::Relaxed);
+            self.counts.bytes.fetch_sub(cost(m), Ordering::Relaxed);
+        }
+    }
+
+    /// The next message, waiting `d` at most.
+    pub(super) fn recv_timeout(&self, d: Duration) -> Result<Out, RecvTimeoutError> {
+        let m = self.rx.recv_timeout(d)?;
+        self.took(&m);
+        Ok(m)
+    }
+
+    /// The next message if one is queued.
+    pub(super) fn try_recv(&self) -> Option<Out> {
+        let m = self.rx.try_recv().ok()?;
+        self.took(&m);
+        Some(m)
+    }
+}
+
+/// The writer's socket: fails a peer that takes less than [`MIN_BYTES`] in a [`WINDOW`] while
+/// data is pending (a total deadline, not a timeout that each trickle restarts).
+pub(super) struct Paced<'a> {
+    stream: &'a TcpStream,
+    window: Instant,
+    bytes: u64,
+}
+
+impl<'a> Paced<'a> {
+    pub(super) fn new(stream: &'a TcpStream) -> Paced<'a> {
+        Paced {
+            stream,
+            window: Instant::now(),
+            bytes: 0,
+        }
+    }
+
+    /// Everything was sent: the next write starts a fresh window.
+    pub(super) fn idle(&mut self) {
+        self.window = Instant::now();
+        self.bytes = 0;
+    }
+}
+
+impl Write for Paced<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let now = Instant::now();
+        if now.duration_since(self.window) >= WINDOW {
+            if self.bytes < MIN_BYTES {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "peer reads too slowly",
+                ));
+            }
+            self.window = now;
+            self.bytes = 0;
+        }
+        let left = (self.window + WINDOW).saturating_duration_since(now);
+        self.stream
+            .set_write_timeout(Some(left.max(Duration::from_millis(1))))?;
+        let n = (&*self.stream).write(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_queue_is_bounded_and_close_always_goes() {
+        let (out, inbox) = queue();
+        let mut sent = 0;
+        while out.send(Out::Msg(Message::HaveNone)).is_ok() {
+            sent += 1;
+            assert!(sent <= MAX_QUEUED_MSGS, "unbounded");
+        }
+        assert!(out.overrun());
+        assert!(out.queued_bytes() <= MAX_QUEUED_BYTES);
+        assert!(out.send(Out::Close).is_ok());
+        // Draining frees the room again.
+        let mut got = 0;
+        while inbox.try_recv().is_some() {
+            got += 1;
+        }
+        assert_eq!(got, sent + 1);
+        assert_eq!(out.queued_bytes(), 0);
+        assert!(out.send(Out::Raw(vec![0; MAX_QUEUED_BYTES])).is_err());
+        assert!(out.send(Out::Raw(vec![0; 1000])).is_ok());
+    }
+
+    #[test]
+    fn a_trickling_reader_is_failed_within_the_window() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let a = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (_b, _) = l.accept().unwrap();
+        // Nobody reads: fill the socket buffers first.
+        a.set_nonblocking(true).unwrap();
+        let chunk = vec![0u8; 1 << 20];
+        for _ in 0..1000 {
+            if (&a).write(&chunk).is_err() {
+                break;
+            }
+        }
+        a.set_nonblocking(false).unwrap();
+        let mut p = Paced::new(&a);
+        p.window = Instant::now() - WINDOW + Duration::from_millis(300);
+        let t = Instant::now();
+        let err = p.write(&chunk).err();
+        assert!(err.is_some(), "never failed");
+        assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    }
+}

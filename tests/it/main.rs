@@ -17,3 +17,4 @@ mod stress;
 mod swarm;
 mod v2;
 mod verify;
+mod webseed;

@@ -15,6 +15,7 @@ mod make;
 mod rate;
 mod stress;
 mod swarm;
+mod transmission;
 mod v2;
 mod verify;
 mod webseed;

@@ -7,6 +7,10 @@ complete -c bt-seed -l max-upload-rate -d 'Upload cap in bytes per second over a
 complete -c bt-seed -l peer -d 'A peer to connect to (repeatable), `ip:port` or `[ipv6]:port`: bt-seed dials it, as it dials the peers its trackers name, while it may lack pieces' -r
 complete -c bt-seed -l encryption -d 'Encryption (MSE/PE): prefer (try it, else plain), require (RC4 only), off (plain only)' -r
 complete -c bt-seed -l stats-interval -d 'Seconds between `stats` records' -r
+complete -c bt-seed -l control -d 'Run as a daemon controlled through the Unix socket SOCKET (created mode 0600, only its owner may use it; default $XDG_RUNTIME_DIR/bt-seed.sock): torrents are added, paused, limited and listed with bt-ctl or bt-top. The torrents on the command line are served' -r -F
+complete -c bt-seed -l state -d 'With --control: keep the torrents added, their directories, pauses and limits in FILE (rewritten atomically) and add them again on start (resuming by verification)' -r -F
+complete -c bt-seed -l watch-dir -d 'With --control: add each .torrent dropped in DIR (fetched into --dir, then seeded), and remove it when its file is removed' -r -F
+complete -c bt-seed -l watch-interval -d 'Seconds between two looks at --watch-dir' -r
 complete -c bt-seed -l color -d 'Color human output and error messages: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never' -r -f -a "auto\t'Color when the stream is a terminal, `NO_COLOR` is unset and `TERM` is not `dumb`'
 always\t'Always color (even with `NO_COLOR`)'
 never\t'Never color'"

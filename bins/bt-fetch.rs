@@ -9,7 +9,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Download a torrent from peers into DIR/NAME, verifying every piece.
+/// Download a torrent from peers (and web seeds) into DIR/NAME, verifying every piece.
 ///
 /// Peers come from --peer, else from standard input when it is a pipe (bt-announce's `peer`
 /// records, or `ip:port` lines, IPv6 as `[addr]:port`), else from the torrent's trackers; more
@@ -37,8 +37,8 @@ struct Args {
           value_parser = clap::value_parser!(u32).range(1..))]
     max_peers: u32,
     /// Give up (exit 1) after this many seconds.
-    #[arg(long, value_name = "SECONDS")]
-    timeout: Option<f64>,
+    #[arg(long, value_name = "SECONDS", value_parser = cli::parse_seconds)]
+    timeout: Option<Duration>,
     /// Keep running as a seeder after the download completes (until SIGINT/SIGTERM).
     #[arg(long)]
     seed: bool,
@@ -56,6 +56,8 @@ struct Args {
     upload_slots: usize,
     #[command(flatten)]
     rates: cli::RateArgs,
+    #[command(flatten)]
+    web: cli::WebSeedArgs,
     /// Encryption (MSE/PE): prefer (try it, else plain), require (RC4 only), off (plain only).
     #[arg(long, default_value_t = FetchOptions::default().encryption, value_name = "MODE")]
     encryption: Policy,
@@ -97,9 +99,8 @@ fn fetch(args: Args) -> anyhow::Result<u8> {
         peers: args.peers,
         peer_lines: stdin_peers.then(|| Box::new(std::io::BufReader::new(std::io::stdin())) as _),
         announce: !args.no_announce,
-        timeout: args
-            .timeout
-            .map(|s| Duration::from_secs_f64(s.clamp(0.0, 1e9))),
+        web_seeds: args.web.web_seeds,
+        timeout: args.timeout,
         seed: args.seed,
         bind: args.bind,
         port: args.port,

@@ -31,6 +31,7 @@ Register-ArgumentCompleter -Native -CommandName 'bt-fetch' -ScriptBlock {
             [CompletionResult]::new('--upload-slots', '--upload-slots', [CompletionResultType]::ParameterName, 'Peers unchoked at once when uploading')
             [CompletionResult]::new('--max-download-rate', '--max-download-rate', [CompletionResultType]::ParameterName, 'Download cap in bytes per second over all peers and web seeds, e.g. 500K or 10M (K = 1024)')
             [CompletionResult]::new('--max-upload-rate', '--max-upload-rate', [CompletionResultType]::ParameterName, 'Upload cap in bytes per second over all peers (and all torrents), e.g. 500K or 10M (K = 1024)')
+            [CompletionResult]::new('--web-seed', '--web-seed', [CompletionResultType]::ParameterName, 'An HTTP(S) mirror of the content (BEP 19; repeatable), fetched from besides the torrent''s own `url-list`: a file URL, or a directory URL ending in `/`')
             [CompletionResult]::new('--encryption', '--encryption', [CompletionResultType]::ParameterName, 'Encryption (MSE/PE): prefer (try it, else plain), require (RC4 only), off (plain only)')
             [CompletionResult]::new('--snub-timeout', '--snub-timeout', [CompletionResultType]::ParameterName, 'Drop a peer that sends no requested block for this many seconds')
             [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Only this file: its path as bt-info shows it (below the torrent''s directory) or its index there (repeatable)')

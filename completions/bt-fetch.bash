@@ -23,7 +23,7 @@ _bt__fetch() {
 
     case "${cmd}" in
         bt__fetch)
-            opts="-d -q -j -h -V --dir --peer --no-announce --max-peers --timeout --seed --peer-records --port --bind --upload-slots --max-download-rate --max-upload-rate --encryption --snub-timeout --file --only --skip --stdout --no-store --sequential --keep-going --progress-json --torrent-out --force --metadata-only --json --human --color --quiet --jobs --help --version"
+            opts="-d -q -j -h -V --dir --peer --no-announce --max-peers --timeout --seed --peer-records --port --bind --upload-slots --max-download-rate --max-upload-rate --web-seed --encryption --snub-timeout --file --only --skip --stdout --no-store --sequential --keep-going --progress-json --torrent-out --force --metadata-only --json --human --color --quiet --jobs --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -66,6 +66,10 @@ _bt__fetch() {
                     return 0
                     ;;
                 --max-upload-rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --web-seed)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

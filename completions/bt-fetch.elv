@@ -28,6 +28,7 @@ set edit:completion:arg-completer[bt-fetch] = {|@words|
             cand --upload-slots 'Peers unchoked at once when uploading'
             cand --max-download-rate 'Download cap in bytes per second over all peers and web seeds, e.g. 500K or 10M (K = 1024)'
             cand --max-upload-rate 'Upload cap in bytes per second over all peers (and all torrents), e.g. 500K or 10M (K = 1024)'
+            cand --web-seed 'An HTTP(S) mirror of the content (BEP 19; repeatable), fetched from besides the torrent''s own `url-list`: a file URL, or a directory URL ending in `/`'
             cand --encryption 'Encryption (MSE/PE): prefer (try it, else plain), require (RC4 only), off (plain only)'
             cand --snub-timeout 'Drop a peer that sends no requested block for this many seconds'
             cand --file 'Only this file: its path as bt-info shows it (below the torrent''s directory) or its index there (repeatable)'

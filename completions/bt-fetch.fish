@@ -7,6 +7,7 @@ complete -c bt-fetch -l bind -d 'Address to accept connections on (and to connec
 complete -c bt-fetch -l upload-slots -d 'Peers unchoked at once when uploading' -r
 complete -c bt-fetch -l max-download-rate -d 'Download cap in bytes per second over all peers and web seeds, e.g. 500K or 10M (K = 1024)' -r
 complete -c bt-fetch -l max-upload-rate -d 'Upload cap in bytes per second over all peers (and all torrents), e.g. 500K or 10M (K = 1024)' -r
+complete -c bt-fetch -l web-seed -d 'An HTTP(S) mirror of the content (BEP 19; repeatable), fetched from besides the torrent\'s own `url-list`: a file URL, or a directory URL ending in `/`' -r
 complete -c bt-fetch -l encryption -d 'Encryption (MSE/PE): prefer (try it, else plain), require (RC4 only), off (plain only)' -r
 complete -c bt-fetch -l snub-timeout -d 'Drop a peer that sends no requested block for this many seconds' -r
 complete -c bt-fetch -l file -d 'Only this file: its path as bt-info shows it (below the torrent\'s directory) or its index there (repeatable)' -r

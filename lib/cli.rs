@@ -293,6 +293,29 @@ impl RateArgs {
     }
 }
 
+/// bt-fetch's web seed flag.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WebSeedArgs {
+    /// An HTTP(S) mirror of the content (BEP 19; repeatable), fetched from besides the
+    /// torrent's own `url-list`: a file URL, or a directory URL ending in `/`.
+    #[arg(long = "web-seed", value_name = "URL", value_parser = parse_web_seed)]
+    pub web_seeds: Vec<String>,
+}
+
+fn parse_web_seed(s: &str) -> Result<String, String> {
+    crate::swarm::webseed::check_url(s)
+        .map(|()| s.to_string())
+        .map_err(|e| e.to_string())
+}
+
+/// A duration in seconds (fractions allowed; negative is 0, at most 10^9).
+pub fn parse_seconds(s: &str) -> Result<std::time::Duration, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if !x.is_nan() => Ok(std::time::Duration::from_secs_f64(x.clamp(0.0, 1e9))),
+        _ => Err(format!("{s:?} is not a number of seconds")),
+    }
+}
+
 /// A peer address for `--peer`: `ip:port`, `[ipv6]:port`, or `host:port` (its first address).
 pub fn parse_peer(s: &str) -> Result<std::net::SocketAddr, String> {
     use std::net::ToSocketAddrs;
@@ -1013,7 +1036,7 @@ impl<'a> EngineView<'a> {
         &mut self,
         e: crate::swarm::session::Event,
     ) -> Option<crate::swarm::session::Event> {
-        use crate::record::{ListeningRecord, PeerEventRecord, StatsRecord};
+        use crate::record::{ListeningRecord, PeerEventRecord, StatsRecord, WebSeedRecord};
         use crate::swarm::session::Event;
         match e {
             Event::Verifying {
@@ -1037,6 +1060,10 @@ impl<'a> EngineView<'a> {
                     self.note(&format!("banned {addr}: it sent bad data twice"));
                 }
                 let hash = self.torrents[torrent].swarm_hash();
+                if let Some(r) = WebSeedRecord::from_event(&event, hash) {
+                    self.web_seed(r);
+                    return None;
+                }
                 let r = PeerEventRecord::from_event(&event, hash)?;
                 if self.json && self.peer_records {
                     self.write(|o| o.json(&r));
@@ -1080,6 +1107,23 @@ impl<'a> EngineView<'a> {
             e => return Some(e),
         }
         None
+    }
+
+    /// A web seed event: a `web_seed` record (JSON), or on stderr its errors, bans and
+    /// redirects (human).
+    fn web_seed(&mut self, r: crate::record::WebSeedRecord) {
+        if self.json {
+            return self.write(|o| o.json(&r));
+        }
+        let url = escape_controls(&r.url);
+        let detail = r.reason.as_deref().or(r.location.as_deref()).unwrap_or("");
+        match r.event.as_str() {
+            "error" | "redirected" => {
+                self.note(&format!("web seed {url}: {}", escape_controls(detail)))
+            }
+            "banned" => self.note(&format!("web seed {url} banned: it sent bad data twice")),
+            _ => {}
+        }
     }
 
     /// Remove bars and status lines; the output for the last records, or the first error that

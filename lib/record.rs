@@ -18,6 +18,7 @@
 //! | `announce`, `scrape` | `bt-announce` | tracker asked |
 //! | `listening`, `stats` | `bt-seed` (`listening` also `bt-fetch --seed`) | torrent served |
 //! | `progress` | `bt-fetch --progress-json` | second |
+//! | `web_seed` | `bt-fetch` (a torrent with `url-list`, or `--web-seed`) | web seed event |
 //! | `status` | `bt-seed --control` (`list`, `watch`), `bt-ctl ls` | torrent of the daemon |
 //! | `limits` | `bt-seed --control` (`limit`), `bt-ctl limit` | change of the rate limits |
 //! | `ok`, `error` | `bt-seed --control`, `bt-ctl` | command answered (the last line of an answer) |
@@ -34,6 +35,7 @@
 //! {"type":"scrape","tracker":"udp://127.0.0.1:6969","ok":true,"info_hash":"c0fd…","complete":1,"incomplete":0,"downloaded":3,"error":null}
 //! {"type":"listening","addr":"0.0.0.0","port":6881,"info_hash":"c0fd…","name":"sample"}
 //! {"type":"stats","info_hash":"c0fd…","uploaded":170000,"peers":1,"pieces":11,"seconds":10.0}
+//! {"type":"web_seed","url":"http://127.0.0.1:8080/files/","info_hash":"c0fd…","event":"stopped","location":null,"reason":"complete","status":null,"downloaded":81920}
 //! {"type":"progress","pieces_have":5,"pieces":11,"bytes_have":81920,"bytes_total":170000,"bytes_downloaded":81920,"rate":4000000,"peers":2,"seconds":0.5}
 //! {"type":"status","info_hash":"c0fd…","name":"sample","state":"downloading","progress":0.48,"pieces_have":5,"pieces":11,"bytes_have":81920,"bytes_total":170000,"down_rate":4000000,"up_rate":0,"peers":2,"uploaded":0,"downloaded":81920,"ratio":0.0,"eta":1.0,"dir":"/srv/dl","mode":"fetch","down_limit":null,"up_limit":null,"port":41234,"error":null,"files":null,"peer_list":null}
 //! {"type":"limits","info_hash":null,"down":2097152,"up":null}
@@ -89,6 +91,8 @@ pub enum Record {
     Stats(StatsRecord),
     /// A fetcher's periodic progress.
     Progress(ProgressRecord),
+    /// An event about a web seed (an HTTP mirror, BEP 19) of a fetcher.
+    WebSeed(WebSeedRecord),
     /// One torrent of the daemon (`bt-seed --control`).
     Status(StatusRecord),
     /// The daemon's rate limits, global or of one torrent.
@@ -116,6 +120,7 @@ impl Record {
             Record::Listening(_) => "listening",
             Record::Stats(_) => "stats",
             Record::Progress(_) => "progress",
+            Record::WebSeed(_) => "web_seed",
             Record::Status(_) => "status",
             Record::Limits(_) => "limits",
             Record::Ok(_) => "ok",
@@ -152,6 +157,7 @@ into_record! {
     ListeningRecord => Listening,
     StatsRecord => Stats,
     ProgressRecord => Progress,
+    WebSeedRecord => WebSeed,
     StatusRecord => Status,
     LimitsRecord => Limits,
     OkRecord => Ok,
@@ -1025,6 +1031,74 @@ pub struct ProgressRecord {
     pub seconds: f64,
 }
 
+/// `web_seed`: what happened with one web seed (an HTTP mirror, BEP 19) of `bt-fetch`.
+///
+/// `event` is `started`, `redirected` (`location` says where to; once per mirror), `error` (a
+/// request failed: `reason` names the URL and the cause, `status` is the HTTP status when the
+/// server answered with one; the mirror's blocks go to other sources and it retries after a
+/// pause), `banned` (two pieces it sent alone failed their hash: no more requests to it) or
+/// `stopped` (its last request ended: `reason` is `complete`, `stopped`, `banned: ...` or
+/// `given up after 5 failures in a row`; `downloaded` counts the bytes it sent).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WebSeedRecord {
+    /// The mirror's URL as the torrent or `--web-seed` gave it.
+    pub url: String,
+    /// The torrent's info hash.
+    pub info_hash: String,
+    /// `started`, `redirected`, `error`, `banned` or `stopped`.
+    pub event: String,
+    /// Where the mirror redirected to (`redirected`).
+    pub location: Option<String>,
+    /// Why (`error`, `stopped`).
+    pub reason: Option<String>,
+    /// The HTTP status of an `error` the server answered.
+    pub status: Option<u16>,
+    /// Bytes received from the mirror (`stopped`).
+    pub downloaded: Option<u64>,
+}
+
+impl WebSeedRecord {
+    /// The record of a web seed event of the swarm (None for other events).
+    pub fn from_event(
+        e: &crate::swarm::Event,
+        info_hash: crate::metainfo::InfoHash,
+    ) -> Option<Self> {
+        use crate::swarm::webseed::WebSeedEvent as W;
+        let crate::swarm::Event::WebSeed { url, event } = e else {
+            return None;
+        };
+        let mut r = WebSeedRecord {
+            url: url.clone(),
+            info_hash: info_hash.hex(),
+            event: String::new(),
+            location: None,
+            reason: None,
+            status: None,
+            downloaded: None,
+        };
+        r.event = match event {
+            W::Started => "started",
+            W::Redirected { to } => {
+                r.location = Some(to.clone());
+                "redirected"
+            }
+            W::Error { reason, status } => {
+                r.reason = Some(reason.clone());
+                r.status = *status;
+                "error"
+            }
+            W::Banned => "banned",
+            W::Stopped { reason, downloaded } => {
+                r.reason = Some(reason.clone());
+                r.downloaded = Some(*downloaded);
+                "stopped"
+            }
+        }
+        .to_string();
+        Some(r)
+    }
+}
+
 /// What `bt-fetch` knows at the end of a run; written as a [`SummaryRecord`] (see
 /// [`SummaryRecord::from_fetch`]). Not a record type of its own: it deserializes from
 /// `bt-fetch`'s `summary` line as a narrower view.
@@ -1242,7 +1316,7 @@ impl PeerEventRecord {
                 ..base("disconnected", addr)
             }),
             Event::Banned { addr } => Some(base("banned", addr)),
-            Event::BadPiece { .. } => None,
+            Event::BadPiece { .. } | Event::WebSeed { .. } => None,
         }
     }
 }

@@ -137,7 +137,7 @@ impl Live {
                 | crate::swarm::Event::Banned { addr } => {
                     self.peer_list.remove(&addr);
                 }
-                crate::swarm::Event::BadPiece { .. } => {}
+                crate::swarm::Event::BadPiece { .. } | crate::swarm::Event::WebSeed { .. } => {}
             },
             Event::Progress {
                 stats,

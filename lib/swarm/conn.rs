@@ -568,34 +568,9 @@ impl Conn<'_> {
         self.outstanding.remove(&(piece, offset));
         self.last_block = Instant::now();
         self.target = (self.target + 1).min(self.max_target);
-        let len = data.len() as u64;
-        let arrival = {
-            let mut st = self.s.lock();
-            st.used.insert(self.addr);
-            let a = st.picker.arrived(self.key, &b);
-            if let super::picker::Arrival::Write { cancel } = &a {
-                for k in cancel {
-                    if let Some(p) = st.peers.get(k) {
-                        let _ = p.tx.send(Out::Msg(Message::Cancel(b)));
-                    }
-                }
-            }
-            a
-        };
-        if arrival == super::picker::Arrival::Discard {
-            return Ok(());
-        }
-        let res = self.s.write_block(piece, offset, &data);
-        self.downloaded.fetch_add(len, Ordering::Relaxed);
-        let complete = self.s.lock().picker.written(&b, res.is_ok());
-        if let Err(e) = res {
-            let msg = format!("writing piece {piece}: {e}");
-            self.s.fail(msg.clone());
-            return Err(msg);
-        }
-        self.s.count_download(len);
-        if complete {
-            self.s.hash(piece);
+        if self.s.deliver(self.key, Some(self.addr), &b, &data)? {
+            self.downloaded
+                .fetch_add(data.len() as u64, Ordering::Relaxed);
         }
         Ok(())
     }

@@ -28,6 +28,7 @@ pub mod rate;
 pub mod session;
 pub mod store;
 pub mod stream;
+pub mod webseed;
 
 pub use listen::Listener;
 
@@ -158,6 +159,13 @@ pub enum Event {
         /// Its address.
         addr: SocketAddr,
     },
+    /// Something happened with a web seed (an HTTP mirror, BEP 19).
+    WebSeed {
+        /// The mirror's URL as given.
+        url: String,
+        /// What happened.
+        event: webseed::WebSeedEvent,
+    },
 }
 
 /// Counters of a swarm.
@@ -262,6 +270,8 @@ struct State {
     banned_ids: HashSet<PeerId>,
     used: HashSet<SocketAddr>,
     optimistic: Option<PeerKey>,
+    /// Web seeds at work, by the key they take in the picker.
+    mirrors: HashMap<PeerKey, Arc<webseed::Mirror>>,
 }
 
 /// One torrent's download and upload engine.
@@ -324,6 +334,7 @@ impl Swarm {
                 banned_ids: HashSet::new(),
                 used: HashSet::new(),
                 optimistic: None,
+                mirrors: HashMap::new(),
             }),
             opts,
             events,
@@ -546,6 +557,48 @@ impl Swarm {
         }
     }
 
+    /// A block arrived from `key` (a connection from `from`, or a web seed): hand it to the
+    /// picker, write it, and hash its piece once complete. Whether it was written (false: not
+    /// wanted from this source any more); an error (the swarm then stops) when storage fails.
+    fn deliver(
+        self: &Arc<Self>,
+        key: PeerKey,
+        from: Option<SocketAddr>,
+        b: &crate::peer::Block,
+        data: &[u8],
+    ) -> Result<bool, String> {
+        let arrival = {
+            let mut st = self.lock();
+            if let Some(a) = from {
+                st.used.insert(a);
+            }
+            let a = st.picker.arrived(key, b);
+            if let picker::Arrival::Write { cancel } = &a {
+                for k in cancel {
+                    if let Some(p) = st.peers.get(k) {
+                        let _ = p.tx.send(Out::Msg(Message::Cancel(*b)));
+                    }
+                }
+            }
+            a
+        };
+        if arrival == picker::Arrival::Discard {
+            return Ok(false);
+        }
+        let res = self.write_block(b.piece, b.offset, data);
+        let complete = self.lock().picker.written(b, res.is_ok());
+        if let Err(e) = res {
+            let msg = format!("writing piece {}: {e}", b.piece);
+            self.fail(msg.clone());
+            return Err(msg);
+        }
+        self.count_download(data.len() as u64);
+        if complete {
+            self.hash(b.piece);
+        }
+        Ok(true)
+    }
+
     /// Take over an incoming connection whose handshake `theirs` was read by a listener.
     pub fn accept(self: &Arc<Self>, stream: stream::PeerStream, theirs: crate::peer::Handshake) {
         let addr = match stream.socket().peer_addr() {
@@ -610,6 +663,11 @@ impl Swarm {
         {
             std::thread::sleep(Duration::from_millis(5));
         }
+    }
+
+    /// Web seeds still at work.
+    pub fn web_seeds(&self) -> usize {
+        self.lock().mirrors.len()
     }
 
     /// Whether every piece is verified.
@@ -733,6 +791,15 @@ impl Swarm {
         let Some(failed) = failed else { return };
         // Blame only a peer that sent the whole piece: a shared piece is re-fetched from one.
         if let [key] = failed.contributors[..] {
+            if let Some(m) = st.mirrors.get(&key) {
+                if m.strike() {
+                    self.emit(Event::WebSeed {
+                        url: m.url().to_string(),
+                        event: webseed::WebSeedEvent::Banned,
+                    });
+                }
+                return;
+            }
             let Some((addr, id)) = st.peers.get(&key).map(|p| (p.addr, p.peer_id)) else {
                 return;
             };

@@ -261,6 +261,11 @@ impl Picker {
         self.state.get(i as usize) == Some(&PieceState::Have)
     }
 
+    /// Whether piece `i` is complete and waiting for its hash verdict.
+    pub fn hashing(&self, i: u32) -> bool {
+        self.state.get(i as usize) == Some(&PieceState::Hashing)
+    }
+
     /// Number of verified pieces.
     pub fn have_count(&self) -> u32 {
         self.have_count

@@ -11,6 +11,7 @@
 
 use super::announce::{self, Announced};
 use super::rate::RateLimit;
+use super::webseed::{self, WebSeed};
 use super::{Listener, Options, Outcome, Stats, Swarm, SwarmConfig};
 use crate::metainfo::{InfoHash, Torrent, Version};
 use crate::peer::mse::Policy;
@@ -43,6 +44,8 @@ pub struct FetchOptions {
     pub peer_lines: Option<Box<dyn BufRead + Send>>,
     /// Announce to the torrent's trackers.
     pub announce: bool,
+    /// Web seeds (HTTP mirrors, BEP 19) to fetch from besides the torrent's `url-list`.
+    pub web_seeds: Vec<String>,
     /// Give up after this long (from the start of the call).
     pub timeout: Option<Duration>,
     /// Keep seeding after completion, until `stop` is raised.
@@ -84,6 +87,7 @@ impl Default for FetchOptions {
             peers: Vec::new(),
             peer_lines: None,
             announce: true,
+            web_seeds: Vec::new(),
             timeout: None,
             seed: false,
             bind: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
@@ -366,6 +370,7 @@ pub fn fetch(
         addr: local,
     });
 
+    let mirrors = web_seeds(t, &opts.web_seeds, events);
     // Peer sources, in order of precedence: peers, peer lines, trackers. Peer lines that end
     // without naming any peer (such as /dev/null) fall through to the trackers.
     let tiers = Tiers::from_torrent(t);
@@ -398,7 +403,7 @@ pub fn fetch(
         });
     } else if announce {
         start_announcer();
-    } else if !s.complete() {
+    } else if !s.complete() && mirrors.is_empty() {
         s.shutdown();
         lstop.store(true, Ordering::Relaxed);
         return Err(SessionError::NoPeerSource {
@@ -411,6 +416,11 @@ pub fn fetch(
         .stream
         .take()
         .map(|st| super::pipe::start(&s, t, st, mem));
+    if !s.complete() {
+        for m in mirrors {
+            webseed::start(&s, m);
+        }
+    }
 
     let deadline = opts.timeout.map(|d| started + d);
     let mut ticker = Ticker::new(&s, opts.progress_interval);
@@ -455,6 +465,11 @@ pub fn fetch(
     let stats = s.stats();
     s.shutdown();
     lstop.store(true, Ordering::Relaxed);
+    // Web seeds say what they fetched (their requests notice the stop within a read).
+    let until = Instant::now() + STOP_GRACE;
+    while s.web_seeds() > 0 && Instant::now() < until {
+        pump(&rx, Duration::from_millis(20), events);
+    }
     let handles = std::mem::take(&mut *announcers.lock().unwrap_or_else(|e| e.into_inner()));
     finish(handles, &rx, events);
     Ok(FetchReport {
@@ -603,6 +618,32 @@ pub fn seed(
     }
     finish(announcers, &rx, events);
     Ok(())
+}
+
+/// The torrent's `url-list` and `extra` mirrors, each once; a URL that cannot be a web seed is
+/// reported as an error event and skipped.
+fn web_seeds(t: &Torrent, extra: &[String], events: &mut dyn FnMut(Event)) -> Vec<WebSeed> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for url in t.url_list.iter().chain(extra) {
+        if !seen.insert(url.as_str()) {
+            continue;
+        }
+        match WebSeed::new(t, url) {
+            Ok(w) => out.push(w),
+            Err(e) => events(Event::Peer {
+                torrent: 0,
+                event: super::Event::WebSeed {
+                    url: url.clone(),
+                    event: webseed::WebSeedEvent::Error {
+                        reason: e.reason,
+                        status: None,
+                    },
+                },
+            }),
+        }
+    }
+    out
 }
 
 fn listen(bind: IpAddr, port: u16) -> Result<(Listener, SocketAddr), SessionError> {

@@ -21,3 +21,4 @@ mod swarm;
 mod transmission;
 mod v2;
 mod verify;
+mod webseed;

@@ -65,10 +65,27 @@ fn upload_limit_of_1m_holds_at_the_seeder() {
 
 #[test]
 fn rate_flags_refuse_a_bad_value() {
-    let s = Sample::data(&[("small.bin", 1000)]);
-    let r = Fetcher::new(&s.torrent, &s.path("dl"))
-        .args(&["--max-download-rate", "fast"])
-        .run();
-    assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("fast"), "{}", r.stderr);
+    fetch_refuses(&["--max-download-rate", "fast"], "fast");
+    fetch_refuses(&["--max-upload-rate", "1Q"], "1Q");
+}
+
+#[test]
+fn download_limit_of_1m_is_shared_by_a_peer_and_a_web_seed() {
+    let s = Sample::data(&[("big.bin", 24 << 20)]);
+    let seed = Seeder::of(&s).start();
+    let nginx = Nginx::start(&s.seed_dir(), "");
+    let dl = s.path("dl");
+    let mut run = Fetcher::new(&s.torrent, &dl)
+        .peer(seed.peer())
+        .args(&["--progress-json", "--max-download-rate", "1M"])
+        .args(&["--web-seed", &nginx.url("/")])
+        .spawn();
+    let rate = measured(&run, 1.5, 10.0);
+    run.kill();
+    within_ten_percent(
+        rate,
+        MIB,
+        "bt-fetch --max-download-rate 1M, a peer and a web seed",
+    );
+    assert!(nginx.requests() > 0, "the web seed was not asked");
 }

@@ -121,6 +121,90 @@ pub fn qbittorrent_requiring_rc4(
     (bg, format!("{ip}:{port}"))
 }
 
+/// nginx (Debian's `nginx-light`) serving `root` over HTTP on a loopback address of its own, in
+/// the foreground, one process (`master_process off`), with a config written to a temp dir of
+/// its own; killed by PID when dropped. `extra` goes into the `server` block as is (a
+/// `location` with `limit_rate`, a redirect).
+pub struct Nginx {
+    bg: crate::common::Bg,
+    /// `http://ip:port`, no trailing slash.
+    pub base: String,
+    dir: tempfile::TempDir,
+}
+
+impl Nginx {
+    pub fn start(root: &std::path::Path, extra: &str) -> Nginx {
+        use std::time::{Duration, Instant};
+        assert!(
+            crate::common::have("nginx"),
+            "nginx is not installed (nginx-light, see README)"
+        );
+        let ip = super::next_ip();
+        // A port free on this address: bound, then released for nginx.
+        let port = std::net::TcpListener::bind((ip.as_str(), 0))
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = crate::common::tempdir();
+        let d = dir.path().display();
+        let conf = format!(
+            "daemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\n\
+             error_log {d}/error.log;\nevents {{ worker_connections 256; }}\nhttp {{\n\
+             access_log {d}/access.log;\nclient_body_temp_path {d}/body;\n\
+             proxy_temp_path {d}/proxy;\nfastcgi_temp_path {d}/fastcgi;\n\
+             uwsgi_temp_path {d}/uwsgi;\nscgi_temp_path {d}/scgi;\n\
+             server {{\nlisten {ip}:{port};\nroot {};\n{extra}\n}}\n}}\n",
+            root.display()
+        );
+        let conf_path = dir.path().join("nginx.conf");
+        std::fs::write(&conf_path, conf).unwrap();
+        let mut bg = crate::common::Bg::spawn(
+            Command::new("nginx")
+                .arg("-e")
+                .arg(dir.path().join("error.log"))
+                .arg("-p")
+                .arg(dir.path())
+                .arg("-c")
+                .arg(&conf_path)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null()),
+            "nginx",
+        );
+        let start = Instant::now();
+        let addr: std::net::SocketAddr = format!("{ip}:{port}").parse().unwrap();
+        while std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err() {
+            let log = || std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default();
+            if let Some(status) = bg.child.try_wait().unwrap() {
+                panic!("nginx exited early ({status}): {}", log());
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "nginx is not listening: {}",
+                log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Nginx {
+            bg,
+            base: format!("http://{ip}:{port}"),
+            dir,
+        }
+    }
+
+    /// The URL of `path` (relative to the root).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/{}", self.base, path.trim_start_matches('/'))
+    }
+
+    /// Requests nginx logged so far (its access log).
+    pub fn requests(&self) -> usize {
+        std::fs::read_to_string(self.dir.path().join("access.log"))
+            .map(|s| s.lines().count())
+            .unwrap_or(0)
+    }
+}
+
 /// transmission-daemon on `ip` (its peer port free, its RPC on 127.0.0.1) with `encryption`
 /// (0 tolerated, 1 preferred: its default, 2 required), DHT, LSD, uTP, PEX and port forwarding
 /// off, downloading into `save`; its config under `conf`. Killed by PID when dropped.

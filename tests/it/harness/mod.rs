@@ -12,7 +12,8 @@
 //!   `bt::peer`), dialed to a seeder or accepted by a [`FakePeer`], which listens on its own
 //!   loopback address and plays a scripted [`Behaviour`] on every connection; [`fetch_past`]
 //!   downloads past fake peers from an honest seeder.
-//! - [`aria2c`] (`clients.rs`): real clients set up for loopback.
+//! - [`aria2c`] (`clients.rs`): real clients set up for loopback; [`Nginx`], a real HTTP server
+//!   for web seeds.
 //! - [`Watch`]: a process's peak threads and memory while a scenario runs.
 //!
 //! - [`in_netns`]: a scenario run inside a network namespace of its own, for clients that never
@@ -40,7 +41,7 @@ use std::time::{Duration, Instant};
 pub use bt::record::{
     FetchSummaryRecord as Summary, ListeningRecord as Listening, PeerEventRecord as PeerEvent,
     PeerRecord as Peer, ProgressRecord as Progress, StatsRecord as Stats,
-    SummaryRecord as VerifySummary, TorrentRecord as Torrent,
+    SummaryRecord as VerifySummary, TorrentRecord as Torrent, WebSeedRecord as WebSeed,
 };
 
 /// One line of a tool's stdout, read into the library's record type.
@@ -54,6 +55,7 @@ pub enum Record {
     Summary(Summary),
     VerifySummary(VerifySummary),
     Torrent(Box<Torrent>),
+    WebSeed(WebSeed),
     Other(serde_json::Value),
 }
 
@@ -80,6 +82,7 @@ pub fn records(out: &str) -> Vec<Record> {
                 "summary" if has("pieces_fetched") => Record::Summary(typed(line)),
                 "summary" => Record::VerifySummary(typed(line)),
                 "torrent" => Record::Torrent(typed(line)),
+                "web_seed" => Record::WebSeed(typed(line)),
                 _ => Record::Other(v),
             }
         })
@@ -111,7 +114,8 @@ kinds!(
     Progress,
     Summary,
     VerifySummary,
-    Torrent
+    Torrent,
+    WebSeed
 );
 
 /// The records of one type in `out`.

@@ -406,3 +406,11 @@ pub fn tracked_sample() -> (Sample, Opentracker) {
     s.announce_to(&tracker.http());
     (s, tracker)
 }
+
+/// bt-fetch with `args` is refused as a usage error: exit 2, stderr naming `bad`.
+pub fn fetch_refuses(args: &[&str], bad: &str) {
+    let s = Sample::data(&[("small.bin", 1000)]);
+    let r = Fetcher::new(&s.torrent, &s.path("dl")).args(args).run();
+    assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+    assert!(r.stderr.contains(bad), "{}", r.stderr);
+}

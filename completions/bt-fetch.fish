@@ -9,6 +9,8 @@ complete -c bt-fetch -l max-upload-rate -d 'Upload cap in bytes per second (acce
 complete -c bt-fetch -l encryption -d 'Encryption (MSE/PE): prefer (try it, else plain), require (RC4 only), off (plain only)' -r
 complete -c bt-fetch -l snub-timeout -d 'Drop a peer that sends no requested block for this many seconds' -r
 complete -c bt-fetch -l torrent-out -d 'With a magnet link: write the complete .torrent to FILE once the metadata arrived' -r -F
+complete -c bt-fetch -l dht-bootstrap -d 'A DHT bootstrap node, HOST:PORT (repeatable); replaces the default routers (router.bittorrent.com, dht.transmissionbt.com, router.utorrent.com, port 6881)' -r
+complete -c bt-fetch -l dht-state -d 'The DHT routing table is loaded from FILE and saved there on exit, so the next run starts warm (default: $XDG_CACHE_HOME/bt/dht.json, else ~/.cache/bt/dht.json; dht6.json for IPv6)' -r -F
 complete -c bt-fetch -l color -d 'Color human output and error messages: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never' -r -f -a "auto\t'Color when the stream is a terminal, `NO_COLOR` is unset and `TERM` is not `dumb`'
 always\t'Always color (even with `NO_COLOR`)'
 never\t'Never color'"
@@ -19,6 +21,7 @@ complete -c bt-fetch -l progress-json -d 'Write a `progress` record about once p
 complete -c bt-fetch -l peer-records -d 'Write `peer` connect/disconnect records'
 complete -c bt-fetch -l force -d 'Let --torrent-out replace an existing file'
 complete -c bt-fetch -l metadata-only -d 'With a magnet link: stop (exit 0) once the metadata is fetched (and written)'
+complete -c bt-fetch -l no-dht -d 'Do not use the DHT (private torrents never do). The environment variable BT_NO_DHT=1 does the same (the test suite and the scripts set it for every run that is not a DHT test, so nothing reaches the default routers)'
 complete -c bt-fetch -l json -d 'Write JSON records (one object per line), even on a terminal'
 complete -c bt-fetch -l human -d 'Write human-readable output, even on a pipe'
 complete -c bt-fetch -s q -l quiet -d 'No progress bars and no diagnostics on stderr except errors'

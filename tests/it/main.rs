@@ -6,6 +6,7 @@ mod harness;
 mod announce;
 mod completions;
 mod crypto;
+mod dht;
 mod engine;
 mod fuzz_regressions;
 mod hostile;

@@ -1,0 +1,348 @@
+//! The DHT (issue 13) on a private DHT of loopback nodes: 20 of our nodes (in this process, on
+//! 127.0.0.11-30, bootstrapped from a router on 127.0.0.10) and the real tools.
+//!
+//! Every test here runs inside a network namespace that has only loopback: the test re-runs
+//! itself under `unshare --net` (after `ip link set lo up`) and asserts that run passed, and
+//! inside it first checks that no route leaves the machine. Every node and tool is given loopback
+//! bootstrap nodes; the default routers are never named (and could not be reached).
+
+use crate::common::*;
+use crate::harness::*;
+use bt::dht::{Config, Node};
+use std::net::{SocketAddr, UdpSocket};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const NETNS: &str = "BT_DHT_NETNS";
+/// The router every node and tool bootstraps from.
+const ROUTER: &str = "127.0.0.10:6881";
+/// Nodes besides the router.
+const NODES: usize = 20;
+
+/// Outside the namespace: run `test` of this binary again in a fresh network namespace with
+/// only loopback, assert that it passed, and return false. Inside: check that nothing but
+/// loopback is reachable and return true.
+fn in_netns(test: &str) -> bool {
+    if std::env::var_os(NETNS).is_some() {
+        let s = UdpSocket::bind("0.0.0.0:0").unwrap();
+        // router.bittorrent.com's address: unreachable, there is no route.
+        let e = s.connect("67.215.246.10:6881").unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ENETUNREACH), "{e}");
+        return true;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let mut cmd = Command::new("unshare");
+    cmd.args([
+        "--net",
+        "sh",
+        "-c",
+        "ip link set lo up && exec \"$0\" \"$@\"",
+    ])
+    .arg(exe)
+    .args([test, "--exact", "--nocapture", "--test-threads=1"])
+    .env(NETNS, "1");
+    let r = run_cmd(&mut cmd, None, Duration::from_secs(400));
+    let out = r.stdout_str();
+    assert!(
+        r.code == 0 && out.contains("1 passed"),
+        "{test} in a network namespace (exit {}):\n{out}\n{}",
+        r.code,
+        r.stderr
+    );
+    false
+}
+
+/// The private DHT: the router (which bootstraps from nobody) and [`NODES`] nodes.
+struct Dht {
+    nodes: Vec<Node>,
+}
+
+fn node(addr: &str, boot: &[&str]) -> Node {
+    Node::start(Config {
+        bind: addr.parse().unwrap(),
+        bootstrap: boot.iter().map(|s| s.to_string()).collect(),
+        state: None,
+    })
+    .unwrap()
+}
+
+impl Dht {
+    fn start() -> Dht {
+        let mut nodes = vec![node(ROUTER, &[])];
+        for i in 0..NODES {
+            nodes.push(node(&format!("127.0.0.{}:6881", 11 + i), &[ROUTER]));
+        }
+        // Two rounds of self-lookups, in parallel, so that the tables know each other.
+        for _ in 0..2 {
+            std::thread::scope(|sc| {
+                for n in &nodes[1..] {
+                    sc.spawn(|| n.bootstrap(Duration::from_secs(5)));
+                }
+            });
+        }
+        let contacts: Vec<usize> = nodes.iter().map(|n| n.stats().contacts).collect();
+        assert!(
+            contacts.iter().all(|c| *c >= 5),
+            "routing tables: {contacts:?}"
+        );
+        Dht { nodes }
+    }
+}
+
+/// One of our tools with the DHT on (the suite's BT_NO_DHT removed), bootstrapping from `boot`
+/// with its state in `state`.
+fn tool(name: &str, boot: &str, state: &Path) -> Command {
+    let mut c = Command::new(bin(name));
+    c.env_remove("BT_NO_DHT")
+        .args(["--dht-bootstrap", boot, "--dht-state"])
+        .arg(state);
+    c
+}
+
+/// bt-seed of `s` on `ip` announcing into the DHT; returns it and its peer port.
+fn dht_seeder(s: &Sample, ip: &str, state: &Path) -> (Bg, u16) {
+    let mut cmd = tool("bt-seed", ROUTER, state);
+    cmd.arg(&s.torrent)
+        .arg("-d")
+        .arg(s.seed_dir())
+        .args(["--bind", ip, "--port", "0", "--no-announce", "--json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut bg = Bg::spawn(&mut cmd, "bt-seed");
+    let lines = Lines::collect(bg.child.stdout.take().unwrap());
+    assert!(
+        wait_for(30, || !lines.of::<Listening>().is_empty()),
+        "bt-seed listening"
+    );
+    let port = lines.of::<Listening>()[0].port;
+    (bg, port)
+}
+
+/// `bt-announce --dht` until it names `want` (30 s at most); the last run.
+fn announce_until(target: &str, ip: &str, state: &Path, want: SocketAddr) -> Run {
+    let start = Instant::now();
+    loop {
+        let mut cmd = tool("bt-announce", ROUTER, state);
+        cmd.args([target, "--dht", "--json", "--timeout", "5", "--bind", ip]);
+        let r = run_cmd(&mut cmd, None, Duration::from_secs(60));
+        assert_eq!(r.code, 0, "bt-announce --dht: {}", r.stderr);
+        let found = r.peers().iter().any(|p| {
+            p.tracker.as_deref() == Some("dht")
+                && format!("{}:{}", p.ip, p.port) == want.to_string()
+        });
+        if found || start.elapsed() > Duration::from_secs(30) {
+            assert!(
+                found,
+                "bt-announce --dht never named {want}: {}",
+                r.stdout_str()
+            );
+            return r;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+fn fetch_magnet(magnet: &str, dl: &Path, ip: &str, boot: &str, state: &Path) -> Run {
+    let mut cmd = tool("bt-fetch", boot, state);
+    cmd.arg(magnet)
+        .arg("-d")
+        .arg(dl)
+        .args(["--bind", ip, "--json", "--timeout", "90"]);
+    run_cmd(&mut cmd, None, Duration::from_secs(120))
+}
+
+#[test]
+fn bt_seed_announces_and_bt_fetch_finds_it_by_magnet_alone() {
+    if !in_netns("dht::bt_seed_announces_and_bt_fetch_finds_it_by_magnet_alone") {
+        return;
+    }
+    let _dht = Dht::start();
+    let s = Sample::standard();
+    let tmp = tempdir();
+    let (_seed, port) = dht_seeder(&s, "127.0.0.50", &tmp.path().join("seed.json"));
+    let want: SocketAddr = format!("127.0.0.50:{port}").parse().unwrap();
+    let magnet = magnet_of(&s, &[], &[]);
+    announce_until(&magnet, "127.0.0.60", &tmp.path().join("a.json"), want);
+    let dl = tmp.path().join("dl");
+    let r = fetch_magnet(
+        &magnet,
+        &dl,
+        "127.0.0.70",
+        ROUTER,
+        &tmp.path().join("f.json"),
+    );
+    assert_eq!(r.code, 0, "bt-fetch MAGNET: {}", r.stderr);
+    assert_eq!(s.verify(&dl).0, 0, "bt-verify");
+    // The routing table was saved for the next run.
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("f.json")).unwrap()).unwrap();
+    assert!(saved["nodes"].as_array().unwrap().len() >= 8, "{saved}");
+}
+
+#[test]
+fn a_second_run_starts_warm_without_the_bootstrap_node() {
+    if !in_netns("dht::a_second_run_starts_warm_without_the_bootstrap_node") {
+        return;
+    }
+    let mut dht = Dht::start();
+    let s = Sample::standard();
+    let tmp = tempdir();
+    let (_seed, port) = dht_seeder(&s, "127.0.0.50", &tmp.path().join("seed.json"));
+    let magnet = magnet_of(&s, &[], &[]);
+    let want: SocketAddr = format!("127.0.0.50:{port}").parse().unwrap();
+    announce_until(&magnet, "127.0.0.60", &tmp.path().join("a.json"), want);
+    let state = tmp.path().join("fetch.json");
+    let r = fetch_magnet(
+        &magnet,
+        &tmp.path().join("dl1"),
+        "127.0.0.70",
+        ROUTER,
+        &state,
+    );
+    assert_eq!(r.code, 0, "first bt-fetch: {}", r.stderr);
+    // Stop the router. The second run names another bootstrap node, a tripwire that counts
+    // what reaches it: the saved table must be enough.
+    drop(dht.nodes.remove(0));
+    let tripwire = UdpSocket::bind("127.0.0.9:6881").unwrap();
+    tripwire.set_nonblocking(true).unwrap();
+    let dl = tmp.path().join("dl2");
+    let r = fetch_magnet(&magnet, &dl, "127.0.0.71", "127.0.0.9:6881", &state);
+    assert_eq!(r.code, 0, "warm bt-fetch: {}", r.stderr);
+    assert_eq!(s.verify(&dl).0, 0, "bt-verify");
+    let mut buf = [0u8; 2048];
+    let got = tripwire.recv_from(&mut buf);
+    assert!(got.is_err(), "the bootstrap node was contacted: {got:?}");
+}
+
+#[test]
+fn hostile_packets_do_not_stop_a_node_answering() {
+    if !in_netns("dht::hostile_packets_do_not_stop_a_node_answering") {
+        return;
+    }
+    use bt::dht::krpc::{self, Body, Msg, NodeId, Query, Response};
+    // The node bootstraps from the hostile program, whose answers point at the node itself, at
+    // unusable addresses, and at thousands of made-up nodes.
+    let evil = UdpSocket::bind("127.0.0.66:6881").unwrap();
+    evil.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let n = node("127.0.0.65:6881", &["127.0.0.66:6881"]);
+    let me = n.addr();
+    let bogus = |i: u32| -> (NodeId, SocketAddr) {
+        let mut id = [0u8; 20];
+        id[..4].copy_from_slice(&i.to_be_bytes());
+        let addrs = [
+            me,
+            "0.0.0.0:1".parse().unwrap(),
+            "224.0.0.1:6881".parse().unwrap(),
+            "255.255.255.255:1".parse().unwrap(),
+            "127.0.0.77:0".parse().unwrap(),
+        ];
+        (NodeId(id), addrs[i as usize % addrs.len()])
+    };
+    let start = Instant::now();
+    let mut answered = 0;
+    while start.elapsed() < Duration::from_secs(6) {
+        let mut buf = [0u8; 4096];
+        let Ok((len, from)) = evil.recv_from(&mut buf) else {
+            continue;
+        };
+        let Ok(m) = krpc::decode(&buf[..len]) else {
+            continue;
+        };
+        if let Body::Query { .. } = m.body {
+            let nodes = (answered * 20..answered * 20 + 20).map(bogus).collect();
+            let r = Msg {
+                tid: m.tid,
+                body: Body::Response(Response {
+                    id: Some(NodeId([0xee; 20])),
+                    nodes,
+                    values: vec![me],
+                    token: Some(vec![1; 8]),
+                }),
+            };
+            evil.send_to(&r.encode(), from).unwrap();
+            answered += 1;
+        }
+    }
+    assert!(
+        answered > 0,
+        "the node never asked the hostile bootstrap node"
+    );
+    // Only the hostile node itself made it into the table: none of the addresses it named.
+    assert_eq!(n.stats().contacts, 1, "{:?}", n.stats());
+    // A flood: garbage, oversized and deep packets, forged tokens, thousands of queries.
+    let flood = UdpSocket::bind("127.0.0.67:0").unwrap();
+    let deep = [&b"d1:ad2:id"[..], &[b'l'; 3000], &[b'e'; 3000]].concat();
+    let forged = Msg {
+        tid: b"ff".to_vec(),
+        body: Body::Query {
+            id: NodeId([3; 20]),
+            query: Query::AnnouncePeer {
+                info_hash: NodeId([4; 20]),
+                port: 1,
+                implied_port: false,
+                token: b"forged".to_vec(),
+            },
+        },
+    }
+    .encode();
+    let ping = Msg {
+        tid: b"pp".to_vec(),
+        body: Body::Query {
+            id: NodeId([5; 20]),
+            query: Query::FindNode {
+                target: NodeId([6; 20]),
+            },
+        },
+    }
+    .encode();
+    let big = vec![b'x'; 60_000];
+    for i in 0..20_000 {
+        let p: &[u8] = match i % 5 {
+            0 => b"d1:ad2:id20:",
+            1 => &deep,
+            2 => &big,
+            3 => &forged,
+            _ => &ping,
+        };
+        let _ = flood.send_to(p, me);
+    }
+    // An honest node (another address) is still answered, promptly.
+    let honest = UdpSocket::bind("127.0.0.68:0").unwrap();
+    honest
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let q = Msg {
+        tid: b"ok".to_vec(),
+        body: Body::Query {
+            id: NodeId([9; 20]),
+            query: Query::GetPeers {
+                info_hash: NodeId([8; 20]),
+            },
+        },
+    };
+    let mut answers = 0;
+    for _ in 0..5 {
+        honest.send_to(&q.encode(), me).unwrap();
+        let mut buf = [0u8; 2048];
+        // The node may ping us too (a stranger that queries is a possible contact): skip that.
+        while let Ok((len, _)) = honest.recv_from(&mut buf) {
+            let m = krpc::decode(&buf[..len]).unwrap();
+            if let Body::Response(r) = m.body {
+                assert_eq!(m.tid, b"ok");
+                assert!(r.token.is_some());
+                answers += 1;
+                break;
+            }
+        }
+    }
+    assert_eq!(answers, 5, "honest queries answered");
+    let st = n.stats();
+    assert!(st.malformed > 100 && st.dropped > 100, "{st:?}");
+    // Nothing of the forged announces was stored.
+    let lone = node("127.0.0.69:6881", &[&me.to_string()]);
+    let f = lone.get_peers([4; 20], None, Duration::from_secs(3));
+    assert!(f.answers >= 1 && f.peers.is_empty(), "{f:?}");
+}

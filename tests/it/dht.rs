@@ -346,3 +346,103 @@ fn hostile_packets_do_not_stop_a_node_answering() {
     let f = lone.get_peers([4; 20], None, Duration::from_secs(3));
     assert!(f.answers >= 1 && f.peers.is_empty(), "{f:?}");
 }
+
+/// A libtorrent session on `argv[2]:argv[3]` (its DHT on the same port) with the DHT on,
+/// bootstrapped from argv[4] only, and LSD, UPnP, NAT-PMP off. `fetch MAGNET SAVE` downloads
+/// and prints `complete`; `seed TORRENT SAVE` seeds and prints `seeding` once its DHT knows
+/// nodes (then runs until killed).
+const LIBTORRENT: &str = r#"
+import sys, time, libtorrent as lt
+mode, ip, port, boot, what, save = sys.argv[1:7]
+s = lt.session({
+    'listen_interfaces': '%s:%s' % (ip, port), 'outgoing_interfaces': ip,
+    'enable_dht': True, 'dht_bootstrap_nodes': boot,
+    'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
+    'dht_restrict_routing_ips': False, 'dht_restrict_search_ips': False,
+    'dht_ignore_dark_internet': False, 'dht_enforce_node_id': False,
+    'dht_prefer_verified_node_ids': False, 'dht_announce_interval': 2,
+    'allow_multiple_connections_per_ip': True,
+    'alert_mask': lt.alert.category_t.status_notification | lt.alert.category_t.error_notification,
+})
+if mode == 'fetch':
+    p = lt.parse_magnet_uri(what)
+else:
+    p = lt.add_torrent_params()
+    p.ti = lt.torrent_info(what)
+p.save_path = save
+h = s.add_torrent(p)
+h.resume()
+deadline = time.time() + 120
+said = False
+while time.time() < deadline:
+    st = h.status()
+    if mode == 'fetch' and st.is_seeding:
+        print('complete', flush=True)
+        sys.exit(0)
+    if mode == 'seed' and st.is_seeding and s.status().dht_nodes > 0 and not said:
+        print('seeding', flush=True)
+        said = True
+    time.sleep(0.2)
+print('timed out: state %s, %d peers, dht nodes %d' % (st.state, st.num_peers, s.status().dht_nodes), flush=True)
+sys.exit(1)
+"#;
+
+fn libtorrent(mode: &str, ip: &str, port: u16, what: &str, save: &Path) -> Command {
+    let mut c = Command::new("/usr/bin/python3");
+    c.args(["-c", LIBTORRENT, mode, ip, &port.to_string(), ROUTER, what])
+        .arg(save);
+    c
+}
+
+#[test]
+fn libtorrent_and_bt_find_each_other_through_our_dht() {
+    if !in_netns("dht::libtorrent_and_bt_find_each_other_through_our_dht") {
+        return;
+    }
+    let _dht = Dht::start();
+    let tmp = tempdir();
+    // libtorrent finds bt-seed through the DHT and downloads from it.
+    let s = Sample::standard();
+    let (_seed, _) = dht_seeder(&s, "127.0.0.50", &tmp.path().join("seed.json"));
+    let dl = tmp.path().join("lt");
+    let mut lt = libtorrent("fetch", "127.0.0.80", 6881, &magnet_of(&s, &[], &[]), &dl);
+    let r = run_cmd(&mut lt, None, Duration::from_secs(150));
+    assert!(
+        r.code == 0 && r.stdout_str().contains("complete"),
+        "libtorrent: {} {}",
+        r.stdout_str(),
+        r.stderr
+    );
+    assert_eq!(s.verify(&dl).0, 0, "bt-verify of libtorrent's download");
+    // bt-fetch finds a libtorrent seeder through the DHT.
+    let s2 = Sample::data(&[("a.bin", 300_000), ("b.bin", 70_000)]);
+    let mut cmd = libtorrent(
+        "seed",
+        "127.0.0.81",
+        6882,
+        s2.torrent.to_str().unwrap(),
+        &s2.seed_dir(),
+    );
+    cmd.stdout(Stdio::piped()).stderr(Stdio::null());
+    let mut seeder = Bg::spawn(&mut cmd, "libtorrent seeder");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let out = std::io::BufReader::new(seeder.child.stdout.take().unwrap());
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        out.lines()
+            .map_while(Result::ok)
+            .for_each(|l| drop(tx.send(l)))
+    });
+    let said = rx.recv_timeout(Duration::from_secs(60));
+    assert_eq!(said.as_deref(), Ok("seeding"), "libtorrent seeder");
+    let dl = tmp.path().join("from-lt");
+    let r = fetch_magnet(
+        &magnet_of(&s2, &[], &[]),
+        &dl,
+        "127.0.0.70",
+        ROUTER,
+        &tmp.path().join("f.json"),
+    );
+    assert_eq!(r.code, 0, "bt-fetch from libtorrent: {}", r.stderr);
+    assert_eq!(s2.verify(&dl).0, 0, "bt-verify");
+}

@@ -446,3 +446,69 @@ fn libtorrent_and_bt_find_each_other_through_our_dht() {
     assert_eq!(r.code, 0, "bt-fetch from libtorrent: {}", r.stderr);
     assert_eq!(s2.verify(&dl).0, 0, "bt-verify");
 }
+
+/// aria2c with its DHT on, entering through our router only; LPD, PEX and IPv6 off.
+fn aria2c_dht(ip: &str, dht_port: u16, tmp: &Path) -> Command {
+    let mut c = Command::new("aria2c");
+    c.args([
+        "--enable-dht=true",
+        "--enable-dht6=false",
+        &format!("--dht-entry-point={ROUTER}"),
+        &format!("--dht-listen-port={dht_port}"),
+        "--bt-enable-lpd=false",
+        "--enable-peer-exchange=false",
+        "--disable-ipv6=true",
+        "--console-log-level=warn",
+        "--summary-interval=0",
+        "--file-allocation=none",
+        &format!("--interface={ip}"),
+    ])
+    .arg(format!(
+        "--dht-file-path={}",
+        tmp.join(format!("aria2-{ip}.dht")).display()
+    ));
+    c
+}
+
+#[test]
+fn aria2c_and_bt_find_each_other_through_our_dht() {
+    if !in_netns("dht::aria2c_and_bt_find_each_other_through_our_dht") {
+        return;
+    }
+    let _dht = Dht::start();
+    let tmp = tempdir();
+    // aria2c, entering our DHT, finds bt-seed by magnet and downloads.
+    let s = Sample::standard();
+    let (_seed, _) = dht_seeder(&s, "127.0.0.50", &tmp.path().join("seed.json"));
+    let dl = tmp.path().join("aria2c");
+    let mut cmd = aria2c_dht("127.0.0.90", 6891, tmp.path());
+    cmd.args(["--listen-port=6892", "--seed-time=0"])
+        .arg(format!("--dir={}", dl.display()))
+        .arg(magnet_of(&s, &[], &[]));
+    let r = run_cmd(&mut cmd, None, Duration::from_secs(150));
+    assert_eq!(r.code, 0, "aria2c: {} {}", r.stdout_str(), r.stderr);
+    assert_eq!(s.verify(&dl).0, 0, "bt-verify of aria2c's download");
+    // bt-fetch finds an aria2c seeder through the DHT.
+    let s2 = Sample::data(&[("c.bin", 200_000)]);
+    let mut cmd = aria2c_dht("127.0.0.91", 6893, tmp.path());
+    cmd.args([
+        "--listen-port=6894",
+        "--check-integrity=true",
+        "--seed-ratio=0.0",
+    ])
+    .arg(format!("--dir={}", s2.seed_dir().display()))
+    .arg(&s2.torrent)
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
+    let _aria2c = Bg::spawn(&mut cmd, "aria2c seeder");
+    let dl = tmp.path().join("from-aria2c");
+    let r = fetch_magnet(
+        &magnet_of(&s2, &[], &[]),
+        &dl,
+        "127.0.0.70",
+        ROUTER,
+        &tmp.path().join("f.json"),
+    );
+    assert_eq!(r.code, 0, "bt-fetch from aria2c: {}", r.stderr);
+    assert_eq!(s2.verify(&dl).0, 0, "bt-verify");
+}

@@ -32,7 +32,10 @@ fn main() {
     let router = "127.0.0.10:6881".to_string();
     let mut nodes = vec![start(router.clone(), Vec::new())];
     for i in 0..n {
-        nodes.push(start(format!("127.0.0.{}:6881", 11 + i), vec![router.clone()]));
+        nodes.push(start(
+            format!("127.0.0.{}:6881", 11 + i),
+            vec![router.clone()],
+        ));
     }
     for _ in 0..2 {
         std::thread::scope(|s| {

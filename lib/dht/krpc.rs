@@ -296,6 +296,14 @@ fn put_int(out: &mut Vec<u8>, i: i64) {
 }
 
 impl Msg {
+    /// A query from the node `id`.
+    pub fn query(tid: &[u8], id: NodeId, query: Query) -> Msg {
+        Msg {
+            tid: tid.to_vec(),
+            body: Body::Query { id, query },
+        }
+    }
+
     /// The wire form (canonical bencode).
     pub fn encode(&self) -> Vec<u8> {
         let mut o = Vec::with_capacity(256);

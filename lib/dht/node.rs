@@ -412,10 +412,7 @@ impl Inner {
             );
             t
         };
-        let msg = Msg {
-            tid: tid.to_vec(),
-            body: Body::Query { id: self.id, query },
-        };
+        let msg = Msg::query(&tid, self.id, query);
         if self.sock.send_to(&msg.encode(), to).is_err() {
             self.lock().pending.remove(&tid);
             return false;
@@ -743,18 +740,16 @@ mod tests {
         let n = node("127.0.0.1", &[]);
         let s = UdpSocket::bind("127.0.0.1:0").unwrap();
         s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-        let q = Msg {
-            tid: b"zz".to_vec(),
-            body: Body::Query {
-                id: NodeId([1; 20]),
-                query: Query::AnnouncePeer {
-                    info_hash: NodeId([2; 20]),
-                    port: 1,
-                    implied_port: false,
-                    token: b"forged".to_vec(),
-                },
+        let q = Msg::query(
+            b"zz",
+            NodeId([1; 20]),
+            Query::AnnouncePeer {
+                info_hash: NodeId([2; 20]),
+                port: 1,
+                implied_port: false,
+                token: b"forged".to_vec(),
             },
-        };
+        );
         s.send_to(&q.encode(), n.addr()).unwrap();
         let mut buf = [0u8; 2048];
         let (len, _) = s.recv_from(&mut buf).unwrap();

@@ -144,6 +144,36 @@ fn announce_until(target: &str, ip: &str, state: &Path, want: SocketAddr) -> Run
     }
 }
 
+/// The private DHT with a bt-seed of the standard sample on 127.0.0.50 announcing into it.
+struct World {
+    dht: Dht,
+    tmp: tempfile::TempDir,
+    s: Sample,
+    magnet: String,
+    /// bt-seed's peer address.
+    seed: SocketAddr,
+    _seeder: Bg,
+}
+
+impl World {
+    fn start() -> World {
+        let dht = Dht::start();
+        let (tmp, s) = (tempdir(), Sample::standard());
+        let (seeder, port) = dht_seeder(&s, "127.0.0.50", &tmp.path().join("seed.json"));
+        World {
+            dht,
+            magnet: magnet_of(&s, &[], &[]),
+            seed: format!("127.0.0.50:{port}").parse().unwrap(),
+            tmp,
+            s,
+            _seeder: seeder,
+        }
+    }
+    fn path(&self, name: &str) -> std::path::PathBuf {
+        self.tmp.path().join(name)
+    }
+}
+
 fn fetch_magnet(magnet: &str, dl: &Path, ip: &str, boot: &str, state: &Path) -> Run {
     let mut cmd = tool("bt-fetch", boot, state);
     cmd.arg(magnet)
@@ -158,26 +188,15 @@ fn bt_seed_announces_and_bt_fetch_finds_it_by_magnet_alone() {
     if !in_netns("dht::bt_seed_announces_and_bt_fetch_finds_it_by_magnet_alone") {
         return;
     }
-    let _dht = Dht::start();
-    let s = Sample::standard();
-    let tmp = tempdir();
-    let (_seed, port) = dht_seeder(&s, "127.0.0.50", &tmp.path().join("seed.json"));
-    let want: SocketAddr = format!("127.0.0.50:{port}").parse().unwrap();
-    let magnet = magnet_of(&s, &[], &[]);
-    announce_until(&magnet, "127.0.0.60", &tmp.path().join("a.json"), want);
-    let dl = tmp.path().join("dl");
-    let r = fetch_magnet(
-        &magnet,
-        &dl,
-        "127.0.0.70",
-        ROUTER,
-        &tmp.path().join("f.json"),
-    );
+    let w = World::start();
+    announce_until(&w.magnet, "127.0.0.60", &w.path("a.json"), w.seed);
+    let dl = w.path("dl");
+    let r = fetch_magnet(&w.magnet, &dl, "127.0.0.70", ROUTER, &w.path("f.json"));
     assert_eq!(r.code, 0, "bt-fetch MAGNET: {}", r.stderr);
-    assert_eq!(s.verify(&dl).0, 0, "bt-verify");
+    assert_eq!(w.s.verify(&dl).0, 0, "bt-verify");
     // The routing table was saved for the next run.
     let saved: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(tmp.path().join("f.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(w.path("f.json")).unwrap()).unwrap();
     assert!(saved["nodes"].as_array().unwrap().len() >= 8, "{saved}");
 }
 
@@ -186,31 +205,20 @@ fn a_second_run_starts_warm_without_the_bootstrap_node() {
     if !in_netns("dht::a_second_run_starts_warm_without_the_bootstrap_node") {
         return;
     }
-    let mut dht = Dht::start();
-    let s = Sample::standard();
-    let tmp = tempdir();
-    let (_seed, port) = dht_seeder(&s, "127.0.0.50", &tmp.path().join("seed.json"));
-    let magnet = magnet_of(&s, &[], &[]);
-    let want: SocketAddr = format!("127.0.0.50:{port}").parse().unwrap();
-    announce_until(&magnet, "127.0.0.60", &tmp.path().join("a.json"), want);
-    let state = tmp.path().join("fetch.json");
-    let r = fetch_magnet(
-        &magnet,
-        &tmp.path().join("dl1"),
-        "127.0.0.70",
-        ROUTER,
-        &state,
-    );
+    let mut w = World::start();
+    announce_until(&w.magnet, "127.0.0.60", &w.path("a.json"), w.seed);
+    let state = w.path("fetch.json");
+    let r = fetch_magnet(&w.magnet, &w.path("dl1"), "127.0.0.70", ROUTER, &state);
     assert_eq!(r.code, 0, "first bt-fetch: {}", r.stderr);
     // Stop the router. The second run names another bootstrap node, a tripwire that counts
     // what reaches it: the saved table must be enough.
-    drop(dht.nodes.remove(0));
+    drop(w.dht.nodes.remove(0));
     let tripwire = UdpSocket::bind("127.0.0.9:6881").unwrap();
     tripwire.set_nonblocking(true).unwrap();
-    let dl = tmp.path().join("dl2");
-    let r = fetch_magnet(&magnet, &dl, "127.0.0.71", "127.0.0.9:6881", &state);
+    let dl = w.path("dl2");
+    let r = fetch_magnet(&w.magnet, &dl, "127.0.0.71", "127.0.0.9:6881", &state);
     assert_eq!(r.code, 0, "warm bt-fetch: {}", r.stderr);
-    assert_eq!(s.verify(&dl).0, 0, "bt-verify");
+    assert_eq!(w.s.verify(&dl).0, 0, "bt-verify");
     let mut buf = [0u8; 2048];
     let got = tripwire.recv_from(&mut buf);
     assert!(got.is_err(), "the bootstrap node was contacted: {got:?}");
@@ -275,28 +283,24 @@ fn hostile_packets_do_not_stop_a_node_answering() {
     // A flood: garbage, oversized and deep packets, forged tokens, thousands of queries.
     let flood = UdpSocket::bind("127.0.0.67:0").unwrap();
     let deep = [&b"d1:ad2:id"[..], &[b'l'; 3000], &[b'e'; 3000]].concat();
-    let forged = Msg {
-        tid: b"ff".to_vec(),
-        body: Body::Query {
-            id: NodeId([3; 20]),
-            query: Query::AnnouncePeer {
-                info_hash: NodeId([4; 20]),
-                port: 1,
-                implied_port: false,
-                token: b"forged".to_vec(),
-            },
+    let forged = Msg::query(
+        b"ff",
+        NodeId([3; 20]),
+        Query::AnnouncePeer {
+            info_hash: NodeId([4; 20]),
+            port: 1,
+            implied_port: false,
+            token: b"forged".to_vec(),
         },
-    }
+    )
     .encode();
-    let ping = Msg {
-        tid: b"pp".to_vec(),
-        body: Body::Query {
-            id: NodeId([5; 20]),
-            query: Query::FindNode {
-                target: NodeId([6; 20]),
-            },
+    let ping = Msg::query(
+        b"pp",
+        NodeId([5; 20]),
+        Query::FindNode {
+            target: NodeId([6; 20]),
         },
-    }
+    )
     .encode();
     let big = vec![b'x'; 60_000];
     for i in 0..20_000 {
@@ -314,15 +318,13 @@ fn hostile_packets_do_not_stop_a_node_answering() {
     honest
         .set_read_timeout(Some(Duration::from_secs(2)))
         .unwrap();
-    let q = Msg {
-        tid: b"ok".to_vec(),
-        body: Body::Query {
-            id: NodeId([9; 20]),
-            query: Query::GetPeers {
-                info_hash: NodeId([8; 20]),
-            },
+    let q = Msg::query(
+        b"ok",
+        NodeId([9; 20]),
+        Query::GetPeers {
+            info_hash: NodeId([8; 20]),
         },
-    };
+    );
     let mut answers = 0;
     for _ in 0..5 {
         honest.send_to(&q.encode(), me).unwrap();
@@ -399,13 +401,11 @@ fn libtorrent_and_bt_find_each_other_through_our_dht() {
     if !in_netns("dht::libtorrent_and_bt_find_each_other_through_our_dht") {
         return;
     }
-    let _dht = Dht::start();
-    let tmp = tempdir();
     // libtorrent finds bt-seed through the DHT and downloads from it.
-    let s = Sample::standard();
-    let (_seed, _) = dht_seeder(&s, "127.0.0.50", &tmp.path().join("seed.json"));
+    let w = World::start();
+    let (s, tmp) = (&w.s, &w.tmp);
     let dl = tmp.path().join("lt");
-    let mut lt = libtorrent("fetch", "127.0.0.80", 6881, &magnet_of(&s, &[], &[]), &dl);
+    let mut lt = libtorrent("fetch", "127.0.0.80", 6881, &w.magnet, &dl);
     let r = run_cmd(&mut lt, None, Duration::from_secs(150));
     assert!(
         r.code == 0 && r.stdout_str().contains("complete"),
@@ -447,21 +447,14 @@ fn libtorrent_and_bt_find_each_other_through_our_dht() {
     assert_eq!(s2.verify(&dl).0, 0, "bt-verify");
 }
 
-/// aria2c with its DHT on, entering through our router only; LPD, PEX and IPv6 off.
+/// aria2c with its DHT on (the later flag wins over the harness's `--enable-dht=false`),
+/// entering through our router only; LPD, PEX and IPv6 off.
 fn aria2c_dht(ip: &str, dht_port: u16, tmp: &Path) -> Command {
-    let mut c = Command::new("aria2c");
+    let mut c = aria2c(ip);
     c.args([
         "--enable-dht=true",
-        "--enable-dht6=false",
         &format!("--dht-entry-point={ROUTER}"),
         &format!("--dht-listen-port={dht_port}"),
-        "--bt-enable-lpd=false",
-        "--enable-peer-exchange=false",
-        "--disable-ipv6=true",
-        "--console-log-level=warn",
-        "--summary-interval=0",
-        "--file-allocation=none",
-        &format!("--interface={ip}"),
     ])
     .arg(format!(
         "--dht-file-path={}",
@@ -475,16 +468,14 @@ fn aria2c_and_bt_find_each_other_through_our_dht() {
     if !in_netns("dht::aria2c_and_bt_find_each_other_through_our_dht") {
         return;
     }
-    let _dht = Dht::start();
-    let tmp = tempdir();
     // aria2c, entering our DHT, finds bt-seed by magnet and downloads.
-    let s = Sample::standard();
-    let (_seed, _) = dht_seeder(&s, "127.0.0.50", &tmp.path().join("seed.json"));
+    let w = World::start();
+    let (s, tmp) = (&w.s, &w.tmp);
     let dl = tmp.path().join("aria2c");
     let mut cmd = aria2c_dht("127.0.0.90", 6891, tmp.path());
     cmd.args(["--listen-port=6892", "--seed-time=0"])
         .arg(format!("--dir={}", dl.display()))
-        .arg(magnet_of(&s, &[], &[]));
+        .arg(&w.magnet);
     let r = run_cmd(&mut cmd, None, Duration::from_secs(150));
     assert_eq!(r.code, 0, "aria2c: {} {}", r.stdout_str(), r.stderr);
     assert_eq!(s.verify(&dl).0, 0, "bt-verify of aria2c's download");

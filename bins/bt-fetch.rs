@@ -57,9 +57,8 @@ struct Args {
     /// Peers unchoked at once when uploading.
     #[arg(long, default_value_t = FetchOptions::default().upload_slots, value_name = "N")]
     upload_slots: usize,
-    /// Upload cap in bytes per second (accepts K/M/G suffixes).
-    #[arg(long, value_parser = cli::parse_size, value_name = "RATE")]
-    max_upload_rate: Option<u64>,
+    #[command(flatten)]
+    rates: cli::RateArgs,
     /// Encryption (MSE/PE): prefer (try it, else plain), require (RC4 only), off (plain only).
     #[arg(long, default_value_t = FetchOptions::default().encryption, value_name = "MODE")]
     encryption: Policy,
@@ -114,7 +113,8 @@ fn fetch(args: Args) -> anyhow::Result<u8> {
         port: args.port,
         max_peers: args.max_peers as usize,
         upload_slots: args.upload_slots,
-        max_upload_rate: args.max_upload_rate,
+        upload_limit: args.rates.upload.limit(),
+        download_limit: args.rates.download_limit(),
         snub_timeout: Duration::from_secs(args.snub_timeout),
         encryption: args.encryption,
         stop,

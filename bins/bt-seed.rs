@@ -42,9 +42,8 @@ struct Args {
     /// Peers unchoked at once, per torrent (plus one optimistic unchoke).
     #[arg(long, default_value_t = SeedOptions::default().upload_slots, value_name = "N")]
     upload_slots: usize,
-    /// Upload cap in bytes per second, per torrent (accepts K/M/G suffixes).
-    #[arg(long, value_parser = cli::parse_size, value_name = "RATE")]
-    max_upload_rate: Option<u64>,
+    #[command(flatten)]
+    upload_rate: cli::UploadRate,
     /// A peer to connect to (repeatable), `ip:port` or `[ipv6]:port`: bt-seed dials it, as it
     /// dials the peers its trackers name, while it may lack pieces.
     #[arg(long = "peer", value_name = "ADDR:PORT")]
@@ -95,7 +94,7 @@ fn seed(args: Args) -> anyhow::Result<u8> {
         announce: !args.no_announce,
         max_peers: args.max_peers as usize,
         upload_slots: args.upload_slots,
-        max_upload_rate: args.max_upload_rate,
+        upload_limit: args.upload_rate.limit(),
         stats_interval: Duration::from_secs_f64(args.stats_interval.clamp(0.1, 1e9)),
         encryption: args.encryption,
         peers: args.peers.clone(),

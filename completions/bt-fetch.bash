@@ -23,7 +23,7 @@ _bt__fetch() {
 
     case "${cmd}" in
         bt__fetch)
-            opts="-d -q -j -h -V --dir --peer --no-announce --max-peers --timeout --seed --progress-json --peer-records --port --bind --upload-slots --max-upload-rate --encryption --snub-timeout --torrent-out --force --metadata-only --dht-bootstrap --dht-state --no-dht --json --human --color --quiet --jobs --help --version"
+            opts="-d -q -j -h -V --dir --peer --no-announce --max-peers --timeout --seed --progress-json --peer-records --port --bind --upload-slots --max-download-rate --max-upload-rate --encryption --snub-timeout --torrent-out --force --metadata-only --dht-bootstrap --dht-state --no-dht --json --human --color --quiet --jobs --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -58,6 +58,10 @@ _bt__fetch() {
                     return 0
                     ;;
                 --upload-slots)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-download-rate)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

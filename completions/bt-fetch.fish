@@ -5,7 +5,8 @@ complete -c bt-fetch -l timeout -d 'Give up (exit 1) after this many seconds' -r
 complete -c bt-fetch -l port -d 'Port to accept connections on (0: any free port)' -r
 complete -c bt-fetch -l bind -d 'Address to accept connections on (and to connect from)' -r
 complete -c bt-fetch -l upload-slots -d 'Peers unchoked at once when uploading' -r
-complete -c bt-fetch -l max-upload-rate -d 'Upload cap in bytes per second (accepts K/M/G suffixes)' -r
+complete -c bt-fetch -l max-download-rate -d 'Download cap in bytes per second over all peers and web seeds, e.g. 500K or 10M (K = 1024)' -r
+complete -c bt-fetch -l max-upload-rate -d 'Upload cap in bytes per second over all peers (and all torrents), e.g. 500K or 10M (K = 1024)' -r
 complete -c bt-fetch -l encryption -d 'Encryption (MSE/PE): prefer (try it, else plain), require (RC4 only), off (plain only)' -r
 complete -c bt-fetch -l snub-timeout -d 'Drop a peer that sends no requested block for this many seconds' -r
 complete -c bt-fetch -l torrent-out -d 'With a magnet link: write the complete .torrent to FILE once the metadata arrived' -r -F

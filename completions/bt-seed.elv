@@ -24,7 +24,7 @@ set edit:completion:arg-completer[bt-seed] = {|@words|
             cand --bind 'Address to listen on (and to connect from)'
             cand --max-peers 'Most simultaneous connections per torrent (at least 1)'
             cand --upload-slots 'Peers unchoked at once, per torrent (plus one optimistic unchoke)'
-            cand --max-upload-rate 'Upload cap in bytes per second, per torrent (accepts K/M/G suffixes)'
+            cand --max-upload-rate 'Upload cap in bytes per second over all peers (and all torrents), e.g. 500K or 10M (K = 1024)'
             cand --peer 'A peer to connect to (repeatable), `ip:port` or `[ipv6]:port`: bt-seed dials it, as it dials the peers its trackers name, while it may lack pieces'
             cand --encryption 'Encryption (MSE/PE): prefer (try it, else plain), require (RC4 only), off (plain only)'
             cand --stats-interval 'Seconds between `stats` records'

@@ -3,7 +3,7 @@ complete -c bt-seed -l port -d 'Port to listen on (0: any free port)' -r
 complete -c bt-seed -l bind -d 'Address to listen on (and to connect from)' -r
 complete -c bt-seed -l max-peers -d 'Most simultaneous connections per torrent (at least 1)' -r
 complete -c bt-seed -l upload-slots -d 'Peers unchoked at once, per torrent (plus one optimistic unchoke)' -r
-complete -c bt-seed -l max-upload-rate -d 'Upload cap in bytes per second, per torrent (accepts K/M/G suffixes)' -r
+complete -c bt-seed -l max-upload-rate -d 'Upload cap in bytes per second over all peers (and all torrents), e.g. 500K or 10M (K = 1024)' -r
 complete -c bt-seed -l peer -d 'A peer to connect to (repeatable), `ip:port` or `[ipv6]:port`: bt-seed dials it, as it dials the peers its trackers name, while it may lack pieces' -r
 complete -c bt-seed -l encryption -d 'Encryption (MSE/PE): prefer (try it, else plain), require (RC4 only), off (plain only)' -r
 complete -c bt-seed -l stats-interval -d 'Seconds between `stats` records' -r

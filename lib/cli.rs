@@ -205,6 +205,41 @@ impl MagnetArgs {
     }
 }
 
+/// The upload cap flag (bt-fetch, bt-seed).
+#[derive(Debug, Clone, clap::Args)]
+pub struct UploadRate {
+    /// Upload cap in bytes per second over all peers (and all torrents), e.g. 500K or 10M
+    /// (K = 1024).
+    #[arg(long, value_parser = parse_size, value_name = "RATE")]
+    pub max_upload_rate: Option<u64>,
+}
+
+impl UploadRate {
+    /// The token bucket for the flag.
+    pub fn limit(&self) -> std::sync::Arc<crate::swarm::rate::RateLimit> {
+        crate::swarm::rate::RateLimit::new(self.max_upload_rate)
+    }
+}
+
+/// bt-fetch's rate caps.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RateArgs {
+    /// Download cap in bytes per second over all peers and web seeds, e.g. 500K or 10M
+    /// (K = 1024).
+    #[arg(long, value_parser = parse_size, value_name = "RATE")]
+    pub max_download_rate: Option<u64>,
+    /// `--max-upload-rate`.
+    #[command(flatten)]
+    pub upload: UploadRate,
+}
+
+impl RateArgs {
+    /// The token bucket for `--max-download-rate`.
+    pub fn download_limit(&self) -> std::sync::Arc<crate::swarm::rate::RateLimit> {
+        crate::swarm::rate::RateLimit::new(self.max_download_rate)
+    }
+}
+
 /// A peer address for `--peer`: `ip:port`, `[ipv6]:port`, or `host:port` (its first address).
 pub fn parse_peer(s: &str) -> Result<std::net::SocketAddr, String> {
     use std::net::ToSocketAddrs;

@@ -1,4 +1,4 @@
-//! Choking and the upload rate limit.
+//! Choking (the upload rate limit is [`super::rate`]).
 //!
 //! Every 10 s the interested peers are ranked by rate (the rate they upload to us while we
 //! download, the rate we upload to them once we seed) and the best [`Options::upload_slots`]
@@ -13,7 +13,7 @@
 use super::{Out, State, Swarm};
 use crate::peer::Message;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const ROUND: Duration = Duration::from_secs(10);
@@ -141,60 +141,5 @@ fn round(s: &Swarm, st: &mut State, rotate: bool) {
     for k in keys {
         let open = keep.contains(&k) || st.optimistic == Some(k);
         set_choke(st, k, !open);
-    }
-}
-
-/// A token bucket shared by every writer thread of a swarm.
-pub(super) struct RateLimiter {
-    rate: f64,
-    state: Mutex<(f64, Instant)>,
-}
-
-impl RateLimiter {
-    pub(super) fn new(bytes_per_second: u64) -> RateLimiter {
-        RateLimiter {
-            rate: bytes_per_second.max(1) as f64,
-            state: Mutex::new((0.0, Instant::now())),
-        }
-    }
-
-    /// Take `n` bytes of allowance, sleeping until they are available.
-    pub(super) fn take(&self, n: u64) {
-        let wait = {
-            let mut g = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            let now = Instant::now();
-            let burst = self.rate.max(16384.0);
-            let tokens = (g.0 + now.duration_since(g.1).as_secs_f64() * self.rate).min(burst);
-            g.0 = tokens - n as f64;
-            g.1 = now;
-            if g.0 < 0.0 {
-                -g.0 / self.rate
-            } else {
-                0.0
-            }
-        };
-        if wait > 0.0 {
-            std::thread::sleep(Duration::from_secs_f64(wait.min(10.0)));
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rate_limiter_paces() {
-        let r = RateLimiter::new(1_000_000);
-        let t = Instant::now();
-        for _ in 0..20 {
-            r.take(16384);
-        }
-        // 327680 bytes at 1 MB/s, less a burst of 1 MB: close to no wait; then 1 MB more waits.
-        for _ in 0..64 {
-            r.take(16384);
-        }
-        let e = t.elapsed().as_secs_f64();
-        assert!(e > 0.3 && e < 2.0, "{e}");
     }
 }

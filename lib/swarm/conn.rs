@@ -200,6 +200,7 @@ fn run(
         queued,
         fast,
         ext: super::pex::ConnExt::new(s, key, addr, incoming),
+        rate_cap: s.download_limit().effective_rate().map(|_| MIN_REQUESTS),
     };
     let reason = if writer.is_err() {
         "cannot start a thread".to_string()
@@ -260,6 +261,8 @@ struct Conn<'a> {
     queued: Arc<Uploads>,
     fast: bool,
     ext: super::pex::ConnExt,
+    /// Most requests outstanding under a download cap (None: no cap).
+    rate_cap: Option<usize>,
 }
 
 /// Requests queued for the writer, and the ones the peer cancelled before they were served.
@@ -344,11 +347,22 @@ impl Conn<'_> {
                 self.last_tick = Instant::now();
                 self.tick()?;
             }
-            match self.stream.read(&mut self.buf[self.end..]) {
+            // Under a download cap, read about a slice of the rate at a time and pay for it.
+            let limit = self.s.download_limit();
+            let room = self.buf.len() - self.end;
+            let want = if self.rate_cap.is_some() {
+                room.min(limit.chunk())
+            } else {
+                room
+            };
+            match self.stream.read(&mut self.buf[self.end..self.end + want]) {
                 Ok(0) => return Err("closed by peer".into()),
                 Ok(n) => {
                     self.end += n;
                     self.last_recv = Instant::now();
+                    if self.rate_cap.is_some() {
+                        limit.take(n as u64);
+                    }
                 }
                 Err(e)
                     if matches!(
@@ -541,8 +555,9 @@ impl Conn<'_> {
         if self.peer_choking || !self.am_interested {
             return;
         }
-        let room = self.target.saturating_sub(self.outstanding.len());
-        if room == 0 || (room < 8 && !self.outstanding.is_empty()) {
+        let target = self.rate_cap.map_or(self.target, |c| self.target.min(c));
+        let room = target.saturating_sub(self.outstanding.len());
+        if room == 0 || (room < 8.min(target / 2) && !self.outstanding.is_empty()) {
             return;
         }
         let mut blocks = Vec::new();
@@ -597,6 +612,12 @@ impl Conn<'_> {
         if self.outstanding.len() < self.target / 2 {
             self.target = (self.target * 3 / 4).max(MIN_REQUESTS);
         }
+        // Under a download cap, ask for about two seconds' worth, shared among the peers, so
+        // that requests do not wait in line until they look snubbed.
+        self.rate_cap = self.s.download_limit().effective_rate().map(|r| {
+            let blocks = r.saturating_mul(2) / crate::geometry::BLOCK as u64;
+            (blocks / st.peers.len().max(1) as u64).max(2) as usize
+        });
         let interesting = st.picker.interesting(&self.bits);
         let both_seeds = st.picker.complete() && self.bit_count == self.bits.len();
         drop(st);
@@ -675,9 +696,9 @@ fn write_loop(
                             let h = data.len();
                             data.resize(h + b.length as usize, 0);
                             s.read_block(b.piece, b.offset, &mut data[h..])?;
-                            if s.rate_limited() {
+                            if s.upload_limit().limited() {
                                 w.flush()?;
-                                s.throttle(b.length as u64);
+                                s.upload_limit().take(b.length as u64);
                             }
                             w.send(&mut data)?;
                             uploaded.fetch_add(b.length as u64, Ordering::Relaxed);

@@ -22,6 +22,7 @@ mod listen;
 pub mod metadata;
 pub mod pex;
 pub mod picker;
+pub mod rate;
 pub mod session;
 pub mod store;
 pub mod stream;
@@ -46,8 +47,11 @@ pub struct Options {
     pub max_peers: usize,
     /// Peers unchoked by rate (plus one optimistic unchoke).
     pub upload_slots: usize,
-    /// Upload cap in bytes per second, over all peers.
-    pub max_upload_rate: Option<u64>,
+    /// The upload cap shared by every peer of this swarm (and of others given the same `Arc`).
+    pub upload_limit: Arc<rate::RateLimit>,
+    /// The download cap shared by every peer and web seed of this swarm (and of others given
+    /// the same `Arc`).
+    pub download_limit: Arc<rate::RateLimit>,
     /// A peer with requests outstanding that sends no block for this long is dropped and its
     /// blocks re-queued.
     pub snub_timeout: Duration,
@@ -78,7 +82,8 @@ impl Default for Options {
         Options {
             max_peers: 30,
             upload_slots: 4,
-            max_upload_rate: None,
+            upload_limit: rate::RateLimit::unlimited(),
+            download_limit: rate::RateLimit::unlimited(),
             snub_timeout: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(120),
             handshake_timeout: Duration::from_secs(5),
@@ -259,7 +264,6 @@ pub struct Swarm {
     hashing: AtomicUsize,
     fatal: Mutex<Option<String>>,
     stop: AtomicBool,
-    rate: Option<choker::RateLimiter>,
     connections: AtomicUsize,
     /// Peer sources still open (stdin, trackers that answer): while any is, the swarm does not
     /// give up for lack of peers.
@@ -281,7 +285,6 @@ impl Swarm {
             opts,
             events,
         } = c;
-        let rate = opts.max_upload_rate.map(choker::RateLimiter::new);
         Ok(Arc::new(Swarm {
             info_hash,
             peer_id: PeerId::generate()?,
@@ -307,7 +310,6 @@ impl Swarm {
             hashing: AtomicUsize::new(0),
             fatal: Mutex::new(None),
             stop: AtomicBool::new(false),
-            rate,
             connections: AtomicUsize::new(0),
             sources: AtomicUsize::new(0),
             pex: pex::Hub::default(),
@@ -363,17 +365,14 @@ impl Swarm {
         self.uploaded.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// Whether uploads are capped.
-    #[inline]
-    fn rate_limited(&self) -> bool {
-        self.rate.is_some()
+    /// The upload cap.
+    fn upload_limit(&self) -> &rate::RateLimit {
+        &self.opts.upload_limit
     }
 
-    /// Wait until `n` more bytes may be sent under the upload cap.
-    fn throttle(&self, n: u64) {
-        if let Some(r) = &self.rate {
-            r.take(n);
-        }
+    /// The download cap.
+    fn download_limit(&self) -> &rate::RateLimit {
+        &self.opts.download_limit
     }
 
     fn emit(&self, e: Event) {

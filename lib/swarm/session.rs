@@ -10,6 +10,7 @@
 //! behind, never joined forever); every wait is bounded by a deadline or the stop flag.
 
 use super::announce::{self, Announced};
+use super::rate::RateLimit;
 use super::{Listener, Options, Outcome, Stats, Swarm, SwarmConfig};
 use crate::metainfo::{InfoHash, Torrent};
 use crate::peer::mse::Policy;
@@ -51,8 +52,11 @@ pub struct FetchOptions {
     pub max_peers: usize,
     /// Peers unchoked at once when uploading.
     pub upload_slots: usize,
-    /// Upload cap in bytes per second.
-    pub max_upload_rate: Option<u64>,
+    /// The upload cap over every peer (share one `Arc` among sessions for a global cap, or
+    /// give a [`RateLimit::child`] of it for a per-torrent cap under a global one).
+    pub upload_limit: Arc<RateLimit>,
+    /// The download cap over every peer and web seed (shared like `upload_limit`).
+    pub download_limit: Arc<RateLimit>,
     /// Drop a peer that sends no requested block for this long.
     pub snub_timeout: Duration,
     /// Time between [`Event::Progress`] events.
@@ -78,7 +82,8 @@ impl Default for FetchOptions {
             port: 0,
             max_peers: 30,
             upload_slots: 4,
-            max_upload_rate: None,
+            upload_limit: RateLimit::unlimited(),
+            download_limit: RateLimit::unlimited(),
             snub_timeout: Duration::from_secs(20),
             progress_interval: Duration::from_secs(1),
             encryption: Policy::default(),
@@ -104,8 +109,8 @@ pub struct SeedOptions {
     pub max_peers: usize,
     /// Peers unchoked at once per torrent (plus one optimistic unchoke).
     pub upload_slots: usize,
-    /// Upload cap in bytes per second, per torrent.
-    pub max_upload_rate: Option<u64>,
+    /// The upload cap over every peer of every torrent served.
+    pub upload_limit: Arc<RateLimit>,
     /// Time between [`Event::Stats`] events.
     pub stats_interval: Duration,
     /// Time between [`Event::Progress`] events.
@@ -131,7 +136,7 @@ impl Default for SeedOptions {
             announce: true,
             max_peers: 200,
             upload_slots: 4,
-            max_upload_rate: None,
+            upload_limit: RateLimit::unlimited(),
             stats_interval: Duration::from_secs(10),
             progress_interval: Duration::from_secs(1),
             encryption: Policy::default(),
@@ -327,7 +332,8 @@ pub fn fetch(
     let swarm_opts = Options {
         max_peers: opts.max_peers.max(1),
         upload_slots: opts.upload_slots,
-        max_upload_rate: opts.max_upload_rate,
+        upload_limit: opts.upload_limit.clone(),
+        download_limit: opts.download_limit.clone(),
         snub_timeout: opts.snub_timeout.max(Duration::from_secs(1)),
         listen_port: local.port(),
         bind: (!opts.bind.is_unspecified()).then_some(opts.bind),
@@ -492,7 +498,7 @@ pub fn seed(
     let swarm_opts = Options {
         max_peers: opts.max_peers.max(1),
         upload_slots: opts.upload_slots.max(1),
-        max_upload_rate: opts.max_upload_rate,
+        upload_limit: opts.upload_limit.clone(),
         download: false,
         listen_port: local.port(),
         bind: (!opts.bind.is_unspecified()).then_some(opts.bind),

@@ -13,6 +13,7 @@ mod hostile;
 mod info;
 mod magnet;
 mod make;
+mod rate;
 mod stress;
 mod swarm;
 mod v2;

@@ -281,11 +281,22 @@ impl Node {
         announce: Option<u16>,
         timeout: Duration,
     ) -> Found {
+        self.get_peers_with(info_hash, announce, timeout, &mut |_| {})
+    }
+
+    /// [`Node::get_peers`], handing each batch of new peers to `on_peers` as soon as a node
+    /// names them (a download can dial them before the lookup ends).
+    pub fn get_peers_with(
+        &self,
+        info_hash: [u8; 20],
+        announce: Option<u16>,
+        timeout: Duration,
+        on_peers: &mut dyn FnMut(&[SocketAddr]),
+    ) -> Found {
         let deadline = Instant::now() + timeout;
         let target = NodeId(info_hash);
-        let (l, peers) = self
-            .inner
-            .lookup(target, Query::GetPeers { info_hash: target }, deadline);
+        let query = Query::GetPeers { info_hash: target };
+        let (l, peers) = self.inner.lookup(target, query, deadline, on_peers);
         let mut found = Found {
             peers: peers.into_iter().collect(),
             answers: l.answers(),
@@ -586,6 +597,7 @@ impl Inner {
         target: NodeId,
         query: Query,
         deadline: Instant,
+        on_peers: &mut dyn FnMut(&[SocketAddr]),
     ) -> (Lookup, HashSet<SocketAddr>) {
         let seeds = self.lock().table.closest(&target, 2 * K);
         let from_table = !seeds.is_empty();
@@ -594,11 +606,12 @@ impl Inner {
             &query,
             seeds.into_iter().map(|(i, a)| (Some(i), a)),
             deadline,
+            on_peers,
         );
         if l.answers() == 0 && from_table && Instant::now() < deadline {
             // Every known contact is silent: start over from the bootstrap nodes.
             let boot = self.bootstrap_addrs().into_iter().map(|a| (None, a));
-            (l, peers) = self.run(target, &query, boot.collect::<Vec<_>>(), deadline);
+            (l, peers) = self.run(target, &query, boot.collect::<Vec<_>>(), deadline, on_peers);
         }
         (l, peers)
     }
@@ -609,6 +622,7 @@ impl Inner {
         query: &Query,
         seeds: impl IntoIterator<Item = (Option<NodeId>, SocketAddr)>,
         deadline: Instant,
+        on_peers: &mut dyn FnMut(&[SocketAddr]),
     ) -> (Lookup, HashSet<SocketAddr>) {
         let seeds: Vec<_> = seeds.into_iter().collect();
         let seeds = if seeds.is_empty() {
@@ -639,7 +653,14 @@ impl Inner {
                         .filter(|(_, n)| self.routable(n))
                         .collect();
                     if peers.len() < 1000 {
-                        peers.extend(r.values.into_iter().filter(|p| self.peer_ok(p)));
+                        let new: Vec<_> = r
+                            .values
+                            .into_iter()
+                            .filter(|p| self.peer_ok(p) && peers.insert(*p))
+                            .collect();
+                        if !new.is_empty() {
+                            on_peers(&new);
+                        }
                     }
                     l.answered(a, r.id.unwrap_or(target), &nodes, r.token);
                 }
@@ -687,7 +708,7 @@ impl Inner {
 
     fn bootstrap_once(&self, deadline: Instant) -> usize {
         let own = self.id;
-        self.lookup(own, Query::FindNode { target: own }, deadline)
+        self.lookup(own, Query::FindNode { target: own }, deadline, &mut |_| {})
             .0
             .answers()
     }

@@ -35,7 +35,11 @@ pub fn spawn(
                 if stop.load(Ordering::Relaxed) {
                     break;
                 }
-                let f = node.get_peers(info_hash, announce, LOOKUP_TIMEOUT);
+                // Peers are handed on as nodes name them, and all together at the end.
+                let mut early = |p: &[SocketAddr]| {
+                    found(p, round);
+                };
+                let f = node.get_peers_with(info_hash, announce, LOOKUP_TIMEOUT, &mut early);
                 any |= !f.peers.is_empty();
                 if !found(&f.peers, round) {
                     break;

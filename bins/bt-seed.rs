@@ -13,12 +13,12 @@ use std::time::Duration;
 /// Writes a `listening` record per torrent as soon as the port is bound, then `peer`
 /// connect/disconnect records and periodic `stats` records. On a terminal, stderr shows one live
 /// status line per torrent. The first SIGINT/SIGTERM announces `stopped` (waiting at most about
-/// 3 s) and exits 0; a second exits at once.
+/// 3 s) and exits 0; a second exits at once. With --control it is a daemon (see bt-ctl).
 #[derive(Parser, Debug)]
 #[command(name = "bt-seed", version, after_help = cli::EXIT_CODES_HELP)]
 struct Args {
     /// The .torrent files (`-`: one from stdin).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "control")]
     torrents: Vec<String>,
     /// Directory holding DIR/NAME for each torrent.
     #[arg(short, long, default_value_os_t = SeedOptions::default().dir)]
@@ -60,6 +60,8 @@ struct Args {
     #[command(flatten)]
     dht: bt::cli::dht::DhtArgs,
     #[command(flatten)]
+    daemon: cli::DaemonArgs,
+    #[command(flatten)]
     common: Common,
 }
 
@@ -75,16 +77,22 @@ fn main() -> std::process::ExitCode {
 fn seed(args: Args) -> anyhow::Result<u8> {
     let quiet = args.common.quiet;
     let stop = cli::stop_on_signals("bt-seed", quiet);
-    let torrents = args
-        .torrents
-        .iter()
-        .map(|p| cli::read_torrent(p))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    if let Some(i) = torrents.iter().position(|t| t.info_hash.is_none()) {
-        anyhow::bail!(
-            "{}: v2-only torrents cannot be seeded yet",
-            args.torrents[i]
-        );
+    let torrents = cli::read_seed_torrents(&args.torrents)?;
+    if let Some(socket) = args.daemon.socket() {
+        let engine = bt::daemon::Engine {
+            bind: args.bind,
+            announce: !args.no_announce,
+            max_peers: args.max_peers as usize,
+            upload_slots: args.upload_slots,
+            encryption: args.encryption,
+            skip_verify: args.skip_verify,
+        };
+        let paths = args.torrents.iter().map(PathBuf::from);
+        let torrents = paths.zip(torrents).collect();
+        let (dir, peers) = (args.dir, args.peers);
+        let mut opts = bt::daemon::DaemonOptions::new(dir, torrents, peers, engine, stop);
+        opts.upload_limit = args.upload_rate.max_upload_rate;
+        return args.daemon.run(socket, opts, quiet);
     }
     let opts = SeedOptions {
         dir: args.dir.clone(),
@@ -98,12 +106,7 @@ fn seed(args: Args) -> anyhow::Result<u8> {
         stats_interval: Duration::from_secs_f64(args.stats_interval.clamp(0.1, 1e9)),
         encryption: args.encryption,
         peers: args.peers.clone(),
-        dht: (args.dht).start(
-            "bt-seed",
-            args.bind,
-            args.port,
-            torrents.iter().all(|t| t.private),
-        ),
+        dht: args.dht.for_seed(args.bind, args.port, &torrents),
         stop,
         ..SeedOptions::default()
     };
@@ -148,9 +151,7 @@ fn seed(args: Args) -> anyhow::Result<u8> {
         Ok(()) => Ok(cli::EXIT_OK),
         Err(SessionError::NothingToServe) => {
             let dir = args.dir.display();
-            eprintln!(
-                "bt-seed: none of the pieces is present and intact in {dir}: nothing to serve"
-            );
+            eprintln!("bt-seed: no piece is present and intact in {dir}: nothing to serve");
             Ok(cli::EXIT_NEGATIVE)
         }
         Err(e) => Err(e.into()),

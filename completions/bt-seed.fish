@@ -9,6 +9,10 @@ complete -c bt-seed -l encryption -d 'Encryption (MSE/PE): prefer (try it, else 
 complete -c bt-seed -l stats-interval -d 'Seconds between `stats` records' -r
 complete -c bt-seed -l dht-bootstrap -d 'A DHT bootstrap node, HOST:PORT (repeatable); replaces the default routers (router.bittorrent.com, dht.transmissionbt.com, router.utorrent.com, port 6881)' -r
 complete -c bt-seed -l dht-state -d 'The DHT routing table is loaded from FILE and saved there on exit, so the next run starts warm (default: $XDG_CACHE_HOME/bt/dht.json, else ~/.cache/bt/dht.json; dht6.json for IPv6)' -r -F
+complete -c bt-seed -l control -d 'Run as a daemon controlled through the Unix socket SOCKET (created mode 0600, only its owner may use it; default $XDG_RUNTIME_DIR/bt-seed.sock): torrents are added, paused, limited and listed with bt-ctl or bt-top. The torrents on the command line are served' -r -F
+complete -c bt-seed -l state -d 'With --control: keep the torrents added, their directories, pauses and limits in FILE (rewritten atomically) and add them again on start (resuming by verification)' -r -F
+complete -c bt-seed -l watch-dir -d 'With --control: add each .torrent dropped in DIR (fetched into --dir, then seeded), and remove it when its file is removed' -r -F
+complete -c bt-seed -l watch-interval -d 'Seconds between two looks at --watch-dir' -r
 complete -c bt-seed -l color -d 'Color human output and error messages: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never' -r -f -a "auto\t'Color when the stream is a terminal, `NO_COLOR` is unset and `TERM` is not `dumb`'
 always\t'Always color (even with `NO_COLOR`)'
 never\t'Never color'"

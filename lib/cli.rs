@@ -12,8 +12,10 @@
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
+pub mod ctl;
 pub mod dht;
 pub mod human;
+pub mod top;
 
 /// Exit code: success.
 pub const EXIT_OK: u8 = 0;
@@ -202,6 +204,58 @@ impl MagnetArgs {
             anyhow::bail!("--torrent-out and --metadata-only need a magnet link");
         }
         Ok(())
+    }
+}
+
+/// bt-seed's flags that make it the daemon (`bt-ctl` and `bt-top` control it).
+#[derive(Debug, Clone, clap::Args)]
+pub struct DaemonArgs {
+    /// Run as a daemon controlled through the Unix socket SOCKET (created mode 0600, only its
+    /// owner may use it; default $XDG_RUNTIME_DIR/bt-seed.sock): torrents are added, paused,
+    /// limited and listed with bt-ctl or bt-top. The torrents on the command line are served.
+    #[arg(long, value_name = "SOCKET", num_args = 0..=1, default_missing_value = "")]
+    pub control: Option<std::path::PathBuf>,
+    /// With --control: keep the torrents added, their directories, pauses and limits in FILE
+    /// (rewritten atomically) and add them again on start (resuming by verification).
+    #[arg(long, value_name = "FILE", requires = "control")]
+    pub state: Option<std::path::PathBuf>,
+    /// With --control: add each .torrent dropped in DIR (fetched into --dir, then seeded), and
+    /// remove it when its file is removed.
+    #[arg(long, value_name = "DIR", requires = "control")]
+    pub watch_dir: Option<std::path::PathBuf>,
+    /// Seconds between two looks at --watch-dir.
+    #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
+    pub watch_interval: f64,
+}
+
+impl DaemonArgs {
+    /// The control socket, when `--control` is given.
+    pub fn socket(&self) -> Option<std::path::PathBuf> {
+        let given = self.control.clone()?;
+        Some(match given.as_os_str().is_empty() {
+            true => crate::daemon::client::default_socket(),
+            false => given,
+        })
+    }
+
+    /// Run the daemon on `socket` until SIGINT/SIGTERM (`stop`); notes go to stderr unless
+    /// `quiet`.
+    pub fn run(
+        &self,
+        socket: std::path::PathBuf,
+        mut opts: crate::daemon::DaemonOptions,
+        quiet: bool,
+    ) -> anyhow::Result<u8> {
+        opts.socket = socket;
+        opts.state.clone_from(&self.state);
+        opts.watch_dir.clone_from(&self.watch_dir);
+        opts.watch_interval =
+            std::time::Duration::from_secs_f64(self.watch_interval.clamp(0.1, 3600.0));
+        let note = Box::new(move |m: &str| Quiet { quiet }.note("bt-seed", m));
+        crate::daemon::run(opts, note, &mut |p| {
+            Quiet { quiet }.note("bt-seed", &format!("control socket {}", p.display()))
+        })?;
+        Ok(EXIT_OK)
     }
 }
 
@@ -571,6 +625,18 @@ pub fn read_torrent(path: &str) -> anyhow::Result<crate::metainfo::Torrent> {
         anyhow::bail!("{label}: the file is empty, not a torrent");
     }
     crate::metainfo::Torrent::from_bytes(&bytes).with_context(|| label.to_string())
+}
+
+/// Read the torrents bt-seed serves: errors name the file, v2-only torrents are refused.
+pub fn read_seed_torrents(paths: &[String]) -> anyhow::Result<Vec<crate::metainfo::Torrent>> {
+    let torrents = paths
+        .iter()
+        .map(|p| read_torrent(p))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if let Some(i) = torrents.iter().position(|t| t.info_hash.is_none()) {
+        anyhow::bail!("{}: v2-only torrents cannot be seeded yet", paths[i]);
+    }
+    Ok(torrents)
 }
 
 /// A progress bar on stderr, or nothing when bars are not allowed. Library code sees only the

@@ -18,6 +18,9 @@
 //! | `announce`, `scrape` | `bt-announce` | tracker asked |
 //! | `listening`, `stats` | `bt-seed` (`listening` also `bt-fetch --seed`) | torrent served |
 //! | `progress` | `bt-fetch --progress-json` | second |
+//! | `status` | `bt-seed --control` (`list`, `watch`), `bt-ctl ls` | torrent of the daemon |
+//! | `limits` | `bt-seed --control` (`limit`), `bt-ctl limit` | change of the rate limits |
+//! | `ok`, `error` | `bt-seed --control`, `bt-ctl` | command answered (the last line of an answer) |
 //!
 //! One example line per type (long values shortened with `…`):
 //!
@@ -32,6 +35,10 @@
 //! {"type":"listening","addr":"0.0.0.0","port":6881,"info_hash":"c0fd…","name":"sample"}
 //! {"type":"stats","info_hash":"c0fd…","uploaded":170000,"peers":1,"pieces":11,"seconds":10.0}
 //! {"type":"progress","pieces_have":5,"pieces":11,"bytes_have":81920,"bytes_total":170000,"bytes_downloaded":81920,"rate":4000000,"peers":2,"seconds":0.5}
+//! {"type":"status","info_hash":"c0fd…","name":"sample","state":"downloading","progress":0.48,"pieces_have":5,"pieces":11,"bytes_have":81920,"bytes_total":170000,"down_rate":4000000,"up_rate":0,"peers":2,"uploaded":0,"downloaded":81920,"ratio":0.0,"eta":1.0,"dir":"/srv/dl","mode":"fetch","down_limit":null,"up_limit":null,"port":41234,"error":null,"files":null,"peer_list":null}
+//! {"type":"limits","info_hash":null,"down":2097152,"up":null}
+//! {"type":"ok","cmd":"pause","info_hash":"c0fd…","count":null}
+//! {"type":"error","cmd":"pause","code":"not_found","error":"no torrent matches \"x\""}
 //! ```
 //!
 //! Shapes shared by several tools:
@@ -82,6 +89,14 @@ pub enum Record {
     Stats(StatsRecord),
     /// A fetcher's periodic progress.
     Progress(ProgressRecord),
+    /// One torrent of the daemon (`bt-seed --control`).
+    Status(StatusRecord),
+    /// The daemon's rate limits, global or of one torrent.
+    Limits(LimitsRecord),
+    /// The daemon carried out a command (the last record of its answer).
+    Ok(OkRecord),
+    /// The daemon refused or failed a command (the last record of its answer).
+    Error(ErrorRecord),
     /// A record type this version does not know (never written).
     #[serde(other, skip_serializing)]
     Unknown,
@@ -101,6 +116,10 @@ impl Record {
             Record::Listening(_) => "listening",
             Record::Stats(_) => "stats",
             Record::Progress(_) => "progress",
+            Record::Status(_) => "status",
+            Record::Limits(_) => "limits",
+            Record::Ok(_) => "ok",
+            Record::Error(_) => "error",
             Record::Unknown => "unknown",
         }
     }
@@ -133,6 +152,10 @@ into_record! {
     ListeningRecord => Listening,
     StatsRecord => Stats,
     ProgressRecord => Progress,
+    StatusRecord => Status,
+    LimitsRecord => Limits,
+    OkRecord => Ok,
+    ErrorRecord => Error,
 }
 
 /// Escape control characters (and DEL) as `\xNN` / `\n` so untrusted text cannot drive the
@@ -1038,6 +1061,126 @@ impl From<FetchSummaryRecord> for Record {
     fn from(f: FetchSummaryRecord) -> Record {
         Record::Summary(SummaryRecord::from_fetch(&f))
     }
+}
+
+// ---- daemon records (bt-seed --control, bt-ctl, bt-top) ----
+
+/// `status`: one torrent of the daemon, as `list` and `watch` report it.
+///
+/// `state` is one of `starting`, `verifying`, `downloading`, `seeding`, `paused`, `stalled`
+/// (the engine ended without finishing, for example when no peer is left; it is started again
+/// after a pause that grows to a minute) or `error` (`error` names the problem). `downloaded`
+/// and `uploaded` count bytes since the daemon started; `ratio` is `uploaded` over the
+/// torrent's size. `eta` is in seconds (`null` when not downloading). `files` and `peer_list`
+/// are filled by `list` with `"detail":true`, else `null`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StatusRecord {
+    /// The torrent's info hash.
+    pub info_hash: String,
+    /// The torrent's name (display form).
+    pub name: String,
+    /// What the torrent is doing (see above).
+    pub state: String,
+    /// Verified bytes over the torrent's size, 0 to 1.
+    pub progress: f64,
+    /// Verified pieces.
+    pub pieces_have: u32,
+    /// Pieces in the torrent.
+    pub pieces: u32,
+    /// Verified bytes.
+    pub bytes_have: u64,
+    /// Bytes in the torrent.
+    pub bytes_total: u64,
+    /// Download rate, bytes per second.
+    pub down_rate: u64,
+    /// Upload rate, bytes per second.
+    pub up_rate: u64,
+    /// Connected peers.
+    pub peers: usize,
+    /// Bytes sent since the daemon started.
+    pub uploaded: u64,
+    /// Bytes received since the daemon started.
+    pub downloaded: u64,
+    /// `uploaded` over the torrent's size.
+    pub ratio: f64,
+    /// Seconds left at the current rate (`null` when not downloading).
+    pub eta: Option<f64>,
+    /// The directory holding `dir/<name>`.
+    pub dir: String,
+    /// `fetch` (download, then seed) or `seed` (serve what is on disk).
+    pub mode: String,
+    /// The torrent's download limit, bytes per second (`null`: none of its own).
+    pub down_limit: Option<u64>,
+    /// The torrent's upload limit, bytes per second (`null`: none of its own).
+    pub up_limit: Option<u64>,
+    /// The port the torrent listens on (`null` when not running).
+    pub port: Option<u16>,
+    /// What went wrong (`state` `error` or `stalled`).
+    pub error: Option<String>,
+    /// The torrent's files (`list` with `detail`).
+    pub files: Option<Vec<StatusFile>>,
+    /// The connected peers (`list` with `detail`).
+    pub peer_list: Option<Vec<StatusPeer>>,
+}
+
+/// A file in a `status` record.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StatusFile {
+    /// Path inside the torrent, `/`-separated (display form).
+    pub path: String,
+    /// Length in bytes.
+    pub length: u64,
+}
+
+/// A connected peer in a `status` record.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StatusPeer {
+    /// The peer's address.
+    pub ip: String,
+    /// The peer's port.
+    pub port: u16,
+    /// The client named by its peer id (`-qB4250-` style), else `null`.
+    pub client: Option<String>,
+    /// Whether the peer connected to us.
+    pub incoming: bool,
+}
+
+/// `limits`: the rate limits in force after a `limit` command, global (`info_hash` `null`) or
+/// of one torrent; `null` rates are unlimited.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LimitsRecord {
+    /// The torrent, or `null` for the global limits.
+    pub info_hash: Option<String>,
+    /// Download limit, bytes per second.
+    pub down: Option<u64>,
+    /// Upload limit, bytes per second.
+    pub up: Option<u64>,
+}
+
+/// `ok`: the daemon carried out `cmd` (for `info_hash` when it names one torrent; `count`
+/// records came before it for `list`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OkRecord {
+    /// The command.
+    pub cmd: String,
+    /// The torrent the command acted on.
+    pub info_hash: Option<String>,
+    /// How many records came before (`list`).
+    pub count: Option<usize>,
+}
+
+/// `error`: the daemon did not carry out `cmd` (`null` when the line was not a command).
+/// `code` is `bad_command` (malformed or unknown), `not_found` (no torrent matches),
+/// `exists` (already added), `refused` (another user), `failed` (the rest); `error` names
+/// the problem.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ErrorRecord {
+    /// The command, if the line named one.
+    pub cmd: Option<String>,
+    /// The kind of failure (see above).
+    pub code: String,
+    /// What went wrong, naming the input.
+    pub error: String,
 }
 
 // ---- records built from the engine's domain types (bt-fetch, bt-seed) ----

@@ -117,6 +117,18 @@ impl DhtArgs {
     }
 }
 
+impl DhtArgs {
+    /// bt-seed's node: none when every torrent is private (or with --no-dht).
+    pub fn for_seed(
+        &self,
+        bind: IpAddr,
+        port: u16,
+        torrents: &[crate::metainfo::Torrent],
+    ) -> Option<Arc<Node>> {
+        self.start("bt-seed", bind, port, torrents.iter().all(|t| t.private))
+    }
+}
+
 /// bt-announce --dht: look `target` up in the DHT, write a `peer` record per peer (`tracker`
 /// "dht"), announce us at `port` when given. Exit 0 when some node answered, else 1.
 pub fn announce(

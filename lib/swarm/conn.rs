@@ -55,14 +55,13 @@ pub(super) fn read_full(
 pub(super) enum Dialed {
     /// No connection or no matching handshake.
     Failed,
-    /// The connection was refused: nobody listens there (now).
+    /// The connection was refused, or the encrypted handshake closed: retried after a second.
     Refused,
     /// A session ran and ended for an ordinary reason.
     Worked,
     /// The peer broke the protocol: never dial it again in this run.
     Misbehaved,
-    /// The peer is of no use to dial again: ourselves, a seed while we seed too, or a peer
-    /// that refused the encryption we require.
+    /// The peer is of no use to dial again: ourselves, or a seed while we seed too.
     Useless,
 }
 
@@ -73,7 +72,9 @@ pub(super) fn outgoing(s: &Arc<Swarm>, addr: SocketAddr) -> Dialed {
         Ok(x) => x,
         Err(DialError::Refused) => return Dialed::Refused,
         Err(DialError::Failed(None)) => return Dialed::Failed,
-        // A peer that refuses the encryption we require will refuse it again.
+        // A peer that closes the encrypted handshake may be plaintext-only, or may not have
+        // loaded the torrent yet (qBittorrent closes it then): retried soon, like a refusal,
+        // and given up after the usual number of failures.
         Err(DialError::Failed(Some(reason))) => {
             s.emit(Event::Disconnected {
                 addr,
@@ -81,7 +82,7 @@ pub(super) fn outgoing(s: &Arc<Swarm>, addr: SocketAddr) -> Dialed {
                 downloaded: 0,
                 uploaded: 0,
             });
-            return Dialed::Useless;
+            return Dialed::Refused;
         }
     };
     if theirs.info_hash != s.info_hash().0 {

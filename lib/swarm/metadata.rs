@@ -3,19 +3,25 @@
 //! dictionary from those that offer `ut_metadata` through a [`MetadataAssembler`].
 //!
 //! One blocking call, [`fetch_metadata`]. A reader thread per connection (at most
-//! `max_peers` at once, at most [`MAX_DIALS`] in a run) forwards the peer's extension handshake
-//! and `ut_metadata` messages to the calling thread, which drives the assembler (several peers,
-//! re-requests on timeout or reject) and writes the requests. Invariants: no size above
-//! [`MAX_METADATA_SIZE`] is believed; frames over [`MAX_FRAME`] end the connection; a peer that
-//! contributed to metadata failing the hash is disconnected and never asked again; every wait is
-//! bounded by the timeout or the stop flag.
+//! `max_peers` at once, at most [`MAX_DIALS`] in a run) forwards the peer's extension handshake,
+//! `ut_metadata` and `ut_pex` messages to the calling thread, which drives the assembler
+//! (several peers, re-requests on timeout or reject) and writes the requests.
+//!
+//! The phase never gives up before its timeout: when every peer known has failed (refused the
+//! connection, offered no metadata, went away) or lied, it keeps taking new peers (the trackers
+//! are asked again every [`REANNOUNCE`] at most, peers sent through PEX, peer lines) and dials
+//! each failed peer again after the delays of [`RETRY_DELAYS`], newly learned peers first.
+//! Invariants: no size above [`MAX_METADATA_SIZE`] is believed; frames over [`MAX_FRAME`] end
+//! the connection; a peer that contributed to metadata failing the hash is disconnected and
+//! never asked again; at most [`MAX_CANDIDATES`] addresses are remembered and each is dialed at
+//! most `RETRY_DELAYS.len() + 1` times; peers learned through PEX are not passed on when the
+//! torrent turns out private (BEP 27); every wait is bounded by the timeout or the stop flag.
 
 use super::session::SessionError;
 use crate::metainfo::{torrent_from_magnet, Magnet, Torrent};
 use crate::peer::metadata::{MetadataAssembler, Progress, MAX_METADATA_SIZE};
 use crate::peer::{self, ext, ExtHandshake, Handshake, PeerId};
 use crate::tracker::{self, AnnounceRequest, Announcer, Tiers};
-use std::collections::HashSet;
 use std::fmt;
 use std::io::{BufRead, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -27,8 +33,23 @@ use std::time::{Duration, Instant};
 /// Largest frame read during the metadata phase (a bitfield of a huge torrent, a 16 KiB
 /// metadata piece): anything longer ends the connection.
 pub const MAX_FRAME: usize = 1 << 20;
-/// Most connections attempted in one metadata phase.
-pub const MAX_DIALS: usize = 200;
+/// Most connections attempted in one metadata phase (first dials and retries).
+pub const MAX_DIALS: usize = 600;
+/// Most peer addresses remembered in one metadata phase.
+pub const MAX_CANDIDATES: usize = 200;
+/// Wait before dialing a peer again after its `n`th connection ended without metadata (a refused
+/// or failed connection, no `ut_metadata`, a size not believed, the peer went away): the `n`th
+/// entry. After the last one the peer is not dialed again.
+pub const RETRY_DELAYS: [Duration; 5] = [
+    Duration::from_secs(1),
+    Duration::from_secs(3),
+    Duration::from_secs(10),
+    Duration::from_secs(30),
+    Duration::from_secs(60),
+];
+/// Longest wait between two announces while the metadata is missing (sooner than a tracker's
+/// usual interval: it is the way to learn new peers).
+pub const REANNOUNCE: Duration = Duration::from_secs(15);
 /// Time allowed to connect and complete the handshakes.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -129,8 +150,92 @@ enum PeerEv {
 }
 
 enum Input {
-    Candidate(SocketAddr),
+    /// A peer address, and whether it came through PEX.
+    Candidate(SocketAddr, bool),
     Peer(PeerEv),
+}
+
+/// A peer address learned in the metadata phase.
+struct Candidate {
+    addr: SocketAddr,
+    /// Learned only through PEX (not passed on if the torrent is private).
+    pex: bool,
+    /// Connections attempted so far.
+    dials: usize,
+    /// A connection to it is open (or being opened).
+    busy: bool,
+    /// Blocked (its metadata failed the hash): never dialed again.
+    blocked: bool,
+    /// Not to be dialed again before this.
+    next: Instant,
+}
+
+/// The peers to dial and when: new ones first, then failed ones again after [`RETRY_DELAYS`].
+#[derive(Default)]
+struct Candidates {
+    list: Vec<Candidate>,
+    dials: usize,
+}
+
+impl Candidates {
+    /// Remember `addr` (once; [`MAX_CANDIDATES`] at most).
+    fn add(&mut self, addr: SocketAddr, pex: bool, now: Instant) {
+        if let Some(c) = self.list.iter_mut().find(|c| c.addr == addr) {
+            c.pex &= pex;
+        } else if self.list.len() < MAX_CANDIDATES {
+            self.list.push(Candidate {
+                addr,
+                pex,
+                dials: 0,
+                busy: false,
+                blocked: false,
+                next: now,
+            });
+        }
+    }
+
+    /// The next peer to dial at `now`, marked busy: one never dialed, else one whose retry is
+    /// due; None when none is (or [`MAX_DIALS`] were made).
+    fn next_dial(&mut self, now: Instant) -> Option<SocketAddr> {
+        if self.dials >= MAX_DIALS {
+            return None;
+        }
+        let free = |c: &Candidate| !c.busy && !c.blocked;
+        let pick = self
+            .list
+            .iter()
+            .position(|c| free(c) && c.dials == 0)
+            .or_else(|| {
+                self.list
+                    .iter()
+                    .position(|c| free(c) && c.dials <= RETRY_DELAYS.len() && c.next <= now)
+            })?;
+        let c = &mut self.list[pick];
+        c.busy = true;
+        c.dials += 1;
+        self.dials += 1;
+        Some(c.addr)
+    }
+
+    /// The connection to `addr` ended at `now` (without metadata): schedule its retry.
+    fn ended(&mut self, addr: SocketAddr, now: Instant) {
+        if let Some(c) = self.list.iter_mut().find(|c| c.addr == addr) {
+            c.busy = false;
+            c.next = now + RETRY_DELAYS[(c.dials.max(1) - 1).min(RETRY_DELAYS.len() - 1)];
+        }
+    }
+
+    fn block(&mut self, addr: SocketAddr) {
+        if let Some(c) = self.list.iter_mut().find(|c| c.addr == addr) {
+            c.blocked = true;
+        }
+    }
+
+    /// Every address not blocked (and, for a private torrent, not learned through PEX alone).
+    fn usable(self, private: bool) -> Vec<SocketAddr> {
+        let keep = |c: &Candidate| !(c.blocked || (private && c.pex));
+        self.list.into_iter().filter(keep).map(|c| c.addr).collect()
+    }
 }
 
 /// Fetch the info dictionary of `magnet` from peers (see the module docs).
@@ -151,7 +256,7 @@ pub fn fetch_metadata(
     let stop = Arc::new(AtomicBool::new(false));
     let (tx, rx) = mpsc::channel::<Input>();
     for a in opts.peers.iter().chain(&magnet.peer_addrs()) {
-        let _ = tx.send(Input::Candidate(*a));
+        let _ = tx.send(Input::Candidate(*a, false));
     }
     let mut sources = !opts.peers.is_empty() || !magnet.peer_addrs().is_empty();
     if let Some(lines) = opts.peer_lines.take() {
@@ -161,7 +266,7 @@ pub fn fetch_metadata(
             for line in lines.lines() {
                 let Ok(line) = line else { break };
                 if let Ok(Some(a)) = crate::record::peer_from_line(&line) {
-                    if tx.send(Input::Candidate(a)).is_err() {
+                    if tx.send(Input::Candidate(a, false)).is_err() {
                         break;
                     }
                 }
@@ -182,8 +287,10 @@ pub fn fetch_metadata(
     if let Some(node) = opts.dht.clone() {
         sources = true;
         let tx = tx.clone();
-        let found =
-            move |p: &[SocketAddr], _| p.iter().all(|a| tx.send(Input::Candidate(*a)).is_ok());
+        let found = move |p: &[SocketAddr], _| {
+            p.iter()
+                .all(|a| tx.send(Input::Candidate(*a, false)).is_ok())
+        };
         super::dht::spawn(
             node,
             info_hash.0,
@@ -202,9 +309,7 @@ pub fn fetch_metadata(
     let mut asm: MetadataAssembler<usize> = MetadataAssembler::new(info_hash.0)
         .with_cap(opts.cap)
         .with_timeout(opts.request_timeout);
-    let mut known: Vec<SocketAddr> = Vec::new();
-    let mut seen = HashSet::new();
-    let mut blocked: HashSet<SocketAddr> = HashSet::new();
+    let mut known = Candidates::default();
     // Connection index -> (address, writer, the peer's ut_metadata number).
     let mut conns: Vec<(SocketAddr, Option<(TcpStream, u8)>)> = Vec::new();
     let mut live = 0usize;
@@ -215,20 +320,17 @@ pub fn fetch_metadata(
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
             let why = format!(
-                "no metadata after {:?} ({} peers tried)",
+                "no metadata after {:?} ({} peers known, {} connections tried)",
                 opts.timeout.unwrap_or_default(),
-                conns.len()
+                known.list.len(),
+                known.dials
             );
             break Err(SessionError::NoMetadata(why));
         }
         let mut complete = None;
         if let Ok(input) = rx.recv_timeout(Duration::from_millis(100)) {
             match input {
-                Input::Candidate(a) => {
-                    if seen.insert(a) && known.len() < MAX_DIALS {
-                        known.push(a);
-                    }
-                }
+                Input::Candidate(a, pex) => known.add(a, pex, Instant::now()),
                 Input::Peer(PeerEv::Ready(i, stream, h)) => {
                     let addr = conns[i].0;
                     let refused =
@@ -248,7 +350,7 @@ pub fn fetch_metadata(
                 }
                 Input::Peer(PeerEv::Msg(i, id, payload)) => {
                     let now = Instant::now();
-                    match ext::decode(id, &payload, true) {
+                    match ext::decode(id, &payload, false) {
                         Ok(ext::Extended::Metadata(m)) => match m {
                             peer::metadata::Message::Reject(p) => asm.on_reject(i, p, now),
                             peer::metadata::Message::Data {
@@ -260,7 +362,7 @@ pub fn fetch_metadata(
                                 Progress::HashMismatch(bad) => {
                                     for b in bad {
                                         let addr = conns[b].0;
-                                        blocked.insert(addr);
+                                        known.block(addr);
                                         close(&mut conns[b]);
                                         events(MetadataEvent::Blocked { addr });
                                     }
@@ -273,6 +375,11 @@ pub fn fetch_metadata(
                                 write_ext(&mut conns[i], r.encode());
                             }
                         },
+                        Ok(ext::Extended::Pex(m)) => {
+                            for (a, _) in m.added {
+                                known.add(a, true, now);
+                            }
+                        }
                         Ok(_) => {}
                         Err(_) => {
                             asm.remove_peer(i);
@@ -284,6 +391,7 @@ pub fn fetch_metadata(
                     live -= 1;
                     asm.remove_peer(i);
                     close(&mut conns[i]);
+                    known.ended(conns[i].0, Instant::now());
                 }
             }
         }
@@ -294,14 +402,13 @@ pub fn fetch_metadata(
             break torrent_from_magnet(magnet, &bytes)
                 .map_err(|e| SessionError::NoMetadata(e.to_string()));
         }
-        // Dial more while there is room.
-        while live < opts.max_peers.max(1) && conns.len() < known.len() {
-            let addr = known[conns.len()];
+        // Dial more while there is room: new peers, then failed ones whose retry is due.
+        while live < opts.max_peers.max(1) {
+            let Some(addr) = known.next_dial(Instant::now()) else {
+                break;
+            };
             let i = conns.len();
             conns.push((addr, None));
-            if blocked.contains(&addr) {
-                continue;
-            }
             live += 1;
             let (tx, stop, bind) = (tx.clone(), stop.clone(), opts.bind);
             let hs = Handshake::new(info_hash.0, peer_id);
@@ -324,9 +431,9 @@ pub fn fetch_metadata(
     drop(reserved);
     let (file, torrent) = result?;
     Ok(Metadata {
+        peers: known.usable(torrent.private),
         torrent,
         file,
-        peers: known.into_iter().filter(|a| !blocked.contains(a)).collect(),
         port,
     })
 }
@@ -355,12 +462,12 @@ fn announce_loop(mut a: Announcer, tx: &Sender<Input>, stop: &AtomicBool) {
     while !stop.load(Ordering::Relaxed) {
         let attempts = a.announce();
         for p in Announcer::peers(&attempts) {
-            if tx.send(Input::Candidate(p)).is_err() {
+            if tx.send(Input::Candidate(p, false)).is_err() {
                 return;
             }
         }
         // Ask again soon while we have no metadata, not at the tracker's full interval.
-        let until = a.next_at().min(Instant::now() + Duration::from_secs(15));
+        let until = a.next_at().min(Instant::now() + REANNOUNCE);
         while Instant::now() < until && !stop.load(Ordering::Relaxed) {
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -394,9 +501,10 @@ fn peer_thread(
         return None;
     }
     let mut out = Vec::new();
+    // ut_pex offered (private: false) to learn peers; see `Candidates::usable`.
     let ext = ext::ours(
         None,
-        true,
+        false,
         (port != 0).then_some(port),
         concat!("bt ", env!("CARGO_PKG_VERSION")),
         250,
@@ -522,4 +630,90 @@ pub fn magnet_torrent(
     opts.port = m.port;
     opts.timeout = opts.timeout.map(|t| t.saturating_sub(started.elapsed()));
     Ok(m.torrent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(n: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], n))
+    }
+
+    #[test]
+    fn failed_peers_are_dialed_again_on_a_bounded_schedule() {
+        let t0 = Instant::now();
+        let mut c = Candidates::default();
+        c.add(addr(1), false, t0);
+        let mut now = t0;
+        let mut dials = Vec::new();
+        // Step through 10 minutes in 100 ms steps; every connection fails at once.
+        while now < t0 + Duration::from_secs(600) {
+            while let Some(a) = c.next_dial(now) {
+                assert_eq!(a, addr(1));
+                dials.push(now - t0);
+                c.ended(a, now);
+            }
+            now += Duration::from_millis(100);
+        }
+        assert_eq!(dials.len(), RETRY_DELAYS.len() + 1, "{dials:?}");
+        let mut at = Duration::ZERO;
+        for (d, wait) in dials[1..].iter().zip(RETRY_DELAYS) {
+            at += wait;
+            assert!(
+                *d >= at && *d < at + Duration::from_millis(200),
+                "{dials:?}"
+            );
+            at = *d;
+        }
+    }
+
+    #[test]
+    fn new_peers_come_before_retries_and_busy_or_blocked_ones_wait() {
+        let t0 = Instant::now();
+        let mut c = Candidates::default();
+        c.add(addr(1), false, t0);
+        assert_eq!(c.next_dial(t0), Some(addr(1)));
+        // Busy: not dialed twice at once.
+        assert_eq!(c.next_dial(t0), None);
+        c.ended(addr(1), t0);
+        let later = t0 + Duration::from_secs(5);
+        c.add(addr(2), false, later);
+        c.add(addr(1), false, later); // known: no second entry
+        assert_eq!(c.list.len(), 2);
+        assert_eq!(c.next_dial(later), Some(addr(2)));
+        assert_eq!(c.next_dial(later), Some(addr(1)));
+        c.ended(addr(2), later);
+        c.block(addr(2));
+        c.ended(addr(1), later);
+        let much_later = later + Duration::from_secs(60);
+        assert_eq!(c.next_dial(much_later), Some(addr(1)));
+        assert_eq!(c.next_dial(much_later), None, "a blocked peer was dialed");
+        assert_eq!(c.usable(false), vec![addr(1)]);
+    }
+
+    #[test]
+    fn addresses_and_dials_are_capped_and_pex_peers_dropped_when_private() {
+        let t0 = Instant::now();
+        let mut c = Candidates::default();
+        for n in 0..(MAX_CANDIDATES as u16 + 50) {
+            c.add(addr(1000 + n), n % 2 == 0, t0);
+        }
+        assert_eq!(c.list.len(), MAX_CANDIDATES);
+        // A peer given directly that was also sent through PEX is not a PEX-only peer.
+        c.add(addr(1000), false, t0);
+        let private = c.list.iter().filter(|c| !c.pex).count();
+        let mut now = t0;
+        let mut made = 0;
+        while now < t0 + Duration::from_secs(3600) {
+            while let Some(a) = c.next_dial(now) {
+                made += 1;
+                c.ended(a, now);
+            }
+            now += Duration::from_secs(1);
+        }
+        assert_eq!(made, MAX_DIALS);
+        assert_eq!(c.usable(true).len(), private);
+        assert_eq!(private, MAX_CANDIDATES / 2 + 1);
+    }
 }

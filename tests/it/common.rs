@@ -25,6 +25,8 @@ pub fn bin(name: &str) -> PathBuf {
         "bt-announce" => env!("CARGO_BIN_EXE_bt-announce"),
         "bt-fetch" => env!("CARGO_BIN_EXE_bt-fetch"),
         "bt-seed" => env!("CARGO_BIN_EXE_bt-seed"),
+        "bt-ctl" => env!("CARGO_BIN_EXE_bt-ctl"),
+        "bt-top" => env!("CARGO_BIN_EXE_bt-top"),
         other => panic!("unknown binary {other}"),
     };
     PathBuf::from(p)

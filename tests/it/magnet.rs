@@ -102,32 +102,38 @@ fn bt_fetch_magnet_from_aria2c_through_opentracker() {
     assert_eq!(t.announce.as_deref(), Some(&*tracker.http()));
 }
 
-/// A peer whose metadata fails the hash is blocked and the fetch completes from an honest one;
-/// a peer announcing a 1 GiB `metadata_size` is not believed. `--max-peers 1` makes bt-fetch
-/// meet them in the order given: the huge one, the liar, then the honest bt-seed.
-#[test]
-fn lying_metadata_peers_are_blocked_or_not_believed() {
-    let s = Sample::standard();
-    let info = bt::metainfo::Torrent::from_bytes(&std::fs::read(&s.torrent).unwrap())
+/// Two fake peers of `s` offering `ut_metadata`: one announcing a 1 GiB `metadata_size`, one
+/// serving the info dictionary with a byte flipped (it fails the info hash).
+fn metadata_fakes(s: &Sample) -> (FakePeer, FakePeer) {
+    let mut bad = bt::metainfo::Torrent::from_bytes(&std::fs::read(&s.torrent).unwrap())
         .unwrap()
         .info_bytes;
-    let mut bad = info.clone();
     let mid = bad.len() / 2;
     bad[mid] ^= 0x55;
     let huge = FakePeer::start(
-        &s,
+        s,
         Behaviour::Metadata {
             size: 1 << 30,
             info: Vec::new(),
         },
     );
     let liar = FakePeer::start(
-        &s,
+        s,
         Behaviour::Metadata {
             size: bad.len() as u64,
             info: bad,
         },
     );
+    (huge, liar)
+}
+
+/// A peer whose metadata fails the hash is blocked and the fetch completes from an honest one;
+/// a peer announcing a 1 GiB `metadata_size` is not believed. `--max-peers 1` makes bt-fetch
+/// meet them in the order given: the huge one, the liar, then the honest bt-seed.
+#[test]
+fn lying_metadata_peers_are_blocked_or_not_believed() {
+    let s = Sample::standard();
+    let (huge, liar) = metadata_fakes(&s);
     let honest = Seeder::of(&s).start();
     let dl = s.path("dl");
     let magnet = magnet_of(&s, &[], &[]);
@@ -155,6 +161,49 @@ fn lying_metadata_peers_are_blocked_or_not_believed() {
         "{}",
         r.stderr
     );
+}
+
+/// When every peer known has failed or lied, the metadata phase keeps going: a peer that was
+/// not listening yet is dialed again (bt::swarm::metadata::RETRY_DELAYS) and supplies the
+/// metadata once it listens; the liar is never asked again, the peer announcing a size not
+/// believed is dialed again but never asked.
+#[test]
+fn metadata_phase_retries_when_every_peer_failed() {
+    let s = Sample::standard();
+    let (huge, liar) = metadata_fakes(&s);
+    // The honest peer's address: nothing listens there yet.
+    let (ip, port) = (next_ip(), free_port());
+    let dl = s.path("dl");
+    let magnet = magnet_of(&s, &[], &[]);
+    let mut fetch = Fetcher::new(Path::new(&magnet), &dl)
+        .peer(huge.addr)
+        .peer(liar.addr)
+        .peer(format!("{ip}:{port}"))
+        .timeout(60)
+        .spawn();
+    // Every peer failed: the liar answered (and was blocked), the huge one was refused.
+    assert!(
+        wait_for(20, || liar.seen().requests >= 1
+            && huge.seen().handshakes >= 1),
+        "bt-fetch did not reach the fake peers"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let _honest = Seeder::of(&s).bind(&ip).port(port).start();
+    let (code, sum) = fetch.finish(70);
+    let err = fetch.stderr();
+    assert_eq!(code, 0, "{sum:?}\n{err}");
+    s.assert_same(&dl);
+    assert!(err.contains(&format!("blocked {}", liar.addr)), "{err}");
+    assert_eq!(
+        liar.seen().handshakes,
+        1,
+        "the blocked liar was dialed again"
+    );
+    assert!(
+        huge.seen().handshakes >= 2,
+        "a failed peer was not dialed again"
+    );
+    assert_eq!(huge.seen().requests, 0, "the 1 GiB size was believed");
 }
 
 /// Seeder B (bt-seed, upload capped); seeder A (bt-fetch --seed, capped) that downloaded from

@@ -15,8 +15,11 @@
 //! - [`aria2c`] (`clients.rs`): real clients set up for loopback.
 //! - [`Watch`]: a process's peak threads and memory while a scenario runs.
 //!
+//! - [`in_netns`]: a scenario run inside a network namespace of its own, for clients that never
+//!   dial a 127.x peer (Transmission).
+//!
 //! Every socket has a timeout, every wait a bound, every process is killed by PID; nothing
-//! leaves 127.0.0.0/8.
+//! leaves 127.0.0.0/8 (or a namespace of the test's own, whose only interface is `lo`).
 #![allow(dead_code)]
 
 mod clients;
@@ -172,4 +175,43 @@ pub fn wait_for(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(20));
     }
     cond()
+}
+
+/// Run `f` on a thread of its own that first moves into a new network namespace (needs root:
+/// `unshare(CLONE_NEWNET)`, which moves only the calling thread) whose `lo` is up and carries
+/// `addrs` (each a /32) besides 127.0.0.1. Every process `f` starts and every socket it opens is
+/// inside; nothing there reaches another interface. A panic in `f` is passed on.
+pub fn in_netns<T: Send>(addrs: &[&str], f: impl FnOnce() -> T + Send) -> T {
+    assert!(
+        have("ip"),
+        "ip (iproute2) is not installed (run ./scripts/test)"
+    );
+    let outcome = std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                // SAFETY: unshare takes no pointers; it changes only this thread's namespace.
+                let rc = unsafe { libc::unshare(libc::CLONE_NEWNET) };
+                assert_eq!(
+                    rc,
+                    0,
+                    "unshare(CLONE_NEWNET): {} (the test must run as root)",
+                    std::io::Error::last_os_error()
+                );
+                let ip = |args: &[&str]| {
+                    let r = run_cmd(
+                        std::process::Command::new("ip").args(args),
+                        None,
+                        Duration::from_secs(10),
+                    );
+                    assert_eq!(r.code, 0, "ip {args:?}: {}", r.stderr);
+                };
+                ip(&["link", "set", "lo", "up"]);
+                for a in addrs {
+                    ip(&["addr", "add", &format!("{a}/32"), "dev", "lo"]);
+                }
+                f()
+            })
+            .join()
+    });
+    outcome.unwrap_or_else(|e| std::panic::resume_unwind(e))
 }

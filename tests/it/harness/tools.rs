@@ -15,6 +15,7 @@ pub struct SeederOpts {
     torrent: PathBuf,
     dir: PathBuf,
     ip: String,
+    port: u16,
     args: Vec<String>,
     announce: bool,
 }
@@ -23,6 +24,16 @@ impl SeederOpts {
     /// Serve from `dir` instead of the sample's seed directory.
     pub fn dir(mut self, dir: &Path) -> Self {
         self.dir = dir.to_path_buf();
+        self
+    }
+    /// Bind to `ip` instead of an address of its own on 127.0.0.0/8.
+    pub fn bind(mut self, ip: &str) -> Self {
+        self.ip = ip.to_string();
+        self
+    }
+    /// Listen on `port` (the default is a free one, `--port 0`).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
         self
     }
     /// `--max-upload-rate RATE`.
@@ -45,7 +56,13 @@ impl SeederOpts {
         cmd.arg(&self.torrent)
             .arg("-d")
             .arg(&self.dir)
-            .args(["--bind", &self.ip, "--port", "0", "--json"])
+            .args([
+                "--bind",
+                &self.ip,
+                "--port",
+                &self.port.to_string(),
+                "--json",
+            ])
             .args(["--stats-interval", "1"])
             .args(if self.announce {
                 &[][..]
@@ -95,6 +112,7 @@ impl Seeder {
             torrent: torrent.to_path_buf(),
             dir: dir.to_path_buf(),
             ip: next_ip(),
+            port: 0,
             args: Vec::new(),
             announce: false,
         }

@@ -1,0 +1,173 @@
+//! The control socket: a Unix socket created mode 0600, its peers checked with `SO_PEERCRED`
+//! (a process of another user gets an `error` record with code `refused` and the connection is
+//! closed), one thread per connection (at most [`MAX_CONNECTIONS`]), lines of at most
+//! [`MAX_LINE`] bytes. A line that is not a command gets an `error` record and the connection
+//! stays usable.
+
+use super::{error_record, proto::Command, Daemon, DaemonError};
+use crate::record::Record;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Most connections served at once.
+pub const MAX_CONNECTIONS: usize = 64;
+/// Longest command line, in bytes.
+pub const MAX_LINE: usize = 64 << 10;
+
+/// Create the socket (mode 0600). A socket file left by a daemon that is gone is replaced; one
+/// where a daemon answers is an error.
+pub(crate) fn bind(path: &Path) -> Result<UnixListener, DaemonError> {
+    let err = |e| DaemonError::Socket(path.to_path_buf(), e);
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if !parent.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(parent)
+                .map_err(err)?;
+        }
+    }
+    if let Ok(m) = std::fs::symlink_metadata(path) {
+        use std::os::unix::fs::FileTypeExt;
+        if !m.file_type().is_socket() {
+            let e = std::io::Error::other("exists and is not a socket");
+            return Err(err(e));
+        }
+        if UnixStream::connect(path).is_ok() {
+            return Err(DaemonError::InUse(path.to_path_buf()));
+        }
+        std::fs::remove_file(path).map_err(err)?;
+    }
+    // The socket is created with the umask's mode: no window where others may connect.
+    // SAFETY: umask only swaps the process's file creation mask.
+    let old = unsafe { libc::umask(0o177) };
+    let listener = UnixListener::bind(path);
+    unsafe { libc::umask(old) };
+    let listener = listener.map_err(err)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(err)?;
+    listener.set_nonblocking(true).map_err(err)?;
+    Ok(listener)
+}
+
+/// Accept connections until the daemon stops.
+pub(crate) fn spawn(d: Arc<Daemon>, listener: UnixListener) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        let open = Arc::new(AtomicUsize::new(0));
+        while !d.stopping() {
+            let stream = match listener.accept() {
+                Ok((s, _)) => s,
+                Err(_) => {
+                    std::thread::sleep(Duration::from_millis(50));
+                    continue;
+                }
+            };
+            let _ = stream.set_nonblocking(false);
+            let _ = stream.set_write_timeout(Some(Duration::from_secs(10)));
+            if open.load(Ordering::Relaxed) >= MAX_CONNECTIONS {
+                let e = format!("too many connections (at most {MAX_CONNECTIONS})");
+                let _ = write(&stream, &error_record(None, "failed", e));
+                continue;
+            }
+            open.fetch_add(1, Ordering::Relaxed);
+            let (d, done) = (d.clone(), open.clone());
+            let spawned = std::thread::Builder::new()
+                .name("bt-control".into())
+                .spawn(move || {
+                    serve(&d, stream);
+                    done.fetch_sub(1, Ordering::Relaxed);
+                });
+            if spawned.is_err() {
+                open.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+    })
+}
+
+/// The uid of the process at the other end.
+fn peer_uid(s: &UnixStream) -> std::io::Result<u32> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: getsockopt fills at most `len` bytes of a zeroed ucred.
+    let mut cred: libc::ucred = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    let r = unsafe {
+        libc::getsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            &mut cred as *mut libc::ucred as *mut libc::c_void,
+            &mut len,
+        )
+    };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(cred.uid)
+}
+
+fn write(mut s: &UnixStream, r: &Record) -> std::io::Result<()> {
+    let mut line = serde_json::to_vec(r).map_err(std::io::Error::from)?;
+    line.push(b'\n');
+    s.write_all(&line)
+}
+
+fn is_timeout(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{Interrupted, TimedOut, WouldBlock};
+    matches!(e.kind(), WouldBlock | TimedOut | Interrupted)
+}
+
+fn serve(d: &Daemon, stream: UnixStream) {
+    // SAFETY: geteuid cannot fail.
+    let owner = unsafe { libc::geteuid() };
+    match peer_uid(&stream) {
+        Ok(uid) if uid == owner => {}
+        Ok(uid) => {
+            let e = format!("uid {uid} may not use this socket (only its owner, uid {owner})");
+            let _ = write(&stream, &error_record(None, "refused", e));
+            return;
+        }
+        Err(e) => {
+            let e = format!("cannot tell who connected: {e}");
+            let _ = write(&stream, &error_record(None, "refused", e));
+            return;
+        }
+    }
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+    let Ok(out) = stream.try_clone() else { return };
+    let mut reader = BufReader::new(stream);
+    let mut line = Vec::new();
+    let mut eof = false;
+    while !d.stopping() && !eof {
+        let room = (MAX_LINE + 1).saturating_sub(line.len()) as u64;
+        match (&mut reader).take(room).read_until(b'\n', &mut line) {
+            // End of input: a last line without a newline still counts.
+            Ok(0) => eof = true,
+            Ok(_) if line.ends_with(b"\n") => {}
+            Ok(_) if line.len() > MAX_LINE => {
+                let e = format!("line longer than {MAX_LINE} bytes");
+                let _ = write(&out, &error_record(None, "bad_command", e));
+                return;
+            }
+            Ok(_) => continue,
+            Err(e) if is_timeout(&e) => continue,
+            Err(_) => return,
+        }
+        let text = String::from_utf8_lossy(&line).trim().to_string();
+        line.clear();
+        if text.is_empty() {
+            continue;
+        }
+        let sent = match Command::parse(&text) {
+            Ok(cmd) => d.handle(cmd, &mut |r| write(&out, &r)),
+            Err((cmd, e)) => write(&out, &error_record(cmd.as_deref(), "bad_command", e)),
+        };
+        if sent.is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,290 @@
+//! One torrent of the daemon run as a job: a thread that calls one of the engine's entry points
+//! ([`session::fetch`] with `seed`, or [`session::seed`]) until its stop flag is raised, and
+//! starts it again after a growing pause when the engine ends on its own (no peer left, an
+//! error). What the engine reports is folded into a [`Live`] status that the daemon reads.
+//!
+//! Invariants: the job's thread is the only writer of the counters of its [`Live`] (the daemon
+//! only reads them, and sets `state` before the job starts or after it ends); a stopped job
+//! leaves its data on disk as it is (a later job resumes by verification).
+
+use crate::metainfo::Torrent;
+use crate::peer::mse::Policy;
+use crate::record::StatusPeer;
+use crate::swarm::rate::RateLimit;
+use crate::swarm::session::{self, Event, FetchOptions, SeedOptions};
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Longest pause before an engine that ended on its own is started again.
+const MAX_RETRY: Duration = Duration::from_secs(60);
+
+/// How a torrent is run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Download what is missing, then seed.
+    Fetch,
+    /// Serve the verified pieces on disk, never download.
+    Seed,
+}
+
+impl Mode {
+    /// The name used in records and the state file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Fetch => "fetch",
+            Mode::Seed => "seed",
+        }
+    }
+}
+
+/// Engine settings shared by every job of a daemon.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    /// Address to listen on and connect from.
+    pub bind: IpAddr,
+    /// Announce to the torrents' trackers.
+    pub announce: bool,
+    /// Most connections per torrent.
+    pub max_peers: usize,
+    /// Unchoked peers per torrent.
+    pub upload_slots: usize,
+    /// MSE/PE policy.
+    pub encryption: Policy,
+    /// Trust seeded data without verifying it.
+    pub skip_verify: bool,
+}
+
+/// What one job runs.
+pub(crate) struct Spec {
+    pub torrent: Arc<Torrent>,
+    pub dir: PathBuf,
+    pub mode: Mode,
+    pub peers: Vec<SocketAddr>,
+    pub down: Arc<RateLimit>,
+    pub up: Arc<RateLimit>,
+    pub engine: Engine,
+}
+
+/// The latest state of a torrent, from its engine's events.
+#[derive(Debug, Clone)]
+pub(crate) struct Live {
+    pub state: &'static str,
+    pub error: Option<String>,
+    pub pieces_have: u32,
+    pub bytes_have: u64,
+    pub down_rate: u64,
+    pub up_rate: u64,
+    pub peers: usize,
+    pub port: Option<u16>,
+    /// Counters of the jobs that ended, and of the running one.
+    pub done: (u64, u64),
+    pub run: (u64, u64),
+    pub peer_list: BTreeMap<SocketAddr, StatusPeer>,
+}
+
+impl Live {
+    pub fn new(state: &'static str) -> Live {
+        Live {
+            state,
+            error: None,
+            pieces_have: 0,
+            bytes_have: 0,
+            down_rate: 0,
+            up_rate: 0,
+            peers: 0,
+            port: None,
+            done: (0, 0),
+            run: (0, 0),
+            peer_list: BTreeMap::new(),
+        }
+    }
+
+    /// Bytes downloaded and uploaded since the daemon started.
+    pub fn totals(&self) -> (u64, u64) {
+        (self.done.0 + self.run.0, self.done.1 + self.run.1)
+    }
+
+    fn apply(&mut self, e: Event, t: &Torrent) {
+        match e {
+            Event::Verifying { .. } => self.state = "verifying",
+            Event::Verified { have, .. } => {
+                self.pieces_have = have;
+                self.bytes_have = (have as u64 * t.piece_length).min(t.total_length);
+                self.state = "starting";
+            }
+            Event::Listening { addr, .. } => self.port = Some(addr.port()),
+            Event::Peer { event, .. } => match event {
+                crate::swarm::Event::Connected {
+                    addr,
+                    peer_id,
+                    incoming,
+                } => {
+                    let peer = StatusPeer {
+                        ip: addr.ip().to_string(),
+                        port: addr.port(),
+                        client: client_name(peer_id.0),
+                        incoming,
+                    };
+                    self.peer_list.insert(addr, peer);
+                }
+                crate::swarm::Event::Disconnected { addr, .. }
+                | crate::swarm::Event::Banned { addr } => {
+                    self.peer_list.remove(&addr);
+                }
+                crate::swarm::Event::BadPiece { .. } => {}
+            },
+            Event::Progress {
+                stats,
+                down_rate,
+                up_rate,
+                ..
+            } => {
+                self.pieces_have = stats.have;
+                self.bytes_have = stats.have_bytes;
+                self.down_rate = down_rate;
+                self.up_rate = up_rate;
+                self.peers = stats.peers;
+                self.run = (stats.downloaded, stats.uploaded);
+                self.error = None;
+                self.state = if stats.have == stats.pieces {
+                    "seeding"
+                } else {
+                    "downloading"
+                };
+            }
+            Event::Seeding => self.state = "seeding",
+            Event::Stats { .. } | Event::Announced { .. } | Event::BadPeerLine(_) => {}
+        }
+    }
+
+    /// The engine ended: its counters join the totals, its connections are gone.
+    fn ended(&mut self, state: &'static str, error: Option<String>) {
+        self.done = self.totals();
+        self.run = (0, 0);
+        self.down_rate = 0;
+        self.up_rate = 0;
+        self.peers = 0;
+        self.port = None;
+        self.peer_list.clear();
+        self.state = state;
+        self.error = error;
+    }
+}
+
+/// The client of an Azureus-style peer id (`-qB4250-…` gives `qB4250`).
+fn client_name(id: [u8; 20]) -> Option<String> {
+    let code = &id[1..7];
+    (id[0] == b'-' && id[7] == b'-' && code.iter().all(u8::is_ascii_alphanumeric))
+        .then(|| String::from_utf8_lossy(code).into_owned())
+}
+
+/// A running job.
+pub(crate) struct Job {
+    stop: Arc<AtomicBool>,
+    handle: JoinHandle<()>,
+}
+
+impl Job {
+    /// Start `spec` on its own thread, reporting into `live`.
+    pub fn start(spec: Spec, live: Arc<Mutex<Live>>) -> std::io::Result<Job> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        lock(&live).state = "starting";
+        let handle = std::thread::Builder::new()
+            .name("bt-daemon-job".into())
+            .spawn(move || run(spec, &live, &flag))?;
+        Ok(Job { stop, handle })
+    }
+
+    /// Raise the stop flag; the thread ends within about [`session::STOP_GRACE`] (or when a
+    /// verification under way ends).
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// Stop and wait for the thread until `deadline`; false if it is still running then.
+    pub fn stop_and_wait(self, deadline: Instant) -> bool {
+        self.stop();
+        while !self.handle.is_finished() {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.handle.join();
+        true
+    }
+}
+
+/// Lock a mutex, ignoring poisoning (a status is plain data).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn run(spec: Spec, live: &Mutex<Live>, stop: &Arc<AtomicBool>) {
+    let t = &*spec.torrent;
+    let mut retry = Duration::from_secs(2);
+    loop {
+        let mut events = |e: Event| lock(live).apply(e, t);
+        let result = match spec.mode {
+            Mode::Fetch => {
+                let opts = FetchOptions {
+                    dir: spec.dir.clone(),
+                    peers: spec.peers.clone(),
+                    announce: spec.engine.announce,
+                    seed: true,
+                    bind: spec.engine.bind,
+                    port: 0,
+                    max_peers: spec.engine.max_peers,
+                    upload_slots: spec.engine.upload_slots,
+                    upload_limit: spec.up.clone(),
+                    download_limit: spec.down.clone(),
+                    encryption: spec.engine.encryption,
+                    stop: stop.clone(),
+                    ..FetchOptions::default()
+                };
+                session::fetch(t, opts, &mut events).map(|r| r.outcome.reason())
+            }
+            Mode::Seed => {
+                let opts = SeedOptions {
+                    dir: spec.dir.clone(),
+                    bind: spec.engine.bind,
+                    port: 0,
+                    skip_verify: spec.engine.skip_verify,
+                    announce: spec.engine.announce,
+                    max_peers: spec.engine.max_peers,
+                    upload_slots: spec.engine.upload_slots,
+                    upload_limit: spec.up.clone(),
+                    encryption: spec.engine.encryption,
+                    peers: spec.peers.clone(),
+                    stop: stop.clone(),
+                    ..SeedOptions::default()
+                };
+                session::seed(std::slice::from_ref(t), opts, &mut events).map(|()| None)
+            }
+        };
+        if stop.load(Ordering::Relaxed) {
+            lock(live).ended("paused", None);
+            return;
+        }
+        match result {
+            Ok(why) => lock(live).ended("stalled", why),
+            Err(e) => lock(live).ended("error", Some(e.to_string())),
+        }
+        let until = Instant::now() + retry;
+        while Instant::now() < until {
+            if stop.load(Ordering::Relaxed) {
+                lock(live).state = "paused";
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        retry = (retry * 2).min(MAX_RETRY);
+    }
+}

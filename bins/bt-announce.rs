@@ -2,18 +2,19 @@
 
 use anyhow::{bail, Context};
 use bt::cli::{self, escape_controls, Mode, Out, Output, Quiet};
-use bt::metainfo::{unhex, Magnet};
+use bt::metainfo::unhex;
 use bt::record::{AnnounceRecord, PeerRecord, ScrapeRecord};
-use bt::tracker::{self, Event, Options, Target};
+use bt::tracker::{self, Event, Options};
 use clap::Parser;
 use std::net::IpAddr;
 use std::time::Duration;
 
 const TOOL: &str = "bt-announce";
 
-/// Ask a torrent's trackers (HTTP, HTTPS, UDP) for peers.
+/// Ask a torrent's trackers (HTTP, HTTPS, UDP) or the DHT for peers.
 ///
-/// Trackers are asked tier by tier (BEP 12) until one answers, or all at once with --all.
+/// Trackers are asked tier by tier (BEP 12) until one answers, or all at once with --all; with
+/// --dht, the DHT is asked instead (never for a private torrent).
 /// Writes one `peer` record per peer and one `announce` record per tracker asked; with --scrape,
 /// `scrape` records instead. The `peer` records feed `bt-fetch`:
 ///
@@ -24,9 +25,9 @@ struct Args {
     /// A .torrent file, a magnet link, or - for a torrent on stdin.
     #[arg(value_name = "TORRENT|MAGNET|-")]
     input: Option<String>,
-    /// The port we report to the trackers.
-    #[arg(long, default_value_t = 6881, value_name = "N")]
-    port: u16,
+    /// The port we report to the trackers (default 6881); with --dht, announce us at it.
+    #[arg(long, value_name = "N")]
+    port: Option<u16>,
     /// The announce event: started, completed, stopped or none.
     #[arg(long, default_value = "started", value_name = "EVENT", value_parser = ["started", "completed", "stopped", "none"])]
     event: String,
@@ -64,6 +65,8 @@ struct Args {
     #[arg(long, value_name = "ADDR")]
     bind: Option<IpAddr>,
     #[command(flatten)]
+    dht: cli::dht::DhtAnnounceArgs,
+    #[command(flatten)]
     output: Output,
     #[command(flatten)]
     quiet: Quiet,
@@ -76,12 +79,12 @@ fn main() -> std::process::ExitCode {
         let Some(input) = args.input.as_deref() else {
             bail!("no torrent given: pass a .torrent path, a magnet link, or - for stdin");
         };
-        let target = if input.starts_with("magnet:") {
-            let m = Magnet::parse(input).context("magnet link")?;
-            Target::from_magnet(&m).context("magnet link has no info hash")?
-        } else {
-            Target::from_torrent(&cli::read_torrent(input)?).context("torrent has no info hash")?
-        };
+        let (target, private) = cli::announce_target(input)?;
+        let mut out = Out::new(args.output.mode());
+        if args.dht.dht {
+            let (to, how) = ((args.bind, args.port), (&mut out, &args.quiet));
+            return cli::dht::announce(TOOL, &args.dht, (&target, private), to, args.timeout, how);
+        }
         let mut tiers = target.tiers(&args.trackers);
         if tiers.is_empty() {
             bail!("{input}: no trackers (pass --tracker URL)");
@@ -90,7 +93,6 @@ fn main() -> std::process::ExitCode {
             timeout: Duration::from_secs_f64(args.timeout),
             bind: args.bind,
         };
-        let mut out = Out::new(args.output.mode());
         if args.scrape {
             let attempts = tiers.scrape(&[target.info_hash], &opts, args.all);
             let mut answered = false;
@@ -101,8 +103,8 @@ fn main() -> std::process::ExitCode {
             }
             return Ok(finish(&args.quiet, answered, &tracker::failures(&attempts)));
         }
-        let mut req =
-            (target.request(args.port, args.left)).context("no random peer id and key")?;
+        let mut req = (target.request(args.port.unwrap_or(6881), args.left))
+            .context("no random peer id and key")?;
         req.event = Event::parse(&args.event).context("--event")?;
         req.numwant = args.numwant;
         req.uploaded = args.uploaded;

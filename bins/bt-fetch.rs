@@ -5,7 +5,6 @@ use bt::record::ProgressRecord;
 use bt::swarm::metadata;
 use bt::swarm::session::{self, Event, FetchOptions, SessionError};
 use clap::Parser;
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -13,7 +12,7 @@ use std::time::Duration;
 ///
 /// Peers come from --peer, else from standard input when it is a pipe (bt-announce's `peer`
 /// records, or `ip:port` lines, IPv6 as `[addr]:port`), else from the torrent's trackers; more
-/// come through peer exchange (PEX, never for private torrents). A magnet link's info
+/// come through peer exchange (PEX) and the DHT (both never for private torrents). A magnet link's info
 /// dictionary is first fetched from peers (its `x.pe` peers, --peer, stdin, its `tr=` trackers).
 /// Existing data in DIR/NAME is verified first and only missing pieces are fetched, so an
 /// interrupted download resumes where it stopped. Writes a `listening` record once the port is
@@ -69,6 +68,8 @@ struct Args {
     #[command(flatten)]
     magnet: cli::MagnetArgs,
     #[command(flatten)]
+    dht: cli::dht::DhtArgs,
+    #[command(flatten)]
     common: Common,
 }
 
@@ -92,12 +93,12 @@ fn fetch(args: Args) -> anyhow::Result<u8> {
     if t.is_some() {
         m.torrent_only()?;
     }
-    let stdin_peers =
-        args.peers.is_empty() && args.torrent != "-" && !std::io::stdin().is_terminal();
+    let private = t.as_ref().is_some_and(|t| t.private);
     let mut opts = FetchOptions {
+        dht: args.dht.start("bt-fetch", args.bind, args.port, private),
         dir: args.dir,
+        peer_lines: cli::stdin_peer_lines(args.peers.is_empty() && args.torrent != "-"),
         peers: args.peers,
-        peer_lines: stdin_peers.then(|| Box::new(std::io::BufReader::new(std::io::stdin())) as _),
         announce: !args.no_announce,
         web_seeds: args.web.web_seeds,
         timeout: args.timeout,

@@ -9,6 +9,7 @@ use std::time::Duration;
 /// Serve torrents from DIR/NAME to peers until SIGINT or SIGTERM.
 ///
 /// The data is verified first (or trusted with --skip-verify); only verified pieces are served.
+/// Each torrent is announced to its trackers and, unless private or --no-dht, into the DHT.
 /// Writes a `listening` record per torrent as soon as the port is bound, then `peer`
 /// connect/disconnect records and periodic `stats` records. On a terminal, stderr shows one live
 /// status line per torrent. The first SIGINT/SIGTERM announces `stopped` (waiting at most about
@@ -57,6 +58,8 @@ struct Args {
     #[arg(short, long)]
     verbose: bool,
     #[command(flatten)]
+    dht: bt::cli::dht::DhtArgs,
+    #[command(flatten)]
     daemon: cli::DaemonArgs,
     #[command(flatten)]
     common: Common,
@@ -103,6 +106,7 @@ fn seed(args: Args) -> anyhow::Result<u8> {
         stats_interval: Duration::from_secs_f64(args.stats_interval.clamp(0.1, 1e9)),
         encryption: args.encryption,
         peers: args.peers.clone(),
+        dht: args.dht.for_seed(args.bind, args.port, &torrents),
         stop,
         ..SeedOptions::default()
     };
@@ -144,9 +148,7 @@ fn seed(args: Args) -> anyhow::Result<u8> {
         Ok(()) => Ok(cli::EXIT_OK),
         Err(SessionError::NothingToServe) => {
             let dir = args.dir.display();
-            eprintln!(
-                "bt-seed: none of the pieces is present and intact in {dir}: nothing to serve"
-            );
+            eprintln!("bt-seed: no piece is present and intact in {dir}: nothing to serve");
             Ok(cli::EXIT_NEGATIVE)
         }
         Err(e) => Err(e.into()),

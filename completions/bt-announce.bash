@@ -23,7 +23,7 @@ _bt__announce() {
 
     case "${cmd}" in
         bt__announce)
-            opts="-q -h -V --port --event --numwant --peer-id --left --uploaded --downloaded --tracker --all --scrape --timeout --bind --json --human --color --quiet --help --version"
+            opts="-q -h -V --port --event --numwant --peer-id --left --uploaded --downloaded --tracker --all --scrape --timeout --bind --dht --dht-bootstrap --dht-state --json --human --color --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -66,6 +66,14 @@ _bt__announce() {
                     return 0
                     ;;
                 --bind)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dht-bootstrap)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dht-state)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -23,7 +23,7 @@ _bt__fetch() {
 
     case "${cmd}" in
         bt__fetch)
-            opts="-d -q -j -h -V --dir --peer --no-announce --max-peers --timeout --seed --peer-records --port --bind --upload-slots --max-download-rate --max-upload-rate --web-seed --encryption --snub-timeout --file --only --skip --stdout --no-store --sequential --keep-going --progress-json --torrent-out --force --metadata-only --json --human --color --quiet --jobs --help --version"
+            opts="-d -q -j -h -V --dir --peer --no-announce --max-peers --timeout --seed --peer-records --port --bind --upload-slots --max-download-rate --max-upload-rate --web-seed --encryption --snub-timeout --file --only --skip --stdout --no-store --sequential --keep-going --progress-json --torrent-out --force --metadata-only --dht-bootstrap --dht-state --no-dht --json --human --color --quiet --jobs --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -94,6 +94,14 @@ _bt__fetch() {
                     return 0
                     ;;
                 --torrent-out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dht-bootstrap)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dht-state)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -14,6 +14,8 @@ complete -c bt-fetch -l file -d 'Only this file: its path as bt-info shows it (b
 complete -c bt-fetch -l only -d 'Only the files this glob matches (repeatable; bt-make\'s glob rules: `*` never crosses `/`, a glob without `/` matches a file name at any depth)' -r
 complete -c bt-fetch -l skip -d 'Leave out the files this glob matches (repeatable)' -r
 complete -c bt-fetch -l torrent-out -d 'With a magnet link: write the complete .torrent to FILE once the metadata arrived' -r -F
+complete -c bt-fetch -l dht-bootstrap -d 'A DHT bootstrap node, HOST:PORT (repeatable); replaces the default routers (router.bittorrent.com, dht.transmissionbt.com, router.utorrent.com, port 6881)' -r
+complete -c bt-fetch -l dht-state -d 'The DHT routing table is loaded from FILE and saved there on exit, so the next run starts warm (default: $XDG_CACHE_HOME/bt/dht.json, else ~/.cache/bt/dht.json; dht6.json for IPv6)' -r -F
 complete -c bt-fetch -l color -d 'Color human output and error messages: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never' -r -f -a "auto\t'Color when the stream is a terminal, `NO_COLOR` is unset and `TERM` is not `dumb`'
 always\t'Always color (even with `NO_COLOR`)'
 never\t'Never color'"
@@ -28,6 +30,7 @@ complete -c bt-fetch -l keep-going -d 'With --stdout: keep downloading after std
 complete -c bt-fetch -l progress-json -d 'Write a `progress` record about once per second (on stderr with --stdout)'
 complete -c bt-fetch -l force -d 'Let --torrent-out replace an existing file'
 complete -c bt-fetch -l metadata-only -d 'With a magnet link: stop (exit 0) once the metadata is fetched (and written)'
+complete -c bt-fetch -l no-dht -d 'Do not use the DHT (private torrents never do). The environment variable BT_NO_DHT=1 does the same (the test suite and the scripts set it for every run that is not a DHT test, so nothing reaches the default routers)'
 complete -c bt-fetch -l json -d 'Write JSON records (one object per line), even on a terminal'
 complete -c bt-fetch -l human -d 'Write human-readable output, even on a pipe'
 complete -c bt-fetch -s q -l quiet -d 'No progress bars and no diagnostics on stderr except errors'

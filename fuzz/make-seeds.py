@@ -199,4 +199,17 @@ ops = bytes([0, 1, 2, 10, 0, 2, 3, 10, 7, 1, 5, 2, 0, 6, 2, 5, 0, 0, 0, 7, 0]) *
 write("picker", "peers-come-and-go", picker_seed(100, 8, 6, 1, 2, 3, ops))
 write("picker", "large", picker_seed((1 << 20) - 1, 239, 4, 5, 3, 1, bytes([0, 0, 0, 63, 2, 0, 1, 0])))
 
+# krpc: one UDP payload (BEP 5 and BEP 32 messages)
+nid = b"abcdefghij0123456789"
+write("krpc", "ping", ben({"t": "aa", "y": "q", "q": "ping", "a": {"id": nid}}))
+write("krpc", "find_node", ben({"t": "aa", "y": "q", "q": "find_node", "a": {"id": nid, "target": b"m" * 20}}))
+write("krpc", "get_peers", ben({"t": "aa", "y": "q", "q": "get_peers", "a": {"id": nid, "info_hash": b"i" * 20, "want": ["n4", "n6"]}}))
+write("krpc", "announce_peer", ben({"t": "aa", "y": "q", "q": "announce_peer", "a": {"id": nid, "implied_port": 1, "info_hash": b"i" * 20, "port": 6881, "token": "aoeusnth"}}))
+node4 = nid + bytes([127, 0, 0, 1]) + struct.pack(">H", 6881)
+node6 = nid + bytes(15) + b"\x01" + struct.pack(">H", 6881)
+write("krpc", "nodes", ben({"t": "aa", "y": "r", "r": {"id": nid, "nodes": node4 * 8, "nodes6": node6 * 2}}))
+write("krpc", "values", ben({"t": "aa", "y": "r", "r": {"id": nid, "token": "tok", "values": [bytes([10, 0, 0, 1, 0x1a, 0xe1]), bytes(16) + b"\x1a\xe1"]}}))
+write("krpc", "error", ben({"t": "aa", "y": "e", "e": [203, "bad token"]}))
+write("krpc", "partial-node", ben({"t": "aa", "y": "r", "r": {"id": nid, "nodes": node4[:25]}}))
+
 print("seeds written to", ROOT)

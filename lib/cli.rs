@@ -13,6 +13,7 @@ use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
 pub mod ctl;
+pub mod dht;
 pub mod human;
 pub mod top;
 
@@ -324,6 +325,26 @@ pub fn parse_peer(s: &str) -> Result<std::net::SocketAddr, String> {
         .ok()
         .or_else(first)
         .ok_or(format!("{s:?} is not ADDR:PORT"))
+}
+
+/// What bt-announce asks about: the target of a torrent (`-`: on stdin) or of a magnet link,
+/// and whether the torrent is private.
+pub fn announce_target(input: &str) -> anyhow::Result<(crate::tracker::Target, bool)> {
+    use crate::tracker::Target;
+    use anyhow::Context;
+    if input.starts_with("magnet:") {
+        let m = crate::metainfo::Magnet::parse(input).context("magnet link")?;
+        let target = Target::from_magnet(&m).context("magnet link has no info hash")?;
+        return Ok((target, false));
+    }
+    let t = read_torrent(input)?;
+    let target = Target::from_torrent(&t).context("torrent has no info hash")?;
+    Ok((target, t.private))
+}
+
+/// Standard input as a source of peer lines, when `wanted` and it is a pipe (not a terminal).
+pub fn stdin_peer_lines(wanted: bool) -> Option<Box<dyn io::BufRead + Send>> {
+    (wanted && !io::stdin().is_terminal()).then(|| Box::new(io::BufReader::new(io::stdin())) as _)
 }
 
 /// The flags of tools that hash data and show progress: [`Output`], `-q` and `-j`.

@@ -690,7 +690,7 @@ pub struct PeerRecord {
     pub ip: String,
     /// The peer's port.
     pub port: u16,
-    /// The tracker that named this peer, else `null`.
+    /// The tracker that named this peer (`dht` when the DHT did), else `null`.
     pub tracker: Option<String>,
     /// `connected`, `disconnected` or `banned` (a peer that sent bad data twice); `null` for a
     /// plain address.

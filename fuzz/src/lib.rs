@@ -36,6 +36,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("bound_http", bound_http),
     ("peer_line", peer_line),
     ("picker", picker),
+    ("krpc", krpc),
 ];
 
 /// Reads numbers off the front of the input; an exhausted input reads as zeros.
@@ -901,4 +902,23 @@ pub fn picker(data: &[u8]) {
         "{} of {count} pieces after the last peer: {p:#?}",
         p.have_count()
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// DHT
+
+/// `dht::krpc::decode` of one UDP payload: whatever decodes re-encodes (when it still fits a
+/// packet) into bytes that decode to the same message, within the codec's bounds.
+pub fn krpc(data: &[u8]) {
+    use bt::dht::krpc::{decode, Body, MAX_PACKET, MAX_TID, MAX_TOKEN, MAX_VALUES};
+    let Ok(m) = decode(data) else { return };
+    assert!(data.len() <= MAX_PACKET && m.tid.len() <= MAX_TID);
+    if let Body::Response(r) = &m.body {
+        assert!(r.id.is_some() && r.values.len() <= MAX_VALUES);
+        assert!(r.token.as_ref().is_none_or(|t| t.len() <= MAX_TOKEN));
+    }
+    let again = m.encode();
+    if again.len() <= MAX_PACKET {
+        assert_eq!(decode(&again).expect("our own encoding decodes"), m);
+    }
 }

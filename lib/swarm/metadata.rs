@@ -75,6 +75,8 @@ pub struct MetadataOptions {
     pub cap: u64,
     /// Raised by the caller to end the phase.
     pub stop: Arc<AtomicBool>,
+    /// A DHT node to look the info hash up with.
+    pub dht: Option<Arc<crate::dht::Node>>,
 }
 
 impl Default for MetadataOptions {
@@ -90,6 +92,7 @@ impl Default for MetadataOptions {
             request_timeout: peer::metadata::REQUEST_TIMEOUT,
             cap: MAX_METADATA_SIZE,
             stop: Arc::default(),
+            dht: None,
         }
     }
 }
@@ -285,6 +288,23 @@ pub fn fetch_metadata(
         };
         let (tx, stop) = (tx.clone(), stop.clone());
         std::thread::spawn(move || announce_loop(Announcer::new(tiers, req, topts), &tx, &stop));
+    }
+    if let Some(node) = opts.dht.clone() {
+        sources = true;
+        let tx = tx.clone();
+        let found = move |p: &[SocketAddr], _| {
+            p.iter()
+                .all(|a| tx.send(Input::Candidate(*a, false)).is_ok())
+        };
+        super::dht::spawn(
+            node,
+            info_hash.0,
+            None,
+            super::dht::RETRY,
+            stop.clone(),
+            found,
+        )
+        .map_err(|e| SessionError::Listen(want, e))?;
     }
     if !sources {
         return Err(SessionError::NoPeerSource {
@@ -604,6 +624,7 @@ pub fn magnet_torrent(
             max_peers: opts.max_peers,
             timeout: opts.timeout,
             stop: opts.stop.clone(),
+            dht: opts.dht.clone(),
             ..MetadataOptions::default()
         },
         events,

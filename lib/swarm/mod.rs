@@ -17,6 +17,7 @@
 pub mod announce;
 mod choker;
 mod conn;
+pub mod dht;
 pub mod layers;
 mod listen;
 pub mod metadata;

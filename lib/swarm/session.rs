@@ -78,6 +78,8 @@ pub struct FetchOptions {
     pub sequential: bool,
     /// Write the content in order to a writer while it downloads.
     pub stream: Option<super::pipe::StreamOptions>,
+    /// A DHT node to find peers with (never used for a private torrent).
+    pub dht: Option<Arc<crate::dht::Node>>,
 }
 
 impl Default for FetchOptions {
@@ -103,6 +105,7 @@ impl Default for FetchOptions {
             chosen: None,
             sequential: false,
             stream: None,
+            dht: None,
         }
     }
 }
@@ -136,6 +139,8 @@ pub struct SeedOptions {
     pub peers: Vec<SocketAddr>,
     /// Raised by the caller to end the session.
     pub stop: Arc<AtomicBool>,
+    /// A DHT node to announce each non-private torrent into.
+    pub dht: Option<Arc<crate::dht::Node>>,
 }
 
 impl Default for SeedOptions {
@@ -154,6 +159,7 @@ impl Default for SeedOptions {
             encryption: Policy::default(),
             peers: Vec::new(),
             stop: Arc::default(),
+            dht: None,
         }
     }
 }
@@ -372,7 +378,30 @@ pub fn fetch(
 
     let mirrors = web_seeds(t, &opts.web_seeds, events);
     // Peer sources, in order of precedence: peers, peer lines, trackers. Peer lines that end
-    // without naming any peer (such as /dev/null) fall through to the trackers.
+    // without naming any peer (such as /dev/null) fall through to the trackers. The DHT (not
+    // for a private torrent) runs alongside; it counts as a source until a lookup finds peers
+    // or three have found none.
+    let dht = opts.dht.take().filter(|_| !t.private);
+    if let Some(node) = dht.clone() {
+        s.source_opened();
+        let (s2, mut open) = (s.clone(), true);
+        let port = Some(local.port());
+        super::dht::spawn(
+            node,
+            info_hash.0,
+            port,
+            super::dht::REQUERY,
+            lstop.clone(),
+            move |p, round| {
+                s2.add_peers(p);
+                if open && (!p.is_empty() || round >= 2) {
+                    (open, _) = (false, s2.source_closed());
+                }
+                true
+            },
+        )
+        .map_err(|e| SessionError::Listen(local, e))?;
+    }
     let tiers = Tiers::from_torrent(t);
     let announce = opts.announce && !tiers.is_empty();
     let announcers: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
@@ -403,7 +432,7 @@ pub fn fetch(
         });
     } else if announce {
         start_announcer();
-    } else if !s.complete() && mirrors.is_empty() {
+    } else if !s.complete() && mirrors.is_empty() && dht.is_none() {
         s.shutdown();
         lstop.store(true, Ordering::Relaxed);
         return Err(SessionError::NoPeerSource {
@@ -470,6 +499,7 @@ pub fn fetch(
     while s.web_seeds() > 0 && Instant::now() < until {
         pump(&rx, Duration::from_millis(20), events);
     }
+    let _ = dht.map(|n| n.save());
     let handles = std::mem::take(&mut *announcers.lock().unwrap_or_else(|e| e.into_inner()));
     finish(handles, &rx, events);
     Ok(FetchReport {
@@ -574,6 +604,22 @@ pub fn seed(
         });
         s.add_peers(&opts.peers);
         s.start();
+        if let Some(node) = opts.dht.clone().filter(|_| !torrents[*i].private) {
+            let (s2, ih) = (s.clone(), s.info_hash().0);
+            let every = super::dht::REANNOUNCE;
+            super::dht::spawn(
+                node,
+                ih,
+                Some(local.port()),
+                every,
+                lstop.clone(),
+                move |p, _| {
+                    s2.add_peers(p);
+                    true
+                },
+            )
+            .map_err(|e| SessionError::Listen(local, e))?;
+        }
         let tiers = Tiers::from_torrent(&torrents[*i]);
         if opts.announce && !tiers.is_empty() {
             announcers.push(spawn_announcer(
@@ -616,6 +662,7 @@ pub fn seed(
     for (_, s) in &served {
         s.shutdown();
     }
+    let _ = opts.dht.map(|n| n.save());
     finish(announcers, &rx, events);
     Ok(())
 }

@@ -12,8 +12,12 @@ pub use bt::record::{
     VerifyFile,
 };
 
-/// Path of one of our binaries.
+/// Path of one of our binaries. The first call sets `BT_NO_DHT=1` for every process this test
+/// binary starts: only the DHT tests (which run in a network namespace and name loopback
+/// bootstrap nodes) turn the DHT on, by removing it from their commands.
 pub fn bin(name: &str) -> PathBuf {
+    static NO_DHT: std::sync::Once = std::sync::Once::new();
+    NO_DHT.call_once(|| std::env::set_var("BT_NO_DHT", "1"));
     let p = match name {
         "bt-info" => env!("CARGO_BIN_EXE_bt-info"),
         "bt-make" => env!("CARGO_BIN_EXE_bt-make"),

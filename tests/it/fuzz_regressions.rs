@@ -132,7 +132,8 @@ replay_tests!(
     tracker_udp,
     bound_http,
     peer_line,
-    picker
+    picker,
+    krpc
 );
 
 #[test]

@@ -7,6 +7,7 @@ mod announce;
 mod completions;
 mod crypto;
 mod daemon;
+mod dht;
 mod engine;
 mod fuzz_regressions;
 mod hostile;

@@ -150,7 +150,7 @@ pub fn peer_events(
 pub struct Lines(Arc<Mutex<Vec<String>>>);
 
 impl Lines {
-    fn collect(out: impl Read + Send + 'static) -> Lines {
+    pub fn collect(out: impl Read + Send + 'static) -> Lines {
         let lines = Lines::default();
         let l2 = lines.clone();
         std::thread::spawn(move || {

@@ -77,7 +77,8 @@ fn main() -> std::process::ExitCode {
 fn seed(args: Args) -> anyhow::Result<u8> {
     let quiet = args.common.quiet;
     let stop = cli::stop_on_signals("bt-seed", quiet);
-    let torrents = cli::read_seed_torrents(&args.torrents)?;
+    let torrents = args.torrents.iter().map(|p| cli::read_torrent(p));
+    let torrents = torrents.collect::<anyhow::Result<Vec<_>>>()?;
     if let Some(socket) = args.daemon.socket() {
         let engine = bt::daemon::Engine {
             bind: args.bind,

@@ -658,11 +658,6 @@ pub fn read_torrent(path: &str) -> anyhow::Result<crate::metainfo::Torrent> {
     crate::metainfo::Torrent::from_bytes(&bytes).with_context(|| label.to_string())
 }
 
-/// Read the torrents bt-seed serves (v1, v2-only and hybrid): errors name the file.
-pub fn read_seed_torrents(paths: &[String]) -> anyhow::Result<Vec<crate::metainfo::Torrent>> {
-    paths.iter().map(|p| read_torrent(p)).collect()
-}
-
 /// A progress bar on stderr, or nothing when bars are not allowed. Library code sees only the
 /// plain callback from [`Progress::callback`].
 pub struct Progress {

@@ -203,6 +203,22 @@ pub fn parts_path(t: &Torrent, dir: &Path) -> PathBuf {
     dir.join(std::ffi::OsStr::from_bytes(&name))
 }
 
+/// A piece of a byte range as it lies on disk (see [`Storage::extents`]).
+#[derive(Debug, Clone)]
+pub enum Extent {
+    /// `len` bytes of an open file starting at `offset`.
+    File {
+        /// The open file (kept open while the caller holds it).
+        file: Arc<File>,
+        /// Where in the file.
+        offset: u64,
+        /// How many bytes.
+        len: u64,
+    },
+    /// Pad bytes: this many zeros.
+    Zeros(u64),
+}
+
 /// What is at a file's path, seen without following symlinks.
 #[derive(Debug)]
 pub enum FileState {
@@ -754,6 +770,32 @@ impl Storage {
                 let at = seg.file_offset + self.slots[seg.file].base;
                 self.pread(seg.file, &h, at, part)?;
             }
+        }
+        Ok(())
+    }
+
+    /// Where the `len` bytes at `offset` inside `piece` lie, in order, for a caller that sends
+    /// them from the files itself (`sendfile`): each file's open handle with the offset in it,
+    /// or a run of zeros for pad bytes. Nothing is read, so a file shorter than the range shows
+    /// only when the caller reads it (as a short read at its end).
+    pub fn extents(
+        &self,
+        piece: usize,
+        offset: u64,
+        len: u64,
+        out: &mut Vec<Extent>,
+    ) -> Result<(), Error> {
+        let start = self.geo.check(piece, offset, len)?;
+        for seg in self.geo.segments(start, len) {
+            out.push(if seg.pad {
+                Extent::Zeros(seg.len)
+            } else {
+                Extent::File {
+                    file: self.handle(seg.file)?,
+                    offset: seg.file_offset + self.slots[seg.file].base,
+                    len: seg.len,
+                }
+            });
         }
         Ok(())
     }

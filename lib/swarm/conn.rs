@@ -686,6 +686,7 @@ fn write_loop(
 ) {
     let mut w = stream.sink(256 << 10);
     let mut data = Vec::new();
+    let mut extents = Vec::new();
     let result = (|| -> io::Result<()> {
         loop {
             let first = match rx.recv_timeout(KEEPALIVE) {
@@ -714,11 +715,6 @@ fn write_loop(
                                 w.send(&mut data)?;
                             }
                         } else {
-                            data.clear();
-                            peer::encode_piece_header(b.piece, b.offset, b.length, &mut data);
-                            let h = data.len();
-                            data.resize(h + b.length as usize, 0);
-                            s.read_block(b.piece, b.offset, &mut data[h..])?;
                             if s.upload_limit().limited() {
                                 w.flush()?;
                                 s.upload_limit().take(b.length as u64);
@@ -726,7 +722,17 @@ fn write_loop(
                                 // own upload limit is not the peer reading slowly.
                                 w.idle();
                             }
-                            w.send(&mut data)?;
+                            // Plain streams send the data from its files (no copy through
+                            // this process); encrypted ones, and stores without files, read
+                            // it into the sink's buffer.
+                            extents.clear();
+                            if w.sends_files()
+                                && s.block_extents(b.piece, b.offset, b.length, &mut extents)?
+                            {
+                                w.block_from_files(&b, &extents)?;
+                            } else {
+                                w.block_read(&b, |buf| s.read_block(b.piece, b.offset, buf))?;
+                            }
                             uploaded.fetch_add(b.length as u64, Ordering::Relaxed);
                             s.count_upload(b.length as u64);
                         }

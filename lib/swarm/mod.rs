@@ -422,6 +422,18 @@ impl Swarm {
         self.store.read(piece, offset, buf)
     }
 
+    /// Where a block's data lies in files, for sending it from them (false: read it).
+    #[inline]
+    fn block_extents(
+        &self,
+        piece: u32,
+        offset: u32,
+        len: u32,
+        out: &mut Vec<store::Extent>,
+    ) -> std::io::Result<bool> {
+        self.store.extents(piece, offset, len, out)
+    }
+
     #[inline]
     fn count_download(&self, n: u64) {
         self.downloaded.fetch_add(n, Ordering::Relaxed);

@@ -5,6 +5,7 @@
 //! `storage::Storage`, the memory-mapped multi-file storage).
 
 use crate::peer::Limits;
+pub use crate::storage::Extent;
 use sha1::{Digest, Sha1};
 use std::io;
 
@@ -16,6 +17,20 @@ pub trait PieceStore: Send + Sync {
     fn write(&self, piece: u32, offset: u32, data: &[u8]) -> io::Result<()>;
     /// Make written data durable (at least: handed to the kernel).
     fn flush(&self) -> io::Result<()>;
+    /// Where the `len` bytes of `piece` at `offset` lie in files, appended to `out`, for a
+    /// writer that sends them from the files without copying them (`sendfile`). False (and
+    /// nothing appended) when the store does not keep its data in files: then [`read`] it.
+    ///
+    /// [`read`]: PieceStore::read
+    fn extents(
+        &self,
+        _piece: u32,
+        _offset: u32,
+        _len: u32,
+        _out: &mut Vec<Extent>,
+    ) -> io::Result<bool> {
+        Ok(false)
+    }
 }
 
 /// SHA-1 of a whole piece read from the store.
@@ -64,6 +79,17 @@ impl PieceStore for crate::storage::Storage {
     }
     fn flush(&self) -> io::Result<()> {
         crate::storage::Storage::flush(self).map_err(io::Error::other)
+    }
+    fn extents(
+        &self,
+        piece: u32,
+        offset: u32,
+        len: u32,
+        out: &mut Vec<Extent>,
+    ) -> io::Result<bool> {
+        self.extents(piece as usize, offset as u64, len as u64, out)
+            .map_err(io::Error::other)?;
+        Ok(true)
     }
 }
 

@@ -360,18 +360,9 @@ mod tests {
 
     #[test]
     fn a_trickling_reader_is_failed_within_the_window() {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let a = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-        let (_b, _) = l.accept().unwrap();
-        // Nobody reads: fill the socket buffers first.
-        a.set_nonblocking(true).unwrap();
+        // Nobody reads: the socket buffers are full.
+        let (a, _b) = full_socket();
         let chunk = vec![0u8; 1 << 20];
-        for _ in 0..1000 {
-            if (&a).write(&chunk).is_err() {
-                break;
-            }
-        }
-        a.set_nonblocking(false).unwrap();
         let mut p = Paced::new(&a);
         p.window = Instant::now() - WINDOW + Duration::from_millis(300);
         let t = Instant::now();

@@ -964,6 +964,17 @@ pub(crate) mod tests {
         }
     }
 
+    /// Write `data` to `f` in 16 KiB writes (as a download does), sync it and drop it from
+    /// the page cache where the file system allows, so the next read comes from the disk.
+    pub(crate) fn write_small_and_drop(f: &File, data: &[u8]) {
+        for block in data.chunks(16384) {
+            std::io::Write::write_all(&mut &*f, block).unwrap();
+        }
+        f.sync_data().unwrap();
+        // SAFETY: plain advice on an open descriptor.
+        unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+    }
+
     fn bytes(len: usize, seed: u8) -> Vec<u8> {
         (0..len)
             .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
@@ -1078,9 +1089,12 @@ pub(crate) mod tests {
         s.flush().unwrap();
         drop(s);
         std::fs::remove_file(dir.path().join("p/gone")).unwrap();
-        let a = File::open(dir.path().join("p/a")).unwrap();
-        // SAFETY: plain advice on an open descriptor.
-        unsafe { libc::posix_fadvise(a.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+        let a = File::options()
+            .read(true)
+            .write(true)
+            .open(dir.path().join("p/a"))
+            .unwrap();
+        write_small_and_drop(&a, &[]);
         let s = Storage::open(&t, dir.path(), Io::Mmap);
         // Past the end, across a missing file: nothing happens, nothing fails.
         s.prefetch(0, u64::MAX);

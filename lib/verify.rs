@@ -748,19 +748,7 @@ mod tests {
         let mut at = 0;
         for (name, len) in files {
             let f = std::fs::File::create(dir.join("L").join(name)).unwrap();
-            for block in stream[at..at + len as usize].chunks(16384) {
-                std::io::Write::write_all(&mut &f, block).unwrap();
-            }
-            f.sync_data().unwrap();
-            // SAFETY: plain advice on an open descriptor.
-            unsafe {
-                libc::posix_fadvise(
-                    std::os::fd::AsRawFd::as_raw_fd(&f),
-                    0,
-                    0,
-                    libc::POSIX_FADV_DONTNEED,
-                )
-            };
+            crate::storage::tests::write_small_and_drop(&f, &stream[at..at + len as usize]);
             at += len as usize;
         }
         t

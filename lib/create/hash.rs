@@ -271,26 +271,11 @@ mod tests {
         }
         // Data written in 16 KiB writes and dropped from the page cache (where the file
         // system allows): the read-ahead path, same hashes.
-        for f in &files {
-            let h = File::options().write(true).open(&f.disk).unwrap();
-            h.set_len(0).unwrap();
-        }
         let mut at = 0usize;
         for f in &files {
             let h = File::options().write(true).open(&f.disk).unwrap();
-            for block in all[at..at + f.length as usize].chunks(16384) {
-                std::io::Write::write_all(&mut &h, block).unwrap();
-            }
-            h.sync_data().unwrap();
-            // SAFETY: plain advice on an open descriptor.
-            unsafe {
-                libc::posix_fadvise(
-                    std::os::fd::AsRawFd::as_raw_fd(&h),
-                    0,
-                    0,
-                    libc::POSIX_FADV_DONTNEED,
-                )
-            };
+            h.set_len(0).unwrap();
+            crate::storage::tests::write_small_and_drop(&h, &all[at..at + f.length as usize]);
             at += f.length as usize;
         }
         let got = hash_pieces(&files, 1 << 20, &|_| {}).unwrap();

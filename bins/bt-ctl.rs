@@ -26,10 +26,11 @@ struct Args {
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
-    /// Add a .torrent: fetch it into DIR, then seed it (--seed-only: serve what is there).
+    /// Add a .torrent or a magnet link: fetch it into DIR, then seed it (--seed-only: serve what
+    /// is there). A magnet's metadata comes from its x.pe peers, its trackers and --peer.
     Add {
-        /// The .torrent file.
-        torrent: PathBuf,
+        /// The .torrent file, or a magnet link (`magnet:?xt=...`).
+        torrent: String,
         /// Directory holding DIR/NAME.
         #[arg(short, long)]
         dir: PathBuf,
@@ -103,7 +104,10 @@ fn main() -> std::process::ExitCode {
                 peers,
                 paused,
             } => Command::Add {
-                torrent: abs(torrent)?,
+                torrent: match torrent.starts_with("magnet:") {
+                    true => torrent,
+                    false => abs(torrent.into())?,
+                },
                 dir: Some(abs(dir)?),
                 seed_only,
                 peers: peers.iter().map(|p| p.to_string()).collect(),

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 /// Show the daemon's torrents live (progress, state, rates, peers, ETA; the selected one's
 /// files and peers) and control them with keys: ↑/↓ select, p pause, r resume, d remove, a
-/// add (prompts for a .torrent and a directory), l limit the selected torrent, L the global
+/// add (prompts for a .torrent or magnet link and a directory), l limit the selected torrent, L the global
 /// limits, q quit.
 ///
 /// `bt-top -` reads a record stream on stdin instead and shows that one download:

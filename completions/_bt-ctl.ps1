@@ -30,7 +30,7 @@ Register-ArgumentCompleter -Native -CommandName 'bt-ctl' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Add a .torrent: fetch it into DIR, then seed it (--seed-only: serve what is there)')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Add a .torrent or a magnet link: fetch it into DIR, then seed it (--seed-only: serve what is there). A magnet''s metadata comes from its x.pe peers, its trackers and --peer')
             [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List the torrents (one `status` record each)')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the torrents (one `status` record each)')
             [CompletionResult]::new('pause', 'pause', [CompletionResultType]::ParameterValue, 'Stop a torrent''s transfers; it stays listed, its data stays on disk')
@@ -143,7 +143,7 @@ Register-ArgumentCompleter -Native -CommandName 'bt-ctl' -ScriptBlock {
             break
         }
         'bt-ctl;help' {
-            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Add a .torrent: fetch it into DIR, then seed it (--seed-only: serve what is there)')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Add a .torrent or a magnet link: fetch it into DIR, then seed it (--seed-only: serve what is there). A magnet''s metadata comes from its x.pe peers, its trackers and --peer')
             [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List the torrents (one `status` record each)')
             [CompletionResult]::new('pause', 'pause', [CompletionResultType]::ParameterValue, 'Stop a torrent''s transfers; it stays listed, its data stays on disk')
             [CompletionResult]::new('resume', 'resume', [CompletionResultType]::ParameterValue, 'Start a paused torrent again (what is on disk is verified, not fetched again)')

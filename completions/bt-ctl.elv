@@ -27,7 +27,7 @@ set edit:completion:arg-completer[bt-ctl] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
-            cand add 'Add a .torrent: fetch it into DIR, then seed it (--seed-only: serve what is there)'
+            cand add 'Add a .torrent or a magnet link: fetch it into DIR, then seed it (--seed-only: serve what is there). A magnet''s metadata comes from its x.pe peers, its trackers and --peer'
             cand ls 'List the torrents (one `status` record each)'
             cand list 'List the torrents (one `status` record each)'
             cand pause 'Stop a torrent''s transfers; it stays listed, its data stays on disk'
@@ -130,7 +130,7 @@ set edit:completion:arg-completer[bt-ctl] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'bt-ctl;help'= {
-            cand add 'Add a .torrent: fetch it into DIR, then seed it (--seed-only: serve what is there)'
+            cand add 'Add a .torrent or a magnet link: fetch it into DIR, then seed it (--seed-only: serve what is there). A magnet''s metadata comes from its x.pe peers, its trackers and --peer'
             cand ls 'List the torrents (one `status` record each)'
             cand pause 'Stop a torrent''s transfers; it stays listed, its data stays on disk'
             cand resume 'Start a paused torrent again (what is on disk is verified, not fetched again)'

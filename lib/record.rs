@@ -1146,7 +1146,8 @@ impl From<FetchSummaryRecord> for Record {
 
 /// `status`: one torrent of the daemon, as `list` and `watch` report it.
 ///
-/// `state` is one of `starting`, `verifying`, `downloading`, `seeding`, `paused`, `stalled`
+/// `state` is one of `metadata` (a magnet link's info dictionary is being fetched; `pieces`
+/// and `bytes_total` are 0 until it is known), `starting`, `verifying`, `downloading`, `seeding`, `paused`, `stalled`
 /// (the engine ended without finishing, for example when no peer is left; it is started again
 /// after a pause that grows to a minute) or `error` (`error` names the problem). `downloaded`
 /// and `uploaded` count bytes since the daemon started; `ratio` is `uploaded` over the

@@ -267,7 +267,11 @@ impl App {
             Prompt::AddDir(t, d) if enter => {
                 let abs =
                     |p: &str| std::path::absolute(p).map(|a| a.to_string_lossy().into_owned());
-                match (abs(&t), abs(if d.is_empty() { "." } else { &d })) {
+                let t = match t.starts_with("magnet:") {
+                    true => Ok(t),
+                    false => abs(&t),
+                };
+                match (t, abs(if d.is_empty() { "." } else { &d })) {
                     (Ok(torrent), Ok(dir)) => self.send(Command::Add {
                         torrent,
                         dir: Some(dir),
@@ -352,7 +356,7 @@ impl App {
         self.draw_detail(f, detail);
         let foot_text = match &self.prompt {
             None => self.message.clone(),
-            Some(Prompt::AddTorrent(t)) => format!("add: .torrent path: {t}_"),
+            Some(Prompt::AddTorrent(t)) => format!("add: .torrent path or magnet link: {t}_"),
             Some(Prompt::AddDir(_, d)) => format!("add: directory (default .): {d}_"),
             Some(Prompt::Limit(h, t)) => format!(
                 "limit {}: DOWN [UP] (K/M suffixes, 0 = none): {t}_",

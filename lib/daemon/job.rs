@@ -1,7 +1,8 @@
 //! One torrent of the daemon run as a job: a thread that calls one of the engine's entry points
 //! ([`session::fetch`] with `seed`, or [`session::seed`]) until its stop flag is raised, and
 //! starts it again after a growing pause when the engine ends on its own (no peer left, an
-//! error). What the engine reports is folded into a [`Live`] status that the daemon reads.
+//! error). A job added by magnet link first fetches the info dictionary (state `metadata`),
+//! writes the `.torrent` and hands the torrent to the daemon, which lists it from then on. What the engine reports is folded into a [`Live`] status that the daemon reads.
 //!
 //! Invariants: the job's thread is the only writer of the counters of its [`Live`] (the daemon
 //! only reads them, and sets `state` before the job starts or after it ends); a stopped job
@@ -10,10 +11,12 @@
 use crate::metainfo::Torrent;
 use crate::peer::mse::Policy;
 use crate::record::StatusPeer;
+use crate::swarm::metadata;
 use crate::swarm::rate::RateLimit;
-use crate::swarm::session::{self, Event, FetchOptions, SeedOptions};
+use crate::swarm::session::{self, Event, FetchOptions, SeedOptions, SessionError};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -62,7 +65,12 @@ pub struct Engine {
 
 /// What one job runs.
 pub(crate) struct Spec {
-    pub torrent: Arc<Torrent>,
+    /// The torrent, or `None` while only the magnet is known.
+    pub torrent: Option<Arc<Torrent>>,
+    /// The magnet link whose metadata is fetched first when `torrent` is `None`.
+    pub magnet: Option<String>,
+    /// Where the `.torrent` built from the magnet's metadata is written.
+    pub torrent_out: Option<PathBuf>,
     pub dir: PathBuf,
     pub mode: Mode,
     pub peers: Vec<SocketAddr>,
@@ -86,6 +94,9 @@ pub(crate) struct Live {
     pub done: (u64, u64),
     pub run: (u64, u64),
     pub peer_list: BTreeMap<SocketAddr, StatusPeer>,
+    /// The torrent a magnet's metadata phase built (and where its `.torrent` was written),
+    /// until the daemon takes it.
+    pub metadata: Option<(Arc<Torrent>, Option<PathBuf>)>,
 }
 
 impl Live {
@@ -102,6 +113,7 @@ impl Live {
             done: (0, 0),
             run: (0, 0),
             peer_list: BTreeMap::new(),
+            metadata: None,
         }
     }
 
@@ -227,48 +239,62 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Fetch the info dictionary of the job's magnet (see [`metadata::magnet_torrent`]), write
+/// its `.torrent` to `spec.torrent_out` and hand the torrent to the daemon through `live`; the
+/// torrent and the peers the phase learned.
+fn metadata(
+    spec: &Spec,
+    magnet: &str,
+    live: &Mutex<Live>,
+    stop: &Arc<AtomicBool>,
+) -> Result<(Arc<Torrent>, Vec<SocketAddr>), SessionError> {
+    lock(live).state = "metadata";
+    let out = spec.torrent_out.as_deref();
+    if let Some(dir) = out.and_then(|p| p.parent()) {
+        let made = std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir);
+        made.map_err(|e| SessionError::TorrentOut(dir.to_path_buf(), e))?;
+    }
+    let mut opts = FetchOptions {
+        peers: spec.peers.clone(),
+        announce: spec.engine.announce,
+        bind: spec.engine.bind,
+        max_peers: spec.engine.max_peers,
+        stop: stop.clone(),
+        ..FetchOptions::default()
+    };
+    let t = Arc::new(metadata::magnet_torrent(
+        magnet,
+        &mut opts,
+        out,
+        true,
+        &mut |_| {},
+    )?);
+    let mut l = lock(live);
+    l.metadata = Some((t.clone(), spec.torrent_out.clone()));
+    l.state = "starting";
+    Ok((t, opts.peers))
+}
+
 fn run(spec: Spec, live: &Mutex<Live>, stop: &Arc<AtomicBool>) {
-    let t = &*spec.torrent;
+    let mut torrent = spec.torrent.clone();
+    // The peers of the first run: the given ones, and those a metadata phase learned.
+    let mut peers = spec.peers.clone();
     let mut retry = Duration::from_secs(2);
     loop {
-        let mut events = |e: Event| lock(live).apply(e, t);
-        let result = match spec.mode {
-            Mode::Fetch => {
-                let opts = FetchOptions {
-                    dir: spec.dir.clone(),
-                    peers: spec.peers.clone(),
-                    announce: spec.engine.announce,
-                    seed: true,
-                    bind: spec.engine.bind,
-                    port: 0,
-                    max_peers: spec.engine.max_peers,
-                    upload_slots: spec.engine.upload_slots,
-                    upload_limit: spec.up.clone(),
-                    download_limit: spec.down.clone(),
-                    encryption: spec.engine.encryption,
-                    stop: stop.clone(),
-                    ..FetchOptions::default()
-                };
-                session::fetch(t, opts, &mut events).map(|r| r.outcome.reason())
-            }
-            Mode::Seed => {
-                let opts = SeedOptions {
-                    dir: spec.dir.clone(),
-                    bind: spec.engine.bind,
-                    port: 0,
-                    skip_verify: spec.engine.skip_verify,
-                    announce: spec.engine.announce,
-                    max_peers: spec.engine.max_peers,
-                    upload_slots: spec.engine.upload_slots,
-                    upload_limit: spec.up.clone(),
-                    encryption: spec.engine.encryption,
-                    peers: spec.peers.clone(),
-                    stop: stop.clone(),
-                    ..SeedOptions::default()
-                };
-                session::seed(std::slice::from_ref(t), opts, &mut events).map(|()| None)
-            }
+        let got = match (&torrent, &spec.magnet) {
+            (Some(t), _) => Ok(t.clone()),
+            (None, Some(m)) => metadata(&spec, m, live, stop).map(|(t, learned)| {
+                peers = learned;
+                torrent = Some(t.clone());
+                t
+            }),
+            (None, None) => Err(SessionError::NoInfoHash),
         };
+        let result = got.and_then(|t| run_once(&spec, &t, std::mem::take(&mut peers), live, stop));
+        peers = spec.peers.clone();
         if stop.load(Ordering::Relaxed) {
             lock(live).ended("paused", None);
             return;
@@ -286,5 +312,53 @@ fn run(spec: Spec, live: &Mutex<Live>, stop: &Arc<AtomicBool>) {
             std::thread::sleep(Duration::from_millis(50));
         }
         retry = (retry * 2).min(MAX_RETRY);
+    }
+}
+
+/// One run of the engine on `t`, dialing `peers`; why it ended on its own.
+fn run_once(
+    spec: &Spec,
+    t: &Torrent,
+    peers: Vec<SocketAddr>,
+    live: &Mutex<Live>,
+    stop: &Arc<AtomicBool>,
+) -> Result<Option<String>, SessionError> {
+    let mut events = |e: Event| lock(live).apply(e, t);
+    match spec.mode {
+        Mode::Fetch => {
+            let opts = FetchOptions {
+                dir: spec.dir.clone(),
+                peers,
+                announce: spec.engine.announce,
+                seed: true,
+                bind: spec.engine.bind,
+                port: 0,
+                max_peers: spec.engine.max_peers,
+                upload_slots: spec.engine.upload_slots,
+                upload_limit: spec.up.clone(),
+                download_limit: spec.down.clone(),
+                encryption: spec.engine.encryption,
+                stop: stop.clone(),
+                ..FetchOptions::default()
+            };
+            session::fetch(t, opts, &mut events).map(|r| r.outcome.reason())
+        }
+        Mode::Seed => {
+            let opts = SeedOptions {
+                dir: spec.dir.clone(),
+                bind: spec.engine.bind,
+                port: 0,
+                skip_verify: spec.engine.skip_verify,
+                announce: spec.engine.announce,
+                max_peers: spec.engine.max_peers,
+                upload_slots: spec.engine.upload_slots,
+                upload_limit: spec.up.clone(),
+                encryption: spec.engine.encryption,
+                peers,
+                stop: stop.clone(),
+                ..SeedOptions::default()
+            };
+            session::seed(std::slice::from_ref(t), opts, &mut events).map(|()| None)
+        }
     }
 }

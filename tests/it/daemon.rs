@@ -3,7 +3,7 @@
 //! same `--state` after SIGTERM and after `kill -9`, `--watch-dir`, and `bt-top` under tmux.
 
 use crate::common::*;
-use crate::harness::{wait_for, Sample, Seeder};
+use crate::harness::{magnet_of, wait_for, Sample, Seeder};
 use bt::record::{Record as R, StatusRecord};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
@@ -474,4 +474,58 @@ fn bt_top_under_tmux_shows_rising_progress_and_pause_and_restores_the_terminal()
         !after.contains("PROGRESS"),
         "still on the UI's screen:\n{after}"
     );
+}
+
+#[test]
+fn a_magnet_is_added_fetched_seeded_and_comes_back_after_a_restart() {
+    let s = Sample::data(&[("m.bin", 6 << 20)]);
+    let seeder = Seeder::of(&s).rate("1M").start();
+    let root = tempdir();
+    let (dl, state) = (root.path().join("dl"), root.path().join("state.json"));
+    let args = ["--state", state.to_str().unwrap()];
+    let d = Daemon::start(root.path(), &args);
+    let magnet = format!("{}&dn=magnetic", magnet_of(&s, &[], &[&seeder.peer()]));
+    let add = d.ctl(&["add", &magnet, "-d", dl.to_str().unwrap()]);
+    assert_eq!(add.code, 0, "add: {} {}", add.stdout_str(), add.stderr);
+    match last(&add) {
+        R::Ok(ok) => assert_eq!(ok.info_hash.as_deref(), Some(&*s.info_hash_hex())),
+        other => panic!("add answered {other:?}"),
+    }
+    // Until the metadata is known, the state file keeps the magnet.
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    assert_eq!(saved["torrents"][0]["magnet"].as_str(), Some(&*magnet));
+    // Progressing under the torrent's own name, then seeding.
+    let p = d.until(30, "progress", |st| {
+        st.state == "downloading" && st.progress > 0.0 && st.progress < 0.8
+    });
+    assert_eq!((p.name.as_str(), p.bytes_total), ("data", 6 << 20), "{p:?}");
+    let done = d.until(60, "seeding", |st| {
+        st.state == "seeding" && st.progress == 1.0
+    });
+    assert_eq!(done.info_hash, s.info_hash_hex());
+    assert!(same_content(&s, &dl));
+    // Now the state file names the .torrent built from the metadata.
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    let kept = saved["torrents"][0]["torrent"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let info = run_cmd(
+        Command::new(bin("bt-info")).args([&kept, "--json"]),
+        None,
+        Duration::from_secs(20),
+    );
+    assert!(
+        info.stdout_str().contains(&s.info_hash_hex()),
+        "{kept}: {info:?}"
+    );
+    drop(d);
+    drop(seeder);
+    // Restarted with the same state and no seeder: it comes back, complete, from the .torrent.
+    let again = Daemon::start(root.path(), &args);
+    let back = again.until(30, "verified again", |st| st.state == "seeding");
+    assert_eq!((back.name.as_str(), back.progress), ("data", 1.0));
+    assert_eq!(back.downloaded, 0, "{back:?}");
 }

@@ -17,6 +17,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Cell, Gauge, Paragraph, Row, Table, TableState};
 use std::io::BufRead;
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::sync::mpsc::{self, Receiver};
 use std::time::Duration;
 
@@ -123,6 +124,7 @@ fn read_stdin() -> Receiver<Result<Vec<StatusRecord>, String>> {
             error: None,
             files: None,
             peer_list: None,
+            piece_map: None,
         };
         let stdin = std::io::stdin().lock();
         for line in stdin.split(b'\n').map_while(Result::ok) {
@@ -384,7 +386,8 @@ impl App {
                 .title(format!("{} {}", esc(&t.name), t.info_hash));
         let inner = block.inner(area);
         f.render_widget(block, area);
-        let [pieces, info, lists] = Layout::vertical([
+        let [pieces, map, info, lists] = Layout::vertical([
+            Constraint::Length(1),
             Constraint::Length(1),
             Constraint::Length(1),
             Constraint::Min(1),
@@ -412,7 +415,14 @@ impl App {
                 .unwrap_or_default()
         );
         f.render_widget(Paragraph::new(line), info);
-        let [files, peers] = Layout::horizontal([Constraint::Percentage(50); 2]).areas(lists);
+        let cells = map.width.saturating_sub(5) as usize;
+        let map_line = match &t.piece_map {
+            Some(m) => format!("map  {}", piece_map(m, cells)),
+            None => "map  (not known yet)".into(),
+        };
+        f.render_widget(Paragraph::new(map_line), map);
+        let [files, peers] =
+            Layout::horizontal([Constraint::Percentage(40), Constraint::Fill(1)]).areas(lists);
         let file_lines: Vec<Line> = (t.files.iter().flatten())
             .map(|x| {
                 Line::from(format!(
@@ -426,18 +436,66 @@ impl App {
             Paragraph::new(file_lines).block(Block::new().title("files")),
             files,
         );
-        let peer_lines: Vec<Line> = (t.peer_list.iter().flatten())
-            .map(|p| {
-                let dir = if p.incoming { "in " } else { "out" };
-                let client = p.client.as_deref().map(esc).unwrap_or("?".into());
-                Line::from(format!("{dir} {}:{}  {client}", p.ip, p.port))
-            })
-            .collect();
-        f.render_widget(
-            Paragraph::new(peer_lines).block(Block::new().title("peers")),
-            peers,
-        );
+        let peer_rows = (t.peer_list.iter().flatten()).map(|p| {
+            let addr = std::net::IpAddr::from_str(&p.ip)
+                .map(|ip| std::net::SocketAddr::new(ip, p.port).to_string())
+                .unwrap_or_else(|_| format!("{}:{}", esc(&p.ip), p.port));
+            Row::new(vec![
+                Cell::from(if p.incoming { "in" } else { "out" }),
+                Cell::from(addr),
+                Cell::from(p.client.as_deref().map(esc).unwrap_or("?".into())),
+                Cell::from(rate(p.down_rate)),
+                Cell::from(rate(p.up_rate)),
+                Cell::from(peer_flags(p)),
+            ])
+        });
+        let widths = [
+            Constraint::Length(3),
+            Constraint::Fill(1),
+            Constraint::Length(8),
+            Constraint::Length(12),
+            Constraint::Length(12),
+            Constraint::Length(5),
+        ];
+        let header = Row::new(["", "PEER", "CLIENT", "DOWN", "UP", "FLAGS"])
+            .style(Style::new().add_modifier(Modifier::BOLD));
+        let table = Table::new(peer_rows, widths)
+            .header(header)
+            .block(Block::new().title("peers (E encrypted, C choked by us, I interested)"));
+        f.render_widget(table, peers);
     }
+}
+
+/// A peer's flags: `E` encrypted, `C` we choke it, `I` it is interested in our pieces.
+fn peer_flags(p: &crate::record::StatusPeer) -> String {
+    let flags = [(p.encrypted, 'E'), (p.choked, 'C'), (p.interested, 'I')];
+    let set = flags
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, c)| *c)
+        .collect::<String>();
+    if set.is_empty() {
+        "-".into()
+    } else {
+        set
+    }
+}
+
+/// A piece map of `width` cells from runs' verified shares in percent: `·` none, `░` `▒` `▓`
+/// some, `█` all (each cell shows the run under it).
+fn piece_map(runs: &[u8], width: usize) -> String {
+    if runs.is_empty() {
+        return String::new();
+    }
+    (0..width)
+        .map(|i| match runs[i * runs.len() / width] {
+            0 => '·',
+            1..=33 => '░',
+            34..=66 => '▒',
+            67..=99 => '▓',
+            _ => '█',
+        })
+        .collect()
 }
 
 /// A text progress bar of `width` cells.

@@ -14,7 +14,8 @@ use crate::record::StatusPeer;
 use crate::swarm::metadata;
 use crate::swarm::rate::RateLimit;
 use crate::swarm::session::{self, Event, FetchOptions, SeedOptions, SessionError};
-use std::collections::BTreeMap;
+use crate::swarm::Swarm;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::PathBuf;
@@ -79,8 +80,11 @@ pub(crate) struct Spec {
     pub engine: Engine,
 }
 
+/// Most runs of pieces in a `piece_map`.
+pub(crate) const PIECE_MAP_RUNS: u32 = 64;
+
 /// The latest state of a torrent, from its engine's events.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Live {
     pub state: &'static str,
     pub error: Option<String>,
@@ -97,6 +101,12 @@ pub(crate) struct Live {
     /// The torrent a magnet's metadata phase built (and where its `.torrent` was written),
     /// until the daemon takes it.
     pub metadata: Option<(Arc<Torrent>, Option<PathBuf>)>,
+    /// The running engine's swarm (peers and pieces are read from it at each progress
+    /// report), and each peer's counters at the last report, for rates.
+    swarm: Option<Arc<Swarm>>,
+    sampled: (Instant, HashMap<SocketAddr, (u64, u64)>),
+    /// The verified share of each run of pieces, in percent (see [`piece_map`]).
+    pub piece_map: Option<Vec<u8>>,
 }
 
 impl Live {
@@ -114,6 +124,9 @@ impl Live {
             run: (0, 0),
             peer_list: BTreeMap::new(),
             metadata: None,
+            swarm: None,
+            sampled: (Instant::now(), HashMap::new()),
+            piece_map: None,
         }
     }
 
@@ -137,12 +150,7 @@ impl Live {
                     peer_id,
                     incoming,
                 } => {
-                    let peer = StatusPeer {
-                        ip: addr.ip().to_string(),
-                        port: addr.port(),
-                        client: client_name(peer_id.0),
-                        incoming,
-                    };
+                    let peer = status_peer(addr, peer_id.0, incoming);
                     self.peer_list.insert(addr, peer);
                 }
                 crate::swarm::Event::Disconnected { addr, .. }
@@ -169,14 +177,45 @@ impl Live {
                 } else {
                     "downloading"
                 };
+                if let Some(s) = self.swarm.clone() {
+                    self.sample(&s, stats.pieces);
+                }
             }
             Event::Seeding => self.state = "seeding",
             Event::Stats { .. } | Event::Announced { .. } | Event::BadPeerLine(_) => {}
         }
     }
 
+    /// Read the swarm's peers (their rates since the last sample) and pieces.
+    fn sample(&mut self, s: &Swarm, pieces: u32) {
+        let now = Instant::now();
+        let secs = now.duration_since(self.sampled.0).as_secs_f64().max(0.001);
+        let mut counters = HashMap::new();
+        let mut list = BTreeMap::new();
+        for p in s.peer_snapshot() {
+            let (down, up) = self.sampled.1.get(&p.addr).copied().unwrap_or_default();
+            let rate = |now: u64, then: u64| (now.saturating_sub(then) as f64 / secs) as u64;
+            let incoming = self.peer_list.get(&p.addr).is_some_and(|o| o.incoming);
+            let peer = StatusPeer {
+                down_rate: rate(p.downloaded, down),
+                up_rate: rate(p.uploaded, up),
+                choked: p.choked,
+                interested: p.interested,
+                encrypted: p.encrypted,
+                ..status_peer(p.addr, p.peer_id.0, incoming)
+            };
+            counters.insert(p.addr, (p.downloaded, p.uploaded));
+            list.insert(p.addr, peer);
+        }
+        self.sampled = (now, counters);
+        self.peer_list = list;
+        self.piece_map = Some(piece_map(&s.bitfield(), pieces, PIECE_MAP_RUNS));
+    }
+
     /// The engine ended: its counters join the totals, its connections are gone.
     fn ended(&mut self, state: &'static str, error: Option<String>) {
+        self.swarm = None;
+        self.sampled.1.clear();
         self.done = self.totals();
         self.run = (0, 0);
         self.down_rate = 0;
@@ -187,6 +226,39 @@ impl Live {
         self.state = state;
         self.error = error;
     }
+}
+
+/// A peer's row before its first sample: no rates, no flags.
+fn status_peer(addr: SocketAddr, peer_id: [u8; 20], incoming: bool) -> StatusPeer {
+    StatusPeer {
+        ip: addr.ip().to_string(),
+        port: addr.port(),
+        client: client_name(peer_id),
+        incoming,
+        down_rate: 0,
+        up_rate: 0,
+        choked: true,
+        interested: false,
+        encrypted: false,
+    }
+}
+
+/// The verified share, in percent, of each of `runs` (at most; fewer for a smaller torrent)
+/// equal runs of the `pieces` pieces of `bitfield` (high bit first).
+pub(crate) fn piece_map(bitfield: &[u8], pieces: u32, runs: u32) -> Vec<u8> {
+    let n = runs.min(pieces) as u64;
+    let has = |i: u64| {
+        bitfield
+            .get(i as usize / 8)
+            .is_some_and(|b| b & (0x80 >> (i % 8)) != 0)
+    };
+    (0..n)
+        .map(|r| {
+            let (from, to) = (r * pieces as u64 / n, (r + 1) * pieces as u64 / n);
+            let have = (from..to).filter(|i| has(*i)).count() as u64;
+            (have * 100 / (to - from).max(1)) as u8
+        })
+        .collect()
 }
 
 /// The client of an Azureus-style peer id (`-qB4250-…` gives `qB4250`).
@@ -278,7 +350,7 @@ fn metadata(
     Ok((t, opts.peers))
 }
 
-fn run(spec: Spec, live: &Mutex<Live>, stop: &Arc<AtomicBool>) {
+fn run(spec: Spec, live: &Arc<Mutex<Live>>, stop: &Arc<AtomicBool>) {
     let mut torrent = spec.torrent.clone();
     // The peers of the first run: the given ones, and those a metadata phase learned.
     let mut peers = spec.peers.clone();
@@ -320,10 +392,14 @@ fn run_once(
     spec: &Spec,
     t: &Torrent,
     peers: Vec<SocketAddr>,
-    live: &Mutex<Live>,
+    live: &Arc<Mutex<Live>>,
     stop: &Arc<AtomicBool>,
 ) -> Result<Option<String>, SessionError> {
     let mut events = |e: Event| lock(live).apply(e, t);
+    let hook = {
+        let live = live.clone();
+        Arc::new(move |_: usize, s: &Arc<Swarm>| lock(&live).swarm = Some(s.clone()))
+    };
     match spec.mode {
         Mode::Fetch => {
             let opts = FetchOptions {
@@ -339,6 +415,7 @@ fn run_once(
                 download_limit: spec.down.clone(),
                 encryption: spec.engine.encryption,
                 stop: stop.clone(),
+                on_swarm: Some(hook),
                 ..FetchOptions::default()
             };
             session::fetch(t, opts, &mut events).map(|r| r.outcome.reason())
@@ -356,9 +433,29 @@ fn run_once(
                 encryption: spec.engine.encryption,
                 peers,
                 stop: stop.clone(),
+                on_swarm: Some(hook),
                 ..SeedOptions::default()
             };
             session::seed(std::slice::from_ref(t), opts, &mut events).map(|()| None)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn piece_maps_give_each_run_its_share() {
+        // 10 pieces, the first 5 and the last one verified: 1111_1000 01.
+        let bits = [0b1111_1000, 0b0100_0000];
+        assert_eq!(
+            piece_map(&bits, 10, 64),
+            [100, 100, 100, 100, 100, 0, 0, 0, 0, 100]
+        );
+        assert_eq!(piece_map(&bits, 10, 2), [100, 20]);
+        assert_eq!(piece_map(&bits, 10, 3), [100, 66, 25]);
+        assert!(piece_map(&[], 0, 64).is_empty());
+        assert_eq!(piece_map(&[0xff; 128], 1024, 64), [100; 64]);
     }
 }

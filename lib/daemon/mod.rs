@@ -31,6 +31,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// Most peers in a `status` record's `peer_list` (the fastest).
+pub const MAX_LISTED_PEERS: usize = 50;
+
 /// What `bt-seed --control` runs; built by the binary from its flags.
 pub struct DaemonOptions {
     /// The control socket.
@@ -734,6 +737,12 @@ fn status(e: &Entry, detail: bool) -> StatusRecord {
         port: live.port,
         error: live.error,
         files,
-        peer_list: detail.then(|| live.peer_list.into_values().collect()),
+        peer_list: detail.then(|| {
+            let mut list: Vec<_> = live.peer_list.into_values().collect();
+            list.sort_by_key(|p| std::cmp::Reverse(p.down_rate + p.up_rate));
+            list.truncate(MAX_LISTED_PEERS);
+            list
+        }),
+        piece_map: live.piece_map.filter(|_| detail),
     }
 }

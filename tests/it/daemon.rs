@@ -448,6 +448,25 @@ fn bt_top_under_tmux_shows_rising_progress_and_pause_and_restores_the_terminal()
     });
     eprintln!("bt-top under tmux:\n{later}");
     assert!(later.contains("downloading"), "{later}");
+    // The selected torrent's detail: the seeder among its peers, a piece map with verified runs.
+    let detail = t.until(20, "the peer and the piece map", |sc| {
+        sc.contains(&seeder.peer()) && sc.lines().any(|l| l.contains("map  ") && l.contains('█'))
+    });
+    eprintln!("detail:\n{detail}");
+    // Resized smaller, then larger: redrawn whole, the name and a progress figure still there.
+    for (x, y) in [("90", "26"), ("130", "44")] {
+        let r = t.run(&["resize-window", "-t", "0", "-x", x, "-y", y]);
+        assert_eq!(r.code, 0, "tmux resize-window: {}", r.stderr);
+        let sc = t.until(20, "a redraw after the resize", |sc| {
+            let width = sc.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+            shown_percent(sc, "data").is_some() && width <= x.parse().unwrap()
+        });
+        let top = sc.lines().next().unwrap_or_default();
+        assert!(
+            top.starts_with("bt-top  1 torrents"),
+            "after resizing to {x}x{y}:\n{sc}"
+        );
+    }
     t.keys(&["p"]);
     let paused = t.until(20, "the paused state", |sc| {
         sc.lines()
@@ -456,15 +475,15 @@ fn bt_top_under_tmux_shows_rising_progress_and_pause_and_restores_the_terminal()
     eprintln!("after p:\n{paused}");
     assert_eq!(d.one().state, "paused");
     t.keys(&["q"]);
+    let modes_of = |sc: &str| {
+        let mut after_exit = sc.lines().skip_while(|l| !l.contains("BT-TOP-EXIT 0"));
+        after_exit.nth(1).unwrap_or_default().trim().to_string()
+    };
+    // The modes come on the line after the exit status (stty may print them a moment later).
     let after = t.until(20, "the shell after quitting", |sc| {
-        sc.contains("BT-TOP-EXIT 0")
+        sc.contains("BT-TOP-EXIT 0") && modes_of(sc).contains("echo")
     });
-    let modes = after
-        .lines()
-        .skip_while(|l| !l.contains("BT-TOP-EXIT 0"))
-        .nth(1)
-        .unwrap_or_default()
-        .to_string();
+    let modes = modes_of(&after);
     assert_eq!(
         modes.trim(),
         "icanon echo",
@@ -474,6 +493,25 @@ fn bt_top_under_tmux_shows_rising_progress_and_pause_and_restores_the_terminal()
         !after.contains("PROGRESS"),
         "still on the UI's screen:\n{after}"
     );
+    // The same under TERM=linux (the console's terminfo: no alternate screen, 8 colours).
+    t.keys(&["clear", "Enter"]);
+    let line = format!(
+        "TERM=linux {} -c {}; echo LINUX-EXIT $?",
+        bin("bt-top").display(),
+        d.socket.display()
+    );
+    t.keys(&[&line, "Enter"]);
+    let linux = t.until(20, "bt-top under TERM=linux", |sc| {
+        sc.contains("bt-top  1 torrents")
+            && sc
+                .lines()
+                .any(|l| l.contains("data") && l.contains("paused"))
+    });
+    eprintln!("TERM=linux:\n{linux}");
+    t.keys(&["q"]);
+    t.until(20, "the shell after quitting", |sc| {
+        sc.contains("LINUX-EXIT 0")
+    });
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! bt-ctl: control a running `bt-seed --control` daemon, one command per action.
 use bt::cli;
-use bt::daemon::Command;
+use bt::daemon::{client::Target, Command};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -18,6 +18,12 @@ struct Args {
     /// /tmp/bt-UID/bt-seed.sock).
     #[arg(short = 'c', long, global = true, value_name = "SOCKET")]
     control: Option<PathBuf>,
+    /// Talk to the daemon's TCP control address instead (bt-seed --control-tcp).
+    #[arg(long, global = true, value_name = "ADDR:PORT", requires = "token_file")]
+    connect: Option<std::net::SocketAddr>,
+    /// The file holding the daemon's token (with --connect).
+    #[arg(long, global = true, value_name = "FILE", requires = "connect")]
+    token_file: Option<PathBuf>,
     #[command(subcommand)]
     cmd: Cmd,
     #[command(flatten)]
@@ -92,9 +98,8 @@ fn main() -> std::process::ExitCode {
     cli::completions_or_continue::<Args>("bt-ctl");
     cli::run("bt-ctl", || {
         let args = Args::parse();
-        let socket = args
-            .control
-            .unwrap_or_else(bt::daemon::client::default_socket);
+        let target = Target::choose(args.control, args.connect, args.token_file)
+            .map_err(anyhow::Error::msg)?;
         let abs = |p: PathBuf| std::path::absolute(&p).map(|a| a.to_string_lossy().into_owned());
         let cmd = match args.cmd {
             Cmd::Add {
@@ -122,6 +127,6 @@ fn main() -> std::process::ExitCode {
                 interval: Some(interval),
             },
         };
-        cli::ctl::run(&socket, cmd, args.output.mode())
+        cli::ctl::run(&target, cmd, args.output.mode())
     })
 }

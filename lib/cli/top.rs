@@ -8,7 +8,7 @@
 //! panic (ratatui's hook); the screen is redrawn whole each round, so a resize just redraws.
 
 use super::ctl::{eta, rate};
-use crate::daemon::{client::Client, Command};
+use crate::daemon::{client::Target, Command};
 use crate::record::{escape_controls as esc, Record, StatusRecord};
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind};
 use ratatui::layout::{Constraint, Layout};
@@ -16,15 +16,14 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Cell, Gauge, Paragraph, Row, Table, TableState};
 use std::io::BufRead;
-use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::mpsc::{self, Receiver};
 use std::time::Duration;
 
 /// Where the records come from.
 pub enum Source {
-    /// The daemon's control socket.
-    Socket(PathBuf),
+    /// The daemon (its control socket, or its TCP control address).
+    Socket(Target),
     /// A record stream on stdin.
     Stdin,
 }
@@ -66,14 +65,11 @@ pub fn run(source: Source) -> anyhow::Result<u8> {
 }
 
 /// Ask the daemon for every torrent's detailed status once a second.
-fn poll_socket(path: PathBuf) -> anyhow::Result<Receiver<Result<Vec<StatusRecord>, String>>> {
+fn poll_socket(target: Target) -> anyhow::Result<Receiver<Result<Vec<StatusRecord>, String>>> {
     use anyhow::Context;
-    let mut c = Client::connect(&path, Some(Duration::from_secs(10))).with_context(|| {
-        format!(
-            "cannot connect to {} (is bt-seed --control running?)",
-            path.display()
-        )
-    })?;
+    let mut c = target
+        .connect(Some(Duration::from_secs(10)))
+        .with_context(|| format!("cannot connect to {target} (is bt-seed --control running?)"))?;
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || loop {
         let list = Command::List {
@@ -194,13 +190,12 @@ impl App {
 
     /// Send a command on a connection of its own; the message to show.
     fn send(&mut self, cmd: Command) {
-        let Source::Socket(path) = &self.source else {
+        let Source::Socket(target) = &self.source else {
             self.message = "reading stdin: no daemon to send commands to".into();
             return;
         };
         let name = cmd.name();
-        let answer =
-            Client::connect(path, Some(Duration::from_secs(30))).and_then(|mut c| c.call(&cmd));
+        let answer = (target.connect(Some(Duration::from_secs(30)))).and_then(|mut c| c.call(&cmd));
         self.message = match answer.as_ref().map(|a| a.last()) {
             Ok(Some(Record::Error(e))) => format!("{name}: {}", esc(&e.error)),
             Ok(_) => format!("{name}: done"),

@@ -56,6 +56,10 @@ pub struct DaemonOptions {
     pub upload_limit: Option<u64>,
     /// Raised to end the daemon.
     pub stop: Arc<AtomicBool>,
+    /// Also take commands on this TCP address (needs `token`).
+    pub tcp: Option<SocketAddr>,
+    /// The file holding the token TCP clients must send first (mode 0600 or stricter).
+    pub token: Option<PathBuf>,
 }
 
 impl DaemonOptions {
@@ -78,6 +82,8 @@ impl DaemonOptions {
             engine,
             upload_limit: None,
             stop,
+            tcp: None,
+            token: None,
         }
     }
 }
@@ -91,6 +97,10 @@ pub enum DaemonError {
     InUse(PathBuf),
     /// The state file is unreadable or malformed.
     State(PathBuf, String),
+    /// The TCP control socket could not be bound.
+    Tcp(SocketAddr, std::io::Error),
+    /// The token file is unreadable, empty or readable by others; or missing for TCP control.
+    Token(PathBuf, String),
 }
 
 impl fmt::Display for DaemonError {
@@ -105,6 +115,8 @@ impl fmt::Display for DaemonError {
                 )
             }
             DaemonError::State(p, e) => write!(f, "state file {}: {e}", p.display()),
+            DaemonError::Tcp(a, e) => write!(f, "TCP control address {a}: {e}"),
+            DaemonError::Token(p, e) => write!(f, "control token {}: {e}", p.display()),
         }
     }
 }
@@ -205,6 +217,17 @@ pub fn run(
         Some(p) => state::load(p).map_err(|e| DaemonError::State(p.clone(), e))?,
         None => state::Saved::default(),
     };
+    let tcp = match (opts.tcp, &opts.token) {
+        (Some(addr), Some(path)) => {
+            let token = control::read_token(path)?;
+            Some((control::bind_tcp(addr)?, token))
+        }
+        (Some(_), None) => {
+            let e = "TCP control needs a token file".into();
+            return Err(DaemonError::Token("(none given)".into(), e));
+        }
+        (None, _) => None,
+    };
     let listener = control::bind(&opts.socket)?;
     let mut global = saved.limits;
     global.up = opts.upload_limit.or(global.up);
@@ -235,6 +258,7 @@ pub fn run(
         }
     }
     let server = control::spawn(d.clone(), listener);
+    let tcp_server = tcp.map(|(l, token)| control::spawn_tcp(d.clone(), l, token));
     let watcher = opts
         .watch_dir
         .map(|w| watch::spawn(d.clone(), w, opts.dir, opts.peers, opts.watch_interval));
@@ -257,6 +281,9 @@ pub fn run(
         j.stop_and_wait(deadline);
     }
     let _ = server.join();
+    if let Some(t) = tcp_server {
+        let _ = t.join();
+    }
     if let Some(w) = watcher {
         let _ = w.join();
     }

@@ -567,3 +567,103 @@ fn a_magnet_is_added_fetched_seeded_and_comes_back_after_a_restart() {
     assert_eq!((back.name.as_str(), back.progress), ("data", 1.0));
     assert_eq!(back.downloaded, 0, "{back:?}");
 }
+
+#[test]
+fn tcp_control_takes_only_the_right_token_and_a_readable_token_file_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempdir();
+    let token = root.path().join("token");
+    std::fs::write(&token, "s3cret-token\n").unwrap();
+    let chmod = |m| std::fs::set_permissions(&token, std::fs::Permissions::from_mode(m)).unwrap();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let tcp = [
+        "--control-tcp",
+        &addr,
+        "--control-token",
+        token.to_str().unwrap(),
+    ];
+
+    // A token file others may read: refused at start, exit 2, a one-line error naming it.
+    chmod(0o644);
+    let mut cmd = Command::new(bin("bt-seed"));
+    cmd.arg("--control")
+        .arg(root.path().join("refused.sock"))
+        .args(["--bind", "127.0.0.1", "--no-announce", "-q"])
+        .args(tcp);
+    let r = run_cmd(&mut cmd, None, Duration::from_secs(20));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains("token") && r.stderr.contains("0644") && r.stderr.contains("chmod 600"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
+
+    chmod(0o600);
+    let d = Daemon::start(root.path(), &tcp);
+    // A raw client: its first line is the answer it gets, then the connection is closed.
+    let refused = |first: &str| {
+        let mut c = std::net::TcpStream::connect(&addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        c.write_all(format!("{first}\n{{\"cmd\":\"list\"}}\n").as_bytes())
+            .unwrap();
+        let mut r = BufReader::new(c);
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        let e: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let mut rest = String::new();
+        let closed = r.read_line(&mut rest).map(|n| n == 0).unwrap_or(true);
+        (e, closed, rest)
+    };
+    for (first, says) in [
+        (r#"{"cmd":"list"}"#, "first line must be"),
+        (r#"{"token":"wrong"}"#, "wrong token"),
+        (r#"{"token":"s3cret-token-and-more"}"#, "wrong token"),
+    ] {
+        let (e, closed, rest) = refused(first);
+        assert_eq!(
+            (e["type"].as_str(), e["code"].as_str()),
+            (Some("error"), Some("refused")),
+            "{first}: {e}"
+        );
+        assert!(e["error"].as_str().unwrap().contains(says), "{first}: {e}");
+        assert!(
+            closed,
+            "{first}: the connection stayed open and said {rest:?}"
+        );
+    }
+    // The right token: commands work, over raw TCP and with bt-ctl --connect.
+    let mut c = std::net::TcpStream::connect(&addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(b"{\"token\":\"s3cret-token\"}\n{\"cmd\":\"list\"}\n")
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(c).read_line(&mut line).unwrap();
+    assert!(
+        line.contains("\"ok\"") && line.contains("\"count\":0"),
+        "{line}"
+    );
+    let ctl = |token: &Path| {
+        let mut cmd = Command::new(bin("bt-ctl"));
+        cmd.args(["--connect", &addr, "--token-file"])
+            .arg(token)
+            .args(["ls", "--json"]);
+        run_cmd(&mut cmd, None, Duration::from_secs(20))
+    };
+    let ok = ctl(&token);
+    assert_eq!(ok.code, 0, "{ok:?}");
+    assert!(
+        matches!(last(&ok), R::Ok(o) if o.count == Some(0)),
+        "{ok:?}"
+    );
+    let wrong = root.path().join("wrong");
+    std::fs::write(&wrong, "nope").unwrap();
+    let no = ctl(&wrong);
+    assert_eq!(no.code, 2, "{no:?}");
+    assert!(
+        matches!(last(&no), R::Error(e) if e.code == "refused"),
+        "{no:?}"
+    );
+    assert!(no.stderr.contains("wrong token"), "{}", no.stderr);
+    drop(d);
+}

@@ -26,7 +26,7 @@
 //! One example line per type (long values shortened with `…`):
 //!
 //! ```text
-//! {"type":"torrent","input":"torrent","info_hash":"c0fd…","info_hash_v2":null,"version":1,"name":"sample","name_hex":null,"piece_length":16384,"piece_count":11,"total_length":170000,"file_count":2,"private":false,"files":[{"path":"a.bin","path_hex":null,"length":100000,"offset":0,"pad":false,"symlink":null,"pieces_root":null},…],"announce":"http://127.0.0.1:6969/announce","announce_list":[["http://127.0.0.1:6969/announce"]],"url_list":[],"comment":null,"created_by":"bt/0.1.0","creation_date":1700000000,"source":null,"magnet":"magnet:?xt=urn:btih:c0fd…","peers":[],"warnings":[],"pieces":null,"output":null}
+//! {"type":"torrent","input":"torrent","info_hash":"c0fd…","info_hash_v2":null,"version":1,"name":"sample","name_hex":null,"piece_length":16384,"piece_count":11,"total_length":170000,"file_count":2,"private":false,"files":[{"path":"a.bin","path_hex":null,"length":100000,"offset":0,"pad":false,"symlink":null,"pieces_root":null},…],"announce":"http://127.0.0.1:6969/announce","announce_list":[["http://127.0.0.1:6969/announce"]],"url_list":[],"comment":null,"created_by":"bt/0.1.0","creation_date":1700000000,"source":null,"magnet":"magnet:?xt=urn:btih:c0fd…","peers":[],"warnings":[],"pieces":null,"piece_layers":null,"piece_layers_missing":null,"output":null}
 //! {"type":"file","path":"sample/a.bin","path_hex":null,"length":100000,"status":"incomplete","bad_pieces":1,"shared_bad_pieces":0,"pieces":7,"bytes_on_disk":100000,"bad_piece_indices":null,"error":null,"hash":"v1"}
 //! {"type":"extra","path":"sample/notes.txt","path_hex":null,"bytes":12}
 //! {"type":"summary","ok":false,"info_hash":"c0fd…","pieces":11,"good_pieces":10,"bad_pieces":1,"seconds":0.002,"bytes_checked":170000,"files":2,"bad_files":1,"shared_bad_files":0,"extra_files":null,"bad_piece_indices":null,"complete":false,"bytes_downloaded":null,"bytes_uploaded":null,"peers_used":null,"pieces_at_start":null,"pieces_fetched":null,"reason":null}
@@ -239,6 +239,13 @@ pub struct TorrentRecord {
     pub warnings: Vec<String>,
     /// v1 piece hashes in hex with `bt-info --pieces`, else `null`.
     pub pieces: Option<Vec<String>>,
+    /// BEP 52: files of more than one piece whose piece layer the torrent holds (in `piece
+    /// layers`, outside `info`); `null` for v1-only torrents and magnets.
+    pub piece_layers: Option<u64>,
+    /// BEP 52: files of more than one piece whose piece layer is missing (0: the torrent
+    /// verifies on its own; a torrent from a `btmh` magnet gets them from peers); `null` for
+    /// v1-only torrents and magnets.
+    pub piece_layers_missing: Option<u64>,
     /// The path `bt-make` wrote the torrent to; `null` from `bt-info`.
     pub output: Option<String>,
 }
@@ -329,6 +336,13 @@ impl TorrentRecord {
             peers: Vec::new(),
             warnings: t.warnings.clone(),
             pieces: pieces.then(|| t.pieces.iter().map(|p| metainfo::hex(p)).collect()),
+            piece_layers: t.info_hash_v2.map(|_| {
+                let (want, missing) = (t.wanted_piece_layers(), t.missing_piece_layers());
+                (want.len() - missing.len()) as u64
+            }),
+            piece_layers_missing: t
+                .info_hash_v2
+                .map(|_| t.missing_piece_layers().len() as u64),
             output: None,
         }
     }
@@ -364,6 +378,8 @@ impl TorrentRecord {
             peers: m.peers.clone(),
             warnings: Vec::new(),
             pieces: None,
+            piece_layers: None,
+            piece_layers_missing: None,
             output: None,
         }
     }

@@ -87,7 +87,8 @@ pub(super) fn outgoing(s: &Arc<Swarm>, addr: SocketAddr) -> Dialed {
             return Dialed::Refused;
         }
     };
-    if theirs.info_hash != s.info_hash().0 {
+    // A hybrid dialled on its v1 hash may be answered on the v2 one (BEP 52 upgrade).
+    if !s.answers(&theirs.info_hash) {
         return Dialed::Failed;
     }
     if theirs.peer_id == s.peer_id {
@@ -110,8 +111,9 @@ pub(super) fn incoming(
     let _ = stream
         .socket()
         .set_write_timeout(Some(s.opts().handshake_timeout));
-    // A hybrid answers with the hash the peer asked for (v1 or truncated v2).
-    let mut ours = Handshake::new(theirs.info_hash, s.peer_id()).encode();
+    // A hybrid answers with the hash the peer asked for (v1 or truncated v2), or upgrades a
+    // v1 handshake that has the v2 bit to the v2 hash (BEP 52, as libtorrent does).
+    let mut ours = s.handshake(s.answer_hash(&theirs)).encode();
     if stream.send(&mut ours).is_ok() {
         run(s, stream, addr, theirs, true);
     }

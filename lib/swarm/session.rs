@@ -736,6 +736,7 @@ fn new_swarm(
             .map(|h| h.truncated())
             .filter(|h| *h != info_hash);
     }
+    opts.padding = crate::geometry::Geometry::new(t).padded_pieces();
     opts.info_bytes = (!t.info_bytes.is_empty())
         .then(|| super::pex::InfoBytes(Arc::from(t.info_bytes.as_slice())));
     Swarm::new(SwarmConfig {

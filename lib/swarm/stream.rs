@@ -208,7 +208,7 @@ fn connect(s: &Swarm, addr: SocketAddr) -> Result<TcpStream, DialError> {
 pub(super) fn dial(s: &Swarm, addr: SocketAddr) -> Result<(PeerStream, Handshake), DialError> {
     let policy = s.opts().encryption;
     let t = s.opts().handshake_timeout;
-    let ours = Handshake::new(s.info_hash().0, s.peer_id()).encode();
+    let ours = s.handshake(s.info_hash().0).encode();
     if policy.dial_encrypted() && !(policy.plain_fallback() && plain_only(addr)) {
         let stream = connect(s, addr)?;
         match mse_dial(stream, s.info_hash().0, policy, ours.to_vec(), t) {

@@ -417,7 +417,7 @@ impl App {
         };
         f.render_widget(Paragraph::new(map_line), map);
         let [files, peers] =
-            Layout::horizontal([Constraint::Percentage(40), Constraint::Fill(1)]).areas(lists);
+            Layout::horizontal([Constraint::Percentage(35), Constraint::Fill(1)]).areas(lists);
         let file_lines: Vec<Line> = (t.files.iter().flatten())
             .map(|x| {
                 Line::from(format!(
@@ -447,7 +447,7 @@ impl App {
         let widths = [
             Constraint::Length(3),
             Constraint::Fill(1),
-            Constraint::Length(8),
+            Constraint::Length(7),
             Constraint::Length(12),
             Constraint::Length(12),
             Constraint::Length(5),

@@ -111,27 +111,22 @@ where
     fn set_timeouts(&self, read: Option<Duration>) -> std::io::Result<()>;
 }
 
-impl Stream for UnixStream {
-    fn clone_stream(&self) -> std::io::Result<Self> {
-        self.try_clone()
-    }
-    fn set_timeouts(&self, read: Option<Duration>) -> std::io::Result<()> {
-        self.set_nonblocking(false)?;
-        self.set_write_timeout(Some(Duration::from_secs(10)))?;
-        self.set_read_timeout(read)
-    }
+/// Both stream types have the same inherent methods under the same names.
+macro_rules! stream_impl {
+    ($($t:ty),*) => {$(
+        impl Stream for $t {
+            fn clone_stream(&self) -> std::io::Result<Self> {
+                self.try_clone()
+            }
+            fn set_timeouts(&self, read: Option<Duration>) -> std::io::Result<()> {
+                self.set_nonblocking(false)?;
+                self.set_write_timeout(Some(Duration::from_secs(10)))?;
+                self.set_read_timeout(read)
+            }
+        }
+    )*};
 }
-
-impl Stream for TcpStream {
-    fn clone_stream(&self) -> std::io::Result<Self> {
-        self.try_clone()
-    }
-    fn set_timeouts(&self, read: Option<Duration>) -> std::io::Result<()> {
-        self.set_nonblocking(false)?;
-        self.set_write_timeout(Some(Duration::from_secs(10)))?;
-        self.set_read_timeout(read)
-    }
-}
+stream_impl!(UnixStream, TcpStream);
 
 /// Accept connections on the Unix socket until the daemon stops.
 pub(crate) fn spawn(d: Arc<Daemon>, listener: UnixListener) -> JoinHandle<()> {

@@ -1162,12 +1162,13 @@ impl From<FetchSummaryRecord> for Record {
 
 /// `status`: one torrent of the daemon, as `list` and `watch` report it.
 ///
-/// `state` is one of `starting`, `verifying`, `downloading`, `seeding`, `paused`, `stalled`
+/// `state` is one of `metadata` (a magnet link's info dictionary is being fetched; `pieces`
+/// and `bytes_total` are 0 until it is known), `starting`, `verifying`, `downloading`, `seeding`, `paused`, `stalled`
 /// (the engine ended without finishing, for example when no peer is left; it is started again
 /// after a pause that grows to a minute) or `error` (`error` names the problem). `downloaded`
 /// and `uploaded` count bytes since the daemon started; `ratio` is `uploaded` over the
-/// torrent's size. `eta` is in seconds (`null` when not downloading). `files` and `peer_list`
-/// are filled by `list` with `"detail":true`, else `null`.
+/// torrent's size. `eta` is in seconds (`null` when not downloading). `files`, `peer_list`
+/// and `piece_map` are filled by `list` with `"detail":true`, else `null`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StatusRecord {
     /// The torrent's info hash.
@@ -1214,8 +1215,12 @@ pub struct StatusRecord {
     pub error: Option<String>,
     /// The torrent's files (`list` with `detail`).
     pub files: Option<Vec<StatusFile>>,
-    /// The connected peers (`list` with `detail`).
+    /// The connected peers (`list` with `detail`), the fastest first, at most 50.
     pub peer_list: Option<Vec<StatusPeer>>,
+    /// The verified share of each of up to 64 equal runs of pieces, in percent, first to last
+    /// (`list` with `detail`; `null` before the engine first reported).
+    #[serde(default)]
+    pub piece_map: Option<Vec<u8>>,
 }
 
 /// A file in a `status` record.
@@ -1238,6 +1243,21 @@ pub struct StatusPeer {
     pub client: Option<String>,
     /// Whether the peer connected to us.
     pub incoming: bool,
+    /// Download rate from it, bytes per second (over the last engine report).
+    #[serde(default)]
+    pub down_rate: u64,
+    /// Upload rate to it, bytes per second.
+    #[serde(default)]
+    pub up_rate: u64,
+    /// We choke it.
+    #[serde(default)]
+    pub choked: bool,
+    /// It is interested in our pieces.
+    #[serde(default)]
+    pub interested: bool,
+    /// The connection is MSE/PE-encrypted.
+    #[serde(default)]
+    pub encrypted: bool,
 }
 
 /// `limits`: the rate limits in force after a `limit` command, global (`info_hash` `null`) or

@@ -133,6 +133,7 @@ fn run(
     let _ = stream.socket().set_nodelay(true);
     let _ = stream.socket().set_write_timeout(Some(WRITE_TIMEOUT));
     let _ = stream.socket().set_read_timeout(Some(TICK));
+    let encrypted = stream.is_encrypted();
     let Ok((stream, wstream)) = stream.split() else {
         return "cannot clone the socket".into();
     };
@@ -166,6 +167,7 @@ fn run(
                 closing: false,
                 moved: (0, Instant::now()),
                 connected: Instant::now(),
+                encrypted,
             },
         );
         key

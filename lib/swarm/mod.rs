@@ -250,6 +250,27 @@ struct PeerEntry {
     moved: (u64, Instant),
     /// When the connection was made.
     connected: Instant,
+    /// The connection is MSE/PE-encrypted (RC4).
+    encrypted: bool,
+}
+
+/// One connected peer as [`Swarm::peer_snapshot`] sees it (for status displays).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerSnapshot {
+    /// The peer's address.
+    pub addr: SocketAddr,
+    /// Its peer id.
+    pub peer_id: PeerId,
+    /// Bytes of blocks received from it.
+    pub downloaded: u64,
+    /// Bytes of blocks sent to it.
+    pub uploaded: u64,
+    /// We choke it.
+    pub choked: bool,
+    /// It is interested in our pieces.
+    pub interested: bool,
+    /// The connection is encrypted.
+    pub encrypted: bool,
 }
 
 /// Most addresses kept to dial; past it, given-up and then the oldest idle ones are dropped.
@@ -705,6 +726,29 @@ impl Swarm {
     /// Whether every piece is verified.
     pub fn complete(&self) -> bool {
         self.lock().picker.complete()
+    }
+
+    /// The connected peers and their counters, read under the state lock (no accounting
+    /// changes: the counters are the ones the connections keep).
+    pub fn peer_snapshot(&self) -> Vec<PeerSnapshot> {
+        let st = self.lock();
+        let peers = st.peers.values().filter(|p| !p.closing);
+        peers
+            .map(|p| PeerSnapshot {
+                addr: p.addr,
+                peer_id: p.peer_id,
+                downloaded: p.downloaded.load(Ordering::Relaxed),
+                uploaded: p.uploaded.load(Ordering::Relaxed),
+                choked: p.choked.load(Ordering::Relaxed),
+                interested: p.interested,
+                encrypted: p.encrypted,
+            })
+            .collect()
+    }
+
+    /// Our verified pieces as a bitfield, high bit first.
+    pub fn bitfield(&self) -> Vec<u8> {
+        self.lock().picker.bitfield()
     }
 
     /// Current counters.

@@ -45,7 +45,7 @@ impl Listener {
 
     /// Accept connections for `swarms` on a background thread until `stop` is raised.
     ///
-    /// The thread blocks in accept(2). It sees `stop` within [`STOP_CHECK`] (the listening
+    /// The thread blocks in accept(2). It sees `stop` within a second (the listening
     /// socket's receive timeout); [`Closer::close`] on the handle returned wakes it at once.
     pub fn spawn(
         self,
@@ -72,19 +72,13 @@ impl Listener {
                 while !stop.load(Ordering::Relaxed) {
                     let (stream, _) = match self.inner.accept() {
                         Ok(x) => x,
-                        Err(e)
-                            if matches!(
-                                e.kind(),
-                                io::ErrorKind::WouldBlock
-                                    | io::ErrorKind::TimedOut
-                                    | io::ErrorKind::Interrupted
-                            ) =>
-                        {
-                            continue
-                        }
-                        Err(_) => {
-                            // Out of descriptors or similar: back off instead of spinning.
-                            std::thread::sleep(Duration::from_millis(100));
+                        Err(e) => {
+                            // The receive timeout ran out or a signal came: look at `stop`
+                            // again. Out of descriptors or similar: back off, not spin.
+                            use io::ErrorKind::{Interrupted, TimedOut, WouldBlock};
+                            if !matches!(e.kind(), WouldBlock | TimedOut | Interrupted) {
+                                std::thread::sleep(Duration::from_millis(100));
+                            }
                             continue;
                         }
                     };
@@ -141,7 +135,7 @@ impl Listener {
 pub const STOP_CHECK: Duration = Duration::from_secs(1);
 
 /// Stops a spawned [`Listener`] at once: raises its stop flag and shuts its socket down, which
-/// wakes the accept. Dropping it does nothing (the listener then stops within [`STOP_CHECK`]
+/// wakes the accept. Dropping it does nothing (the listener then stops within a second
 /// of its flag being raised).
 pub struct Closer {
     socket: TcpListener,
@@ -417,15 +411,24 @@ mod tests {
         Handshake::new(IH, peer::PeerId([9; 20])).encode().to_vec()
     }
 
+    /// A listener for no swarm on a free loopback port: its address, stop flag and closer.
+    fn listening(
+        max_handshakes: usize,
+        timeout: Duration,
+    ) -> (SocketAddr, Arc<AtomicBool>, Closer) {
+        let l = Listener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = l.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let closer = l
+            .spawn(Vec::new(), max_handshakes, timeout, stop.clone())
+            .unwrap();
+        (addr, stop, closer)
+    }
+
     #[test]
     fn close_frees_the_port_at_once_and_the_flag_alone_within_stop_check() {
         for wake in [true, false] {
-            let l = Listener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-            let addr = l.local_addr().unwrap();
-            let stop = Arc::new(AtomicBool::new(false));
-            let closer = l
-                .spawn(Vec::new(), 4, Duration::from_secs(5), stop.clone())
-                .unwrap();
+            let (addr, stop, closer) = listening(4, Duration::from_secs(5));
             std::thread::sleep(Duration::from_millis(50));
             let t0 = Instant::now();
             if wake {
@@ -449,12 +452,7 @@ mod tests {
 
     #[test]
     fn handshake_threads_never_exceed_the_cap_and_evicted_peers_are_closed() {
-        let l = Listener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-        let addr = l.local_addr().unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let closer = l
-            .spawn(Vec::new(), 4, Duration::from_secs(30), stop.clone())
-            .unwrap();
+        let (addr, _stop, closer) = listening(4, Duration::from_secs(30));
         // Silent connections: each holds a handshake thread until evicted.
         let conns: Vec<TcpStream> = (0..40)
             .map(|_| {

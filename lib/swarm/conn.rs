@@ -207,6 +207,7 @@ fn run(
         fast,
         ext: super::pex::ConnExt::new(s, key, addr, incoming),
         rate_cap: s.download_limit().effective_rate().map(|_| MIN_REQUESTS),
+        inorder: Default::default(),
     };
     let reason = if writer.is_err() {
         "cannot start a thread".to_string()
@@ -281,6 +282,8 @@ struct Conn<'a> {
     ext: super::pex::ConnExt,
     /// Most requests outstanding under a download cap (None: no cap).
     rate_cap: Option<usize>,
+    /// The pieces this peer is sending in order, hashed as they arrive.
+    inorder: super::store::InOrder,
 }
 
 /// Requests queued for the writer, and the ones the peer cancelled before they were served.
@@ -342,19 +345,12 @@ impl Conn<'_> {
             if self.s.stopped() {
                 return Ok(());
             }
-            loop {
-                match peer::decode(&self.buf[self.start..self.end], &limits) {
-                    Ok(Some((msg, used))) => {
-                        self.start += used;
-                        self.handle(msg)?;
-                        if self.tx.overrun() {
-                            return Err(OVERRUN.into());
-                        }
-                    }
-                    Ok(None) => break,
-                    Err(e) => return Err(format!("{PROTOCOL_ERROR}: {e}")),
-                }
-            }
+            // The buffer is lent out while its messages are handled, so that blocks are
+            // written straight from it.
+            let buf = std::mem::take(&mut self.buf);
+            let drained = self.drain(&buf, &limits);
+            self.buf = buf;
+            drained?;
             if self.start == self.end {
                 self.start = 0;
                 self.end = 0;
@@ -393,6 +389,30 @@ impl Conn<'_> {
                             | io::ErrorKind::Interrupted
                     ) => {}
                 Err(e) => return Err(e.to_string()),
+            }
+        }
+    }
+
+    /// Handle every whole message in `buf[start..end]`; a block is written from `buf` as it is.
+    fn drain(&mut self, buf: &[u8], limits: &peer::Limits) -> Res {
+        loop {
+            let rest = &buf[self.start..self.end];
+            if let Some(block) = peer::decode_piece(rest, limits) {
+                let b = block.map_err(|e| format!("{PROTOCOL_ERROR}: {e}"))?;
+                self.start += b.used;
+                self.arrived(b.piece, b.offset, b.data)?;
+            } else {
+                match peer::decode(rest, limits) {
+                    Ok(Some((msg, used))) => {
+                        self.start += used;
+                        self.handle(msg)?;
+                    }
+                    Ok(None) => return Ok(()),
+                    Err(e) => return Err(format!("{PROTOCOL_ERROR}: {e}")),
+                }
+            }
+            if self.tx.overrun() {
+                return Err(OVERRUN.into());
             }
         }
     }
@@ -481,7 +501,7 @@ impl Conn<'_> {
                 piece,
                 offset,
                 data,
-            } => self.arrived(piece, offset, data)?,
+            } => self.arrived(piece, offset, &data)?,
             Message::Reject(b) => {
                 if self.outstanding.remove(&(b.piece, b.offset)).is_some() {
                     self.s.lock().picker.release(self.key, &b);
@@ -554,7 +574,7 @@ impl Conn<'_> {
         }
     }
 
-    fn arrived(&mut self, piece: u32, offset: u32, data: Vec<u8>) -> Res {
+    fn arrived(&mut self, piece: u32, offset: u32, data: &[u8]) -> Res {
         // Counted until the piece's hash is queued, so that a stopping session waits for it;
         // once the swarm stops nothing more is written.
         let Some(_writing) = self.s.begin_write() else {
@@ -568,7 +588,11 @@ impl Conn<'_> {
         self.outstanding.remove(&(piece, offset));
         self.last_block = Instant::now();
         self.target = (self.target + 1).min(self.max_target);
-        if self.s.deliver(self.key, Some(self.addr), &b, &data)? {
+        let inorder = Some(&mut self.inorder);
+        if self
+            .s
+            .deliver(self.key, Some(self.addr), &b, data, inorder)?
+        {
             self.downloaded
                 .fetch_add(data.len() as u64, Ordering::Relaxed);
         }

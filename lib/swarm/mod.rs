@@ -559,7 +559,8 @@ impl Swarm {
     }
 
     /// A block arrived from `key` (a connection from `from`, or a web seed): hand it to the
-    /// picker, write it, and hash its piece once complete. Whether it was written (false: not
+    /// picker, write it, and hash its piece once complete (from `inorder`, the hashes of the
+    /// pieces this source sends in order, when it holds the whole piece). Whether it was written (false: not
     /// wanted from this source any more); an error (the swarm then stops) when storage fails.
     fn deliver(
         self: &Arc<Self>,
@@ -567,6 +568,7 @@ impl Swarm {
         from: Option<SocketAddr>,
         b: &crate::peer::Block,
         data: &[u8],
+        mut inorder: Option<&mut store::InOrder>,
     ) -> Result<bool, String> {
         let arrival = {
             let mut st = self.lock();
@@ -587,7 +589,17 @@ impl Swarm {
             return Ok(false);
         }
         let res = self.write_block(b.piece, b.offset, data);
-        let complete = self.lock().picker.written(b, res.is_ok());
+        if let (Ok(()), Some(h)) = (&res, inorder.as_deref_mut()) {
+            h.written(&self.check, b.piece, b.offset, data);
+        }
+        let (complete, sole) = {
+            let mut st = self.lock();
+            let complete = st.picker.written(b, res.is_ok());
+            (
+                complete,
+                complete && st.picker.contributors(b.piece) == [key],
+            )
+        };
         if let Err(e) = res {
             let msg = format!("writing piece {}: {e}", b.piece);
             self.fail(msg.clone());
@@ -595,7 +607,18 @@ impl Swarm {
         }
         self.count_download(data.len() as u64);
         if complete {
-            self.hash(b.piece);
+            // Hashed as it arrived when this source sent all of it, in order, to a store that
+            // keeps every byte: judged now, without reading it back.
+            let size = self.limits.piece_size(b.piece);
+            let ready = inorder.and_then(|h| h.take(b.piece, size));
+            match ready.filter(|_| sole && self.store.verbatim(b.piece)) {
+                Some(h) => {
+                    self.hashing.fetch_add(1, Ordering::SeqCst);
+                    self.hashed(b.piece, h.good());
+                    self.hashing.fetch_sub(1, Ordering::SeqCst);
+                }
+                None => self.hash(b.piece),
+            }
         }
         Ok(true)
     }
@@ -1131,8 +1154,9 @@ mod tests {
             };
             c.write_all(&m.to_bytes()).unwrap();
         };
-        answer(&mut c, &asked[0]);
+        // Piece 0's blocks out of order: it is read back to be hashed, slowly.
         answer(&mut c, &asked[1]);
+        answer(&mut c, &asked[0]);
         std::thread::sleep(Duration::from_millis(100));
         answer(&mut c, &asked[2]);
         let never = AtomicBool::new(false);
@@ -1263,5 +1287,143 @@ mod tests {
         );
         let reasons = reasons.lock().unwrap();
         assert!(reasons[0].contains("panicked"), "{reasons:?}");
+    }
+
+    /// A store that counts the reads of each piece (a piece hashed as it arrived is never
+    /// read back).
+    struct CountingStore(MemStore, Mutex<HashMap<u32, usize>>);
+
+    impl PieceStore for CountingStore {
+        fn read(&self, piece: u32, offset: u32, buf: &mut [u8]) -> std::io::Result<()> {
+            *self.1.lock().unwrap().entry(piece).or_default() += 1;
+            self.0.read(piece, offset, buf)
+        }
+        fn write(&self, piece: u32, offset: u32, data: &[u8]) -> std::io::Result<()> {
+            self.0.write(piece, offset, data)
+        }
+        fn flush(&self) -> std::io::Result<()> {
+            self.0.flush()
+        }
+    }
+
+    /// A download of `pieces` pieces of 32 KiB from one fake peer that answers each round of
+    /// requests with `answer(round, requests sorted)`: the blocks to send, in that order, as
+    /// (block, data); rounds end when the download completes or after 10 s. The swarm's
+    /// outcome, bad pieces, the pieces read back, and whether the store holds the data.
+    fn fake_download(
+        pieces: usize,
+        answer: impl Fn(usize, &[crate::peer::Block], &[u8]) -> Vec<(crate::peer::Block, Vec<u8>)>,
+    ) -> (Outcome, u32, Vec<u32>, bool) {
+        use std::io::{Read, Write};
+        let piece = 32768;
+        let (data, hashes) = sample(pieces * piece, piece);
+        let limits = Limits::new(piece as u64, data.len() as u64);
+        let store = Arc::new(CountingStore(
+            MemStore::new(vec![0; data.len()], piece as u64),
+            Mutex::default(),
+        ));
+        let f = Swarm::new(SwarmConfig {
+            info_hash: InfoHash([1; 20]),
+            limits,
+            hashes,
+            have: &[],
+            store: store.clone(),
+            opts: Options {
+                encryption: crate::peer::mse::Policy::Off,
+                ..Options::default()
+            },
+            events: Box::new(|_| {}),
+        })
+        .unwrap();
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        f.add_peers(&[l.local_addr().unwrap()]);
+        f.start();
+        let mut c = fake_seed(&l);
+        c.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let (mut buf, mut asked) = (Vec::new(), Vec::new());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut round = 0;
+        while !f.complete() && Instant::now() < deadline {
+            let mut chunk = [0u8; 4096];
+            let n = c.read(&mut chunk).unwrap_or(0);
+            buf.extend_from_slice(&chunk[..n]);
+            let mut used = 0;
+            while let Ok(Some((m, u))) = crate::peer::decode(&buf[used..], &limits) {
+                if let Message::Request(b) = m {
+                    asked.push(b);
+                }
+                used += u;
+            }
+            buf.drain(..used);
+            if n == 0 && !asked.is_empty() {
+                asked.sort_by_key(|b| (b.piece, b.offset));
+                for (b, d) in answer(round, &asked, &data) {
+                    let m = Message::Piece {
+                        piece: b.piece,
+                        offset: b.offset,
+                        data: d,
+                    };
+                    c.write_all(&m.to_bytes()).unwrap();
+                }
+                asked.clear();
+                round += 1;
+            }
+        }
+        let outcome = f.wait(
+            Some(Instant::now() + Duration::from_secs(5)),
+            &AtomicBool::new(false),
+        );
+        let bad = f.stats().bad_pieces;
+        f.shutdown();
+        let mut read: Vec<u32> = store.1.lock().unwrap().keys().copied().collect();
+        read.sort_unstable();
+        (outcome, bad, read, store.0.contents() == data)
+    }
+
+    /// The data of block `b` of `data` (pieces of 32 KiB).
+    fn block_of(data: &[u8], b: &crate::peer::Block) -> Vec<u8> {
+        let at = b.piece as usize * 32768 + b.offset as usize;
+        data[at..at + b.length as usize].to_vec()
+    }
+
+    /// Pieces sent whole and in order are judged as they arrive (never read back); a piece
+    /// whose blocks come out of order is read back and judged: both verify.
+    #[test]
+    fn pieces_in_order_are_hashed_as_they_arrive_and_out_of_order_read_back() {
+        let (outcome, bad, read, same) = fake_download(3, |_, asked, data| {
+            let mut out: Vec<_> = asked.iter().map(|b| (*b, block_of(data, b))).collect();
+            // Piece 1's two blocks swapped.
+            if let Some(i) = out.iter().position(|(b, _)| b.piece == 1) {
+                out.swap(i, i + 1);
+            }
+            out
+        });
+        assert_eq!(outcome, Outcome::Complete);
+        assert_eq!(bad, 0);
+        assert_eq!(read, vec![1], "only the piece out of order is read back");
+        assert!(same, "downloaded data differs");
+    }
+
+    /// A corrupt block in a piece sent in order fails the piece with the hash taken as it
+    /// arrived; the piece is fetched again and the download completes with the right data.
+    #[test]
+    fn a_corrupt_block_in_order_fails_its_piece() {
+        let (outcome, bad, read, same) = fake_download(2, |round, asked, data| {
+            asked
+                .iter()
+                .map(|b| {
+                    let mut d = block_of(data, b);
+                    if round == 0 && b.piece == 0 && b.offset > 0 {
+                        d[100] ^= 1;
+                    }
+                    (*b, d)
+                })
+                .collect()
+        });
+        assert_eq!(outcome, Outcome::Complete);
+        assert_eq!(bad, 1, "the corrupt piece failed once");
+        assert!(read.is_empty(), "nothing read back: {read:?}");
+        assert!(same, "downloaded data differs");
     }
 }

@@ -605,7 +605,10 @@ impl Conn<'_> {
         }
         let target = self.rate_cap.map_or(self.target, |c| self.target.min(c));
         let room = target.saturating_sub(self.outstanding.len());
-        if room == 0 || (room < 8.min(target / 2) && !self.outstanding.is_empty()) {
+        // Requests go out in batches of a quarter of the target (at least 8 when the target
+        // allows): each batch wakes the writer thread once.
+        let batch = (target / 4).max(8.min(target / 2));
+        if room == 0 || (room < batch && !self.outstanding.is_empty()) {
             return;
         }
         let mut blocks = Vec::new();

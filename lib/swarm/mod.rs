@@ -1078,6 +1078,55 @@ mod tests {
         c
     }
 
+    /// A swarm fetching from a fake peer that speaks a plain handshake only, started, and the
+    /// listener it dials.
+    fn plain_fetcher(
+        limits: Limits,
+        hashes: Vec<[u8; 20]>,
+        store: Arc<dyn PieceStore>,
+    ) -> (Arc<Swarm>, std::net::TcpListener) {
+        let f = Swarm::new(SwarmConfig {
+            info_hash: InfoHash([1; 20]),
+            limits,
+            hashes,
+            have: &[],
+            store,
+            opts: Options {
+                encryption: crate::peer::mse::Policy::Off,
+                ..Options::default()
+            },
+            events: Box::new(|_| {}),
+        })
+        .unwrap();
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        f.add_peers(&[l.local_addr().unwrap()]);
+        f.start();
+        (f, l)
+    }
+
+    /// One read by a fake peer: the requests it completes go to `asked` (`buf` keeps a partial
+    /// message); the bytes read.
+    fn read_requests(
+        c: &mut std::net::TcpStream,
+        buf: &mut Vec<u8>,
+        limits: &Limits,
+        asked: &mut Vec<crate::peer::Block>,
+    ) -> usize {
+        use std::io::Read;
+        let mut chunk = [0u8; 4096];
+        let n = c.read(&mut chunk).unwrap_or(0);
+        buf.extend_from_slice(&chunk[..n]);
+        let mut used = 0;
+        while let Ok(Some((m, u))) = crate::peer::decode(&buf[used..], limits) {
+            if let Message::Request(b) = m {
+                asked.push(b);
+            }
+            used += u;
+        }
+        buf.drain(..used);
+        n
+    }
+
     /// A store whose reads of piece 0 are slow (its hash is still running when piece 1
     /// fails) and whose writes to piece 1 fail.
     struct SlowStore(MemStore);
@@ -1105,43 +1154,18 @@ mod tests {
     /// the report used to miss it, 1 run in 5 of the file-size-limit stress test).
     #[test]
     fn settle_counts_the_pieces_still_being_hashed() {
-        use std::io::{Read, Write};
+        use std::io::Write;
         let piece = 32768;
         let (data, hashes) = sample(2 * piece, piece);
         let limits = Limits::new(piece as u64, data.len() as u64);
         let store = SlowStore(MemStore::new(vec![0; data.len()], piece as u64));
-        let f = Swarm::new(SwarmConfig {
-            info_hash: InfoHash([1; 20]),
-            limits,
-            hashes,
-            have: &[],
-            store: Arc::new(store),
-            opts: Options {
-                encryption: crate::peer::mse::Policy::Off,
-                ..Options::default()
-            },
-            events: Box::new(|_| {}),
-        })
-        .unwrap();
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        f.add_peers(&[l.local_addr().unwrap()]);
-        f.start();
+        let (f, l) = plain_fetcher(limits, hashes, Arc::new(store));
         // The fake peer: have-all, unchoke, piece 0 whole, then a block of piece 1.
         let mut c = fake_seed(&l);
         let (mut buf, mut asked) = (Vec::new(), Vec::new());
         let deadline = Instant::now() + Duration::from_secs(10);
         while asked.len() < 4 && Instant::now() < deadline {
-            let mut chunk = [0u8; 4096];
-            let n = c.read(&mut chunk).unwrap_or(0);
-            buf.extend_from_slice(&chunk[..n]);
-            let mut used = 0;
-            while let Ok(Some((m, u))) = crate::peer::decode(&buf[used..], &limits) {
-                if let Message::Request(b) = m {
-                    asked.push(b);
-                }
-                used += u;
-            }
-            buf.drain(..used);
+            read_requests(&mut c, &mut buf, &limits, &mut asked);
         }
         asked.sort_by_key(|b| (b.piece, b.offset));
         assert_eq!(asked.len(), 4, "both pieces asked for: {asked:?}");
@@ -1314,7 +1338,7 @@ mod tests {
         pieces: usize,
         answer: impl Fn(usize, &[crate::peer::Block], &[u8]) -> Vec<(crate::peer::Block, Vec<u8>)>,
     ) -> (Outcome, u32, Vec<u32>, bool) {
-        use std::io::{Read, Write};
+        use std::io::Write;
         let piece = 32768;
         let (data, hashes) = sample(pieces * piece, piece);
         let limits = Limits::new(piece as u64, data.len() as u64);
@@ -1322,22 +1346,7 @@ mod tests {
             MemStore::new(vec![0; data.len()], piece as u64),
             Mutex::default(),
         ));
-        let f = Swarm::new(SwarmConfig {
-            info_hash: InfoHash([1; 20]),
-            limits,
-            hashes,
-            have: &[],
-            store: store.clone(),
-            opts: Options {
-                encryption: crate::peer::mse::Policy::Off,
-                ..Options::default()
-            },
-            events: Box::new(|_| {}),
-        })
-        .unwrap();
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        f.add_peers(&[l.local_addr().unwrap()]);
-        f.start();
+        let (f, l) = plain_fetcher(limits, hashes, store.clone());
         let mut c = fake_seed(&l);
         c.set_read_timeout(Some(Duration::from_millis(100)))
             .unwrap();
@@ -1345,17 +1354,7 @@ mod tests {
         let deadline = Instant::now() + Duration::from_secs(10);
         let mut round = 0;
         while !f.complete() && Instant::now() < deadline {
-            let mut chunk = [0u8; 4096];
-            let n = c.read(&mut chunk).unwrap_or(0);
-            buf.extend_from_slice(&chunk[..n]);
-            let mut used = 0;
-            while let Ok(Some((m, u))) = crate::peer::decode(&buf[used..], &limits) {
-                if let Message::Request(b) = m {
-                    asked.push(b);
-                }
-                used += u;
-            }
-            buf.drain(..used);
+            let n = read_requests(&mut c, &mut buf, &limits, &mut asked);
             if n == 0 && !asked.is_empty() {
                 asked.sort_by_key(|b| (b.piece, b.offset));
                 for (b, d) in answer(round, &asked, &data) {

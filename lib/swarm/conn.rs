@@ -393,18 +393,35 @@ impl Conn<'_> {
         }
     }
 
-    /// Handle every whole message in `buf[start..end]`; a block is written from `buf` as it is.
+    /// Handle every whole message in `buf[start..end]`; blocks are written from `buf` as they
+    /// are, all the blocks that come one after another at once (see [`Conn::arrived`]).
     fn drain(&mut self, buf: &[u8], limits: &peer::Limits) -> Res {
+        let mut blocks = Vec::new();
+        let res = self.drain_into(buf, limits, &mut blocks);
+        // Blocks decoded before a bad message are still written.
+        let written = self.arrived(&blocks);
+        res.and(written)
+    }
+
+    fn drain_into<'b>(
+        &mut self,
+        buf: &'b [u8],
+        limits: &peer::Limits,
+        blocks: &mut Vec<(Block, &'b [u8])>,
+    ) -> Res {
         loop {
             let rest = &buf[self.start..self.end];
             if let Some(block) = peer::decode_piece(rest, limits) {
                 let b = block.map_err(|e| format!("{PROTOCOL_ERROR}: {e}"))?;
                 self.start += b.used;
-                self.arrived(b.piece, b.offset, b.data)?;
+                blocks.push((self.got(b.piece, b.offset, b.data), b.data));
             } else {
                 match peer::decode(rest, limits) {
                     Ok(Some((msg, used))) => {
                         self.start += used;
+                        // Messages keep their order: the blocks before this one go first.
+                        self.arrived(blocks)?;
+                        blocks.clear();
                         self.handle(msg)?;
                     }
                     Ok(None) => return Ok(()),
@@ -501,7 +518,10 @@ impl Conn<'_> {
                 piece,
                 offset,
                 data,
-            } => self.arrived(piece, offset, &data)?,
+            } => {
+                let b = self.got(piece, offset, &data);
+                self.arrived(&[(b, &data)])?
+            }
             Message::Reject(b) => {
                 if self.outstanding.remove(&(b.piece, b.offset)).is_some() {
                     self.s.lock().picker.release(self.key, &b);
@@ -574,28 +594,33 @@ impl Conn<'_> {
         }
     }
 
-    fn arrived(&mut self, piece: u32, offset: u32, data: &[u8]) -> Res {
-        // Counted until the piece's hash is queued, so that a stopping session waits for it;
-        // once the swarm stops nothing more is written.
-        let Some(_writing) = self.s.begin_write() else {
-            return Ok(());
-        };
-        let b = Block {
-            piece,
-            offset,
-            length: data.len() as u32,
-        };
+    /// A block of `piece` at `offset` came: its request is answered.
+    fn got(&mut self, piece: u32, offset: u32, data: &[u8]) -> Block {
         self.outstanding.remove(&(piece, offset));
         self.last_block = Instant::now();
         self.target = (self.target + 1).min(self.max_target);
-        let inorder = Some(&mut self.inorder);
-        if self
-            .s
-            .deliver(self.key, Some(self.addr), &b, data, inorder)?
-        {
-            self.downloaded
-                .fetch_add(data.len() as u64, Ordering::Relaxed);
+        Block {
+            piece,
+            offset,
+            length: data.len() as u32,
         }
+    }
+
+    /// `blocks` arrived, in this order (their requests already forgotten): write them.
+    fn arrived(&mut self, blocks: &[(Block, &[u8])]) -> Res {
+        if blocks.is_empty() {
+            return Ok(());
+        }
+        // Counted until the pieces' hashes are queued, so that a stopping session waits for
+        // them; once the swarm stops nothing more is written.
+        let Some(_writing) = self.s.begin_write() else {
+            return Ok(());
+        };
+        let inorder = Some(&mut self.inorder);
+        let bytes = self
+            .s
+            .deliver_many(self.key, Some(self.addr), blocks, inorder)?;
+        self.downloaded.fetch_add(bytes, Ordering::Relaxed);
         Ok(())
     }
 

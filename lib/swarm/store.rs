@@ -16,6 +16,13 @@ pub trait PieceStore: Send + Sync {
     fn write(&self, piece: u32, offset: u32, data: &[u8]) -> io::Result<()>;
     /// Make written data durable (at least: handed to the kernel).
     fn flush(&self) -> io::Result<()>;
+    /// Write several blocks, each `(piece, offset, data)`; a store may gather them into fewer
+    /// system calls. On an error, any of them may be unwritten.
+    fn write_many(&self, blocks: &[(u32, u32, &[u8])]) -> io::Result<()> {
+        blocks
+            .iter()
+            .try_for_each(|&(piece, offset, data)| self.write(piece, offset, data))
+    }
     /// Whether every byte written to `piece` reads back as written (false when some of it is
     /// dropped, such as a pad file's bytes, which read back as zeros): only then may a piece be
     /// judged from the bytes written instead of read back.
@@ -143,6 +150,13 @@ impl PieceStore for crate::storage::Storage {
     }
     fn flush(&self) -> io::Result<()> {
         crate::storage::Storage::flush(self).map_err(io::Error::other)
+    }
+    fn write_many(&self, blocks: &[(u32, u32, &[u8])]) -> io::Result<()> {
+        let blocks: Vec<(usize, u64, &[u8])> = blocks
+            .iter()
+            .map(|&(p, o, d)| (p as usize, o as u64, d))
+            .collect();
+        self.write_blocks(&blocks).map_err(io::Error::other)
     }
     fn verbatim(&self, piece: u32) -> bool {
         let geo = self.geometry();

@@ -1,6 +1,6 @@
 //! bt-ctl: control a running `bt-seed --control` daemon, one command per action.
 use bt::cli;
-use bt::daemon::Command;
+use bt::daemon::{client::Target, Command};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -18,6 +18,12 @@ struct Args {
     /// /tmp/bt-UID/bt-seed.sock).
     #[arg(short = 'c', long, global = true, value_name = "SOCKET")]
     control: Option<PathBuf>,
+    /// Talk to the daemon's TCP control address instead (bt-seed --control-tcp).
+    #[arg(long, global = true, value_name = "ADDR:PORT", requires = "token_file")]
+    connect: Option<std::net::SocketAddr>,
+    /// The file holding the daemon's token (with --connect).
+    #[arg(long, global = true, value_name = "FILE", requires = "connect")]
+    token_file: Option<PathBuf>,
     #[command(subcommand)]
     cmd: Cmd,
     #[command(flatten)]
@@ -26,10 +32,11 @@ struct Args {
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
-    /// Add a .torrent: fetch it into DIR, then seed it (--seed-only: serve what is there).
+    /// Add a .torrent or a magnet link: fetch it into DIR, then seed it (--seed-only: serve what
+    /// is there). A magnet's metadata comes from its x.pe peers, its trackers and --peer.
     Add {
-        /// The .torrent file.
-        torrent: PathBuf,
+        /// The .torrent file, or a magnet link (`magnet:?xt=...`).
+        torrent: String,
         /// Directory holding DIR/NAME.
         #[arg(short, long)]
         dir: PathBuf,
@@ -91,9 +98,8 @@ fn main() -> std::process::ExitCode {
     cli::completions_or_continue::<Args>("bt-ctl");
     cli::run("bt-ctl", || {
         let args = Args::parse();
-        let socket = args
-            .control
-            .unwrap_or_else(bt::daemon::client::default_socket);
+        let target = Target::choose(args.control, args.connect, args.token_file)
+            .map_err(anyhow::Error::msg)?;
         let abs = |p: PathBuf| std::path::absolute(&p).map(|a| a.to_string_lossy().into_owned());
         let cmd = match args.cmd {
             Cmd::Add {
@@ -103,7 +109,10 @@ fn main() -> std::process::ExitCode {
                 peers,
                 paused,
             } => Command::Add {
-                torrent: abs(torrent)?,
+                torrent: match torrent.starts_with("magnet:") {
+                    true => torrent,
+                    false => abs(torrent.into())?,
+                },
                 dir: Some(abs(dir)?),
                 seed_only,
                 peers: peers.iter().map(|p| p.to_string()).collect(),
@@ -118,6 +127,6 @@ fn main() -> std::process::ExitCode {
                 interval: Some(interval),
             },
         };
-        cli::ctl::run(&socket, cmd, args.output.mode())
+        cli::ctl::run(&target, cmd, args.output.mode())
     })
 }

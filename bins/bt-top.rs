@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 /// Show the daemon's torrents live (progress, state, rates, peers, ETA; the selected one's
 /// files and peers) and control them with keys: ↑/↓ select, p pause, r resume, d remove, a
-/// add (prompts for a .torrent and a directory), l limit the selected torrent, L the global
+/// add (prompts for a .torrent or magnet link and a directory), l limit the selected torrent, L the global
 /// limits, q quit.
 ///
 /// `bt-top -` reads a record stream on stdin instead and shows that one download:
@@ -20,6 +20,12 @@ struct Args {
     /// /tmp/bt-UID/bt-seed.sock).
     #[arg(short = 'c', long, value_name = "SOCKET")]
     control: Option<PathBuf>,
+    /// Attach to the daemon's TCP control address instead (bt-seed --control-tcp).
+    #[arg(long, value_name = "ADDR:PORT", requires = "token_file")]
+    connect: Option<std::net::SocketAddr>,
+    /// The file holding the daemon's token (with --connect).
+    #[arg(long, value_name = "FILE", requires = "connect")]
+    token_file: Option<PathBuf>,
     /// Color error messages: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or
     /// never.
     #[arg(long, value_enum, default_value_t = cli::Color::Auto, value_name = "WHEN")]
@@ -34,8 +40,8 @@ fn main() -> std::process::ExitCode {
             Some("-") => cli::top::Source::Stdin,
             Some(other) => anyhow::bail!("unexpected argument {other:?} (only `-`, for stdin)"),
             None => cli::top::Source::Socket(
-                args.control
-                    .unwrap_or_else(bt::daemon::client::default_socket),
+                bt::daemon::client::Target::choose(args.control, args.connect, args.token_file)
+                    .map_err(anyhow::Error::msg)?,
             ),
         };
         cli::top::run(source)

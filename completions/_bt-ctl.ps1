@@ -23,6 +23,8 @@ Register-ArgumentCompleter -Native -CommandName 'bt-ctl' -ScriptBlock {
         'bt-ctl' {
             [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'The daemon''s control socket (default: $XDG_RUNTIME_DIR/bt-seed.sock, else /tmp/bt-UID/bt-seed.sock)')
             [CompletionResult]::new('--control', '--control', [CompletionResultType]::ParameterName, 'The daemon''s control socket (default: $XDG_RUNTIME_DIR/bt-seed.sock, else /tmp/bt-UID/bt-seed.sock)')
+            [CompletionResult]::new('--connect', '--connect', [CompletionResultType]::ParameterName, 'Talk to the daemon''s TCP control address instead (bt-seed --control-tcp)')
+            [CompletionResult]::new('--token-file', '--token-file', [CompletionResultType]::ParameterName, 'The file holding the daemon''s token (with --connect)')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Color human output and error messages: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Write JSON records (one object per line), even on a terminal')
             [CompletionResult]::new('--human', '--human', [CompletionResultType]::ParameterName, 'Write human-readable output, even on a pipe')
@@ -30,7 +32,7 @@ Register-ArgumentCompleter -Native -CommandName 'bt-ctl' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Add a .torrent: fetch it into DIR, then seed it (--seed-only: serve what is there)')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Add a .torrent or a magnet link: fetch it into DIR, then seed it (--seed-only: serve what is there). A magnet''s metadata comes from its x.pe peers, its trackers and --peer')
             [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List the torrents (one `status` record each)')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the torrents (one `status` record each)')
             [CompletionResult]::new('pause', 'pause', [CompletionResultType]::ParameterValue, 'Stop a torrent''s transfers; it stays listed, its data stays on disk')
@@ -48,6 +50,8 @@ Register-ArgumentCompleter -Native -CommandName 'bt-ctl' -ScriptBlock {
             [CompletionResult]::new('--peer', '--peer', [CompletionResultType]::ParameterName, 'A peer to dial (repeatable), besides those the trackers name')
             [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'The daemon''s control socket (default: $XDG_RUNTIME_DIR/bt-seed.sock, else /tmp/bt-UID/bt-seed.sock)')
             [CompletionResult]::new('--control', '--control', [CompletionResultType]::ParameterName, 'The daemon''s control socket (default: $XDG_RUNTIME_DIR/bt-seed.sock, else /tmp/bt-UID/bt-seed.sock)')
+            [CompletionResult]::new('--connect', '--connect', [CompletionResultType]::ParameterName, 'Talk to the daemon''s TCP control address instead (bt-seed --control-tcp)')
+            [CompletionResult]::new('--token-file', '--token-file', [CompletionResultType]::ParameterName, 'The file holding the daemon''s token (with --connect)')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Color human output and error messages: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never')
             [CompletionResult]::new('--seed-only', '--seed-only', [CompletionResultType]::ParameterName, 'Serve what is on disk, never download')
             [CompletionResult]::new('--paused', '--paused', [CompletionResultType]::ParameterName, 'Add it paused')
@@ -60,6 +64,8 @@ Register-ArgumentCompleter -Native -CommandName 'bt-ctl' -ScriptBlock {
         'bt-ctl;ls' {
             [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'The daemon''s control socket (default: $XDG_RUNTIME_DIR/bt-seed.sock, else /tmp/bt-UID/bt-seed.sock)')
             [CompletionResult]::new('--control', '--control', [CompletionResultType]::ParameterName, 'The daemon''s control socket (default: $XDG_RUNTIME_DIR/bt-seed.sock, else /tmp/bt-UID/bt-seed.sock)')
+            [CompletionResult]::new('--connect', '--connect', [CompletionResultType]::ParameterName, 'Talk to the daemon''s TCP control address instead (bt-seed --control-tcp)')
+            [CompletionResult]::new('--token-file', '--token-file', [CompletionResultType]::ParameterName, 'The file holding the daemon''s token (with --connect)')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Color human output and error messages: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never')
             [CompletionResult]::new('--detail', '--detail', [CompletionResultType]::ParameterName, 'Include the files and connected peers')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Write JSON records (one object per line), even on a terminal')
@@ -71,6 +77,8 @@ Register-ArgumentCompleter -Native -CommandName 'bt-ctl' -ScriptBlock {
         'bt-ctl;list' {
             [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'The daemon''s control socket (default: $XDG_RUNTIME_DIR/bt-seed.sock, else /tmp/bt-UID/bt-seed.sock)')
             [CompletionResult]::new('--control', '--control', [CompletionResultType]::ParameterName, 'The daemon''s control socket (default: $XDG_RUNTIME_DIR/bt-seed.sock, else /tmp/bt-UID/bt-seed.sock)')
+            [CompletionResult]::new('--connect', '--connect', [CompletionResultType]::ParameterName, 'Talk to the daemon''s TCP control address instead (bt-seed --control-tcp)')
+            [CompletionResult]::new('--token-file', '--token-file', [CompletionResultType]::ParameterName, 'The file holding the daemon''s token (with --connect)')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Color human output and error messages: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never')
             [CompletionResult]::new('--detail', '--detail', [CompletionResultType]::ParameterName, 'Include the files and connected peers')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Write JSON records (one object per line), even on a terminal')
@@ -82,6 +90,8 @@ Register-ArgumentCompleter -Native -CommandName 'bt-ctl' -ScriptBlock {
         'bt-ctl;pause' {
             [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'The daemon''s control socket (default: $XDG_RUNTIME_DIR/bt-seed.sock, else /tmp/bt-UID/bt-seed.sock)')
             [CompletionResult]::new('--control', '--control', [CompletionResultType]::ParameterName, 'The daemon''s control socket (default: $XDG_RUNTIME_DIR/bt-seed.sock, else /tmp/bt-UID/bt-seed.sock)')
+            [CompletionResult]::new('--connect', '--connect', [CompletionResultType]::ParameterName, 'Talk to the daemon''s TCP control address instead (bt-seed --control-tcp)')
+            [CompletionResult]::new('--token-file', '--token-file', [CompletionResultType]::ParameterName, 'The file holding the daemon''s token (with --connect)')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Color human output and error messages: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Write JSON records (one object per line), even on a terminal')
             [CompletionResult]::new('--human', '--human', [CompletionResultType]::ParameterName, 'Write human-readable output, even on a pipe')
@@ -92,6 +102,8 @@ Register-ArgumentCompleter -Native -CommandName 'bt-ctl' -ScriptBlock {
         'bt-ctl;resume' {
             [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'The daemon''s control socket (default: $XDG_RUNTIME_DIR/bt-seed.sock, else /tmp/bt-UID/bt-seed.sock)')
             [CompletionResult]::new('--control', '--control', [CompletionResultType]::ParameterName, 'The daemon''s control socket (default: $XDG_RUNTIME_DIR/bt-seed.sock, else /tmp/bt-UID/bt-seed.sock)')
+            [CompletionResult]::new('--connect', '--connect', [CompletionResultType]::ParameterName, 'Talk to the daemon''s TCP control address instead (bt-seed --control-tcp)')
+            [CompletionResult]::new('--token-file', '--token-file', [CompletionResultType]::ParameterName, 'The file holding the daemon''s token (with --connect)')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Color human output and error messages: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Write JSON records (one object per line), even on a terminal')
             [CompletionResult]::new('--human', '--human', [CompletionResultType]::ParameterName, 'Write human-readable output, even on a pipe')
@@ -102,6 +114,8 @@ Register-ArgumentCompleter -Native -CommandName 'bt-ctl' -ScriptBlock {
         'bt-ctl;rm' {
             [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'The daemon''s control socket (default: $XDG_RUNTIME_DIR/bt-seed.sock, else /tmp/bt-UID/bt-seed.sock)')
             [CompletionResult]::new('--control', '--control', [CompletionResultType]::ParameterName, 'The daemon''s control socket (default: $XDG_RUNTIME_DIR/bt-seed.sock, else /tmp/bt-UID/bt-seed.sock)')
+            [CompletionResult]::new('--connect', '--connect', [CompletionResultType]::ParameterName, 'Talk to the daemon''s TCP control address instead (bt-seed --control-tcp)')
+            [CompletionResult]::new('--token-file', '--token-file', [CompletionResultType]::ParameterName, 'The file holding the daemon''s token (with --connect)')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Color human output and error messages: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Write JSON records (one object per line), even on a terminal')
             [CompletionResult]::new('--human', '--human', [CompletionResultType]::ParameterName, 'Write human-readable output, even on a pipe')
@@ -112,6 +126,8 @@ Register-ArgumentCompleter -Native -CommandName 'bt-ctl' -ScriptBlock {
         'bt-ctl;remove' {
             [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'The daemon''s control socket (default: $XDG_RUNTIME_DIR/bt-seed.sock, else /tmp/bt-UID/bt-seed.sock)')
             [CompletionResult]::new('--control', '--control', [CompletionResultType]::ParameterName, 'The daemon''s control socket (default: $XDG_RUNTIME_DIR/bt-seed.sock, else /tmp/bt-UID/bt-seed.sock)')
+            [CompletionResult]::new('--connect', '--connect', [CompletionResultType]::ParameterName, 'Talk to the daemon''s TCP control address instead (bt-seed --control-tcp)')
+            [CompletionResult]::new('--token-file', '--token-file', [CompletionResultType]::ParameterName, 'The file holding the daemon''s token (with --connect)')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Color human output and error messages: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Write JSON records (one object per line), even on a terminal')
             [CompletionResult]::new('--human', '--human', [CompletionResultType]::ParameterName, 'Write human-readable output, even on a pipe')
@@ -124,6 +140,8 @@ Register-ArgumentCompleter -Native -CommandName 'bt-ctl' -ScriptBlock {
             [CompletionResult]::new('--up', '--up', [CompletionResultType]::ParameterName, 'Upload limit in bytes per second')
             [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'The daemon''s control socket (default: $XDG_RUNTIME_DIR/bt-seed.sock, else /tmp/bt-UID/bt-seed.sock)')
             [CompletionResult]::new('--control', '--control', [CompletionResultType]::ParameterName, 'The daemon''s control socket (default: $XDG_RUNTIME_DIR/bt-seed.sock, else /tmp/bt-UID/bt-seed.sock)')
+            [CompletionResult]::new('--connect', '--connect', [CompletionResultType]::ParameterName, 'Talk to the daemon''s TCP control address instead (bt-seed --control-tcp)')
+            [CompletionResult]::new('--token-file', '--token-file', [CompletionResultType]::ParameterName, 'The file holding the daemon''s token (with --connect)')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Color human output and error messages: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Write JSON records (one object per line), even on a terminal')
             [CompletionResult]::new('--human', '--human', [CompletionResultType]::ParameterName, 'Write human-readable output, even on a pipe')
@@ -135,6 +153,8 @@ Register-ArgumentCompleter -Native -CommandName 'bt-ctl' -ScriptBlock {
             [CompletionResult]::new('--interval', '--interval', [CompletionResultType]::ParameterName, 'Seconds between two rounds')
             [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'The daemon''s control socket (default: $XDG_RUNTIME_DIR/bt-seed.sock, else /tmp/bt-UID/bt-seed.sock)')
             [CompletionResult]::new('--control', '--control', [CompletionResultType]::ParameterName, 'The daemon''s control socket (default: $XDG_RUNTIME_DIR/bt-seed.sock, else /tmp/bt-UID/bt-seed.sock)')
+            [CompletionResult]::new('--connect', '--connect', [CompletionResultType]::ParameterName, 'Talk to the daemon''s TCP control address instead (bt-seed --control-tcp)')
+            [CompletionResult]::new('--token-file', '--token-file', [CompletionResultType]::ParameterName, 'The file holding the daemon''s token (with --connect)')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Color human output and error messages: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Write JSON records (one object per line), even on a terminal')
             [CompletionResult]::new('--human', '--human', [CompletionResultType]::ParameterName, 'Write human-readable output, even on a pipe')
@@ -143,7 +163,7 @@ Register-ArgumentCompleter -Native -CommandName 'bt-ctl' -ScriptBlock {
             break
         }
         'bt-ctl;help' {
-            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Add a .torrent: fetch it into DIR, then seed it (--seed-only: serve what is there)')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Add a .torrent or a magnet link: fetch it into DIR, then seed it (--seed-only: serve what is there). A magnet''s metadata comes from its x.pe peers, its trackers and --peer')
             [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List the torrents (one `status` record each)')
             [CompletionResult]::new('pause', 'pause', [CompletionResultType]::ParameterValue, 'Stop a torrent''s transfers; it stays listed, its data stays on disk')
             [CompletionResult]::new('resume', 'resume', [CompletionResultType]::ParameterValue, 'Start a paused torrent again (what is on disk is verified, not fetched again)')

@@ -37,6 +37,8 @@ Register-ArgumentCompleter -Native -CommandName 'bt-seed' -ScriptBlock {
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'With --control: keep the torrents added, their directories, pauses and limits in FILE (rewritten atomically) and add them again on start (resuming by verification)')
             [CompletionResult]::new('--watch-dir', '--watch-dir', [CompletionResultType]::ParameterName, 'With --control: add each .torrent dropped in DIR (fetched into --dir, then seeded), and remove it when its file is removed')
             [CompletionResult]::new('--watch-interval', '--watch-interval', [CompletionResultType]::ParameterName, 'Seconds between two looks at --watch-dir')
+            [CompletionResult]::new('--control-tcp', '--control-tcp', [CompletionResultType]::ParameterName, 'With --control: also take commands on TCP at ADDR:PORT (or PORT, on 127.0.0.1); each client must send the token of --control-token first (bt-ctl --connect --token-file)')
+            [CompletionResult]::new('--control-token', '--control-token', [CompletionResultType]::ParameterName, 'The file holding the TCP control token; refused unless only its owner may read it (mode 0600)')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Color human output and error messages: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never')
             [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Worker threads for hashing (default: one per core)')
             [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'Worker threads for hashing (default: one per core)')

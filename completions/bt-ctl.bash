@@ -77,7 +77,7 @@ _bt__ctl() {
 
     case "${cmd}" in
         bt__ctl)
-            opts="-c -h -V --control --json --human --color --help --version add ls list pause resume rm remove limit watch help"
+            opts="-c -h -V --control --connect --token-file --json --human --color --help --version add ls list pause resume rm remove limit watch help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -88,6 +88,14 @@ _bt__ctl() {
                     return 0
                     ;;
                 -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -103,7 +111,7 @@ _bt__ctl() {
             return 0
             ;;
         bt__subcmd__ctl__subcmd__add)
-            opts="-d -c -h --dir --seed-only --peer --paused --control --json --human --color --help"
+            opts="-d -c -h --dir --seed-only --peer --paused --control --connect --token-file --json --human --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -126,6 +134,14 @@ _bt__ctl() {
                     return 0
                     ;;
                 -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -267,7 +283,7 @@ _bt__ctl() {
             return 0
             ;;
         bt__subcmd__ctl__subcmd__limit)
-            opts="-c -h --down --up --control --json --human --color --help"
+            opts="-c -h --down --up --control --connect --token-file --json --human --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -289,6 +305,14 @@ _bt__ctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --connect)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -301,7 +325,7 @@ _bt__ctl() {
             return 0
             ;;
         bt__subcmd__ctl__subcmd__ls)
-            opts="-c -h --detail --control --json --human --color --help"
+            opts="-c -h --detail --control --connect --token-file --json --human --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -312,6 +336,14 @@ _bt__ctl() {
                     return 0
                     ;;
                 -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -327,7 +359,7 @@ _bt__ctl() {
             return 0
             ;;
         bt__subcmd__ctl__subcmd__pause)
-            opts="-c -h --control --json --human --color --help"
+            opts="-c -h --control --connect --token-file --json --human --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -338,6 +370,14 @@ _bt__ctl() {
                     return 0
                     ;;
                 -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -353,7 +393,7 @@ _bt__ctl() {
             return 0
             ;;
         bt__subcmd__ctl__subcmd__resume)
-            opts="-c -h --control --json --human --color --help"
+            opts="-c -h --control --connect --token-file --json --human --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -364,6 +404,14 @@ _bt__ctl() {
                     return 0
                     ;;
                 -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -379,7 +427,7 @@ _bt__ctl() {
             return 0
             ;;
         bt__subcmd__ctl__subcmd__rm)
-            opts="-c -h --control --json --human --color --help"
+            opts="-c -h --control --connect --token-file --json --human --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -390,6 +438,14 @@ _bt__ctl() {
                     return 0
                     ;;
                 -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -405,7 +461,7 @@ _bt__ctl() {
             return 0
             ;;
         bt__subcmd__ctl__subcmd__watch)
-            opts="-c -h --interval --control --json --human --color --help"
+            opts="-c -h --interval --control --connect --token-file --json --human --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -420,6 +476,14 @@ _bt__ctl() {
                     return 0
                     ;;
                 -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -20,6 +20,8 @@ set edit:completion:arg-completer[bt-ctl] = {|@words|
         &'bt-ctl'= {
             cand -c 'The daemon''s control socket (default: $XDG_RUNTIME_DIR/bt-seed.sock, else /tmp/bt-UID/bt-seed.sock)'
             cand --control 'The daemon''s control socket (default: $XDG_RUNTIME_DIR/bt-seed.sock, else /tmp/bt-UID/bt-seed.sock)'
+            cand --connect 'Talk to the daemon''s TCP control address instead (bt-seed --control-tcp)'
+            cand --token-file 'The file holding the daemon''s token (with --connect)'
             cand --color 'Color human output and error messages: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never'
             cand --json 'Write JSON records (one object per line), even on a terminal'
             cand --human 'Write human-readable output, even on a pipe'
@@ -27,7 +29,7 @@ set edit:completion:arg-completer[bt-ctl] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
-            cand add 'Add a .torrent: fetch it into DIR, then seed it (--seed-only: serve what is there)'
+            cand add 'Add a .torrent or a magnet link: fetch it into DIR, then seed it (--seed-only: serve what is there). A magnet''s metadata comes from its x.pe peers, its trackers and --peer'
             cand ls 'List the torrents (one `status` record each)'
             cand list 'List the torrents (one `status` record each)'
             cand pause 'Stop a torrent''s transfers; it stays listed, its data stays on disk'
@@ -44,6 +46,8 @@ set edit:completion:arg-completer[bt-ctl] = {|@words|
             cand --peer 'A peer to dial (repeatable), besides those the trackers name'
             cand -c 'The daemon''s control socket (default: $XDG_RUNTIME_DIR/bt-seed.sock, else /tmp/bt-UID/bt-seed.sock)'
             cand --control 'The daemon''s control socket (default: $XDG_RUNTIME_DIR/bt-seed.sock, else /tmp/bt-UID/bt-seed.sock)'
+            cand --connect 'Talk to the daemon''s TCP control address instead (bt-seed --control-tcp)'
+            cand --token-file 'The file holding the daemon''s token (with --connect)'
             cand --color 'Color human output and error messages: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never'
             cand --seed-only 'Serve what is on disk, never download'
             cand --paused 'Add it paused'
@@ -55,6 +59,8 @@ set edit:completion:arg-completer[bt-ctl] = {|@words|
         &'bt-ctl;ls'= {
             cand -c 'The daemon''s control socket (default: $XDG_RUNTIME_DIR/bt-seed.sock, else /tmp/bt-UID/bt-seed.sock)'
             cand --control 'The daemon''s control socket (default: $XDG_RUNTIME_DIR/bt-seed.sock, else /tmp/bt-UID/bt-seed.sock)'
+            cand --connect 'Talk to the daemon''s TCP control address instead (bt-seed --control-tcp)'
+            cand --token-file 'The file holding the daemon''s token (with --connect)'
             cand --color 'Color human output and error messages: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never'
             cand --detail 'Include the files and connected peers'
             cand --json 'Write JSON records (one object per line), even on a terminal'
@@ -65,6 +71,8 @@ set edit:completion:arg-completer[bt-ctl] = {|@words|
         &'bt-ctl;list'= {
             cand -c 'The daemon''s control socket (default: $XDG_RUNTIME_DIR/bt-seed.sock, else /tmp/bt-UID/bt-seed.sock)'
             cand --control 'The daemon''s control socket (default: $XDG_RUNTIME_DIR/bt-seed.sock, else /tmp/bt-UID/bt-seed.sock)'
+            cand --connect 'Talk to the daemon''s TCP control address instead (bt-seed --control-tcp)'
+            cand --token-file 'The file holding the daemon''s token (with --connect)'
             cand --color 'Color human output and error messages: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never'
             cand --detail 'Include the files and connected peers'
             cand --json 'Write JSON records (one object per line), even on a terminal'
@@ -75,6 +83,8 @@ set edit:completion:arg-completer[bt-ctl] = {|@words|
         &'bt-ctl;pause'= {
             cand -c 'The daemon''s control socket (default: $XDG_RUNTIME_DIR/bt-seed.sock, else /tmp/bt-UID/bt-seed.sock)'
             cand --control 'The daemon''s control socket (default: $XDG_RUNTIME_DIR/bt-seed.sock, else /tmp/bt-UID/bt-seed.sock)'
+            cand --connect 'Talk to the daemon''s TCP control address instead (bt-seed --control-tcp)'
+            cand --token-file 'The file holding the daemon''s token (with --connect)'
             cand --color 'Color human output and error messages: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never'
             cand --json 'Write JSON records (one object per line), even on a terminal'
             cand --human 'Write human-readable output, even on a pipe'
@@ -84,6 +94,8 @@ set edit:completion:arg-completer[bt-ctl] = {|@words|
         &'bt-ctl;resume'= {
             cand -c 'The daemon''s control socket (default: $XDG_RUNTIME_DIR/bt-seed.sock, else /tmp/bt-UID/bt-seed.sock)'
             cand --control 'The daemon''s control socket (default: $XDG_RUNTIME_DIR/bt-seed.sock, else /tmp/bt-UID/bt-seed.sock)'
+            cand --connect 'Talk to the daemon''s TCP control address instead (bt-seed --control-tcp)'
+            cand --token-file 'The file holding the daemon''s token (with --connect)'
             cand --color 'Color human output and error messages: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never'
             cand --json 'Write JSON records (one object per line), even on a terminal'
             cand --human 'Write human-readable output, even on a pipe'
@@ -93,6 +105,8 @@ set edit:completion:arg-completer[bt-ctl] = {|@words|
         &'bt-ctl;rm'= {
             cand -c 'The daemon''s control socket (default: $XDG_RUNTIME_DIR/bt-seed.sock, else /tmp/bt-UID/bt-seed.sock)'
             cand --control 'The daemon''s control socket (default: $XDG_RUNTIME_DIR/bt-seed.sock, else /tmp/bt-UID/bt-seed.sock)'
+            cand --connect 'Talk to the daemon''s TCP control address instead (bt-seed --control-tcp)'
+            cand --token-file 'The file holding the daemon''s token (with --connect)'
             cand --color 'Color human output and error messages: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never'
             cand --json 'Write JSON records (one object per line), even on a terminal'
             cand --human 'Write human-readable output, even on a pipe'
@@ -102,6 +116,8 @@ set edit:completion:arg-completer[bt-ctl] = {|@words|
         &'bt-ctl;remove'= {
             cand -c 'The daemon''s control socket (default: $XDG_RUNTIME_DIR/bt-seed.sock, else /tmp/bt-UID/bt-seed.sock)'
             cand --control 'The daemon''s control socket (default: $XDG_RUNTIME_DIR/bt-seed.sock, else /tmp/bt-UID/bt-seed.sock)'
+            cand --connect 'Talk to the daemon''s TCP control address instead (bt-seed --control-tcp)'
+            cand --token-file 'The file holding the daemon''s token (with --connect)'
             cand --color 'Color human output and error messages: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never'
             cand --json 'Write JSON records (one object per line), even on a terminal'
             cand --human 'Write human-readable output, even on a pipe'
@@ -113,6 +129,8 @@ set edit:completion:arg-completer[bt-ctl] = {|@words|
             cand --up 'Upload limit in bytes per second'
             cand -c 'The daemon''s control socket (default: $XDG_RUNTIME_DIR/bt-seed.sock, else /tmp/bt-UID/bt-seed.sock)'
             cand --control 'The daemon''s control socket (default: $XDG_RUNTIME_DIR/bt-seed.sock, else /tmp/bt-UID/bt-seed.sock)'
+            cand --connect 'Talk to the daemon''s TCP control address instead (bt-seed --control-tcp)'
+            cand --token-file 'The file holding the daemon''s token (with --connect)'
             cand --color 'Color human output and error messages: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never'
             cand --json 'Write JSON records (one object per line), even on a terminal'
             cand --human 'Write human-readable output, even on a pipe'
@@ -123,6 +141,8 @@ set edit:completion:arg-completer[bt-ctl] = {|@words|
             cand --interval 'Seconds between two rounds'
             cand -c 'The daemon''s control socket (default: $XDG_RUNTIME_DIR/bt-seed.sock, else /tmp/bt-UID/bt-seed.sock)'
             cand --control 'The daemon''s control socket (default: $XDG_RUNTIME_DIR/bt-seed.sock, else /tmp/bt-UID/bt-seed.sock)'
+            cand --connect 'Talk to the daemon''s TCP control address instead (bt-seed --control-tcp)'
+            cand --token-file 'The file holding the daemon''s token (with --connect)'
             cand --color 'Color human output and error messages: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never'
             cand --json 'Write JSON records (one object per line), even on a terminal'
             cand --human 'Write human-readable output, even on a pipe'
@@ -130,7 +150,7 @@ set edit:completion:arg-completer[bt-ctl] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'bt-ctl;help'= {
-            cand add 'Add a .torrent: fetch it into DIR, then seed it (--seed-only: serve what is there)'
+            cand add 'Add a .torrent or a magnet link: fetch it into DIR, then seed it (--seed-only: serve what is there). A magnet''s metadata comes from its x.pe peers, its trackers and --peer'
             cand ls 'List the torrents (one `status` record each)'
             cand pause 'Stop a torrent''s transfers; it stays listed, its data stays on disk'
             cand resume 'Start a paused torrent again (what is on disk is verified, not fetched again)'

@@ -23,7 +23,7 @@ _bt__seed() {
 
     case "${cmd}" in
         bt__seed)
-            opts="-d -v -q -j -h -V --dir --port --bind --skip-verify --no-announce --max-peers --upload-slots --max-upload-rate --peer --encryption --stats-interval --verbose --dht-bootstrap --dht-state --no-dht --control --state --watch-dir --watch-interval --json --human --color --quiet --jobs --help --version"
+            opts="-d -v -q -j -h -V --dir --port --bind --skip-verify --no-announce --max-peers --upload-slots --max-upload-rate --peer --encryption --stats-interval --verbose --dht-bootstrap --dht-state --no-dht --control --state --watch-dir --watch-interval --control-tcp --control-token --json --human --color --quiet --jobs --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -90,6 +90,14 @@ _bt__seed() {
                     return 0
                     ;;
                 --watch-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --control-tcp)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --control-token)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -34,6 +34,8 @@ set edit:completion:arg-completer[bt-seed] = {|@words|
             cand --state 'With --control: keep the torrents added, their directories, pauses and limits in FILE (rewritten atomically) and add them again on start (resuming by verification)'
             cand --watch-dir 'With --control: add each .torrent dropped in DIR (fetched into --dir, then seeded), and remove it when its file is removed'
             cand --watch-interval 'Seconds between two looks at --watch-dir'
+            cand --control-tcp 'With --control: also take commands on TCP at ADDR:PORT (or PORT, on 127.0.0.1); each client must send the token of --control-token first (bt-ctl --connect --token-file)'
+            cand --control-token 'The file holding the TCP control token; refused unless only its owner may read it (mode 0600)'
             cand --color 'Color human output and error messages: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never'
             cand -j 'Worker threads for hashing (default: one per core)'
             cand --jobs 'Worker threads for hashing (default: one per core)'

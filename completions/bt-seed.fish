@@ -13,6 +13,8 @@ complete -c bt-seed -l control -d 'Run as a daemon controlled through the Unix s
 complete -c bt-seed -l state -d 'With --control: keep the torrents added, their directories, pauses and limits in FILE (rewritten atomically) and add them again on start (resuming by verification)' -r -F
 complete -c bt-seed -l watch-dir -d 'With --control: add each .torrent dropped in DIR (fetched into --dir, then seeded), and remove it when its file is removed' -r -F
 complete -c bt-seed -l watch-interval -d 'Seconds between two looks at --watch-dir' -r
+complete -c bt-seed -l control-tcp -d 'With --control: also take commands on TCP at ADDR:PORT (or PORT, on 127.0.0.1); each client must send the token of --control-token first (bt-ctl --connect --token-file)' -r
+complete -c bt-seed -l control-token -d 'The file holding the TCP control token; refused unless only its owner may read it (mode 0600)' -r -F
 complete -c bt-seed -l color -d 'Color human output and error messages: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never' -r -f -a "auto\t'Color when the stream is a terminal, `NO_COLOR` is unset and `TERM` is not `dumb`'
 always\t'Always color (even with `NO_COLOR`)'
 never\t'Never color'"

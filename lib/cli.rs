@@ -226,6 +226,24 @@ pub struct DaemonArgs {
     /// Seconds between two looks at --watch-dir.
     #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
     pub watch_interval: f64,
+    /// With --control: also take commands on TCP at ADDR:PORT (or PORT, on 127.0.0.1); each
+    /// client must send the token of --control-token first (bt-ctl --connect --token-file).
+    #[arg(long, value_name = "ADDR:PORT", requires_all = ["control", "control_token"], value_parser = parse_control_tcp)]
+    pub control_tcp: Option<std::net::SocketAddr>,
+    /// The file holding the TCP control token; refused unless only its owner may read it
+    /// (mode 0600).
+    #[arg(long, value_name = "FILE", requires = "control_tcp")]
+    pub control_token: Option<std::path::PathBuf>,
+}
+
+/// `--control-tcp`: `ADDR:PORT`, or a port on loopback.
+fn parse_control_tcp(s: &str) -> Result<std::net::SocketAddr, String> {
+    match s.parse::<u16>() {
+        Ok(port) => Ok(std::net::SocketAddr::from(([127, 0, 0, 1], port))),
+        Err(_) => s
+            .parse()
+            .map_err(|_| format!("{s:?} is not ADDR:PORT or a port")),
+    }
 }
 
 impl DaemonArgs {
@@ -249,6 +267,8 @@ impl DaemonArgs {
         opts.socket = socket;
         opts.state.clone_from(&self.state);
         opts.watch_dir.clone_from(&self.watch_dir);
+        opts.tcp = self.control_tcp;
+        opts.token.clone_from(&self.control_token);
         opts.watch_interval =
             std::time::Duration::from_secs_f64(self.watch_interval.clamp(0.1, 3600.0));
         let note = Box::new(move |m: &str| Quiet { quiet }.note("bt-seed", m));

@@ -191,6 +191,35 @@ impl Geometry {
         self.piece_count
     }
 
+    /// The pieces that hold zeros no file owns (BEP 47 pad files, the gaps of a v2 layout),
+    /// each with how many such bytes it holds, in piece order: what a tracker's `left` must
+    /// not count.
+    pub fn padded_pieces(&self) -> Vec<(usize, u64)> {
+        let mut zeros: Vec<(u64, u64)> = Vec::new();
+        let mut at = 0;
+        for ((&start, &end), &pad) in self.starts.iter().zip(&self.ends).zip(&self.pad) {
+            zeros.push((at, start));
+            if pad {
+                zeros.push((start, end));
+            }
+            at = at.max(end);
+        }
+        zeros.push((at, self.total_length));
+        let mut out: Vec<(usize, u64)> = Vec::new();
+        for (mut s, e) in zeros {
+            while s < e && self.piece_length > 0 {
+                let piece = (s / self.piece_length) as usize;
+                let n = e.min((piece as u64 + 1) * self.piece_length) - s;
+                match out.last_mut() {
+                    Some((p, z)) if *p == piece => *z += n,
+                    _ => out.push((piece, n)),
+                }
+                s += n;
+            }
+        }
+        out
+    }
+
     /// Number of files (pad and zero-length files included).
     pub fn file_count(&self) -> usize {
         self.starts.len()
@@ -392,6 +421,19 @@ mod tests {
             len,
             pad: false,
         }
+    }
+
+    #[test]
+    fn padded_pieces_count_the_zeros_no_file_owns() {
+        // v2: 40000 bytes in three 16 KiB pieces (9152 implied zeros), then 5 bytes in a piece
+        // of its own (16379), then an empty file (no piece), then 16384 bytes exactly.
+        let g = Geometry::aligned(16384, [40000, 5, 0, 16384].into_iter());
+        assert_eq!(g.padded_pieces(), vec![(2, 9152), (3, 16379)]);
+        // v1 with a BEP 47 pad file across a piece boundary, and none after the last file.
+        let g = Geometry::from_lengths(16384, &[(10000, false), (20000, true), (5, false)]);
+        assert_eq!(g.padded_pieces(), vec![(0, 6384), (1, 13616)]);
+        let g = Geometry::from_lengths(16384, &[(40000, false)]);
+        assert!(g.padded_pieces().is_empty());
     }
 
     #[test]

@@ -26,7 +26,7 @@
 //! One example line per type (long values shortened with `…`):
 //!
 //! ```text
-//! {"type":"torrent","input":"torrent","info_hash":"c0fd…","info_hash_v2":null,"version":1,"name":"sample","name_hex":null,"piece_length":16384,"piece_count":11,"total_length":170000,"file_count":2,"private":false,"files":[{"path":"a.bin","path_hex":null,"length":100000,"offset":0,"pad":false,"symlink":null,"pieces_root":null},…],"announce":"http://127.0.0.1:6969/announce","announce_list":[["http://127.0.0.1:6969/announce"]],"url_list":[],"comment":null,"created_by":"bt/0.1.0","creation_date":1700000000,"source":null,"magnet":"magnet:?xt=urn:btih:c0fd…","peers":[],"warnings":[],"pieces":null,"output":null}
+//! {"type":"torrent","input":"torrent","info_hash":"c0fd…","info_hash_v2":null,"version":1,"name":"sample","name_hex":null,"piece_length":16384,"piece_count":11,"total_length":170000,"file_count":2,"private":false,"files":[{"path":"a.bin","path_hex":null,"length":100000,"offset":0,"pad":false,"symlink":null,"pieces_root":null},…],"announce":"http://127.0.0.1:6969/announce","announce_list":[["http://127.0.0.1:6969/announce"]],"url_list":[],"comment":null,"created_by":"bt/0.1.0","creation_date":1700000000,"source":null,"magnet":"magnet:?xt=urn:btih:c0fd…","peers":[],"warnings":[],"pieces":null,"piece_layers":null,"piece_layers_missing":null,"output":null}
 //! {"type":"file","path":"sample/a.bin","path_hex":null,"length":100000,"status":"incomplete","bad_pieces":1,"shared_bad_pieces":0,"pieces":7,"bytes_on_disk":100000,"bad_piece_indices":null,"error":null,"hash":"v1"}
 //! {"type":"extra","path":"sample/notes.txt","path_hex":null,"bytes":12}
 //! {"type":"summary","ok":false,"info_hash":"c0fd…","pieces":11,"good_pieces":10,"bad_pieces":1,"seconds":0.002,"bytes_checked":170000,"files":2,"bad_files":1,"shared_bad_files":0,"extra_files":null,"bad_piece_indices":null,"complete":false,"bytes_downloaded":null,"bytes_uploaded":null,"peers_used":null,"pieces_at_start":null,"pieces_fetched":null,"reason":null}
@@ -239,6 +239,13 @@ pub struct TorrentRecord {
     pub warnings: Vec<String>,
     /// v1 piece hashes in hex with `bt-info --pieces`, else `null`.
     pub pieces: Option<Vec<String>>,
+    /// BEP 52: files of more than one piece whose piece layer the torrent holds (in `piece
+    /// layers`, outside `info`); `null` for v1-only torrents and magnets.
+    pub piece_layers: Option<u64>,
+    /// BEP 52: files of more than one piece whose piece layer is missing (0: the torrent
+    /// verifies on its own; a torrent from a `btmh` magnet gets them from peers); `null` for
+    /// v1-only torrents and magnets.
+    pub piece_layers_missing: Option<u64>,
     /// The path `bt-make` wrote the torrent to; `null` from `bt-info`.
     pub output: Option<String>,
 }
@@ -329,6 +336,13 @@ impl TorrentRecord {
             peers: Vec::new(),
             warnings: t.warnings.clone(),
             pieces: pieces.then(|| t.pieces.iter().map(|p| metainfo::hex(p)).collect()),
+            piece_layers: t.info_hash_v2.map(|_| {
+                let (want, missing) = (t.wanted_piece_layers(), t.missing_piece_layers());
+                (want.len() - missing.len()) as u64
+            }),
+            piece_layers_missing: t
+                .info_hash_v2
+                .map(|_| t.missing_piece_layers().len() as u64),
             output: None,
         }
     }
@@ -364,6 +378,8 @@ impl TorrentRecord {
             peers: m.peers.clone(),
             warnings: Vec::new(),
             pieces: None,
+            piece_layers: None,
+            piece_layers_missing: None,
             output: None,
         }
     }
@@ -1146,12 +1162,13 @@ impl From<FetchSummaryRecord> for Record {
 
 /// `status`: one torrent of the daemon, as `list` and `watch` report it.
 ///
-/// `state` is one of `starting`, `verifying`, `downloading`, `seeding`, `paused`, `stalled`
+/// `state` is one of `metadata` (a magnet link's info dictionary is being fetched; `pieces`
+/// and `bytes_total` are 0 until it is known), `starting`, `verifying`, `downloading`, `seeding`, `paused`, `stalled`
 /// (the engine ended without finishing, for example when no peer is left; it is started again
 /// after a pause that grows to a minute) or `error` (`error` names the problem). `downloaded`
 /// and `uploaded` count bytes since the daemon started; `ratio` is `uploaded` over the
-/// torrent's size. `eta` is in seconds (`null` when not downloading). `files` and `peer_list`
-/// are filled by `list` with `"detail":true`, else `null`.
+/// torrent's size. `eta` is in seconds (`null` when not downloading). `files`, `peer_list`
+/// and `piece_map` are filled by `list` with `"detail":true`, else `null`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StatusRecord {
     /// The torrent's info hash.
@@ -1198,8 +1215,12 @@ pub struct StatusRecord {
     pub error: Option<String>,
     /// The torrent's files (`list` with `detail`).
     pub files: Option<Vec<StatusFile>>,
-    /// The connected peers (`list` with `detail`).
+    /// The connected peers (`list` with `detail`), the fastest first, at most 50.
     pub peer_list: Option<Vec<StatusPeer>>,
+    /// The verified share of each of up to 64 equal runs of pieces, in percent, first to last
+    /// (`list` with `detail`; `null` before the engine first reported).
+    #[serde(default)]
+    pub piece_map: Option<Vec<u8>>,
 }
 
 /// A file in a `status` record.
@@ -1222,6 +1243,21 @@ pub struct StatusPeer {
     pub client: Option<String>,
     /// Whether the peer connected to us.
     pub incoming: bool,
+    /// Download rate from it, bytes per second (over the last engine report).
+    #[serde(default)]
+    pub down_rate: u64,
+    /// Upload rate to it, bytes per second.
+    #[serde(default)]
+    pub up_rate: u64,
+    /// We choke it.
+    #[serde(default)]
+    pub choked: bool,
+    /// It is interested in our pieces.
+    #[serde(default)]
+    pub interested: bool,
+    /// The connection is MSE/PE-encrypted.
+    #[serde(default)]
+    pub encrypted: bool,
 }
 
 /// `limits`: the rate limits in force after a `limit` command, global (`info_hash` `null`) or

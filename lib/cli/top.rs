@@ -8,7 +8,7 @@
 //! panic (ratatui's hook); the screen is redrawn whole each round, so a resize just redraws.
 
 use super::ctl::{eta, rate};
-use crate::daemon::{client::Client, Command};
+use crate::daemon::{client::Target, Command};
 use crate::record::{escape_controls as esc, Record, StatusRecord};
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind};
 use ratatui::layout::{Constraint, Layout};
@@ -16,14 +16,14 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Cell, Gauge, Paragraph, Row, Table, TableState};
 use std::io::BufRead;
-use std::path::PathBuf;
+use std::str::FromStr;
 use std::sync::mpsc::{self, Receiver};
 use std::time::Duration;
 
 /// Where the records come from.
 pub enum Source {
-    /// The daemon's control socket.
-    Socket(PathBuf),
+    /// The daemon (its control socket, or its TCP control address).
+    Socket(Target),
     /// A record stream on stdin.
     Stdin,
 }
@@ -65,14 +65,11 @@ pub fn run(source: Source) -> anyhow::Result<u8> {
 }
 
 /// Ask the daemon for every torrent's detailed status once a second.
-fn poll_socket(path: PathBuf) -> anyhow::Result<Receiver<Result<Vec<StatusRecord>, String>>> {
+fn poll_socket(target: Target) -> anyhow::Result<Receiver<Result<Vec<StatusRecord>, String>>> {
     use anyhow::Context;
-    let mut c = Client::connect(&path, Some(Duration::from_secs(10))).with_context(|| {
-        format!(
-            "cannot connect to {} (is bt-seed --control running?)",
-            path.display()
-        )
-    })?;
+    let mut c = target
+        .connect(Some(Duration::from_secs(10)))
+        .with_context(|| format!("cannot connect to {target} (is bt-seed --control running?)"))?;
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || loop {
         let list = Command::List {
@@ -123,6 +120,7 @@ fn read_stdin() -> Receiver<Result<Vec<StatusRecord>, String>> {
             error: None,
             files: None,
             peer_list: None,
+            piece_map: None,
         };
         let stdin = std::io::stdin().lock();
         for line in stdin.split(b'\n').map_while(Result::ok) {
@@ -192,13 +190,12 @@ impl App {
 
     /// Send a command on a connection of its own; the message to show.
     fn send(&mut self, cmd: Command) {
-        let Source::Socket(path) = &self.source else {
+        let Source::Socket(target) = &self.source else {
             self.message = "reading stdin: no daemon to send commands to".into();
             return;
         };
         let name = cmd.name();
-        let answer =
-            Client::connect(path, Some(Duration::from_secs(30))).and_then(|mut c| c.call(&cmd));
+        let answer = (target.connect(Some(Duration::from_secs(30)))).and_then(|mut c| c.call(&cmd));
         self.message = match answer.as_ref().map(|a| a.last()) {
             Ok(Some(Record::Error(e))) => format!("{name}: {}", esc(&e.error)),
             Ok(_) => format!("{name}: done"),
@@ -267,7 +264,11 @@ impl App {
             Prompt::AddDir(t, d) if enter => {
                 let abs =
                     |p: &str| std::path::absolute(p).map(|a| a.to_string_lossy().into_owned());
-                match (abs(&t), abs(if d.is_empty() { "." } else { &d })) {
+                let t = match t.starts_with("magnet:") {
+                    true => Ok(t),
+                    false => abs(&t),
+                };
+                match (t, abs(if d.is_empty() { "." } else { &d })) {
                     (Ok(torrent), Ok(dir)) => self.send(Command::Add {
                         torrent,
                         dir: Some(dir),
@@ -352,7 +353,7 @@ impl App {
         self.draw_detail(f, detail);
         let foot_text = match &self.prompt {
             None => self.message.clone(),
-            Some(Prompt::AddTorrent(t)) => format!("add: .torrent path: {t}_"),
+            Some(Prompt::AddTorrent(t)) => format!("add: .torrent path or magnet link: {t}_"),
             Some(Prompt::AddDir(_, d)) => format!("add: directory (default .): {d}_"),
             Some(Prompt::Limit(h, t)) => format!(
                 "limit {}: DOWN [UP] (K/M suffixes, 0 = none): {t}_",
@@ -380,7 +381,8 @@ impl App {
                 .title(format!("{} {}", esc(&t.name), t.info_hash));
         let inner = block.inner(area);
         f.render_widget(block, area);
-        let [pieces, info, lists] = Layout::vertical([
+        let [pieces, map, info, lists] = Layout::vertical([
+            Constraint::Length(1),
             Constraint::Length(1),
             Constraint::Length(1),
             Constraint::Min(1),
@@ -408,7 +410,14 @@ impl App {
                 .unwrap_or_default()
         );
         f.render_widget(Paragraph::new(line), info);
-        let [files, peers] = Layout::horizontal([Constraint::Percentage(50); 2]).areas(lists);
+        let cells = map.width.saturating_sub(5) as usize;
+        let map_line = match &t.piece_map {
+            Some(m) => format!("map  {}", piece_map(m, cells)),
+            None => "map  (not known yet)".into(),
+        };
+        f.render_widget(Paragraph::new(map_line), map);
+        let [files, peers] =
+            Layout::horizontal([Constraint::Percentage(35), Constraint::Fill(1)]).areas(lists);
         let file_lines: Vec<Line> = (t.files.iter().flatten())
             .map(|x| {
                 Line::from(format!(
@@ -422,18 +431,66 @@ impl App {
             Paragraph::new(file_lines).block(Block::new().title("files")),
             files,
         );
-        let peer_lines: Vec<Line> = (t.peer_list.iter().flatten())
-            .map(|p| {
-                let dir = if p.incoming { "in " } else { "out" };
-                let client = p.client.as_deref().map(esc).unwrap_or("?".into());
-                Line::from(format!("{dir} {}:{}  {client}", p.ip, p.port))
-            })
-            .collect();
-        f.render_widget(
-            Paragraph::new(peer_lines).block(Block::new().title("peers")),
-            peers,
-        );
+        let peer_rows = (t.peer_list.iter().flatten()).map(|p| {
+            let addr = std::net::IpAddr::from_str(&p.ip)
+                .map(|ip| std::net::SocketAddr::new(ip, p.port).to_string())
+                .unwrap_or_else(|_| format!("{}:{}", esc(&p.ip), p.port));
+            Row::new(vec![
+                Cell::from(if p.incoming { "in" } else { "out" }),
+                Cell::from(addr),
+                Cell::from(p.client.as_deref().map(esc).unwrap_or("?".into())),
+                Cell::from(rate(p.down_rate)),
+                Cell::from(rate(p.up_rate)),
+                Cell::from(peer_flags(p)),
+            ])
+        });
+        let widths = [
+            Constraint::Length(3),
+            Constraint::Fill(1),
+            Constraint::Length(7),
+            Constraint::Length(12),
+            Constraint::Length(12),
+            Constraint::Length(5),
+        ];
+        let header = Row::new(["", "PEER", "CLIENT", "DOWN", "UP", "FLAGS"])
+            .style(Style::new().add_modifier(Modifier::BOLD));
+        let table = Table::new(peer_rows, widths)
+            .header(header)
+            .block(Block::new().title("peers (E encrypted, C choked by us, I interested)"));
+        f.render_widget(table, peers);
     }
+}
+
+/// A peer's flags: `E` encrypted, `C` we choke it, `I` it is interested in our pieces.
+fn peer_flags(p: &crate::record::StatusPeer) -> String {
+    let flags = [(p.encrypted, 'E'), (p.choked, 'C'), (p.interested, 'I')];
+    let set = flags
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, c)| *c)
+        .collect::<String>();
+    if set.is_empty() {
+        "-".into()
+    } else {
+        set
+    }
+}
+
+/// A piece map of `width` cells from runs' verified shares in percent: `·` none, `░` `▒` `▓`
+/// some, `█` all (each cell shows the run under it).
+fn piece_map(runs: &[u8], width: usize) -> String {
+    if runs.is_empty() {
+        return String::new();
+    }
+    (0..width)
+        .map(|i| match runs[i * runs.len() / width] {
+            0 => '·',
+            1..=33 => '░',
+            34..=66 => '▒',
+            67..=99 => '▓',
+            _ => '█',
+        })
+        .collect()
 }
 
 /// A text progress bar of `width` cells.

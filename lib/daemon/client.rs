@@ -5,9 +5,75 @@
 use super::Command;
 use crate::record::Record;
 use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+/// Where the daemon is: its Unix socket, or a TCP address with the file of its token.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// The control socket.
+    Socket(PathBuf),
+    /// `--control-tcp` address and the token file.
+    Tcp(SocketAddr, PathBuf),
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Socket(p) => write!(f, "{}", p.display()),
+            Target::Tcp(a, _) => write!(f, "{a}"),
+        }
+    }
+}
+
+impl Target {
+    /// The target of `--connect ADDR --token-file FILE` when given, else of `--control SOCKET`
+    /// (else the default socket).
+    pub fn choose(
+        socket: Option<PathBuf>,
+        connect: Option<SocketAddr>,
+        token: Option<PathBuf>,
+    ) -> Result<Target, String> {
+        match (connect, token) {
+            (Some(a), Some(t)) => Ok(Target::Tcp(a, t)),
+            (Some(_), None) => Err("--connect needs --token-file".into()),
+            (None, Some(_)) => Err("--token-file goes with --connect".into()),
+            (None, None) => Ok(Target::Socket(socket.unwrap_or_else(default_socket))),
+        }
+    }
+
+    /// Connect; `timeout` bounds each read of an answer (`None`: wait, as `watch` does). Over
+    /// TCP the token is sent first.
+    pub fn connect(&self, timeout: Option<Duration>) -> std::io::Result<Client> {
+        match self {
+            Target::Socket(p) => Client::connect(p, timeout),
+            Target::Tcp(addr, token) => {
+                let token = read_token_file(token)?;
+                let s = TcpStream::connect_timeout(addr, Duration::from_secs(10))?;
+                s.set_read_timeout(timeout)?;
+                s.set_write_timeout(Some(Duration::from_secs(10)))?;
+                let mut c = Client {
+                    out: Box::new(s.try_clone()?),
+                    input: BufReader::new(Box::new(s)),
+                };
+                let line = serde_json::json!({ "token": token }).to_string();
+                c.send_line(&line)?;
+                Ok(c)
+            }
+        }
+    }
+}
+
+/// The token in `path` (white space around it dropped), at most 4 KiB read.
+fn read_token_file(path: &Path) -> std::io::Result<String> {
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(4096).read_to_string(&mut text))
+        .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+    Ok(text.trim().to_string())
+}
 
 /// Longest answer line read (a `status` with every file of a large torrent fits).
 const MAX_LINE: u64 = 64 << 20;
@@ -25,8 +91,8 @@ pub fn default_socket() -> PathBuf {
 
 /// A connection to the daemon.
 pub struct Client {
-    out: UnixStream,
-    input: BufReader<UnixStream>,
+    out: Box<dyn Write + Send>,
+    input: BufReader<Box<dyn Read + Send>>,
 }
 
 impl Client {
@@ -37,8 +103,8 @@ impl Client {
         s.set_read_timeout(timeout)?;
         s.set_write_timeout(Some(Duration::from_secs(10)))?;
         Ok(Client {
-            out: s.try_clone()?,
-            input: BufReader::new(s),
+            out: Box::new(s.try_clone()?),
+            input: BufReader::new(Box::new(s)),
         })
     }
 

@@ -3,10 +3,16 @@
 //! closed), one thread per connection (at most [`MAX_CONNECTIONS`]), lines of at most
 //! [`MAX_LINE`] bytes. A line that is not a command gets an `error` record and the connection
 //! stays usable.
+//!
+//! With `--control-tcp` the same commands are also taken on a TCP socket (loopback unless
+//! another address is given): the client's first line must be `{"token":"…"}` with the token
+//! of `--control-token` (a file no one but its owner may read); a missing or wrong token gets
+//! an `error` record with code `refused` and the connection is closed.
 
 use super::{error_record, proto::Command, Daemon, DaemonError};
 use crate::record::Record;
 use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
@@ -55,27 +61,114 @@ pub(crate) fn bind(path: &Path) -> Result<UnixListener, DaemonError> {
     Ok(listener)
 }
 
-/// Accept connections until the daemon stops.
+/// Longest token file read.
+const MAX_TOKEN: u64 = 4096;
+/// Time a TCP client has to send its token.
+const TOKEN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Read the token of `--control-token`: refused when the file is readable or writable by its
+/// group or others, or holds no token (surrounding white space is not part of it).
+pub fn read_token(path: &Path) -> Result<String, DaemonError> {
+    let err = |e: String| DaemonError::Token(path.to_path_buf(), e);
+    let f = std::fs::File::open(path).map_err(|e| err(e.to_string()))?;
+    let mode = f
+        .metadata()
+        .map_err(|e| err(e.to_string()))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        let e = format!(
+            "mode {:04o} lets its group or others read it (chmod 600 it)",
+            mode & 0o7777
+        );
+        return Err(err(e));
+    }
+    let mut text = String::new();
+    f.take(MAX_TOKEN)
+        .read_to_string(&mut text)
+        .map_err(|e| err(e.to_string()))?;
+    let token = text.trim();
+    if token.is_empty() {
+        return Err(err("holds no token".into()));
+    }
+    Ok(token.to_string())
+}
+
+/// Bind the TCP control socket.
+pub(crate) fn bind_tcp(addr: SocketAddr) -> Result<TcpListener, DaemonError> {
+    let l = TcpListener::bind(addr).map_err(|e| DaemonError::Tcp(addr, e))?;
+    l.set_nonblocking(true)
+        .map_err(|e| DaemonError::Tcp(addr, e))?;
+    Ok(l)
+}
+
+/// A connection the control loop can serve (a Unix or a TCP stream).
+pub(crate) trait Stream: Read + Send + Sized + 'static
+where
+    for<'a> &'a Self: Write,
+{
+    fn clone_stream(&self) -> std::io::Result<Self>;
+    fn set_timeouts(&self, read: Option<Duration>) -> std::io::Result<()>;
+}
+
+/// Both stream types have the same inherent methods under the same names.
+macro_rules! stream_impl {
+    ($($t:ty),*) => {$(
+        impl Stream for $t {
+            fn clone_stream(&self) -> std::io::Result<Self> {
+                self.try_clone()
+            }
+            fn set_timeouts(&self, read: Option<Duration>) -> std::io::Result<()> {
+                self.set_nonblocking(false)?;
+                self.set_write_timeout(Some(Duration::from_secs(10)))?;
+                self.set_read_timeout(read)
+            }
+        }
+    )*};
+}
+stream_impl!(UnixStream, TcpStream);
+
+/// Accept connections on the Unix socket until the daemon stops.
 pub(crate) fn spawn(d: Arc<Daemon>, listener: UnixListener) -> JoinHandle<()> {
+    spawn_loop(d, move || listener.accept().map(|(s, _)| s), serve_unix)
+}
+
+/// Accept connections on the TCP socket until the daemon stops; each must give `token` first.
+pub(crate) fn spawn_tcp(d: Arc<Daemon>, listener: TcpListener, token: String) -> JoinHandle<()> {
+    let token = Arc::new(token);
+    spawn_loop(
+        d,
+        move || listener.accept().map(|(s, _)| s),
+        move |d, s| serve_tcp(d, s, &token),
+    )
+}
+
+fn spawn_loop<S: Stream>(
+    d: Arc<Daemon>,
+    accept: impl Fn() -> std::io::Result<S> + Send + 'static,
+    serve: impl Fn(&Daemon, S) + Send + Sync + Clone + 'static,
+) -> JoinHandle<()>
+where
+    for<'a> &'a S: Write,
+{
     std::thread::spawn(move || {
         let open = Arc::new(AtomicUsize::new(0));
         while !d.stopping() {
-            let stream = match listener.accept() {
-                Ok((s, _)) => s,
+            let stream = match accept() {
+                Ok(s) => s,
                 Err(_) => {
                     std::thread::sleep(Duration::from_millis(50));
                     continue;
                 }
             };
-            let _ = stream.set_nonblocking(false);
-            let _ = stream.set_write_timeout(Some(Duration::from_secs(10)));
+            let _ = stream.set_timeouts(None);
             if open.load(Ordering::Relaxed) >= MAX_CONNECTIONS {
                 let e = format!("too many connections (at most {MAX_CONNECTIONS})");
                 let _ = write(&stream, &error_record(None, "failed", e));
                 continue;
             }
             open.fetch_add(1, Ordering::Relaxed);
-            let (d, done) = (d.clone(), open.clone());
+            let (d, done, serve) = (d.clone(), open.clone(), serve.clone());
             let spawned = std::thread::Builder::new()
                 .name("bt-control".into())
                 .spawn(move || {
@@ -110,7 +203,10 @@ fn peer_uid(s: &UnixStream) -> std::io::Result<u32> {
     Ok(cred.uid)
 }
 
-fn write(mut s: &UnixStream, r: &Record) -> std::io::Result<()> {
+fn write<S>(mut s: &S, r: &Record) -> std::io::Result<()>
+where
+    for<'a> &'a S: Write,
+{
     let mut line = serde_json::to_vec(r).map_err(std::io::Error::from)?;
     line.push(b'\n');
     s.write_all(&line)
@@ -121,7 +217,35 @@ fn is_timeout(e: &std::io::Error) -> bool {
     matches!(e.kind(), WouldBlock | TimedOut | Interrupted)
 }
 
-fn serve(d: &Daemon, stream: UnixStream) {
+/// Compare two byte strings in time that depends on their lengths only.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn serve_tcp(d: &Daemon, stream: TcpStream, token: &str) {
+    let _ = stream.set_timeouts(Some(TOKEN_TIMEOUT));
+    // Read byte by byte: the commands after the token line stay in the socket for `serve`.
+    let mut line = Vec::new();
+    let mut byte = [0u8];
+    while line.len() < MAX_TOKEN as usize && !line.ends_with(b"\n") {
+        match (&stream).read(&mut byte) {
+            Ok(1) => line.push(byte[0]),
+            _ => break,
+        }
+    }
+    let got = serde_json::from_slice::<serde_json::Value>(&line)
+        .ok()
+        .and_then(|v| v.get("token")?.as_str().map(str::to_string));
+    let e = match got {
+        Some(t) if same(t.as_bytes(), token.as_bytes()) => return serve(d, stream),
+        Some(_) => "wrong token",
+        None => "the first line must be {\"token\":\"...\"} with the token of --control-token",
+    };
+    let _ = write(&stream, &error_record(None, "refused", e.into()));
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+}
+
+fn serve_unix(d: &Daemon, stream: UnixStream) {
     // SAFETY: geteuid cannot fail.
     let owner = unsafe { libc::geteuid() };
     match peer_uid(&stream) {
@@ -137,8 +261,17 @@ fn serve(d: &Daemon, stream: UnixStream) {
             return;
         }
     }
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
-    let Ok(out) = stream.try_clone() else { return };
+    serve(d, stream)
+}
+
+fn serve<S: Stream>(d: &Daemon, stream: S)
+where
+    for<'a> &'a S: Write,
+{
+    let _ = stream.set_timeouts(Some(Duration::from_millis(200)));
+    let Ok(out) = stream.clone_stream() else {
+        return;
+    };
     let mut reader = BufReader::new(stream);
     let mut line = Vec::new();
     let mut eof = false;

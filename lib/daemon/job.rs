@@ -1,7 +1,8 @@
 //! One torrent of the daemon run as a job: a thread that calls one of the engine's entry points
 //! ([`session::fetch`] with `seed`, or [`session::seed`]) until its stop flag is raised, and
 //! starts it again after a growing pause when the engine ends on its own (no peer left, an
-//! error). What the engine reports is folded into a [`Live`] status that the daemon reads.
+//! error). A job added by magnet link first fetches the info dictionary (state `metadata`),
+//! writes the `.torrent` and hands the torrent to the daemon, which lists it from then on. What the engine reports is folded into a [`Live`] status that the daemon reads.
 //!
 //! Invariants: the job's thread is the only writer of the counters of its [`Live`] (the daemon
 //! only reads them, and sets `state` before the job starts or after it ends); a stopped job
@@ -10,10 +11,13 @@
 use crate::metainfo::Torrent;
 use crate::peer::mse::Policy;
 use crate::record::StatusPeer;
+use crate::swarm::metadata;
 use crate::swarm::rate::RateLimit;
-use crate::swarm::session::{self, Event, FetchOptions, SeedOptions};
-use std::collections::BTreeMap;
+use crate::swarm::session::{self, Event, FetchOptions, SeedOptions, SessionError};
+use crate::swarm::Swarm;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -62,7 +66,12 @@ pub struct Engine {
 
 /// What one job runs.
 pub(crate) struct Spec {
-    pub torrent: Arc<Torrent>,
+    /// The torrent, or `None` while only the magnet is known.
+    pub torrent: Option<Arc<Torrent>>,
+    /// The magnet link whose metadata is fetched first when `torrent` is `None`.
+    pub magnet: Option<String>,
+    /// Where the `.torrent` built from the magnet's metadata is written.
+    pub torrent_out: Option<PathBuf>,
     pub dir: PathBuf,
     pub mode: Mode,
     pub peers: Vec<SocketAddr>,
@@ -71,8 +80,11 @@ pub(crate) struct Spec {
     pub engine: Engine,
 }
 
+/// Most runs of pieces in a `piece_map`.
+pub(crate) const PIECE_MAP_RUNS: u32 = 64;
+
 /// The latest state of a torrent, from its engine's events.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Live {
     pub state: &'static str,
     pub error: Option<String>,
@@ -86,6 +98,15 @@ pub(crate) struct Live {
     pub done: (u64, u64),
     pub run: (u64, u64),
     pub peer_list: BTreeMap<SocketAddr, StatusPeer>,
+    /// The torrent a magnet's metadata phase built (and where its `.torrent` was written),
+    /// until the daemon takes it.
+    pub metadata: Option<(Arc<Torrent>, Option<PathBuf>)>,
+    /// The running engine's swarm (peers and pieces are read from it at each progress
+    /// report), and each peer's counters at the last report, for rates.
+    swarm: Option<Arc<Swarm>>,
+    sampled: (Instant, HashMap<SocketAddr, (u64, u64)>),
+    /// The verified share of each run of pieces, in percent (see [`piece_map`]).
+    pub piece_map: Option<Vec<u8>>,
 }
 
 impl Live {
@@ -102,6 +123,10 @@ impl Live {
             done: (0, 0),
             run: (0, 0),
             peer_list: BTreeMap::new(),
+            metadata: None,
+            swarm: None,
+            sampled: (Instant::now(), HashMap::new()),
+            piece_map: None,
         }
     }
 
@@ -125,12 +150,7 @@ impl Live {
                     peer_id,
                     incoming,
                 } => {
-                    let peer = StatusPeer {
-                        ip: addr.ip().to_string(),
-                        port: addr.port(),
-                        client: client_name(peer_id.0),
-                        incoming,
-                    };
+                    let peer = status_peer(addr, peer_id.0, incoming);
                     self.peer_list.insert(addr, peer);
                 }
                 crate::swarm::Event::Disconnected { addr, .. }
@@ -157,14 +177,45 @@ impl Live {
                 } else {
                     "downloading"
                 };
+                if let Some(s) = self.swarm.clone() {
+                    self.sample(&s, stats.pieces);
+                }
             }
             Event::Seeding => self.state = "seeding",
             Event::Stats { .. } | Event::Announced { .. } | Event::BadPeerLine(_) => {}
         }
     }
 
+    /// Read the swarm's peers (their rates since the last sample) and pieces.
+    fn sample(&mut self, s: &Swarm, pieces: u32) {
+        let now = Instant::now();
+        let secs = now.duration_since(self.sampled.0).as_secs_f64().max(0.001);
+        let mut counters = HashMap::new();
+        let mut list = BTreeMap::new();
+        for p in s.peer_snapshot() {
+            let (down, up) = self.sampled.1.get(&p.addr).copied().unwrap_or_default();
+            let rate = |now: u64, then: u64| (now.saturating_sub(then) as f64 / secs) as u64;
+            let incoming = self.peer_list.get(&p.addr).is_some_and(|o| o.incoming);
+            let peer = StatusPeer {
+                down_rate: rate(p.downloaded, down),
+                up_rate: rate(p.uploaded, up),
+                choked: p.choked,
+                interested: p.interested,
+                encrypted: p.encrypted,
+                ..status_peer(p.addr, p.peer_id.0, incoming)
+            };
+            counters.insert(p.addr, (p.downloaded, p.uploaded));
+            list.insert(p.addr, peer);
+        }
+        self.sampled = (now, counters);
+        self.peer_list = list;
+        self.piece_map = Some(piece_map(&s.bitfield(), pieces, PIECE_MAP_RUNS));
+    }
+
     /// The engine ended: its counters join the totals, its connections are gone.
     fn ended(&mut self, state: &'static str, error: Option<String>) {
+        self.swarm = None;
+        self.sampled.1.clear();
         self.done = self.totals();
         self.run = (0, 0);
         self.down_rate = 0;
@@ -175,6 +226,39 @@ impl Live {
         self.state = state;
         self.error = error;
     }
+}
+
+/// A peer's row before its first sample: no rates, no flags.
+fn status_peer(addr: SocketAddr, peer_id: [u8; 20], incoming: bool) -> StatusPeer {
+    StatusPeer {
+        ip: addr.ip().to_string(),
+        port: addr.port(),
+        client: client_name(peer_id),
+        incoming,
+        down_rate: 0,
+        up_rate: 0,
+        choked: true,
+        interested: false,
+        encrypted: false,
+    }
+}
+
+/// The verified share, in percent, of each of `runs` (at most; fewer for a smaller torrent)
+/// equal runs of the `pieces` pieces of `bitfield` (high bit first).
+pub(crate) fn piece_map(bitfield: &[u8], pieces: u32, runs: u32) -> Vec<u8> {
+    let n = runs.min(pieces) as u64;
+    let has = |i: u64| {
+        bitfield
+            .get(i as usize / 8)
+            .is_some_and(|b| b & (0x80 >> (i % 8)) != 0)
+    };
+    (0..n)
+        .map(|r| {
+            let (from, to) = (r * pieces as u64 / n, (r + 1) * pieces as u64 / n);
+            let have = (from..to).filter(|i| has(*i)).count() as u64;
+            (have * 100 / (to - from).max(1)) as u8
+        })
+        .collect()
 }
 
 /// The client of an Azureus-style peer id (`-qB4250-…` gives `qB4250`).
@@ -227,48 +311,62 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn run(spec: Spec, live: &Mutex<Live>, stop: &Arc<AtomicBool>) {
-    let t = &*spec.torrent;
+/// Fetch the info dictionary of the job's magnet (see [`metadata::magnet_torrent`]), write
+/// its `.torrent` to `spec.torrent_out` and hand the torrent to the daemon through `live`; the
+/// torrent and the peers the phase learned.
+fn metadata(
+    spec: &Spec,
+    magnet: &str,
+    live: &Mutex<Live>,
+    stop: &Arc<AtomicBool>,
+) -> Result<(Arc<Torrent>, Vec<SocketAddr>), SessionError> {
+    lock(live).state = "metadata";
+    let out = spec.torrent_out.as_deref();
+    if let Some(dir) = out.and_then(|p| p.parent()) {
+        let made = std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir);
+        made.map_err(|e| SessionError::TorrentOut(dir.to_path_buf(), e))?;
+    }
+    let mut opts = FetchOptions {
+        peers: spec.peers.clone(),
+        announce: spec.engine.announce,
+        bind: spec.engine.bind,
+        max_peers: spec.engine.max_peers,
+        stop: stop.clone(),
+        ..FetchOptions::default()
+    };
+    let t = Arc::new(metadata::magnet_torrent(
+        magnet,
+        &mut opts,
+        out,
+        true,
+        &mut |_| {},
+    )?);
+    let mut l = lock(live);
+    l.metadata = Some((t.clone(), spec.torrent_out.clone()));
+    l.state = "starting";
+    Ok((t, opts.peers))
+}
+
+fn run(spec: Spec, live: &Arc<Mutex<Live>>, stop: &Arc<AtomicBool>) {
+    let mut torrent = spec.torrent.clone();
+    // The peers of the first run: the given ones, and those a metadata phase learned.
+    let mut peers = spec.peers.clone();
     let mut retry = Duration::from_secs(2);
     loop {
-        let mut events = |e: Event| lock(live).apply(e, t);
-        let result = match spec.mode {
-            Mode::Fetch => {
-                let opts = FetchOptions {
-                    dir: spec.dir.clone(),
-                    peers: spec.peers.clone(),
-                    announce: spec.engine.announce,
-                    seed: true,
-                    bind: spec.engine.bind,
-                    port: 0,
-                    max_peers: spec.engine.max_peers,
-                    upload_slots: spec.engine.upload_slots,
-                    upload_limit: spec.up.clone(),
-                    download_limit: spec.down.clone(),
-                    encryption: spec.engine.encryption,
-                    stop: stop.clone(),
-                    ..FetchOptions::default()
-                };
-                session::fetch(t, opts, &mut events).map(|r| r.outcome.reason())
-            }
-            Mode::Seed => {
-                let opts = SeedOptions {
-                    dir: spec.dir.clone(),
-                    bind: spec.engine.bind,
-                    port: 0,
-                    skip_verify: spec.engine.skip_verify,
-                    announce: spec.engine.announce,
-                    max_peers: spec.engine.max_peers,
-                    upload_slots: spec.engine.upload_slots,
-                    upload_limit: spec.up.clone(),
-                    encryption: spec.engine.encryption,
-                    peers: spec.peers.clone(),
-                    stop: stop.clone(),
-                    ..SeedOptions::default()
-                };
-                session::seed(std::slice::from_ref(t), opts, &mut events).map(|()| None)
-            }
+        let got = match (&torrent, &spec.magnet) {
+            (Some(t), _) => Ok(t.clone()),
+            (None, Some(m)) => metadata(&spec, m, live, stop).map(|(t, learned)| {
+                peers = learned;
+                torrent = Some(t.clone());
+                t
+            }),
+            (None, None) => Err(SessionError::NoInfoHash),
         };
+        let result = got.and_then(|t| run_once(&spec, &t, std::mem::take(&mut peers), live, stop));
+        peers = spec.peers.clone();
         if stop.load(Ordering::Relaxed) {
             lock(live).ended("paused", None);
             return;
@@ -286,5 +384,78 @@ fn run(spec: Spec, live: &Mutex<Live>, stop: &Arc<AtomicBool>) {
             std::thread::sleep(Duration::from_millis(50));
         }
         retry = (retry * 2).min(MAX_RETRY);
+    }
+}
+
+/// One run of the engine on `t`, dialing `peers`; why it ended on its own.
+fn run_once(
+    spec: &Spec,
+    t: &Torrent,
+    peers: Vec<SocketAddr>,
+    live: &Arc<Mutex<Live>>,
+    stop: &Arc<AtomicBool>,
+) -> Result<Option<String>, SessionError> {
+    let mut events = |e: Event| lock(live).apply(e, t);
+    let hook = {
+        let live = live.clone();
+        Arc::new(move |_: usize, s: &Arc<Swarm>| lock(&live).swarm = Some(s.clone()))
+    };
+    match spec.mode {
+        Mode::Fetch => {
+            let opts = FetchOptions {
+                dir: spec.dir.clone(),
+                peers,
+                announce: spec.engine.announce,
+                seed: true,
+                bind: spec.engine.bind,
+                port: 0,
+                max_peers: spec.engine.max_peers,
+                upload_slots: spec.engine.upload_slots,
+                upload_limit: spec.up.clone(),
+                download_limit: spec.down.clone(),
+                encryption: spec.engine.encryption,
+                stop: stop.clone(),
+                on_swarm: Some(hook),
+                ..FetchOptions::default()
+            };
+            session::fetch(t, opts, &mut events).map(|r| r.outcome.reason())
+        }
+        Mode::Seed => {
+            let opts = SeedOptions {
+                dir: spec.dir.clone(),
+                bind: spec.engine.bind,
+                port: 0,
+                skip_verify: spec.engine.skip_verify,
+                announce: spec.engine.announce,
+                max_peers: spec.engine.max_peers,
+                upload_slots: spec.engine.upload_slots,
+                upload_limit: spec.up.clone(),
+                encryption: spec.engine.encryption,
+                peers,
+                stop: stop.clone(),
+                on_swarm: Some(hook),
+                ..SeedOptions::default()
+            };
+            session::seed(std::slice::from_ref(t), opts, &mut events).map(|()| None)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn piece_maps_give_each_run_its_share() {
+        // 10 pieces, the first 5 and the last one verified: 1111_1000 01.
+        let bits = [0b1111_1000, 0b0100_0000];
+        assert_eq!(
+            piece_map(&bits, 10, 64),
+            [100, 100, 100, 100, 100, 0, 0, 0, 0, 100]
+        );
+        assert_eq!(piece_map(&bits, 10, 2), [100, 20]);
+        assert_eq!(piece_map(&bits, 10, 3), [100, 66, 25]);
+        assert!(piece_map(&[], 0, 64).is_empty());
+        assert_eq!(piece_map(&[0xff; 128], 1024, 64), [100; 64]);
     }
 }

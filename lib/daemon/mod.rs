@@ -20,7 +20,7 @@ mod watch;
 pub use job::{Engine, Mode};
 pub use proto::Command;
 
-use crate::metainfo::Torrent;
+use crate::metainfo::{Magnet, Torrent};
 use crate::record::{ErrorRecord, LimitsRecord, OkRecord, Record, StatusFile, StatusRecord};
 use crate::swarm::rate::RateLimit;
 use job::{lock, Job, Live, Spec};
@@ -30,6 +30,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// Most peers in a `status` record's `peer_list` (the fastest).
+pub const MAX_LISTED_PEERS: usize = 50;
 
 /// What `bt-seed --control` runs; built by the binary from its flags.
 pub struct DaemonOptions {
@@ -53,6 +56,10 @@ pub struct DaemonOptions {
     pub upload_limit: Option<u64>,
     /// Raised to end the daemon.
     pub stop: Arc<AtomicBool>,
+    /// Also take commands on this TCP address (needs `token`).
+    pub tcp: Option<SocketAddr>,
+    /// The file holding the token TCP clients must send first (mode 0600 or stricter).
+    pub token: Option<PathBuf>,
 }
 
 impl DaemonOptions {
@@ -75,6 +82,8 @@ impl DaemonOptions {
             engine,
             upload_limit: None,
             stop,
+            tcp: None,
+            token: None,
         }
     }
 }
@@ -88,6 +97,10 @@ pub enum DaemonError {
     InUse(PathBuf),
     /// The state file is unreadable or malformed.
     State(PathBuf, String),
+    /// The TCP control socket could not be bound.
+    Tcp(SocketAddr, std::io::Error),
+    /// The token file is unreadable, empty or readable by others; or missing for TCP control.
+    Token(PathBuf, String),
 }
 
 impl fmt::Display for DaemonError {
@@ -102,6 +115,8 @@ impl fmt::Display for DaemonError {
                 )
             }
             DaemonError::State(p, e) => write!(f, "state file {}: {e}", p.display()),
+            DaemonError::Tcp(a, e) => write!(f, "TCP control address {a}: {e}"),
+            DaemonError::Token(p, e) => write!(f, "control token {}: {e}", p.display()),
         }
     }
 }
@@ -124,7 +139,12 @@ pub(crate) struct Limits {
 }
 
 struct Entry {
-    torrent: Arc<Torrent>,
+    /// `None` while only the magnet is known.
+    torrent: Option<Arc<Torrent>>,
+    /// The magnet link it was added by (kept in the state file until the metadata is known).
+    magnet: Option<String>,
+    /// The magnet's display name (`dn`).
+    magnet_name: Option<String>,
     hash: String,
     source: PathBuf,
     dir: PathBuf,
@@ -163,6 +183,25 @@ pub(crate) struct Daemon {
     state: Option<PathBuf>,
     stop: Arc<AtomicBool>,
     note: Box<dyn Fn(&str) + Send + Sync>,
+    /// Held while the state file is written, so that two writers do not interleave.
+    saving: Mutex<()>,
+}
+
+/// What is added: a torrent, or a magnet link (its URI, parsed).
+enum What {
+    Torrent(Box<Torrent>),
+    Magnet(String, Magnet),
+}
+
+impl Entry {
+    /// The name shown: the torrent's, else the magnet's `dn`, else the info hash.
+    fn name(&self) -> String {
+        match (&self.torrent, &self.magnet_name) {
+            (Some(t), _) => t.name_lossy(),
+            (None, Some(n)) => n.clone(),
+            (None, None) => self.hash.clone(),
+        }
+    }
 }
 
 /// Run the daemon until `opts.stop` is raised: bind the socket, re-add the state file's
@@ -178,6 +217,17 @@ pub fn run(
         Some(p) => state::load(p).map_err(|e| DaemonError::State(p.clone(), e))?,
         None => state::Saved::default(),
     };
+    let tcp = match (opts.tcp, &opts.token) {
+        (Some(addr), Some(path)) => {
+            let token = control::read_token(path)?;
+            Some((control::bind_tcp(addr)?, token))
+        }
+        (Some(_), None) => {
+            let e = "TCP control needs a token file".into();
+            return Err(DaemonError::Token("(none given)".into(), e));
+        }
+        (None, _) => None,
+    };
     let listener = control::bind(&opts.socket)?;
     let mut global = saved.limits;
     global.up = opts.upload_limit.or(global.up);
@@ -191,10 +241,12 @@ pub fn run(
         state: opts.state.clone(),
         stop: opts.stop.clone(),
         note,
+        saving: Mutex::new(()),
     });
     lock(&d.table).global = global;
     for (path, t) in opts.torrents {
         let peers = opts.peers.clone();
+        let t = What::Torrent(Box::new(t));
         let add = d.insert(t, path, opts.dir.clone(), Mode::Seed, peers, Origin::Cli);
         if let Err(Refusal(_, e)) = add.and_then(|h| d.set_paused(&h, false)) {
             (d.note)(&e);
@@ -206,12 +258,16 @@ pub fn run(
         }
     }
     let server = control::spawn(d.clone(), listener);
+    let tcp_server = tcp.map(|(l, token)| control::spawn_tcp(d.clone(), l, token));
     let watcher = opts
         .watch_dir
         .map(|w| watch::spawn(d.clone(), w, opts.dir, opts.peers, opts.watch_interval));
     ready(&opts.socket);
     while !opts.stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(100));
+        if let Err(Refusal(_, e)) = d.adopt_metadata() {
+            (d.note)(&e);
+        }
     }
     let _ = std::fs::remove_file(&opts.socket);
     let jobs: Vec<Job> = lock(&d.table)
@@ -225,6 +281,9 @@ pub fn run(
         j.stop_and_wait(deadline);
     }
     let _ = server.join();
+    if let Some(t) = tcp_server {
+        let _ = t.join();
+    }
     if let Some(w) = watcher {
         let _ = w.join();
     }
@@ -236,24 +295,41 @@ impl Daemon {
         self.stop.load(Ordering::Relaxed)
     }
 
-    /// Add a torrent (not started); its info hash.
+    /// Add a torrent or magnet (not started); its info hash.
     fn insert(
         &self,
-        t: Torrent,
+        what: What,
         source: PathBuf,
         dir: PathBuf,
         mode: Mode,
         peers: Vec<SocketAddr>,
         origin: Origin,
     ) -> Result<String, Refusal> {
-        let hash = t.swarm_hash().hex();
+        let (torrent, magnet, magnet_name, hash) = match what {
+            What::Torrent(t) => {
+                let hash = t.swarm_hash().hex();
+                (Some(Arc::new(*t)), None, None, hash)
+            }
+            What::Magnet(uri, m) => {
+                let hash = match (m.info_hash, m.info_hash_v2) {
+                    (Some(h), _) => h.hex(),
+                    (None, Some(h)) => h.truncated().hex(),
+                    (None, None) => {
+                        return Err(Refusal("bad_command", format!("{uri}: no info hash")))
+                    }
+                };
+                (None, Some(uri), m.name, hash)
+            }
+        };
         let mut table = lock(&self.table);
         if let Some(e) = table.entries.iter().find(|e| e.hash == hash) {
-            let e = format!("{hash} ({}) is already added", e.torrent.name_lossy());
+            let e = format!("{hash} ({}) is already added", e.name());
             return Err(Refusal("exists", e));
         }
         table.entries.push(Entry {
-            torrent: Arc::new(t),
+            torrent,
+            magnet,
+            magnet_name,
             hash: hash.clone(),
             source,
             dir,
@@ -271,9 +347,26 @@ impl Daemon {
     }
 
     fn restore(&self, s: state::SavedTorrent) -> Result<(), String> {
-        let t = read_torrent(&s.torrent)?;
+        let (what, source) = match (s.torrent, s.magnet) {
+            (Some(p), m) => match (read_torrent(&p), m) {
+                (Ok(t), _) => (What::Torrent(Box::new(t)), p),
+                (Err(e), None) => return Err(e),
+                // The .torrent built from the magnet is gone: fetch the metadata again.
+                (Err(_), Some(uri)) => {
+                    let m = Magnet::parse(&uri).map_err(|e| e.to_string())?;
+                    (What::Magnet(uri, m), PathBuf::new())
+                }
+            },
+            (None, Some(uri)) => {
+                let m = Magnet::parse(&uri).map_err(|e| e.to_string())?;
+                (What::Magnet(uri, m), PathBuf::new())
+            }
+            (None, None) => {
+                return Err("a torrent of the state file has neither torrent nor magnet".into())
+            }
+        };
         let hash = self
-            .insert(t, s.torrent.clone(), s.dir, s.mode, s.peers, Origin::Ctl)
+            .insert(what, source, s.dir, s.mode, s.peers, Origin::Ctl)
             .map_err(|Refusal(_, e)| e)?;
         if let Some(e) = lock(&self.table)
             .entries
@@ -298,7 +391,7 @@ impl Daemon {
             .filter(|e| id.len() >= 4 && e.hash.starts_with(&id_l))
             .collect();
         let found: Vec<&Entry> = if by_hash.is_empty() {
-            let name = |e: &&Entry| e.torrent.name_lossy() == id;
+            let name = |e: &&Entry| e.name() == id;
             table.entries.iter().filter(name).collect()
         } else {
             by_hash
@@ -340,6 +433,8 @@ impl Daemon {
         } else if e.job.is_none() {
             let spec = Spec {
                 torrent: e.torrent.clone(),
+                magnet: e.magnet.clone(),
+                torrent_out: self.state.as_deref().map(|s| metadata_file(s, hash)),
                 dir: e.dir.clone(),
                 mode: e.mode,
                 peers: e.peers.clone(),
@@ -377,11 +472,32 @@ impl Daemon {
             .collect()
     }
 
+    /// Take the torrents that magnet jobs built from their metadata (they are listed from then
+    /// on and the state file names their `.torrent` instead of the magnet).
+    fn adopt_metadata(&self) -> Result<(), Refusal> {
+        let mut adopted = false;
+        for e in lock(&self.table).entries.iter_mut() {
+            if e.torrent.is_some() {
+                continue;
+            }
+            if let Some((t, out)) = lock(&e.live).metadata.take() {
+                e.torrent = Some(t);
+                e.source = out.unwrap_or_default();
+                adopted = true;
+            }
+        }
+        if adopted {
+            self.save()?;
+        }
+        Ok(())
+    }
+
     /// Rewrite the state file with the torrents added by commands.
     fn save(&self) -> Result<(), Refusal> {
         let Some(path) = &self.state else {
             return Ok(());
         };
+        let _saving = lock(&self.saving);
         let saved = {
             let table = lock(&self.table);
             let ctl = table.entries.iter().filter(|e| e.origin == Origin::Ctl);
@@ -389,7 +505,8 @@ impl Daemon {
                 limits: table.global,
                 torrents: ctl
                     .map(|e| state::SavedTorrent {
-                        torrent: e.source.clone(),
+                        torrent: e.torrent.is_some().then(|| e.source.clone()),
+                        magnet: e.magnet.clone(),
                         dir: e.dir.clone(),
                         mode: e.mode,
                         paused: e.paused,
@@ -482,15 +599,6 @@ impl Daemon {
         peers: &[String],
         paused: bool,
     ) -> Answer {
-        if torrent.starts_with("magnet:") {
-            return Err(Refusal(
-                "bad_command",
-                "magnet links are not taken by the daemon yet: fetch the .torrent first \
-                 (bt-fetch MAGNET --metadata-only --torrent-out FILE)"
-                    .into(),
-            ));
-        }
-        let source = absolute("torrent", torrent)?;
         let Some(dir) = dir else {
             return Err(Refusal("bad_command", "add: missing field `dir`".into()));
         };
@@ -500,9 +608,16 @@ impl Daemon {
             .map(|p| p.parse().map_err(|_| format!("peer {p:?} is not ip:port")))
             .collect::<Result<Vec<SocketAddr>, String>>()
             .map_err(|e| Refusal("bad_command", e))?;
-        let t = read_torrent(&source).map_err(|e| Refusal("failed", e))?;
+        let (what, source) = if torrent.starts_with("magnet:") {
+            let m = Magnet::parse(torrent).map_err(|e| Refusal("bad_command", e.to_string()))?;
+            (What::Magnet(torrent.to_string(), m), PathBuf::new())
+        } else {
+            let source = absolute("torrent", torrent)?;
+            let t = read_torrent(&source).map_err(|e| Refusal("failed", e))?;
+            (What::Torrent(Box::new(t)), source)
+        };
         let mode = if seed_only { Mode::Seed } else { Mode::Fetch };
-        let hash = self.insert(t, source, dir, mode, peers, Origin::Ctl)?;
+        let hash = self.insert(what, source, dir, mode, peers, Origin::Ctl)?;
         self.set_paused(&hash, paused)?;
         self.save()?;
         Ok((vec![], Some(hash), None))
@@ -593,6 +708,14 @@ fn read_torrent(path: &Path) -> Result<Torrent, String> {
     Torrent::from_bytes(&bytes).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// Where the `.torrent` built from the metadata of the magnet `hash` is kept: a directory
+/// beside the state file (`STATE.torrents/HASH.torrent`).
+fn metadata_file(state: &Path, hash: &str) -> PathBuf {
+    let mut dir = state.as_os_str().to_owned();
+    dir.push(".torrents");
+    PathBuf::from(dir).join(format!("{hash}.torrent"))
+}
+
 fn error_record(cmd: Option<&str>, code: &str, error: String) -> Record {
     let cmd = cmd.map(str::to_string);
     let code = code.to_string();
@@ -601,12 +724,16 @@ fn error_record(cmd: Option<&str>, code: &str, error: String) -> Record {
 
 fn status(e: &Entry, detail: bool) -> StatusRecord {
     let live = lock(&e.live).clone();
-    let t = &e.torrent;
+    let (total, pieces) = e
+        .torrent
+        .as_ref()
+        .map_or((0, 0), |t| (t.total_length, t.piece_count() as u32));
     let (downloaded, uploaded) = live.totals();
-    let left = t.total_length.saturating_sub(live.bytes_have);
+    let left = total.saturating_sub(live.bytes_have);
     let eta = (live.state == "downloading" && live.down_rate > 0)
         .then(|| left as f64 / live.down_rate as f64);
     let files = detail.then(|| {
+        let Some(t) = &e.torrent else { return vec![] };
         let real = t.files.iter().filter(|f| !f.pad);
         real.map(|f| StatusFile {
             path: t.file_path(f).to_string_lossy().into_owned(),
@@ -616,19 +743,19 @@ fn status(e: &Entry, detail: bool) -> StatusRecord {
     });
     StatusRecord {
         info_hash: e.hash.clone(),
-        name: t.name_lossy(),
+        name: e.name(),
         state: live.state.to_string(),
-        progress: live.bytes_have as f64 / t.total_length.max(1) as f64,
+        progress: live.bytes_have as f64 / total.max(1) as f64,
         pieces_have: live.pieces_have,
-        pieces: t.piece_count() as u32,
+        pieces,
         bytes_have: live.bytes_have,
-        bytes_total: t.total_length,
+        bytes_total: total,
         down_rate: live.down_rate,
         up_rate: live.up_rate,
         peers: live.peers,
         uploaded,
         downloaded,
-        ratio: uploaded as f64 / t.total_length.max(1) as f64,
+        ratio: uploaded as f64 / total.max(1) as f64,
         eta,
         dir: e.dir.to_string_lossy().into_owned(),
         mode: e.mode.name().to_string(),
@@ -637,6 +764,12 @@ fn status(e: &Entry, detail: bool) -> StatusRecord {
         port: live.port,
         error: live.error,
         files,
-        peer_list: detail.then(|| live.peer_list.into_values().collect()),
+        peer_list: detail.then(|| {
+            let mut list: Vec<_> = live.peer_list.into_values().collect();
+            list.sort_by_key(|p| std::cmp::Reverse(p.down_rate + p.up_rate));
+            list.truncate(MAX_LISTED_PEERS);
+            list
+        }),
+        piece_map: live.piece_map.filter(|_| detail),
     }
 }

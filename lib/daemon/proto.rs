@@ -13,9 +13,10 @@
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "cmd", rename_all = "snake_case")]
 pub enum Command {
-    /// Add a torrent file: fetch it into `dir` and seed it (`seed_only`: serve what is there).
+    /// Add a torrent file or magnet link: fetch it into `dir` and seed it (`seed_only`: serve
+    /// what is there; a magnet's metadata is fetched first either way).
     Add {
-        /// Absolute path of the `.torrent`.
+        /// Absolute path of the `.torrent`, or a magnet link.
         torrent: String,
         /// Absolute path of the directory holding `dir/<name>`.
         dir: Option<String>,

@@ -1,5 +1,5 @@
-//! The state file of `--state FILE`: the torrents added by commands (file, directory, mode,
-//! paused, peers, limits) and the global limits, as one JSON object. It is rewritten whole
+//! The state file of `--state FILE`: the torrents added by commands (file or magnet link,
+//! directory, mode, paused, peers, limits) and the global limits, as one JSON object. It is rewritten whole
 //! through a temporary file in the same directory renamed over it, so a reader (or a restart
 //! after `kill -9`) sees the old version or the new one, never a mix.
 
@@ -20,7 +20,12 @@ pub(crate) struct Saved {
 /// One torrent of the state file.
 #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct SavedTorrent {
-    pub torrent: PathBuf,
+    /// The `.torrent` (`null` for a magnet whose metadata is not known yet).
+    #[serde(default)]
+    pub torrent: Option<PathBuf>,
+    /// The magnet link it was added by.
+    #[serde(default)]
+    pub magnet: Option<String>,
     pub dir: PathBuf,
     pub mode: Mode,
     #[serde(default)]
@@ -78,7 +83,8 @@ mod tests {
                 up: None,
             },
             torrents: vec![SavedTorrent {
-                torrent: "/a.torrent".into(),
+                torrent: Some("/a.torrent".into()),
+                magnet: None,
                 dir: "/d".into(),
                 mode: Mode::Fetch,
                 paused: true,

@@ -73,7 +73,7 @@ fn round(
         };
         reported.remove(path);
         let added = d.insert(
-            t,
+            super::What::Torrent(Box::new(t)),
             path.clone(),
             data.to_path_buf(),
             Mode::Fetch,

@@ -4,11 +4,14 @@
 //! Pure functions. The info bytes are written exactly as received, so the file's info hash is
 //! the magnet's; [`torrent_from_magnet`] refuses bytes that do not hash to the magnet's info
 //! hash (SHA-1 for `btih`, SHA-256 for `btmh`), and returns only a file that
-//! [`Torrent::from_bytes`] accepts.
+//! [`Torrent::from_bytes`] accepts. A v2 torrent's `piece layers`, which a magnet's peers send
+//! in answer to `hash request`s, go outside `info` ([`torrent_from_magnet_with_layers`]), so the
+//! written file verifies on its own and keeps the magnet's info hash.
 
 use super::{hex, Error, Magnet, Torrent};
 use sha1::{Digest, Sha1};
 use sha2::Sha256;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 
 impl Magnet {
@@ -36,6 +39,18 @@ fn bytes(out: &mut Vec<u8>, b: &[u8]) {
 pub fn torrent_from_magnet(
     magnet: &Magnet,
     info_bytes: &[u8],
+) -> Result<(Vec<u8>, Torrent), Error> {
+    torrent_from_magnet_with_layers(magnet, info_bytes, &HashMap::new())
+}
+
+/// [`torrent_from_magnet`] with a v2 torrent's `piece layers` (pieces root -> piece hashes)
+/// written after `info` (BEP 52: outside the info dictionary, whose bytes stay as received);
+/// an empty map writes no `piece layers` key. Every entry must belong to a file and hash to its
+/// root, as [`Torrent::from_bytes`] checks.
+pub fn torrent_from_magnet_with_layers(
+    magnet: &Magnet,
+    info_bytes: &[u8],
+    layers: &HashMap<[u8; 32], Vec<[u8; 32]>>,
 ) -> Result<(Vec<u8>, Torrent), Error> {
     let check = |got: &[u8], want: &[u8], what: &str| {
         if got == want {
@@ -72,6 +87,17 @@ pub fn torrent_from_magnet(
     }
     bytes(&mut out, b"info");
     out.extend_from_slice(info_bytes);
+    if !layers.is_empty() {
+        bytes(&mut out, b"piece layers");
+        out.push(b'd');
+        let mut roots: Vec<&[u8; 32]> = layers.keys().collect();
+        roots.sort();
+        for root in roots {
+            bytes(&mut out, root);
+            bytes(&mut out, layers[root].as_flattened());
+        }
+        out.push(b'e');
+    }
     if !magnet.web_seeds.is_empty() {
         bytes(&mut out, b"url-list");
         out.push(b'l');
@@ -174,5 +200,51 @@ mod tests {
         // The hash matches; the v1 info dictionary is not a v2 one, so validation decides.
         let r = torrent_from_magnet(&m, &info);
         assert!(!matches!(r, Err(Error::Magnet(_))), "{:?}", r.err());
+    }
+
+    #[test]
+    fn piece_layers_go_outside_info_and_the_file_verifies_on_its_own() {
+        use crate::metainfo::v2::{merkle_root, pad_hash};
+        // One file of three 16 KiB pieces: its piece layer has three hashes.
+        let layer: Vec<[u8; 32]> = (1..=3u8).map(|k| [k; 32]).collect();
+        let root = merkle_root(&layer, pad_hash(16384));
+        let mut info = b"d9:file treed3:bigd0:d6:lengthi40000e11:pieces root32:".to_vec();
+        info.extend_from_slice(&root);
+        info.extend_from_slice(b"eee12:meta versioni2e4:name2:v212:piece lengthi16384ee");
+        let v2: [u8; 32] = Sha256::digest(&info).into();
+        let m = Magnet::parse(&format!(
+            "magnet:?xt=urn:btmh:1220{}&ws=http%3A%2F%2F127.0.0.1%3A8080%2F",
+            hex(&v2)
+        ))
+        .unwrap();
+        // Without layers the torrent has none.
+        let (_, bare) = torrent_from_magnet(&m, &info).unwrap();
+        assert!(bare.piece_layers.is_empty());
+        let layers = HashMap::from([(root, layer.clone())]);
+        let (bytes, t) = torrent_from_magnet_with_layers(&m, &info, &layers).unwrap();
+        let again = Torrent::from_bytes(&bytes).unwrap();
+        for t in [&t, &again] {
+            assert_eq!(t.info_hash_v2.map(|h| h.0), Some(v2));
+            assert_eq!(t.info_bytes, info);
+            assert_eq!(t.piece_layers.get(&root), Some(&layer));
+            assert_eq!(t.url_list, vec!["http://127.0.0.1:8080/".to_string()]);
+        }
+        let mut want = b"d4:info".to_vec();
+        want.extend_from_slice(&info);
+        want.extend_from_slice(b"12:piece layersd32:");
+        want.extend_from_slice(&root);
+        want.extend_from_slice(b"96:");
+        want.extend_from_slice(layer.as_flattened());
+        want.extend_from_slice(b"e8:url-list");
+        assert!(
+            bytes.starts_with(&want),
+            "{}",
+            String::from_utf8_lossy(&bytes)
+        );
+        // Layers that do not prove to their root are refused.
+        let mut wrong = layer;
+        wrong[2] = [9; 32];
+        let bad = HashMap::from([(root, wrong)]);
+        assert!(torrent_from_magnet_with_layers(&m, &info, &bad).is_err());
     }
 }

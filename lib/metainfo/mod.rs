@@ -42,7 +42,7 @@ mod paths;
 pub mod v2;
 
 pub use error::Error;
-pub use from_magnet::torrent_from_magnet;
+pub use from_magnet::{torrent_from_magnet, torrent_from_magnet_with_layers};
 pub use magnet::{percent_decode, percent_encode, Magnet};
 
 /// Longest file accepted: 16 TiB (2^44 bytes). A v2 file of that size already has 2^30
@@ -271,6 +271,28 @@ impl Torrent {
             (None, Some(h)) => h.truncated(),
             (None, None) => InfoHash([0; 20]),
         }
+    }
+
+    /// The v2 piece layers this torrent needs: `(pieces root, piece count)` of every file of more
+    /// than one piece (a file of one piece is judged by its root alone), sorted, each root once.
+    pub fn wanted_piece_layers(&self) -> Vec<([u8; 32], u64)> {
+        let pl = self.piece_length;
+        let mut v: Vec<([u8; 32], u64)> = self
+            .files
+            .iter()
+            .filter(|f| self.info_hash_v2.is_some() && pl > 0 && f.length > pl)
+            .filter_map(|f| Some((f.pieces_root?, f.length.div_ceil(pl))))
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// [`Torrent::wanted_piece_layers`] that `piece_layers` does not hold yet.
+    pub fn missing_piece_layers(&self) -> Vec<([u8; 32], u64)> {
+        let mut v = self.wanted_piece_layers();
+        v.retain(|(r, _)| !self.piece_layers.contains_key(r));
+        v
     }
 
     /// Every tracker, tier by tier: `announce-list` when present, else `announce`.

@@ -35,6 +35,9 @@ const EXTENSION_BIT: u8 = 0x10;
 /// Reserved bit (byte 7, 0x04): the BEP 6 fast extension.
 const FAST_BYTE: usize = 7;
 const FAST_BIT: u8 = 0x04;
+/// Reserved bit (byte 7, 0x10): BitTorrent v2 (BEP 52), set for v2 and hybrid torrents.
+const V2_BYTE: usize = 7;
+const V2_BIT: u8 = 0x10;
 
 /// A 20-byte peer id.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -178,6 +181,20 @@ impl Handshake {
     /// Whether the sender speaks BEP 6.
     pub fn supports_fast(&self) -> bool {
         self.reserved[FAST_BYTE] & FAST_BIT != 0
+    }
+
+    /// This handshake with the BEP 52 v2 bit set when `v2` (a v2 or hybrid torrent).
+    pub fn with_v2(mut self, v2: bool) -> Handshake {
+        if v2 {
+            self.reserved[V2_BYTE] |= V2_BIT;
+        }
+        self
+    }
+
+    /// Whether the sender has the torrent as v2 (BEP 52): it may send and answer `hash
+    /// request`s, and on a hybrid it would rather use the v2 hashes.
+    pub fn supports_v2(&self) -> bool {
+        self.reserved[V2_BYTE] & V2_BIT != 0
     }
 
     /// The 68 bytes on the wire.
@@ -979,6 +996,21 @@ mod tests {
         let b = h.encode();
         assert_eq!(b[25], 0x10);
         assert_eq!(b[27], 0x04);
+        assert!(!h.supports_v2());
+        assert_eq!(h.with_v2(false), h);
+        // BEP 52: bit 0x10 of reserved byte 7, next to the fast extension's 0x04.
+        let v2 = h.with_v2(true);
+        let b2 = v2.encode();
+        assert_eq!(b2[20..28], [0, 0, 0, 0, 0, 0x10, 0, 0x14]);
+        assert_eq!(b2[28..], b[28..]);
+        let back = Handshake::decode(&b2).unwrap().unwrap();
+        assert!(back.supports_v2() && back.supports_fast() && back.supports_extended());
+        // A peer's v2 bit alone is read as such.
+        let mut only = [0u8; HANDSHAKE_LEN];
+        only[..20].copy_from_slice(PROTOCOL);
+        only[27] = 0x10;
+        let bare = Handshake::decode(&only).unwrap().unwrap();
+        assert!(bare.supports_v2() && !bare.supports_fast() && !bare.supports_extended());
         for split in 0..HANDSHAKE_LEN {
             assert_eq!(Handshake::decode(&b[..split]), Ok(None));
         }

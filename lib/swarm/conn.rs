@@ -87,7 +87,8 @@ pub(super) fn outgoing(s: &Arc<Swarm>, addr: SocketAddr) -> Dialed {
             return Dialed::Refused;
         }
     };
-    if theirs.info_hash != s.info_hash().0 {
+    // A hybrid dialled on its v1 hash may be answered on the v2 one (BEP 52 upgrade).
+    if !s.answers(&theirs.info_hash) {
         return Dialed::Failed;
     }
     if theirs.peer_id == s.peer_id {
@@ -110,8 +111,9 @@ pub(super) fn incoming(
     let _ = stream
         .socket()
         .set_write_timeout(Some(s.opts().handshake_timeout));
-    // A hybrid answers with the hash the peer asked for (v1 or truncated v2).
-    let mut ours = Handshake::new(theirs.info_hash, s.peer_id()).encode();
+    // A hybrid answers with the hash the peer asked for (v1 or truncated v2), or upgrades a
+    // v1 handshake that has the v2 bit to the v2 hash (BEP 52, as libtorrent does).
+    let mut ours = s.handshake(s.answer_hash(&theirs)).encode();
     if stream.send(&mut ours).is_ok() {
         run(s, stream, addr, theirs, true);
     }
@@ -131,6 +133,7 @@ fn run(
     let _ = stream.socket().set_nodelay(true);
     let _ = stream.socket().set_write_timeout(Some(WRITE_TIMEOUT));
     let _ = stream.socket().set_read_timeout(Some(TICK));
+    let encrypted = stream.is_encrypted();
     let Ok((stream, wstream)) = stream.split() else {
         return "cannot clone the socket".into();
     };
@@ -164,6 +167,7 @@ fn run(
                 closing: false,
                 moved: (0, Instant::now()),
                 connected: Instant::now(),
+                encrypted,
             },
         );
         key
@@ -738,6 +742,7 @@ fn write_loop(
 ) {
     let mut w = stream.sink(256 << 10);
     let mut data = Vec::new();
+    let mut extents = Vec::new();
     let result = (|| -> io::Result<()> {
         loop {
             let first = match rx.recv_timeout(KEEPALIVE) {
@@ -766,11 +771,6 @@ fn write_loop(
                                 w.send(&mut data)?;
                             }
                         } else {
-                            data.clear();
-                            peer::encode_piece_header(b.piece, b.offset, b.length, &mut data);
-                            let h = data.len();
-                            data.resize(h + b.length as usize, 0);
-                            s.read_block(b.piece, b.offset, &mut data[h..])?;
                             if s.upload_limit().limited() {
                                 w.flush()?;
                                 s.upload_limit().take(b.length as u64);
@@ -778,7 +778,17 @@ fn write_loop(
                                 // own upload limit is not the peer reading slowly.
                                 w.idle();
                             }
-                            w.send(&mut data)?;
+                            // Plain streams send the data from its files (no copy through
+                            // this process); encrypted ones, and stores without files, read
+                            // it into the sink's buffer.
+                            extents.clear();
+                            if w.sends_files()
+                                && s.block_extents(b.piece, b.offset, b.length, &mut extents)?
+                            {
+                                w.block_from_files(&b, &extents)?;
+                            } else {
+                                w.block_read(&b, |buf| s.read_block(b.piece, b.offset, buf))?;
+                            }
                             uploaded.fetch_add(b.length as u64, Ordering::Relaxed);
                             s.count_upload(b.length as u64);
                         }

@@ -35,22 +35,10 @@ pub fn fetch_piece_layers(
         return Ok(());
     };
     let pl = t.piece_length;
-    let missing = |t: &Torrent| -> Vec<([u8; 32], u64)> {
-        let mut v: Vec<([u8; 32], u64)> = t
-            .files
-            .iter()
-            .filter(|f| f.length > pl)
-            .filter_map(|f| Some((f.pieces_root?, f.length.div_ceil(pl))))
-            .filter(|(r, _)| !t.piece_layers.contains_key(r))
-            .collect();
-        v.sort();
-        v.dedup();
-        v
-    };
     let peer_id = PeerId::generate().map_err(SessionError::Random)?;
     let limits = Limits::for_torrent(t);
     for &addr in peers {
-        let want = missing(t);
+        let want = t.missing_piece_layers();
         if want.is_empty() {
             return Ok(());
         }
@@ -62,7 +50,7 @@ pub fn fetch_piece_layers(
             }),
         }
     }
-    let left = missing(t).len();
+    let left = t.missing_piece_layers().len();
     if left == 0 {
         return Ok(());
     }
@@ -111,14 +99,15 @@ fn ask(
         .map_err(|e| e.to_string())?;
     s.set_read_timeout(Some(Duration::from_millis(500)))
         .map_err(|e| e.to_string())?;
-    s.write_all(&Handshake::new(info_hash, peer_id).encode())
-        .map_err(|e| e.to_string())?;
+    let ours = Handshake::new(info_hash, peer_id).with_v2(true);
+    s.write_all(&ours.encode()).map_err(|e| e.to_string())?;
     let mut hs = [0u8; peer::HANDSHAKE_LEN];
     read_full(&mut s, &mut hs, deadline)?;
-    match Handshake::decode(&hs) {
-        Ok(Some(h)) if h.info_hash == info_hash => {}
+    // A peer without the v2 bit (BEP 52) is still asked: the proofs decide.
+    let v2 = match Handshake::decode(&hs) {
+        Ok(Some(h)) if h.info_hash == info_hash => h.supports_v2(),
         _ => return Err("bad handshake".into()),
-    }
+    };
     let mut pending: HashMap<HashRequest, u64> = HashMap::new();
     let mut out = Vec::new();
     for &(root, pieces) in want {
@@ -160,6 +149,9 @@ fn ask(
                     layer.resize(at + got.len(), [0; 32]);
                 }
                 layer[at..at + got.len()].copy_from_slice(&got);
+            }
+            Message::HashReject(_) if !v2 => {
+                return Err("hash request rejected (no v2 bit in its handshake)".into())
             }
             Message::HashReject(_) => return Err("hash request rejected".into()),
             _ => {}

@@ -18,7 +18,7 @@
 //! torrent turns out private (BEP 27); every wait is bounded by the timeout or the stop flag.
 
 use super::session::SessionError;
-use crate::metainfo::{torrent_from_magnet, Magnet, Torrent};
+use crate::metainfo::{torrent_from_magnet, torrent_from_magnet_with_layers, Magnet, Torrent};
 use crate::peer::metadata::{MetadataAssembler, Progress, MAX_METADATA_SIZE};
 use crate::peer::{self, ext, ExtHandshake, Handshake, PeerId};
 use crate::tracker::{self, AnnounceRequest, Announcer, Tiers};
@@ -418,7 +418,7 @@ pub fn fetch_metadata(
             conns.push((addr, None));
             live += 1;
             let (tx, stop, bind) = (tx.clone(), stop.clone(), opts.bind);
-            let hs = Handshake::new(info_hash.0, peer_id);
+            let hs = Handshake::new(info_hash.0, peer_id).with_v2(magnet.info_hash_v2.is_some());
             std::thread::spawn(move || {
                 peer_thread(i, addr, bind, hs, port, &tx, &stop);
                 let _ = tx.send(Input::Peer(PeerEv::Gone(i)));
@@ -632,6 +632,11 @@ pub fn magnet_torrent(
     let mut m = m;
     if m.torrent.version != crate::metainfo::Version::V1 {
         super::layers::fetch_piece_layers(&mut m.torrent, &m.peers, opts.bind, events)?;
+        // The layers go into the written file (outside `info`) so it verifies on its own.
+        let (file, torrent) =
+            torrent_from_magnet_with_layers(magnet, &m.torrent.info_bytes, &m.torrent.piece_layers)
+                .map_err(SessionError::Magnet)?;
+        (m.file, m.torrent) = (file, torrent);
     }
     if let Some(p) = torrent_out {
         write_torrent(p, &m.file, force)

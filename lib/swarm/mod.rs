@@ -83,6 +83,9 @@ pub struct Options {
     pub pieces: Option<Arc<crate::verify::PieceCheck>>,
     /// A second info hash peers may handshake with: a hybrid's truncated v2 hash (BEP 52).
     pub info_hash_v2: Option<InfoHash>,
+    /// Pieces that hold zeros no file owns (pad files, a v2 layout's gaps) and how many:
+    /// [`crate::geometry::Geometry::padded_pieces`]. Announces leave them out of `left`.
+    pub padding: Vec<(usize, u64)>,
 }
 
 impl Default for Options {
@@ -105,6 +108,7 @@ impl Default for Options {
             encryption: crate::peer::mse::Policy::default(),
             pieces: None,
             info_hash_v2: None,
+            padding: Vec::new(),
         }
     }
 }
@@ -246,6 +250,27 @@ struct PeerEntry {
     moved: (u64, Instant),
     /// When the connection was made.
     connected: Instant,
+    /// The connection is MSE/PE-encrypted (RC4).
+    encrypted: bool,
+}
+
+/// One connected peer as [`Swarm::peer_snapshot`] sees it (for status displays).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerSnapshot {
+    /// The peer's address.
+    pub addr: SocketAddr,
+    /// Its peer id.
+    pub peer_id: PeerId,
+    /// Bytes of blocks received from it.
+    pub downloaded: u64,
+    /// Bytes of blocks sent to it.
+    pub uploaded: u64,
+    /// We choke it.
+    pub choked: bool,
+    /// It is interested in our pieces.
+    pub interested: bool,
+    /// The connection is encrypted.
+    pub encrypted: bool,
 }
 
 /// Most addresses kept to dial; past it, given-up and then the oldest idle ones are dropped.
@@ -394,11 +419,11 @@ impl Swarm {
         self.opts.handshake_timeout
     }
 
-    /// Bytes still missing (for announces).
+    /// Bytes of files still missing (for announces): pad files and the implied zeros of a v2
+    /// layout are not data anyone sends.
     pub fn left(&self) -> u64 {
-        self.limits
-            .total_length
-            .saturating_sub(self.stats().have_bytes)
+        let st = self.lock();
+        bytes_left(&self.limits, &self.opts.padding, |p| st.picker.have(p))
     }
 
     /// Write a block's data through the store (the per-block path: no copy, no lock).
@@ -420,6 +445,18 @@ impl Swarm {
     #[inline]
     fn read_block(&self, piece: u32, offset: u32, buf: &mut [u8]) -> std::io::Result<()> {
         self.store.read(piece, offset, buf)
+    }
+
+    /// Where a block's data lies in files, for sending it from them (false: read it).
+    #[inline]
+    fn block_extents(
+        &self,
+        piece: u32,
+        offset: u32,
+        len: u32,
+        out: &mut Vec<store::Extent>,
+    ) -> std::io::Result<bool> {
+        self.store.extents(piece, offset, len, out)
     }
 
     #[inline]
@@ -449,6 +486,21 @@ impl Swarm {
     /// Our peer id.
     pub fn peer_id(&self) -> PeerId {
         self.peer_id
+    }
+
+    /// Our handshake on `info_hash`, with the BEP 52 v2 bit for a v2 or hybrid torrent.
+    pub fn handshake(&self, info_hash: [u8; 20]) -> crate::peer::Handshake {
+        crate::peer::Handshake::new(info_hash, self.peer_id).with_v2(self.check.has_v2())
+    }
+
+    /// The info hash to answer an incoming handshake with: a hybrid's truncated v2 hash when
+    /// the peer came on the v1 hash with the v2 bit set (BEP 52's upgrade), else the hash it
+    /// came with.
+    pub fn answer_hash(&self, theirs: &crate::peer::Handshake) -> [u8; 20] {
+        match self.opts.info_hash_v2 {
+            Some(v2) if theirs.supports_v2() && theirs.info_hash == self.info_hash.0 => v2.0,
+            _ => theirs.info_hash,
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -747,6 +799,29 @@ impl Swarm {
         self.lock().picker.complete()
     }
 
+    /// The connected peers and their counters, read under the state lock (no accounting
+    /// changes: the counters are the ones the connections keep).
+    pub fn peer_snapshot(&self) -> Vec<PeerSnapshot> {
+        let st = self.lock();
+        let peers = st.peers.values().filter(|p| !p.closing);
+        peers
+            .map(|p| PeerSnapshot {
+                addr: p.addr,
+                peer_id: p.peer_id,
+                downloaded: p.downloaded.load(Ordering::Relaxed),
+                uploaded: p.uploaded.load(Ordering::Relaxed),
+                choked: p.choked.load(Ordering::Relaxed),
+                interested: p.interested,
+                encrypted: p.encrypted,
+            })
+            .collect()
+    }
+
+    /// Our verified pieces as a bitfield, high bit first.
+    pub fn bitfield(&self) -> Vec<u8> {
+        self.lock().picker.bitfield()
+    }
+
     /// Current counters.
     pub fn stats(&self) -> Stats {
         let st = self.lock();
@@ -988,11 +1063,43 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) {
         .spawn(f);
 }
 
+/// Bytes of files in the pieces `have` says are missing: the stream's pieces less the zeros of
+/// `padding` (piece, zero bytes) in them.
+fn bytes_left(limits: &Limits, padding: &[(usize, u64)], have: impl Fn(u32) -> bool) -> u64 {
+    let missing: u64 = (0..limits.piece_count)
+        .filter(|&p| !have(p))
+        .map(|p| limits.piece_size(p))
+        .sum();
+    let zeros: u64 = padding
+        .iter()
+        .filter(|&&(p, _)| !have(p as u32))
+        .map(|&(_, z)| z)
+        .sum();
+    missing.saturating_sub(zeros)
+}
+
 #[cfg(test)]
 mod tests {
     use super::store::MemStore;
     use super::*;
     use sha1::{Digest, Sha1};
+
+    #[test]
+    fn left_counts_file_bytes_not_the_zeros_of_a_v2_layout() {
+        // v2: files of 40000 and 5 bytes in 16 KiB pieces: 4 pieces, 65536 bytes on the wire,
+        // 40005 bytes of files.
+        let g = crate::geometry::Geometry::aligned(16384, [40000, 5].into_iter());
+        let (limits, padding) = (Limits::from(&g), g.padded_pieces());
+        assert_eq!(limits.total_length, 65536);
+        assert_eq!(bytes_left(&limits, &padding, |_| false), 40005);
+        // Piece 2 holds 7232 bytes of the first file; piece 3 the 5 of the second.
+        assert_eq!(bytes_left(&limits, &padding, |p| p == 2), 40005 - 7232);
+        assert_eq!(bytes_left(&limits, &padding, |p| p != 3), 5);
+        assert_eq!(bytes_left(&limits, &padding, |_| true), 0);
+        // Without padding (v1), the stream is the files.
+        let v1 = Limits::new(16384, 40005);
+        assert_eq!(bytes_left(&v1, &[], |p| p == 0), 40005 - 16384);
+    }
 
     fn sample(len: usize, piece: usize) -> (Vec<u8>, Vec<[u8; 20]>) {
         let mut x = 0x2545_f491_4f6c_dd1du64;

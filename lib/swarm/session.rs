@@ -80,7 +80,13 @@ pub struct FetchOptions {
     pub stream: Option<super::pipe::StreamOptions>,
     /// A DHT node to find peers with (never used for a private torrent).
     pub dht: Option<Arc<crate::dht::Node>>,
+    /// Called with each swarm once it exists (a status display reads its
+    /// [`Swarm::peer_snapshot`] and [`Swarm::bitfield`]).
+    pub on_swarm: Option<SwarmHook>,
 }
+
+/// A caller's look at a session's swarms: the torrent's index and its swarm.
+pub type SwarmHook = Arc<dyn Fn(usize, &Arc<Swarm>) + Send + Sync>;
 
 impl Default for FetchOptions {
     fn default() -> Self {
@@ -106,6 +112,7 @@ impl Default for FetchOptions {
             sequential: false,
             stream: None,
             dht: None,
+            on_swarm: None,
         }
     }
 }
@@ -141,6 +148,8 @@ pub struct SeedOptions {
     pub stop: Arc<AtomicBool>,
     /// A DHT node to announce each non-private torrent into.
     pub dht: Option<Arc<crate::dht::Node>>,
+    /// Called with each torrent's swarm once it exists.
+    pub on_swarm: Option<SwarmHook>,
 }
 
 impl Default for SeedOptions {
@@ -160,6 +169,7 @@ impl Default for SeedOptions {
             peers: Vec::new(),
             stop: Arc::default(),
             dht: None,
+            on_swarm: None,
         }
     }
 }
@@ -359,6 +369,9 @@ pub fn fetch(
         ..Options::default()
     };
     let s = new_swarm(t, info_hash, &have, store, swarm_opts, 0, &tx)?;
+    if let Some(hook) = &opts.on_swarm {
+        hook(0, &s);
+    }
     if let Some(c) = &chosen {
         s.lock()
             .picker
@@ -585,6 +598,9 @@ pub fn seed(
         // Blocks are small: pread beats mapping a window per block.
         let store = Arc::new(Storage::open(t, &opts.dir, Io::Plain));
         let s = new_swarm(t, info_hash, &have, store, swarm_opts.clone(), i, &tx)?;
+        if let Some(hook) = &opts.on_swarm {
+            hook(i, &s);
+        }
         served.push((i, s));
     }
     if !any_piece {
@@ -720,6 +736,7 @@ fn new_swarm(
             .map(|h| h.truncated())
             .filter(|h| *h != info_hash);
     }
+    opts.padding = crate::geometry::Geometry::new(t).padded_pieces();
     opts.info_bytes = (!t.info_bytes.is_empty())
         .then(|| super::pex::InfoBytes(Arc::from(t.info_bytes.as_slice())));
     Swarm::new(SwarmConfig {

@@ -5,6 +5,7 @@
 //! `storage::Storage`, the memory-mapped multi-file storage).
 
 use crate::peer::Limits;
+pub use crate::storage::Extent;
 use sha1::{Digest, Sha1};
 use std::io;
 
@@ -29,6 +30,20 @@ pub trait PieceStore: Send + Sync {
     fn verbatim(&self, piece: u32) -> bool {
         let _ = piece;
         true
+    }
+    /// Where the `len` bytes of `piece` at `offset` lie in files, appended to `out`, for a
+    /// writer that sends them from the files without copying them (`sendfile`). False (and
+    /// nothing appended) when the store does not keep its data in files: then [`read`] it.
+    ///
+    /// [`read`]: PieceStore::read
+    fn extents(
+        &self,
+        _piece: u32,
+        _offset: u32,
+        _len: u32,
+        _out: &mut Vec<Extent>,
+    ) -> io::Result<bool> {
+        Ok(false)
     }
 }
 
@@ -166,6 +181,17 @@ impl PieceStore for crate::storage::Storage {
             .map(|s| s.len)
             .sum();
         stored == geo.piece_len(piece as usize)
+    }
+    fn extents(
+        &self,
+        piece: u32,
+        offset: u32,
+        len: u32,
+        out: &mut Vec<Extent>,
+    ) -> io::Result<bool> {
+        self.extents(piece as usize, offset as u64, len as u64, out)
+            .map_err(io::Error::other)?;
+        Ok(true)
     }
 }
 

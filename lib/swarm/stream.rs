@@ -9,9 +9,10 @@
 //! remembered (bounded) so that `prefer` dials it with a plain handshake from then on.
 
 use super::outbox::Paced;
+use super::store::Extent;
 use super::Swarm;
 use crate::peer::mse::{self, Cipher, Keystream, Policy};
-use crate::peer::{self, Handshake};
+use crate::peer::{self, Block, Handshake};
 use std::collections::HashSet;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -142,8 +143,14 @@ impl Writer {
     /// rate while data is pending ([`Paced`]).
     pub(super) fn sink(&mut self, capacity: usize) -> Sink<'_> {
         Sink {
-            w: io::BufWriter::with_capacity(capacity, Paced::new(&self.stream)),
+            out: Paced::new(&self.stream),
             ks: &mut self.ks,
+            // Zeroed once here; blocks are read into it without clearing it again.
+            buf: vec![0; capacity.max(BLOCK_ROOM)],
+            used: 0,
+            corked: false,
+            no_sendfile: false,
+            header: Vec::with_capacity(PIECE_HEADER),
         }
     }
 
@@ -152,28 +159,189 @@ impl Writer {
     }
 }
 
-/// Buffered, encrypting writes.
+/// The header of a `piece` message.
+const PIECE_HEADER: usize = 13;
+/// Room for the largest block message.
+const BLOCK_ROOM: usize = PIECE_HEADER + crate::geometry::BLOCK as usize;
+
+/// Buffered, encrypting writes, and blocks sent straight from their files.
+///
+/// Invariants: bytes reach the socket in the order they were handed in; each byte is encrypted
+/// exactly once, when it enters the buffer. Data sent with `sendfile` never passes through
+/// the buffer, so it is used only while the stream is plain; the socket is corked meanwhile, so
+/// headers and file data leave in full segments, and uncorked by [`Sink::flush`].
 pub(super) struct Sink<'a> {
-    w: io::BufWriter<Paced<'a>>,
+    out: Paced<'a>,
     ks: &'a mut Keystream,
+    buf: Vec<u8>,
+    /// Bytes of `buf` waiting to be written.
+    used: usize,
+    /// TCP_CORK is set.
+    corked: bool,
+    /// `sendfile` is not supported for the files: blocks are read instead.
+    no_sendfile: bool,
+    header: Vec<u8>,
 }
 
 impl Sink<'_> {
     /// Encrypt `buf` in place (nothing when plain) and write it.
-    #[inline]
     pub(super) fn send(&mut self, buf: &mut [u8]) -> io::Result<()> {
         self.ks.apply(buf);
-        self.w.write_all(buf)
+        if buf.len() > self.buf.len() - self.used {
+            self.write_buf()?;
+        }
+        if buf.len() >= self.buf.len() {
+            return self.out.write_all(buf);
+        }
+        self.buf[self.used..self.used + buf.len()].copy_from_slice(buf);
+        self.used += buf.len();
+        Ok(())
     }
 
+    /// Whether blocks may be sent from their files ([`Sink::block_from_files`]).
+    pub(super) fn sends_files(&self) -> bool {
+        !self.ks.is_encrypted() && !self.no_sendfile
+    }
+
+    /// Queue the `piece` message of `b`, its data read by `read` straight into the buffer (no
+    /// zero-fill, no copy) and encrypted there.
+    pub(super) fn block_read(
+        &mut self,
+        b: &Block,
+        read: impl FnOnce(&mut [u8]) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let n = PIECE_HEADER + b.length as usize;
+        if n > self.buf.len() - self.used {
+            self.write_buf()?;
+        }
+        self.header.clear();
+        peer::encode_piece_header(b.piece, b.offset, b.length, &mut self.header);
+        let msg = &mut self.buf[self.used..self.used + n];
+        msg[..PIECE_HEADER].copy_from_slice(&self.header);
+        read(&mut msg[PIECE_HEADER..])?;
+        self.ks.apply(msg);
+        self.used += n;
+        Ok(())
+    }
+
+    /// Send the `piece` message of `b` whose data lies in `extents` (plain streams only, see
+    /// [`Sink::sends_files`]): the header through the buffer, the file data with `sendfile`,
+    /// pad bytes as zeros. A file that ends early is an error (the peer gets a cut message and
+    /// the connection ends, as when a read fails).
+    pub(super) fn block_from_files(&mut self, b: &Block, extents: &[Extent]) -> io::Result<()> {
+        debug_assert!(!self.ks.is_encrypted());
+        if !self.corked {
+            socket2::SockRef::from(self.out.socket()).set_cork(true)?;
+            self.corked = true;
+        }
+        let mut header = std::mem::take(&mut self.header);
+        header.clear();
+        peer::encode_piece_header(b.piece, b.offset, b.length, &mut header);
+        let sent = self.send(&mut header);
+        self.header = header;
+        sent?;
+        for e in extents {
+            match e {
+                Extent::File { file, offset, len } => self.file(file, *offset, *len)?,
+                Extent::Zeros(n) => self.zeros(*n)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// `len` bytes of `file` from `offset`, after what is buffered.
+    fn file(&mut self, file: &std::fs::File, offset: u64, len: u64) -> io::Result<()> {
+        let mut done = 0;
+        while done < len {
+            if self.no_sendfile {
+                return self.file_read(file, offset + done, len - done);
+            }
+            self.write_buf()?;
+            let want = (len - done).min(1 << 30) as usize;
+            match self.out.send_file(file, offset + done, want) {
+                Ok(0) => return Err(short_file()),
+                Ok(k) => done += k as u64,
+                // A file system without `sendfile` support: read from now on.
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP)
+                    ) =>
+                {
+                    self.no_sendfile = true
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// The fallback of [`Sink::file`]: read into the buffer.
+    fn file_read(&mut self, file: &std::fs::File, offset: u64, len: u64) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        let mut done = 0;
+        while done < len {
+            if self.used == self.buf.len() {
+                self.write_buf()?;
+            }
+            let room = (self.buf.len() - self.used).min((len - done) as usize);
+            match file.read_at(&mut self.buf[self.used..self.used + room], offset + done) {
+                Ok(0) => return Err(short_file()),
+                Ok(k) => {
+                    self.ks.apply(&mut self.buf[self.used..self.used + k]);
+                    self.used += k;
+                    done += k as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// `n` zeros (pad bytes).
+    fn zeros(&mut self, mut n: u64) -> io::Result<()> {
+        while n > 0 {
+            if self.used == self.buf.len() {
+                self.write_buf()?;
+            }
+            let k = (self.buf.len() - self.used).min(n as usize);
+            let z = &mut self.buf[self.used..self.used + k];
+            z.fill(0);
+            self.ks.apply(z);
+            self.used += k;
+            n -= k as u64;
+        }
+        Ok(())
+    }
+
+    /// Write out what is buffered.
+    fn write_buf(&mut self) -> io::Result<()> {
+        let used = std::mem::take(&mut self.used);
+        self.out.write_all(&self.buf[..used])
+    }
+
+    /// Write out everything and let the socket send it now (uncork).
     pub(super) fn flush(&mut self) -> io::Result<()> {
-        self.w.flush()
+        self.write_buf()?;
+        if self.corked {
+            self.corked = false;
+            socket2::SockRef::from(self.out.socket()).set_cork(false)?;
+        }
+        Ok(())
     }
 
     /// Everything was sent: the minimum rate's next window starts with the next write.
     pub(super) fn idle(&mut self) {
-        self.w.get_mut().idle();
+        self.out.idle();
     }
+}
+
+fn short_file() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "a file being seeded is shorter than the torrent says",
+    )
 }
 
 /// Why a dial did not give a handshaken stream.
@@ -208,7 +376,7 @@ fn connect(s: &Swarm, addr: SocketAddr) -> Result<TcpStream, DialError> {
 pub(super) fn dial(s: &Swarm, addr: SocketAddr) -> Result<(PeerStream, Handshake), DialError> {
     let policy = s.opts().encryption;
     let t = s.opts().handshake_timeout;
-    let ours = Handshake::new(s.info_hash().0, s.peer_id()).encode();
+    let ours = s.handshake(s.info_hash().0).encode();
     if policy.dial_encrypted() && !(policy.plain_fallback() && plain_only(addr)) {
         let stream = connect(s, addr)?;
         match mse_dial(stream, s.info_hash().0, policy, ours.to_vec(), t) {
@@ -298,7 +466,7 @@ fn mse_dial(
 mod tests {
     use super::*;
     use crate::metainfo::InfoHash;
-    use crate::peer::{Limits, PeerId};
+    use crate::peer::{Limits, Message, PeerId};
     use crate::swarm::store::MemStore;
     use crate::swarm::{Listener, Options, SwarmConfig};
     use std::net::TcpListener;
@@ -348,6 +516,140 @@ mod tests {
             closed
         });
         (addr, t)
+    }
+
+    /// A connected pair: our writer's half, and the peer's socket.
+    fn pair() -> (Writer, TcpStream) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let ours = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (theirs, _) = l.accept().unwrap();
+        theirs
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let (_, w) = PeerStream::plain(ours).split().unwrap();
+        (w, theirs)
+    }
+
+    /// Read everything the peer is sent until the writer closes.
+    fn drain(mut theirs: TcpStream) -> JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let mut got = Vec::new();
+            theirs.read_to_end(&mut got).unwrap();
+            got
+        })
+    }
+
+    /// Blocks sent from the files with `sendfile` (crossing file boundaries, an empty file and
+    /// a pad file), interleaved with blocks read into the buffer and with small messages,
+    /// reach the peer whole and in order, more than the socket buffers hold at once.
+    #[test]
+    fn blocks_from_files_and_from_reads_arrive_in_order() {
+        use crate::storage::{tests::torrent, Io, Storage};
+        let dir = tempfile::tempdir().unwrap();
+        let t = torrent(
+            "t",
+            32768,
+            &[
+                ("a", 5000, false),
+                ("empty", 0, false),
+                ("b", 16385, false),
+                ("pad", 11000, true),
+                ("d/c", 700_001, false),
+                ("e", 3, false),
+            ],
+        );
+        let st = Storage::create(&t, dir.path(), Io::Plain).unwrap();
+        let g = st.geometry().clone();
+        let mut stream: Vec<u8> = (0..g.total_length() as usize)
+            .map(|i| (i * 7 + i / 4093) as u8)
+            .collect();
+        let pad = g.file_start(3) as usize;
+        stream[pad..pad + 11000].fill(0);
+        for p in 0..g.piece_count() {
+            let o = g.piece_offset(p) as usize;
+            st.write_piece(p, &stream[o..o + g.piece_len(p) as usize])
+                .unwrap();
+        }
+        let (mut w, theirs) = pair();
+        let reader = drain(theirs);
+        let mut want = Vec::new();
+        let mut extents = Vec::new();
+        let mut sink = w.sink(64 << 10);
+        assert!(sink.sends_files());
+        for round in 0..3 {
+            for p in 0..g.piece_count() {
+                for b in 0..g.block_count(p) {
+                    let off = (b * crate::geometry::BLOCK as usize) as u32;
+                    let blk = Block {
+                        piece: p as u32,
+                        offset: off,
+                        length: g.block_len(p, b) as u32,
+                    };
+                    let o = g.piece_offset(p) as usize + off as usize;
+                    let data = stream[o..o + blk.length as usize].to_vec();
+                    Message::Piece {
+                        piece: blk.piece,
+                        offset: off,
+                        data,
+                    }
+                    .encode(&mut want);
+                    if (b + round) % 3 == 0 {
+                        sink.block_read(&blk, |buf| {
+                            st.read_block(p, off as u64, buf).map_err(io::Error::other)
+                        })
+                        .unwrap();
+                    } else {
+                        extents.clear();
+                        st.extents(p, off as u64, blk.length as u64, &mut extents)
+                            .unwrap();
+                        sink.block_from_files(&blk, &extents).unwrap();
+                    }
+                    let mut have = Vec::new();
+                    Message::Have(p as u32).encode(&mut have);
+                    want.extend_from_slice(&have);
+                    sink.send(&mut have).unwrap();
+                }
+            }
+            sink.flush().unwrap();
+            sink.idle();
+        }
+        drop(sink);
+        w.shutdown().unwrap();
+        let got = reader.join().unwrap();
+        assert_eq!(got.len(), want.len());
+        assert!(got == want, "the peer got other bytes than were sent");
+    }
+
+    /// A file shorter than the torrent says fails the block (the connection then ends),
+    /// instead of sending a message with fewer bytes than its length says.
+    #[test]
+    fn a_short_file_fails_the_block() {
+        use crate::storage::{tests::torrent, Io, Storage};
+        let dir = tempfile::tempdir().unwrap();
+        let t = torrent("t", 16384, &[("a", 20000, false)]);
+        let st = Storage::create(&t, dir.path(), Io::Plain).unwrap();
+        let mut extents = Vec::new();
+        st.extents(1, 0, 20000 - 16384, &mut extents).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(dir.path().join("t/a"))
+            .unwrap()
+            .set_len(17000)
+            .unwrap();
+        let (mut w, theirs) = pair();
+        let reader = drain(theirs);
+        let mut sink = w.sink(64 << 10);
+        let blk = Block {
+            piece: 1,
+            offset: 0,
+            length: 20000 - 16384,
+        };
+        let err = sink.block_from_files(&blk, &extents).expect_err("no error");
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof, "{err}");
+        drop(sink);
+        w.shutdown().unwrap();
+        // What went out is the header and the bytes the file still had, never more.
+        assert_eq!(reader.join().unwrap().len(), 13 + 17000 - 16384);
     }
 
     #[test]

@@ -380,6 +380,7 @@ fn hash_run(
     let mut merkle = PieceHasher::new(pl, len);
     let mut sha1 = Sha1::new();
     let mut at = from;
+    storage.prefetch(geo.file_start(run.file) + to, storage::READAHEAD);
     let res = storage.visit(
         geo.file_start(run.file) + from,
         to - from,

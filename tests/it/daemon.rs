@@ -3,7 +3,7 @@
 //! same `--state` after SIGTERM and after `kill -9`, `--watch-dir`, and `bt-top` under tmux.
 
 use crate::common::*;
-use crate::harness::{wait_for, Sample, Seeder};
+use crate::harness::{magnet_of, wait_for, Sample, Seeder};
 use bt::record::{Record as R, StatusRecord};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
@@ -448,6 +448,25 @@ fn bt_top_under_tmux_shows_rising_progress_and_pause_and_restores_the_terminal()
     });
     eprintln!("bt-top under tmux:\n{later}");
     assert!(later.contains("downloading"), "{later}");
+    // The selected torrent's detail: the seeder among its peers, a piece map with verified runs.
+    let detail = t.until(20, "the peer and the piece map", |sc| {
+        sc.contains(&seeder.peer()) && sc.lines().any(|l| l.contains("map  ") && l.contains('█'))
+    });
+    eprintln!("detail:\n{detail}");
+    // Resized smaller, then larger: redrawn whole, the name and a progress figure still there.
+    for (x, y) in [("90", "26"), ("130", "44")] {
+        let r = t.run(&["resize-window", "-t", "0", "-x", x, "-y", y]);
+        assert_eq!(r.code, 0, "tmux resize-window: {}", r.stderr);
+        let sc = t.until(20, "a redraw after the resize", |sc| {
+            let width = sc.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+            shown_percent(sc, "data").is_some() && width <= x.parse().unwrap()
+        });
+        let top = sc.lines().next().unwrap_or_default();
+        assert!(
+            top.starts_with("bt-top  1 torrents"),
+            "after resizing to {x}x{y}:\n{sc}"
+        );
+    }
     t.keys(&["p"]);
     let paused = t.until(20, "the paused state", |sc| {
         sc.lines()
@@ -456,15 +475,15 @@ fn bt_top_under_tmux_shows_rising_progress_and_pause_and_restores_the_terminal()
     eprintln!("after p:\n{paused}");
     assert_eq!(d.one().state, "paused");
     t.keys(&["q"]);
+    let modes_of = |sc: &str| {
+        let mut after_exit = sc.lines().skip_while(|l| !l.contains("BT-TOP-EXIT 0"));
+        after_exit.nth(1).unwrap_or_default().trim().to_string()
+    };
+    // The modes come on the line after the exit status (stty may print them a moment later).
     let after = t.until(20, "the shell after quitting", |sc| {
-        sc.contains("BT-TOP-EXIT 0")
+        sc.contains("BT-TOP-EXIT 0") && modes_of(sc).contains("echo")
     });
-    let modes = after
-        .lines()
-        .skip_while(|l| !l.contains("BT-TOP-EXIT 0"))
-        .nth(1)
-        .unwrap_or_default()
-        .to_string();
+    let modes = modes_of(&after);
     assert_eq!(
         modes.trim(),
         "icanon echo",
@@ -474,4 +493,177 @@ fn bt_top_under_tmux_shows_rising_progress_and_pause_and_restores_the_terminal()
         !after.contains("PROGRESS"),
         "still on the UI's screen:\n{after}"
     );
+    // The same under TERM=linux (the console's terminfo: no alternate screen, 8 colours).
+    t.keys(&["clear", "Enter"]);
+    let line = format!(
+        "TERM=linux {} -c {}; echo LINUX-EXIT $?",
+        bin("bt-top").display(),
+        d.socket.display()
+    );
+    t.keys(&[&line, "Enter"]);
+    let linux = t.until(20, "bt-top under TERM=linux", |sc| {
+        sc.contains("bt-top  1 torrents")
+            && sc
+                .lines()
+                .any(|l| l.contains("data") && l.contains("paused"))
+    });
+    eprintln!("TERM=linux:\n{linux}");
+    t.keys(&["q"]);
+    t.until(20, "the shell after quitting", |sc| {
+        sc.contains("LINUX-EXIT 0")
+    });
+}
+
+#[test]
+fn a_magnet_is_added_fetched_seeded_and_comes_back_after_a_restart() {
+    let s = Sample::data(&[("m.bin", 6 << 20)]);
+    let seeder = Seeder::of(&s).rate("1M").start();
+    let root = tempdir();
+    let (dl, state) = (root.path().join("dl"), root.path().join("state.json"));
+    let args = ["--state", state.to_str().unwrap()];
+    let d = Daemon::start(root.path(), &args);
+    let magnet = format!("{}&dn=magnetic", magnet_of(&s, &[], &[&seeder.peer()]));
+    let add = d.ctl(&["add", &magnet, "-d", dl.to_str().unwrap()]);
+    assert_eq!(add.code, 0, "add: {} {}", add.stdout_str(), add.stderr);
+    match last(&add) {
+        R::Ok(ok) => assert_eq!(ok.info_hash.as_deref(), Some(&*s.info_hash_hex())),
+        other => panic!("add answered {other:?}"),
+    }
+    // Until the metadata is known, the state file keeps the magnet.
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    assert_eq!(saved["torrents"][0]["magnet"].as_str(), Some(&*magnet));
+    // Progressing under the torrent's own name, then seeding.
+    let p = d.until(30, "progress", |st| {
+        st.state == "downloading" && st.progress > 0.0 && st.progress < 0.8
+    });
+    assert_eq!((p.name.as_str(), p.bytes_total), ("data", 6 << 20), "{p:?}");
+    let done = d.until(60, "seeding", |st| {
+        st.state == "seeding" && st.progress == 1.0
+    });
+    assert_eq!(done.info_hash, s.info_hash_hex());
+    assert!(same_content(&s, &dl));
+    // Now the state file names the .torrent built from the metadata.
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    let kept = saved["torrents"][0]["torrent"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let info = run_cmd(
+        Command::new(bin("bt-info")).args([&kept, "--json"]),
+        None,
+        Duration::from_secs(20),
+    );
+    assert!(
+        info.stdout_str().contains(&s.info_hash_hex()),
+        "{kept}: {info:?}"
+    );
+    drop(d);
+    drop(seeder);
+    // Restarted with the same state and no seeder: it comes back, complete, from the .torrent.
+    let again = Daemon::start(root.path(), &args);
+    let back = again.until(30, "verified again", |st| st.state == "seeding");
+    assert_eq!((back.name.as_str(), back.progress), ("data", 1.0));
+    assert_eq!(back.downloaded, 0, "{back:?}");
+}
+
+#[test]
+fn tcp_control_takes_only_the_right_token_and_a_readable_token_file_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempdir();
+    let token = root.path().join("token");
+    std::fs::write(&token, "s3cret-token\n").unwrap();
+    let chmod = |m| std::fs::set_permissions(&token, std::fs::Permissions::from_mode(m)).unwrap();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let tcp = [
+        "--control-tcp",
+        &addr,
+        "--control-token",
+        token.to_str().unwrap(),
+    ];
+
+    // A token file others may read: refused at start, exit 2, a one-line error naming it.
+    chmod(0o644);
+    let mut cmd = Command::new(bin("bt-seed"));
+    cmd.arg("--control")
+        .arg(root.path().join("refused.sock"))
+        .args(["--bind", "127.0.0.1", "--no-announce", "-q"])
+        .args(tcp);
+    let r = run_cmd(&mut cmd, None, Duration::from_secs(20));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains("token") && r.stderr.contains("0644") && r.stderr.contains("chmod 600"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
+
+    chmod(0o600);
+    let d = Daemon::start(root.path(), &tcp);
+    // A raw client: its first line is the answer it gets, then the connection is closed.
+    let refused = |first: &str| {
+        let mut c = std::net::TcpStream::connect(&addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        c.write_all(format!("{first}\n{{\"cmd\":\"list\"}}\n").as_bytes())
+            .unwrap();
+        let mut r = BufReader::new(c);
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        let e: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let mut rest = String::new();
+        let closed = r.read_line(&mut rest).map(|n| n == 0).unwrap_or(true);
+        (e, closed, rest)
+    };
+    for (first, says) in [
+        (r#"{"cmd":"list"}"#, "first line must be"),
+        (r#"{"token":"wrong"}"#, "wrong token"),
+        (r#"{"token":"s3cret-token-and-more"}"#, "wrong token"),
+    ] {
+        let (e, closed, rest) = refused(first);
+        assert_eq!(
+            (e["type"].as_str(), e["code"].as_str()),
+            (Some("error"), Some("refused")),
+            "{first}: {e}"
+        );
+        assert!(e["error"].as_str().unwrap().contains(says), "{first}: {e}");
+        assert!(
+            closed,
+            "{first}: the connection stayed open and said {rest:?}"
+        );
+    }
+    // The right token: commands work, over raw TCP and with bt-ctl --connect.
+    let mut c = std::net::TcpStream::connect(&addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(b"{\"token\":\"s3cret-token\"}\n{\"cmd\":\"list\"}\n")
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(c).read_line(&mut line).unwrap();
+    assert!(
+        line.contains("\"ok\"") && line.contains("\"count\":0"),
+        "{line}"
+    );
+    let ctl = |token: &Path| {
+        let mut cmd = Command::new(bin("bt-ctl"));
+        cmd.args(["--connect", &addr, "--token-file"])
+            .arg(token)
+            .args(["ls", "--json"]);
+        run_cmd(&mut cmd, None, Duration::from_secs(20))
+    };
+    let ok = ctl(&token);
+    assert_eq!(ok.code, 0, "{ok:?}");
+    assert!(
+        matches!(last(&ok), R::Ok(o) if o.count == Some(0)),
+        "{ok:?}"
+    );
+    let wrong = root.path().join("wrong");
+    std::fs::write(&wrong, "nope").unwrap();
+    let no = ctl(&wrong);
+    assert_eq!(no.code, 2, "{no:?}");
+    assert!(
+        matches!(last(&no), R::Error(e) if e.code == "refused"),
+        "{no:?}"
+    );
+    assert!(no.stderr.contains("wrong token"), "{}", no.stderr);
+    drop(d);
 }

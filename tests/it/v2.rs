@@ -386,7 +386,7 @@ fn fetch_v2_and_hybrid_from_libtorrent_and_serve_them_to_it() {
         // too, each with the hash it was asked for; another hash gets no answer.
         let (v1, v2) = hashes(dir, &torrent.to_string_lossy());
         let v2 = v2.unwrap()[..40].to_string();
-        let mut asked = vec![(v2, true), ("ab".repeat(20), false)];
+        let mut asked = vec![(v2.clone(), true), ("ab".repeat(20), false)];
         if let Some(v1) = v1 {
             asked.push((v1, true));
         }
@@ -396,6 +396,18 @@ fn fetch_v2_and_hybrid_from_libtorrent_and_serve_them_to_it() {
                 answered.then_some(hash.clone()),
                 "{mode} {hash}"
             );
+            // bt-seed sets the v2 bit for a v2 or hybrid torrent whichever hash the peer came
+            // with; libtorrent only on a hybrid's v1 hash (where it offers the upgrade).
+            if answered {
+                assert!(v2_bit(&seeder.peer(), &hash, 0).1, "bt-seed {mode} {hash}");
+            }
+        }
+        if let Some(v1) = hashes(dir, &torrent.to_string_lossy()).0 {
+            assert!(v2_bit(&addr, &v1, 0).1, "libtorrent {mode} v1");
+            // A v1 handshake with the v2 bit is upgraded to the v2 hash by both.
+            for peer in [&addr, &seeder.peer()] {
+                assert_eq!(v2_bit(peer, &v1, 0x10).0, v2, "{peer} {mode}");
+            }
         }
         hash_requests_are_answered(&seeder.peer(), &torrent);
     }
@@ -460,31 +472,53 @@ fn hash_requests_are_answered(addr: &str, torrent: &Path) {
     }
 }
 
+/// Handshake on `hash` (hex) with `bits` in reserved byte 7: the hash `addr` answers with, and
+/// whether its answer sets the BEP 52 v2 bit (0x10 of reserved byte 7).
+fn v2_bit(addr: &str, hash: &str, bits: u8) -> (String, bool) {
+    let (back, _) = handshake_bytes(addr, hash, bits).expect("an answer");
+    let hex = back[28..48].iter().map(|b| format!("{b:02x}")).collect();
+    (hex, back[27] & 0x10 != 0)
+}
+
 /// Send a plain handshake on `hash` (hex) to `addr`; the hash of the answer (None: no answer)
 /// and the connection.
 fn handshake(addr: &str, hash: &str) -> Option<(String, std::net::TcpStream)> {
+    let (back, s) = handshake_bytes(addr, hash, 0)?;
+    Some((back[28..48].iter().map(|b| format!("{b:02x}")).collect(), s))
+}
+
+/// Send a plain handshake on `hash` (hex) with `bits` in reserved byte 7 to `addr`; the 68
+/// bytes of the answer and the connection.
+fn handshake_bytes(addr: &str, hash: &str, bits: u8) -> Option<([u8; 68], std::net::TcpStream)> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut h = b"\x13BitTorrent protocol".to_vec();
-    h.extend_from_slice(&[0; 8]);
+    h.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, bits]);
     h.extend((0..20).map(|i| u8::from_str_radix(&hash[2 * i..2 * i + 2], 16).unwrap()));
     h.extend_from_slice(b"-XX0000-abcdefghijkl");
     s.write_all(&h).unwrap();
     let mut back = [0u8; 68];
     s.read_exact(&mut back).ok()?;
-    Some((back[28..48].iter().map(|b| format!("{b:02x}")).collect(), s))
+    Some((back, s))
+}
+
+/// `FILES` under `dir/src`, `bt-make --v2` of them as `dir/v2.torrent`: its path, its v2 info
+/// hash, and a magnet with only that hash (`btmh`).
+fn v2_and_its_btmh_magnet(dir: &Path) -> (std::path::PathBuf, Option<String>, String) {
+    write_tree(&dir.join("src"), FILES);
+    let torrent = dir.join("v2.torrent");
+    make_from_src(dir, "--v2", &torrent);
+    let (_, v2) = hashes(dir, &torrent.to_string_lossy());
+    let magnet = format!("magnet:?xt=urn:btmh:1220{}&dn=d", v2.clone().unwrap());
+    (torrent, v2, magnet)
 }
 
 #[test]
 fn fetch_a_btmh_magnet_from_libtorrent_with_hash_requests() {
     let tmp = tempdir();
     let dir = tmp.path();
-    write_tree(&dir.join("src"), FILES);
-    let torrent = dir.join("v2.torrent");
-    make_from_src(dir, "--v2", &torrent);
-    let (_, v2) = hashes(dir, &torrent.to_string_lossy());
-    let magnet = format!("magnet:?xt=urn:btmh:1220{}&dn=d", v2.unwrap());
+    let (torrent, v2, magnet) = v2_and_its_btmh_magnet(dir);
     let (_lt, addr) = libtorrent_seeder(&torrent, &dir.join("src"));
     let got = dir.join("got");
     let r = crate::harness::Fetcher::new(Path::new(&magnet), &got)
@@ -502,4 +536,65 @@ fn fetch_a_btmh_magnet_from_libtorrent_with_hash_requests() {
         hashes(dir, &torrent.to_string_lossy())
     );
     verified(&got, &torrent, "btmh");
+    written_torrent_stands_alone(dir, "out.torrent", &got, &v2);
+
+    // The same off bt-seed, which answers the hash requests itself.
+    let seeder = crate::harness::Seeder::of_torrent(&torrent, &dir.join("src")).start();
+    let got = dir.join("got-bt");
+    let r = crate::harness::Fetcher::new(Path::new(&magnet), &got)
+        .peer(seeder.peer())
+        .timeout(60)
+        .args(&["--torrent-out", &dir.join("bt.torrent").to_string_lossy()])
+        .run();
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout_str(), r.stderr);
+    same_files(&dir.join("src"), &got);
+    written_torrent_stands_alone(dir, "bt.torrent", &got, &v2);
+}
+
+/// The torrent bt-fetch wrote from a `btmh` magnet holds the piece layers peers sent (one for
+/// every file of more than one 32 KiB piece) and keeps the magnet's v2 info hash, and
+/// bt-verify judges `got` by v2 hashes with it alone.
+fn written_torrent_stands_alone(dir: &Path, out: &str, got: &Path, v2: &Option<String>) {
+    let r = bt_in("bt-info", dir, &["--json", out], None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let t = r.torrent();
+    assert_eq!(t.info_hash_v2.as_ref(), v2.as_ref());
+    let multi = FILES.iter().filter(|(_, n)| *n > 32768).count() as u64;
+    assert_eq!(
+        (t.piece_layers, t.piece_layers_missing),
+        (Some(multi), Some(0))
+    );
+    let r = verify(got, &dir.join(out).to_string_lossy());
+    assert_eq!(r.code, 0, "{}", r.stdout_str());
+    assert!(
+        r.files()
+            .iter()
+            .all(|f| f.length == 0 || f.hash.as_deref() == Some("v2")),
+        "{}",
+        r.stdout_str()
+    );
+}
+
+#[test]
+fn libtorrent_fetches_a_btmh_magnet_from_bt_seed_with_hash_requests() {
+    let tmp = tempdir();
+    let dir = tmp.path();
+    let (torrent, _, magnet) = v2_and_its_btmh_magnet(dir);
+    // bt-seed is libtorrent's only peer: it sends the info dictionary (ut_metadata) and,
+    // since a magnet carries no piece layers, the hashes of every file of more than one piece
+    // with their uncle hashes, which libtorrent checks against each file's root before it
+    // can accept a single piece of that file.
+    let seeder = crate::harness::Seeder::of_torrent(&torrent, &dir.join("src")).start();
+    let back = dir.join("lt");
+    std::fs::create_dir_all(&back).unwrap();
+    let ip = crate::harness::next_ip();
+    let mut cmd = libtorrent_session("fetch", &magnet, &back, &ip, &seeder.peer(), 60);
+    let r = run_cmd(&mut cmd, None, Duration::from_secs(90));
+    assert_eq!(
+        r.code, 0,
+        "libtorrent fetch of the btmh magnet: {}",
+        r.stderr
+    );
+    same_files(&dir.join("src"), &back);
+    verified(&back, &torrent, "btmh from bt-seed");
 }

@@ -428,6 +428,61 @@ fn be32(b: &[u8]) -> u32 {
     u32::from_be_bytes([b[0], b[1], b[2], b[3]])
 }
 
+/// The payload of a `piece` message checked against the torrent: piece, offset, data.
+fn piece_payload<'a>(p: &'a [u8], limits: &Limits) -> Result<(u32, u32, &'a [u8]), Error> {
+    if p.len() < 8 {
+        return Err(Error::BadLength {
+            id: id::PIECE,
+            len: p.len() as u32,
+        });
+    }
+    let (piece, offset) = (be32(p), be32(&p[4..]));
+    let data = &p[8..];
+    if piece >= limits.piece_count
+        || data.is_empty()
+        || offset as u64 + data.len() as u64 > limits.piece_size(piece)
+    {
+        return Err(Error::BadBlock {
+            piece,
+            offset,
+            length: data.len() as u32,
+        });
+    }
+    Ok((piece, offset, data))
+}
+
+/// A `piece` message decoded in place (see [`decode_piece`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PieceFrame<'a> {
+    /// The piece index.
+    pub piece: u32,
+    /// The block's offset in the piece.
+    pub offset: u32,
+    /// The block's data, inside the buffer decoded.
+    pub data: &'a [u8],
+    /// Bytes of the buffer the whole message takes.
+    pub used: usize,
+}
+
+/// A whole `piece` message at the start of `buf`, decoded without copying its data. None when
+/// `buf` starts with anything else or with an incomplete frame ([`decode`] then says what it
+/// is); the same checks as [`decode`].
+pub fn decode_piece<'a>(buf: &'a [u8], limits: &Limits) -> Option<Result<PieceFrame<'a>, Error>> {
+    let len = be32(buf.get(..4)?) as usize;
+    let used = 4 + len;
+    if len == 0 || buf.len() < used || buf[4] != id::PIECE || len > limits.max_frame() as usize {
+        return None;
+    }
+    Some(
+        piece_payload(&buf[5..used], limits).map(|(piece, offset, data)| PieceFrame {
+            piece,
+            offset,
+            data,
+            used,
+        }),
+    )
+}
+
 /// Decode one message at the start of `buf`.
 ///
 /// `Ok(None)` when more bytes are needed; `Ok(Some((message, used)))` otherwise. The length
@@ -496,21 +551,7 @@ pub fn decode(buf: &[u8], limits: &Limits) -> Result<Option<(Message, usize)>, E
             }
         }
         id::PIECE => {
-            if plen < 8 {
-                return Err(Error::BadLength { id, len: plen });
-            }
-            let (piece, offset) = (be32(p), be32(&p[4..]));
-            let data = &p[8..];
-            if piece >= limits.piece_count
-                || data.is_empty()
-                || offset as u64 + data.len() as u64 > limits.piece_size(piece)
-            {
-                return Err(Error::BadBlock {
-                    piece,
-                    offset,
-                    length: data.len() as u32,
-                });
-            }
+            let (piece, offset, data) = piece_payload(p, limits)?;
             Message::Piece {
                 piece,
                 offset,
@@ -745,6 +786,43 @@ mod tests {
     fn limits() -> Limits {
         // 10 pieces of 32 KiB, the last one 1000 bytes.
         Limits::new(32 * 1024, 9 * 32 * 1024 + 1000)
+    }
+
+    #[test]
+    fn decode_piece_agrees_with_decode_without_copying() {
+        let l = limits();
+        let m = Message::Piece {
+            piece: 9,
+            offset: 16,
+            data: vec![7; 900],
+        };
+        let mut buf = m.to_bytes();
+        buf.extend_from_slice(&Message::Unchoke.to_bytes());
+        let f = decode_piece(&buf, &l).unwrap().unwrap();
+        let (whole, used) = decode(&buf, &l).unwrap().unwrap();
+        assert_eq!(f.used, used);
+        assert_eq!(
+            whole,
+            Message::Piece {
+                piece: f.piece,
+                offset: f.offset,
+                data: f.data.to_vec()
+            }
+        );
+        // Not a piece, or not whole yet: left to `decode`.
+        assert!(decode_piece(&buf[used..], &l).is_none());
+        assert!(decode_piece(&buf[..used - 1], &l).is_none());
+        // Past the end of the last piece: the same error as `decode`.
+        let bad = Message::Piece {
+            piece: 9,
+            offset: 200,
+            data: vec![7; 900],
+        }
+        .to_bytes();
+        assert_eq!(
+            decode_piece(&bad, &l).unwrap().unwrap_err(),
+            decode(&bad, &l).unwrap_err()
+        );
     }
 
     fn every_message() -> Vec<Message> {

@@ -211,6 +211,7 @@ fn run(
         fast,
         ext: super::pex::ConnExt::new(s, key, addr, incoming),
         rate_cap: s.download_limit().effective_rate().map(|_| MIN_REQUESTS),
+        inorder: Default::default(),
     };
     let reason = if writer.is_err() {
         "cannot start a thread".to_string()
@@ -285,6 +286,8 @@ struct Conn<'a> {
     ext: super::pex::ConnExt,
     /// Most requests outstanding under a download cap (None: no cap).
     rate_cap: Option<usize>,
+    /// The pieces this peer is sending in order, hashed as they arrive.
+    inorder: super::store::InOrder,
 }
 
 /// Requests queued for the writer, and the ones the peer cancelled before they were served.
@@ -346,19 +349,12 @@ impl Conn<'_> {
             if self.s.stopped() {
                 return Ok(());
             }
-            loop {
-                match peer::decode(&self.buf[self.start..self.end], &limits) {
-                    Ok(Some((msg, used))) => {
-                        self.start += used;
-                        self.handle(msg)?;
-                        if self.tx.overrun() {
-                            return Err(OVERRUN.into());
-                        }
-                    }
-                    Ok(None) => break,
-                    Err(e) => return Err(format!("{PROTOCOL_ERROR}: {e}")),
-                }
-            }
+            // The buffer is lent out while its messages are handled, so that blocks are
+            // written straight from it.
+            let buf = std::mem::take(&mut self.buf);
+            let drained = self.drain(&buf, &limits);
+            self.buf = buf;
+            drained?;
             if self.start == self.end {
                 self.start = 0;
                 self.end = 0;
@@ -397,6 +393,47 @@ impl Conn<'_> {
                             | io::ErrorKind::Interrupted
                     ) => {}
                 Err(e) => return Err(e.to_string()),
+            }
+        }
+    }
+
+    /// Handle every whole message in `buf[start..end]`; blocks are written from `buf` as they
+    /// are, all the blocks that come one after another at once (see [`Conn::arrived`]).
+    fn drain(&mut self, buf: &[u8], limits: &peer::Limits) -> Res {
+        let mut blocks = Vec::new();
+        let res = self.drain_into(buf, limits, &mut blocks);
+        // Blocks decoded before a bad message are still written.
+        let written = self.arrived(&blocks);
+        res.and(written)
+    }
+
+    fn drain_into<'b>(
+        &mut self,
+        buf: &'b [u8],
+        limits: &peer::Limits,
+        blocks: &mut Vec<(Block, &'b [u8])>,
+    ) -> Res {
+        loop {
+            let rest = &buf[self.start..self.end];
+            if let Some(block) = peer::decode_piece(rest, limits) {
+                let b = block.map_err(|e| format!("{PROTOCOL_ERROR}: {e}"))?;
+                self.start += b.used;
+                blocks.push((self.got(b.piece, b.offset, b.data), b.data));
+            } else {
+                match peer::decode(rest, limits) {
+                    Ok(Some((msg, used))) => {
+                        self.start += used;
+                        // Messages keep their order: the blocks before this one go first.
+                        self.arrived(blocks)?;
+                        blocks.clear();
+                        self.handle(msg)?;
+                    }
+                    Ok(None) => return Ok(()),
+                    Err(e) => return Err(format!("{PROTOCOL_ERROR}: {e}")),
+                }
+            }
+            if self.tx.overrun() {
+                return Err(OVERRUN.into());
             }
         }
     }
@@ -485,7 +522,10 @@ impl Conn<'_> {
                 piece,
                 offset,
                 data,
-            } => self.arrived(piece, offset, data)?,
+            } => {
+                let b = self.got(piece, offset, &data);
+                self.arrived(&[(b, &data)])?
+            }
             Message::Reject(b) => {
                 if self.outstanding.remove(&(b.piece, b.offset)).is_some() {
                     self.s.lock().picker.release(self.key, &b);
@@ -558,24 +598,33 @@ impl Conn<'_> {
         }
     }
 
-    fn arrived(&mut self, piece: u32, offset: u32, data: Vec<u8>) -> Res {
-        // Counted until the piece's hash is queued, so that a stopping session waits for it;
-        // once the swarm stops nothing more is written.
-        let Some(_writing) = self.s.begin_write() else {
-            return Ok(());
-        };
-        let b = Block {
-            piece,
-            offset,
-            length: data.len() as u32,
-        };
+    /// A block of `piece` at `offset` came: its request is answered.
+    fn got(&mut self, piece: u32, offset: u32, data: &[u8]) -> Block {
         self.outstanding.remove(&(piece, offset));
         self.last_block = Instant::now();
         self.target = (self.target + 1).min(self.max_target);
-        if self.s.deliver(self.key, Some(self.addr), &b, &data)? {
-            self.downloaded
-                .fetch_add(data.len() as u64, Ordering::Relaxed);
+        Block {
+            piece,
+            offset,
+            length: data.len() as u32,
         }
+    }
+
+    /// `blocks` arrived, in this order (their requests already forgotten): write them.
+    fn arrived(&mut self, blocks: &[(Block, &[u8])]) -> Res {
+        if blocks.is_empty() {
+            return Ok(());
+        }
+        // Counted until the pieces' hashes are queued, so that a stopping session waits for
+        // them; once the swarm stops nothing more is written.
+        let Some(_writing) = self.s.begin_write() else {
+            return Ok(());
+        };
+        let inorder = Some(&mut self.inorder);
+        let bytes = self
+            .s
+            .deliver_many(self.key, Some(self.addr), blocks, inorder)?;
+        self.downloaded.fetch_add(bytes, Ordering::Relaxed);
         Ok(())
     }
 
@@ -585,7 +634,10 @@ impl Conn<'_> {
         }
         let target = self.rate_cap.map_or(self.target, |c| self.target.min(c));
         let room = target.saturating_sub(self.outstanding.len());
-        if room == 0 || (room < 8.min(target / 2) && !self.outstanding.is_empty()) {
+        // Requests go out in batches of a quarter of the target (at least 8 when the target
+        // allows): each batch wakes the writer thread once.
+        let batch = (target / 4).max(8.min(target / 2));
+        if room == 0 || (room < batch && !self.outstanding.is_empty()) {
             return;
         }
         let mut blocks = Vec::new();

@@ -17,6 +17,20 @@ pub trait PieceStore: Send + Sync {
     fn write(&self, piece: u32, offset: u32, data: &[u8]) -> io::Result<()>;
     /// Make written data durable (at least: handed to the kernel).
     fn flush(&self) -> io::Result<()>;
+    /// Write several blocks, each `(piece, offset, data)`; a store may gather them into fewer
+    /// system calls. On an error, any of them may be unwritten.
+    fn write_many(&self, blocks: &[(u32, u32, &[u8])]) -> io::Result<()> {
+        blocks
+            .iter()
+            .try_for_each(|&(piece, offset, data)| self.write(piece, offset, data))
+    }
+    /// Whether every byte written to `piece` reads back as written (false when some of it is
+    /// dropped, such as a pad file's bytes, which read back as zeros): only then may a piece be
+    /// judged from the bytes written instead of read back.
+    fn verbatim(&self, piece: u32) -> bool {
+        let _ = piece;
+        true
+    }
     /// Where the `len` bytes of `piece` at `offset` lie in files, appended to `out`, for a
     /// writer that sends them from the files without copying them (`sendfile`). False (and
     /// nothing appended) when the store does not keep its data in files: then [`read`] it.
@@ -68,6 +82,78 @@ pub fn read_piece(
     })
 }
 
+/// Pieces one connection is hashing as their blocks arrive, so that a piece sent whole and in
+/// order by one peer is judged from the bytes as they were written, while they are still in
+/// the cache, and is never read back.
+///
+/// A piece's hash starts with its block at offset 0 and follows only the block that comes
+/// right after the bytes hashed so far; a block out of order drops it (the piece is then read
+/// back and hashed when complete, as before). The caller uses a hash only when this
+/// connection sent every block of the piece (see `Swarm::deliver`), so the bytes hashed are
+/// the bytes in the store.
+#[derive(Default)]
+pub struct InOrder {
+    open: Vec<Running>,
+}
+
+struct Running {
+    piece: u32,
+    /// Bytes of the piece hashed so far.
+    next: u64,
+    hash: crate::verify::PieceHash,
+}
+
+/// Pieces hashed at once by one connection; the oldest is dropped for a new one.
+const IN_ORDER_PIECES: usize = 4;
+
+impl InOrder {
+    /// `data` was written to `piece` at `offset`: hash it when it continues the piece in order.
+    pub fn written(
+        &mut self,
+        check: &crate::verify::PieceCheck,
+        piece: u32,
+        offset: u32,
+        data: &[u8],
+    ) {
+        let fresh = || Running {
+            piece,
+            next: 0,
+            hash: check.hasher(piece as usize),
+        };
+        let i = match (self.open.iter().position(|r| r.piece == piece), offset) {
+            // A fresh start: whatever was hashed of this piece before is void.
+            (Some(i), 0) => {
+                self.open[i] = fresh();
+                i
+            }
+            (None, 0) => {
+                if self.open.len() >= IN_ORDER_PIECES {
+                    self.open.remove(0);
+                }
+                self.open.push(fresh());
+                self.open.len() - 1
+            }
+            (Some(i), _) => i,
+            (None, _) => return,
+        };
+        let r = &mut self.open[i];
+        if r.next == offset as u64 {
+            r.hash.update(data);
+            r.next += data.len() as u64;
+        } else {
+            self.open.remove(i);
+        }
+    }
+
+    /// `piece` of `size` bytes is complete: its hash when every byte of it went through
+    /// [`InOrder::written`] in order (None: it must be read back). The piece is forgotten.
+    pub fn take(&mut self, piece: u32, size: u64) -> Option<crate::verify::PieceHash> {
+        let i = self.open.iter().position(|r| r.piece == piece)?;
+        let r = self.open.remove(i);
+        (r.next == size).then_some(r.hash)
+    }
+}
+
 impl PieceStore for crate::storage::Storage {
     fn read(&self, piece: u32, offset: u32, buf: &mut [u8]) -> io::Result<()> {
         self.read_block(piece as usize, offset as u64, buf)
@@ -79,6 +165,22 @@ impl PieceStore for crate::storage::Storage {
     }
     fn flush(&self) -> io::Result<()> {
         crate::storage::Storage::flush(self).map_err(io::Error::other)
+    }
+    fn write_many(&self, blocks: &[(u32, u32, &[u8])]) -> io::Result<()> {
+        let blocks: Vec<(usize, u64, &[u8])> = blocks
+            .iter()
+            .map(|&(p, o, d)| (p as usize, o as u64, d))
+            .collect();
+        self.write_blocks(&blocks).map_err(io::Error::other)
+    }
+    fn verbatim(&self, piece: u32) -> bool {
+        let geo = self.geometry();
+        let stored: u64 = geo
+            .piece_segments(piece as usize)
+            .filter(|s| !s.pad)
+            .map(|s| s.len)
+            .sum();
+        stored == geo.piece_len(piece as usize)
     }
     fn extents(
         &self,
@@ -158,5 +260,47 @@ mod tests {
         assert!(store
             .read(3, 0, &mut [0u8; 100_000 - 3 * 32768 + 1])
             .is_err());
+    }
+
+    #[test]
+    fn in_order_hashes_only_whole_pieces_sent_in_order() {
+        let data: Vec<u8> = (0..3 * 32768u32).map(|i| (i * 13) as u8).collect();
+        let hashes: Vec<[u8; 20]> = data.chunks(32768).map(|c| Sha1::digest(c).into()).collect();
+        let check = crate::verify::PieceCheck::v1(hashes);
+        let block = |p: usize, b: usize| &data[p * 32768 + b * 16384..][..16384];
+        let mut h = InOrder::default();
+        // Piece 0 in order: judged good; taken once only.
+        h.written(&check, 0, 0, block(0, 0));
+        h.written(&check, 0, 16384, block(0, 1));
+        assert!(h.take(0, 32768).unwrap().good());
+        assert!(h.take(0, 32768).is_none());
+        // Piece 1 out of order: no hash.
+        h.written(&check, 1, 16384, block(1, 1));
+        h.written(&check, 1, 0, block(1, 0));
+        assert!(h.take(1, 32768).is_none());
+        // A gap drops the piece, even when the rest comes later.
+        h.written(&check, 1, 0, block(1, 0));
+        h.written(&check, 1, 16384 * 2, block(1, 1));
+        h.written(&check, 1, 16384, block(1, 1));
+        assert!(h.take(1, 32768).is_none());
+        // A restart at offset 0 forgets the bytes hashed before (here: wrong ones).
+        h.written(&check, 2, 0, block(0, 0));
+        h.written(&check, 2, 0, block(2, 0));
+        h.written(&check, 2, 16384, block(2, 1));
+        assert!(h.take(2, 32768).unwrap().good());
+        // A wrong byte gives a bad piece; a piece short of its size gives none.
+        let mut bad = block(0, 1).to_vec();
+        bad[7] ^= 1;
+        h.written(&check, 0, 0, block(0, 0));
+        h.written(&check, 0, 16384, &bad);
+        assert!(!h.take(0, 32768).unwrap().good());
+        h.written(&check, 0, 0, block(0, 0));
+        assert!(h.take(0, 32768).is_none());
+        // At most a few pieces at once: the oldest goes.
+        for p in 0..=IN_ORDER_PIECES as u32 {
+            h.written(&check, p, 0, block(0, 0));
+        }
+        assert_eq!(h.open.len(), IN_ORDER_PIECES);
+        assert!(h.open.iter().all(|r| r.piece != 0));
     }
 }

@@ -1,9 +1,10 @@
 //! Accepting incoming connections for one or more torrents.
 //!
-//! One accept thread; each accepted connection gets a short-lived thread that reads the
+//! One accept thread, blocked in accept(2); each accepted connection gets a thread that reads the
 //! handshake before a deadline and hands the connection to the swarm of its info hash. At most
-//! `max_handshakes` handshakes run at once; when a new connection arrives and all are taken, the
-//! oldest pending one is closed to make room. So a flood of idle connections costs bounded
+//! `max_handshakes` handshake threads run at once (counted before each is spawned; an evicted one
+//! counts until it ends); when a new connection arrives and all are taken, the oldest pending one
+//! is closed to make room and the newcomer waits for its thread to end. So a flood of idle connections costs bounded
 //! threads and memory, and a newcomer that speaks promptly always gets its turn. Working
 //! connections are counted separately, by each swarm's `max_peers`.
 //!
@@ -21,7 +22,7 @@ use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// A bound listening socket.
@@ -43,15 +44,26 @@ impl Listener {
     }
 
     /// Accept connections for `swarms` on a background thread until `stop` is raised.
+    ///
+    /// The thread blocks in accept(2). It sees `stop` within a second (the listening
+    /// socket's receive timeout); [`Closer::close`] on the handle returned wakes it at once.
     pub fn spawn(
         self,
         swarms: Vec<Arc<Swarm>>,
         max_handshakes: usize,
         handshake_timeout: Duration,
         stop: Arc<AtomicBool>,
-    ) -> io::Result<()> {
-        self.inner.set_nonblocking(true)?;
-        let pending: Arc<Mutex<VecDeque<(u64, TcpStream)>>> = Arc::default();
+    ) -> io::Result<Closer> {
+        self.inner.set_nonblocking(false)?;
+        // Linux's accept(2) honours SO_RCVTIMEO: the thread wakes to look at `stop` now and
+        // then without polling.
+        socket2::SockRef::from(&self.inner).set_read_timeout(Some(STOP_CHECK))?;
+        let closer = Closer {
+            socket: self.inner.try_clone()?,
+            stop: stop.clone(),
+            handshakes: Arc::new(Handshakes::new(max_handshakes)),
+        };
+        let handshakes = closer.handshakes.clone();
         std::thread::Builder::new()
             .name("bt-listen".into())
             .stack_size(256 * 1024)
@@ -60,29 +72,29 @@ impl Listener {
                 while !stop.load(Ordering::Relaxed) {
                     let (stream, _) = match self.inner.accept() {
                         Ok(x) => x,
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                            std::thread::sleep(Duration::from_millis(10));
-                            continue;
-                        }
-                        Err(_) => {
-                            // Out of descriptors or similar: back off instead of spinning.
-                            std::thread::sleep(Duration::from_millis(100));
+                        Err(e) => {
+                            // The receive timeout ran out or a signal came: look at `stop`
+                            // again. Out of descriptors or similar: back off, not spin.
+                            use io::ErrorKind::{Interrupted, TimedOut, WouldBlock};
+                            if !matches!(e.kind(), WouldBlock | TimedOut | Interrupted) {
+                                std::thread::sleep(Duration::from_millis(100));
+                            }
                             continue;
                         }
                     };
+                    // Accepted sockets inherit the listener's receive timeout.
+                    if stream.set_read_timeout(None).is_err() {
+                        continue;
+                    }
                     let Ok(clone) = stream.try_clone() else {
                         continue;
                     };
                     next_id += 1;
                     let id = next_id;
-                    {
-                        let mut p = pending.lock().unwrap_or_else(|e| e.into_inner());
-                        while p.len() >= max_handshakes.max(1) {
-                            if let Some((_, old)) = p.pop_front() {
-                                let _ = old.shutdown(Shutdown::Both);
-                            }
-                        }
-                        p.push_back((id, clone));
+                    // A thread slot is taken before the thread is spawned: at most
+                    // `max_handshakes` handshake threads run, evicted ones included.
+                    if !handshakes.enter(id, clone, &stop) {
+                        break;
                     }
                     let swarms = swarms.clone();
                     let hashes: Vec<[u8; 20]> = swarms
@@ -93,19 +105,15 @@ impl Listener {
                     let policy = swarms
                         .first()
                         .map_or(mse::Policy::default(), |s| s.opts().encryption);
-                    let pending2 = pending.clone();
-                    let done = move || {
-                        let mut p = pending2.lock().unwrap_or_else(|e| e.into_inner());
-                        p.retain(|(i, _)| *i != id);
-                    };
-                    let _ = std::thread::Builder::new()
+                    let slots = handshakes.clone();
+                    let spawned = std::thread::Builder::new()
                         .name("bt-accept".into())
                         .stack_size(256 * 1024)
                         .spawn(move || {
                             let _ = stream.set_nonblocking(false);
                             let deadline = Instant::now() + handshake_timeout;
                             let h = read_any_handshake(stream, &hashes, policy, deadline);
-                            done();
+                            slots.leave(id);
                             if let Ok((stream, h)) = h {
                                 if let Some(s) = swarms.iter().find(|s| s.answers(&h.info_hash)) {
                                     if !s.stopped() {
@@ -114,9 +122,103 @@ impl Listener {
                                 }
                             }
                         });
+                    if spawned.is_err() {
+                        handshakes.leave(id);
+                    }
                 }
             })?;
-        Ok(())
+        Ok(closer)
+    }
+}
+
+/// How often a listener blocked in accept looks at its stop flag when nobody wakes it.
+pub const STOP_CHECK: Duration = Duration::from_secs(1);
+
+/// Stops a spawned [`Listener`] at once: raises its stop flag and shuts its socket down, which
+/// wakes the accept. Dropping it does nothing (the listener then stops within a second
+/// of its flag being raised).
+pub struct Closer {
+    socket: TcpListener,
+    stop: Arc<AtomicBool>,
+    handshakes: Arc<Handshakes>,
+}
+
+impl Closer {
+    /// Raise the stop flag and wake the accept thread; the port is free once it has returned.
+    pub fn close(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = socket2::SockRef::from(&self.socket).shutdown(Shutdown::Both);
+    }
+
+    /// The most handshake threads that have run at once (for tests).
+    pub fn peak_handshakes(&self) -> usize {
+        self.handshakes.lock().peak
+    }
+}
+
+/// Handshake thread slots: the connections still handshaking (oldest first) and how many
+/// handshake threads are alive, evicted ones included until they notice.
+struct Handshakes {
+    max: usize,
+    state: Mutex<Slots>,
+    freed: Condvar,
+}
+
+#[derive(Default)]
+struct Slots {
+    pending: VecDeque<(u64, TcpStream)>,
+    running: usize,
+    peak: usize,
+}
+
+impl Handshakes {
+    fn new(max: usize) -> Handshakes {
+        Handshakes {
+            max: max.max(1),
+            state: Mutex::default(),
+            freed: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Slots> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Take a slot for connection `id` (its socket `clone` lets it be evicted). When every
+    /// slot is taken, the oldest pending handshake is shut down (its thread then ends at its
+    /// next read) and this waits until a thread has ended; false if `stop` is raised first.
+    fn enter(&self, id: u64, clone: TcpStream, stop: &AtomicBool) -> bool {
+        let mut st = self.lock();
+        while st.running >= self.max {
+            if stop.load(Ordering::Relaxed) {
+                return false;
+            }
+            // Threads running but no longer pending were evicted and are on their way out:
+            // evict another only when none is.
+            if st.running <= st.pending.len() {
+                if let Some((_, old)) = st.pending.pop_front() {
+                    let _ = old.shutdown(Shutdown::Both);
+                }
+            }
+            st = self
+                .freed
+                .wait_timeout(st, Duration::from_millis(50))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        st.running += 1;
+        st.peak = st.peak.max(st.running);
+        st.pending.push_back((id, clone));
+        true
+    }
+
+    /// The handshake thread of connection `id` is done with its handshake.
+    fn leave(&self, id: u64) {
+        let mut st = self.lock();
+        st.pending.retain(|(i, _)| *i != id);
+        st.running = st.running.saturating_sub(1);
+        drop(st);
+        self.freed.notify_one();
     }
 }
 
@@ -307,6 +409,71 @@ mod tests {
 
     fn handshake_bytes() -> Vec<u8> {
         Handshake::new(IH, peer::PeerId([9; 20])).encode().to_vec()
+    }
+
+    /// A listener for no swarm on a free loopback port: its address, stop flag and closer.
+    fn listening(
+        max_handshakes: usize,
+        timeout: Duration,
+    ) -> (SocketAddr, Arc<AtomicBool>, Closer) {
+        let l = Listener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = l.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let closer = l
+            .spawn(Vec::new(), max_handshakes, timeout, stop.clone())
+            .unwrap();
+        (addr, stop, closer)
+    }
+
+    #[test]
+    fn close_frees_the_port_at_once_and_the_flag_alone_within_stop_check() {
+        for wake in [true, false] {
+            let (addr, stop, closer) = listening(4, Duration::from_secs(5));
+            std::thread::sleep(Duration::from_millis(50));
+            let t0 = Instant::now();
+            if wake {
+                closer.close();
+            } else {
+                stop.store(true, Ordering::Relaxed);
+                drop(closer);
+            }
+            let limit = if wake {
+                Duration::from_millis(300)
+            } else {
+                STOP_CHECK + Duration::from_secs(1)
+            };
+            // The port is free once the accept thread has returned and dropped its socket.
+            while TcpListener::bind(addr).is_err() {
+                assert!(t0.elapsed() < limit, "port still held (wake: {wake})");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    }
+
+    #[test]
+    fn handshake_threads_never_exceed_the_cap_and_evicted_peers_are_closed() {
+        let (addr, _stop, closer) = listening(4, Duration::from_secs(30));
+        // Silent connections: each holds a handshake thread until evicted.
+        let conns: Vec<TcpStream> = (0..40)
+            .map(|_| {
+                let c = TcpStream::connect(addr).unwrap();
+                c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                c
+            })
+            .collect();
+        // All but the last four are evicted long before the 30 s handshake deadline.
+        let t0 = Instant::now();
+        for mut c in conns.iter().take(36) {
+            assert_eq!(c.read(&mut [0u8; 1]).unwrap_or(0), 0);
+        }
+        assert!(t0.elapsed() < Duration::from_secs(10));
+        assert!(
+            closer.peak_handshakes() <= 4,
+            "{} handshake threads at once",
+            closer.peak_handshakes()
+        );
+        assert!(closer.peak_handshakes() >= 1);
+        closer.close();
     }
 
     #[test]

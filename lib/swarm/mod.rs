@@ -31,7 +31,7 @@ pub mod store;
 pub mod stream;
 pub mod webseed;
 
-pub use listen::Listener;
+pub use listen::{Closer, Listener};
 
 use crate::metainfo::InfoHash;
 use crate::peer::{Limits, Message, PeerId};

@@ -381,7 +381,7 @@ pub fn fetch(
         s.lock().picker.set_window(0, u32::MAX, false);
     }
     let lstop = Arc::new(AtomicBool::new(false));
-    listener
+    let closer = listener
         .spawn(vec![s.clone()], 64, s.handshake_timeout(), lstop.clone())
         .map_err(|e| SessionError::Listen(local, e))?;
     events(Event::Listening {
@@ -447,7 +447,7 @@ pub fn fetch(
         start_announcer();
     } else if !s.complete() && mirrors.is_empty() && dht.is_none() {
         s.shutdown();
-        lstop.store(true, Ordering::Relaxed);
+        closer.close();
         return Err(SessionError::NoPeerSource {
             announce_off: !opts.announce,
         });
@@ -506,7 +506,7 @@ pub fn fetch(
     s.settle(SETTLE);
     let stats = s.stats();
     s.shutdown();
-    lstop.store(true, Ordering::Relaxed);
+    closer.close();
     // Web seeds say what they fetched (their requests notice the stop within a read).
     let until = Instant::now() + STOP_GRACE;
     while s.web_seeds() > 0 && Instant::now() < until {
@@ -609,7 +609,7 @@ pub fn seed(
     let lstop = Arc::new(AtomicBool::new(false));
     let swarms: Vec<_> = served.iter().map(|(_, s)| s.clone()).collect();
     // Handshakes in progress are capped separately from working connections.
-    listener
+    let closer = listener
         .spawn(swarms, 128, swarm_opts.handshake_timeout, lstop.clone())
         .map_err(|e| SessionError::Listen(local, e))?;
     let mut announcers = Vec::new();
@@ -674,7 +674,7 @@ pub fn seed(
         }
     }
     // Stopped: say goodbye to the trackers, within the grace period.
-    lstop.store(true, Ordering::Relaxed);
+    closer.close();
     for (_, s) in &served {
         s.shutdown();
     }

@@ -13,7 +13,8 @@ use std::time::Duration;
 /// Writes a `listening` record per torrent as soon as the port is bound, then `peer`
 /// connect/disconnect records and periodic `stats` records. On a terminal, stderr shows one live
 /// status line per torrent. The first SIGINT/SIGTERM announces `stopped` (waiting at most about
-/// 3 s) and exits 0; a second exits at once. With --control it is a daemon (see bt-ctl).
+/// 3 s) and exits 0; a second exits at once. With --control it is a daemon (see bt-ctl), with
+/// one DHT node for all its torrents.
 #[derive(Parser, Debug)]
 #[command(name = "bt-seed", version, after_help = cli::EXIT_CODES_HELP)]
 struct Args {
@@ -87,6 +88,7 @@ fn seed(args: Args) -> anyhow::Result<u8> {
             upload_slots: args.upload_slots,
             encryption: args.encryption,
             skip_verify: args.skip_verify,
+            dht: args.dht.start("bt-seed", args.bind, args.port, false),
         };
         let paths = args.torrents.iter().map(PathBuf::from);
         let torrents = paths.zip(torrents).collect();

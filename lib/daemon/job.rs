@@ -48,7 +48,7 @@ impl Mode {
 }
 
 /// Engine settings shared by every job of a daemon.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Engine {
     /// Address to listen on and connect from.
     pub bind: IpAddr,
@@ -62,6 +62,9 @@ pub struct Engine {
     pub encryption: Policy,
     /// Trust seeded data without verifying it.
     pub skip_verify: bool,
+    /// The daemon's one DHT node (`None`: no DHT); each job looks its torrent up and
+    /// announces it there while it runs (never a private torrent).
+    pub dht: Option<Arc<crate::dht::Node>>,
 }
 
 /// What one job runs.
@@ -334,6 +337,7 @@ fn metadata(
         announce: spec.engine.announce,
         bind: spec.engine.bind,
         max_peers: spec.engine.max_peers,
+        dht: spec.engine.dht.clone(),
         stop: stop.clone(),
         ..FetchOptions::default()
     };
@@ -414,6 +418,7 @@ fn run_once(
                 upload_limit: spec.up.clone(),
                 download_limit: spec.down.clone(),
                 encryption: spec.engine.encryption,
+                dht: spec.engine.dht.clone(),
                 stop: stop.clone(),
                 on_swarm: Some(hook),
                 ..FetchOptions::default()
@@ -432,6 +437,7 @@ fn run_once(
                 upload_limit: spec.up.clone(),
                 encryption: spec.engine.encryption,
                 peers,
+                dht: spec.engine.dht.clone(),
                 stop: stop.clone(),
                 on_swarm: Some(hook),
                 ..SeedOptions::default()

@@ -508,3 +508,62 @@ fn aria2c_and_bt_find_each_other_through_our_dht() {
     assert_eq!(r.code, 0, "bt-fetch from aria2c: {}", r.stderr);
     assert_eq!(s2.verify(&dl).0, 0, "bt-verify");
 }
+
+/// The `status` records of `bt-ctl -c SOCKET ls --json`.
+fn daemon_ls(socket: &Path) -> Vec<bt::record::StatusRecord> {
+    let mut cmd = Command::new(bin("bt-ctl"));
+    cmd.arg("-c").arg(socket).args(["ls", "--json"]);
+    let r = run_cmd(&mut cmd, None, Duration::from_secs(30));
+    let text = r.stdout_str();
+    let parsed = text.lines().filter_map(|l| serde_json::from_str(l).ok());
+    parsed
+        .filter_map(|r| match r {
+            bt::record::Record::Status(s) => Some(s),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_daemon_finds_a_magnets_peers_through_its_dht() {
+    if !in_netns("dht::a_daemon_finds_a_magnets_peers_through_its_dht") {
+        return;
+    }
+    let w = World::start();
+    announce_until(&w.magnet, "127.0.0.60", &w.path("a.json"), w.seed);
+    // One daemon, its one node bootstrapping from the loopback router; the magnet names
+    // neither a peer nor a tracker, so only the DHT can find the seeder.
+    let socket = w.path("ctl.sock");
+    let mut cmd = tool("bt-seed", ROUTER, &w.path("d.json"));
+    cmd.arg("--control")
+        .arg(&socket)
+        .args(["--bind", "127.0.0.80", "--no-announce", "-q"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let _daemon = Bg::spawn(&mut cmd, "bt-seed --control");
+    assert!(
+        wait_for(20, || std::os::unix::net::UnixStream::connect(&socket)
+            .is_ok()),
+        "the daemon's socket"
+    );
+    let dl = w.path("dl");
+    let mut add = Command::new(bin("bt-ctl"));
+    add.arg("-c")
+        .arg(&socket)
+        .args(["add", &w.magnet, "-d", dl.to_str().unwrap(), "--json"]);
+    let r = run_cmd(&mut add, None, Duration::from_secs(30));
+    assert_eq!(r.code, 0, "bt-ctl add: {} {}", r.stdout_str(), r.stderr);
+    let mut last = None;
+    let seeding = wait_for(120, || {
+        last = daemon_ls(&socket).pop();
+        last.as_ref()
+            .is_some_and(|s| s.state == "seeding" && s.progress == 1.0)
+    });
+    assert!(
+        seeding,
+        "the daemon never seeded the magnet; last: {last:?}"
+    );
+    assert!(last.unwrap().downloaded > 0);
+    assert_eq!(w.s.verify(&dl).0, 0, "bt-verify");
+}

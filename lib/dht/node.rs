@@ -142,6 +142,9 @@ struct Inner {
     resolved: Mutex<Option<Vec<SocketAddr>>>,
     loopback_ok: bool,
     state_path: Option<PathBuf>,
+    /// Held while the state file is written: the daemon's jobs share one node and may all save
+    /// it at once (they would write the same temporary file).
+    saving: Mutex<()>,
     st: Mutex<State>,
     stop: AtomicBool,
     answered: AtomicU64,
@@ -212,6 +215,7 @@ impl Node {
             resolved: Mutex::new(None),
             loopback_ok,
             state_path: config.state,
+            saving: Mutex::new(()),
             st: Mutex::new(State {
                 table: Table::new(id),
                 pending: HashMap::new(),
@@ -329,6 +333,7 @@ impl Node {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
+        let _saving = self.inner.saving.lock().unwrap_or_else(|e| e.into_inner());
         let tmp = path.with_extension("tmp");
         std::fs::write(&tmp, serde_json::to_vec(&saved).map_err(io::Error::other)?)?;
         std::fs::rename(&tmp, path)
@@ -754,6 +759,32 @@ mod tests {
         let f = nodes[5].get_peers(ih, None, Duration::from_secs(5));
         let want = SocketAddr::new("127.0.0.1".parse().unwrap(), 4242);
         assert!(f.peers.contains(&want), "{f:?}");
+    }
+
+    #[test]
+    fn saves_from_many_threads_at_once_all_succeed_and_leave_a_whole_file() {
+        let dir = std::env::temp_dir().join(format!("bt-dht-save-{}", std::process::id()));
+        let path = dir.join("dht.json");
+        let n = Node::start(Config {
+            bind: "127.0.0.1:0".parse().unwrap(),
+            bootstrap: Vec::new(),
+            state: Some(path.clone()),
+        })
+        .unwrap();
+        std::thread::scope(|s| {
+            let hs: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| (0..25).map(|_| n.save()).collect::<Vec<_>>()))
+                .collect();
+            for h in hs {
+                for r in h.join().unwrap() {
+                    r.expect("a save failed while others ran");
+                }
+            }
+        });
+        let saved = load(&path).expect("the state file is whole");
+        assert_eq!(saved.id, n.inner.id.hex());
+        drop(n);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

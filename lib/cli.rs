@@ -267,8 +267,8 @@ impl DaemonArgs {
         opts.socket = socket;
         opts.state.clone_from(&self.state);
         opts.watch_dir.clone_from(&self.watch_dir);
-        opts.tcp = self.control_tcp;
-        opts.token.clone_from(&self.control_token);
+        // clap requires both flags together.
+        opts.tcp = self.control_tcp.zip(self.control_token.clone());
         opts.watch_interval =
             std::time::Duration::from_secs_f64(self.watch_interval.clamp(0.1, 3600.0));
         let note = Box::new(move |m: &str| Quiet { quiet }.note("bt-seed", m));

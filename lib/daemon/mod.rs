@@ -56,10 +56,9 @@ pub struct DaemonOptions {
     pub upload_limit: Option<u64>,
     /// Raised to end the daemon.
     pub stop: Arc<AtomicBool>,
-    /// Also take commands on this TCP address (needs `token`).
-    pub tcp: Option<SocketAddr>,
-    /// The file holding the token TCP clients must send first (mode 0600 or stricter).
-    pub token: Option<PathBuf>,
+    /// Also take commands on this TCP address; clients must first send the token held in the
+    /// file (mode 0600 or stricter).
+    pub tcp: Option<(SocketAddr, PathBuf)>,
 }
 
 impl DaemonOptions {
@@ -83,7 +82,6 @@ impl DaemonOptions {
             upload_limit: None,
             stop,
             tcp: None,
-            token: None,
         }
     }
 }
@@ -217,16 +215,12 @@ pub fn run(
         Some(p) => state::load(p).map_err(|e| DaemonError::State(p.clone(), e))?,
         None => state::Saved::default(),
     };
-    let tcp = match (opts.tcp, &opts.token) {
-        (Some(addr), Some(path)) => {
+    let tcp = match &opts.tcp {
+        Some((addr, path)) => {
             let token = control::read_token(path)?;
-            Some((control::bind_tcp(addr)?, token))
+            Some((control::bind_tcp(*addr)?, token))
         }
-        (Some(_), None) => {
-            let e = "TCP control needs a token file".into();
-            return Err(DaemonError::Token("(none given)".into(), e));
-        }
-        (None, _) => None,
+        None => None,
     };
     let listener = control::bind(&opts.socket)?;
     let mut global = saved.limits;

@@ -15,6 +15,7 @@ pub mod net;
 pub mod peer;
 pub mod record;
 pub mod select;
+pub mod sha1_lanes;
 pub mod storage;
 pub mod swarm;
 pub mod tracker;

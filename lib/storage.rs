@@ -756,11 +756,15 @@ impl Storage {
         let io = if n < MMAP_MIN { Io::Plain } else { self.io };
         match io {
             Io::Plain => {
-                // In chunks that stay in the core's cache between the copy and the hash:
-                // measured 4.5% less CPU than one 4 MiB read per window.
+                // In chunks that stay in the core's cache between the copy and the hash
+                // (measured 4.5% less CPU than one 4 MiB read per window), but holding
+                // several whole pieces where they fit in a window, so that those are hashed
+                // together (`sha1_lanes`: that saves more than the cache does).
+                let chunk = (crate::sha1_lanes::LANES as u64 * self.geo.piece_length())
+                    .clamp(PREAD_CHUNK as u64, WINDOW) as usize;
                 let mut done = 0;
                 while done < n {
-                    let k = PREAD_CHUNK.min(n - done);
+                    let k = chunk.min(n - done);
                     if scratch.len() < k {
                         scratch.resize(k, 0);
                     }

@@ -27,6 +27,7 @@ use rayon::prelude::*;
 use sha1::{Digest, Sha1};
 
 use crate::metainfo::{Torrent, Version};
+use crate::sha1_lanes;
 use crate::storage::{self, FileState, Storage};
 
 mod v2;
@@ -291,6 +292,21 @@ fn verify_v1(
                     scratch,
                     &mut |mut chunk| {
                         while !chunk.is_empty() {
+                            if filled == 0 {
+                                // Whole pieces lying in the chunk: several at once (see
+                                // `sha1_lanes`). Only the torrent's last piece can be shorter,
+                                // and it is the last of its run.
+                                let pl = geo.piece_len(p);
+                                let used = sha1_lanes::whole_pieces(chunk, pl as usize, &mut |d| {
+                                    have[p].store(d == t.pieces[p], Ordering::Relaxed);
+                                    progress(pl);
+                                    p += 1;
+                                });
+                                chunk = &chunk[used..];
+                                if chunk.is_empty() {
+                                    break;
+                                }
+                            }
                             let want = (geo.piece_len(p) - filled) as usize;
                             let k = want.min(chunk.len());
                             hasher.update(&chunk[..k]);

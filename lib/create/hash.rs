@@ -86,6 +86,18 @@ impl Pieces {
 
     pub(super) fn feed(&mut self, mut data: &[u8]) {
         while !data.is_empty() {
+            if self.filled == 0 {
+                // Whole pieces lying in `data`: several at once (see `sha1_lanes`).
+                let out = &mut self.out;
+                let used =
+                    crate::sha1_lanes::whole_pieces(data, self.piece_length as usize, &mut |d| {
+                        out.push(d)
+                    });
+                data = &data[used..];
+                if data.is_empty() {
+                    break;
+                }
+            }
             let take = ((self.piece_length - self.filled) as usize).min(data.len());
             self.sha.update(&data[..take]);
             self.filled += take as u64;

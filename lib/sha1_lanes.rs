@@ -1,0 +1,261 @@
+//! SHA-1 of several independent messages of one length at once (pieces of a torrent), up to
+//! four "lanes" interleaved in one thread.
+//!
+//! With the x86 SHA extensions one SHA-1 stream is bound by the latency of `sha1rnds4` (each
+//! group of four rounds waits for the previous one), not by the SHA unit's throughput: one
+//! stream runs at about 1.9 bytes per cycle on this machine's cores, which is what `openssl
+//! speed -evp sha1` and the `sha1` crate reach. Interleaving the rounds of independent messages
+//! fills the gaps: measured 1.85 GB/s per CPU-second for one lane, 3.15 for two, 3.9-4.5 for
+//! four (AMD EPYC, CPU time). Pieces are independent and of one length, so bt-make and
+//! bt-verify hash every run of whole pieces this way. Without the SHA extensions (or off
+//! x86-64) every message goes through the `sha1` crate, with the same results.
+
+use sha1::{Digest, Sha1};
+
+/// Most messages hashed together.
+pub const LANES: usize = 4;
+
+/// Append the SHA-1 of each of `msgs` (all of one length) to `out`, in order.
+pub fn digest_each(msgs: &[&[u8]], out: &mut Vec<[u8; 20]>) {
+    debug_assert!(msgs.windows(2).all(|w| w[0].len() == w[1].len()));
+    #[cfg(target_arch = "x86_64")]
+    if x86::available() {
+        for group in msgs.chunks(LANES) {
+            // SAFETY: the CPU has the features `x86::digest` is compiled for (checked above).
+            unsafe {
+                match group.len() {
+                    4 => x86::digest::<4>(group, out),
+                    3 => x86::digest::<3>(group, out),
+                    2 => x86::digest::<2>(group, out),
+                    _ => x86::digest::<1>(group, out),
+                }
+            }
+        }
+        return;
+    }
+    out.extend(msgs.iter().map(|m| <[u8; 20]>::from(Sha1::digest(m))));
+}
+
+/// Call `each` with the SHA-1 of every whole `piece_len`-byte piece at the start of `data`, in
+/// order, and return how many bytes that used (a multiple of `piece_len`; a shorter tail is
+/// left to the caller's streaming hasher).
+pub fn whole_pieces(data: &[u8], piece_len: usize, each: &mut dyn FnMut([u8; 20])) -> usize {
+    if piece_len == 0 {
+        return 0;
+    }
+    let n = data.len() / piece_len;
+    let mut msgs: [&[u8]; LANES] = [&[]; LANES];
+    let mut out = Vec::with_capacity(LANES);
+    let mut i = 0;
+    while i < n {
+        let k = (n - i).min(LANES);
+        for (l, m) in msgs.iter_mut().take(k).enumerate() {
+            let at = (i + l) * piece_len;
+            *m = &data[at..at + piece_len];
+        }
+        out.clear();
+        digest_each(&msgs[..k], &mut out);
+        for d in out.drain(..) {
+            each(d);
+        }
+        i += k;
+    }
+    n * piece_len
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    const H0: [u32; 5] = [
+        0x6745_2301,
+        0xEFCD_AB89,
+        0x98BA_DCFE,
+        0x1032_5476,
+        0xC3D2_E1F0,
+    ];
+
+    pub(super) fn available() -> bool {
+        is_x86_feature_detected!("sha")
+            && is_x86_feature_detected!("sse4.1")
+            && is_x86_feature_detected!("ssse3")
+    }
+
+    /// SHA-1 of the `L` messages of `msgs` (one length), appended to `out`.
+    ///
+    /// # Safety
+    /// The CPU must have the SHA, SSE4.1 and SSSE3 extensions.
+    #[target_feature(enable = "sha,sse4.1,ssse3")]
+    pub(super) unsafe fn digest<const L: usize>(msgs: &[&[u8]], out: &mut Vec<[u8; 20]>) {
+        let len = msgs[0].len();
+        let full = len / 64;
+        let mut state = [H0; L];
+        let mut data: [&[u8]; L] = [&[]; L];
+        data.copy_from_slice(&msgs[..L]);
+        // SAFETY: every message holds at least `full` blocks.
+        unsafe { compress::<L>(&mut state, &data, full) };
+        // The padded tail: the last partial block, 0x80, zeros, the length in bits (one or two
+        // blocks).
+        let rem = len % 64;
+        let tail_blocks = if rem < 56 { 1 } else { 2 };
+        let mut tails = [[0u8; 128]; L];
+        for (t, m) in tails.iter_mut().zip(&data) {
+            t[..rem].copy_from_slice(&m[full * 64..]);
+            t[rem] = 0x80;
+            let end = tail_blocks * 64;
+            t[end - 8..end].copy_from_slice(&((len as u64) * 8).to_be_bytes());
+        }
+        let mut tail: [&[u8]; L] = [&[]; L];
+        for (s, t) in tail.iter_mut().zip(&tails) {
+            *s = t;
+        }
+        // SAFETY: every tail holds `tail_blocks` blocks.
+        unsafe { compress::<L>(&mut state, &tail, tail_blocks) };
+        for s in &state {
+            let mut d = [0u8; 20];
+            for (c, w) in d.chunks_exact_mut(4).zip(s) {
+                c.copy_from_slice(&w.to_be_bytes());
+            }
+            out.push(d);
+        }
+    }
+
+    /// Run the compression function over the first `blocks` 64-byte blocks of each lane's
+    /// data, rounds of the lanes interleaved.
+    ///
+    /// # Safety
+    /// The CPU must have the SHA, SSE4.1 and SSSE3 extensions, and every `data[l]` must hold
+    /// at least `blocks * 64` bytes.
+    #[target_feature(enable = "sha,sse4.1,ssse3")]
+    #[inline]
+    unsafe fn compress<const L: usize>(
+        state: &mut [[u32; 5]; L],
+        data: &[&[u8]; L],
+        blocks: usize,
+    ) {
+        for d in data {
+            assert!(d.len() >= blocks * 64);
+        }
+        // Reverses the 16 bytes: big-endian words, W0 in the highest lane.
+        let mask = _mm_set_epi64x(0x0001_0203_0405_0607, 0x0809_0a0b_0c0d_0e0f);
+        let mut abcd = [_mm_setzero_si128(); L];
+        let mut e0 = [_mm_setzero_si128(); L];
+        for l in 0..L {
+            // SAFETY: `state[l]` is 5 words; the first 4 are read.
+            abcd[l] = _mm_shuffle_epi32(unsafe { _mm_loadu_si128(state[l].as_ptr().cast()) }, 0x1B);
+            e0[l] = _mm_set_epi32(state[l][4] as i32, 0, 0, 0);
+        }
+        for b in 0..blocks {
+            let abcd_save = abcd;
+            let e_save = e0;
+            let mut m = [[_mm_setzero_si128(); 4]; L];
+            let mut prev = [_mm_setzero_si128(); L];
+            // Rounds 4g..4g+3 of every lane: the message words W[4g..4g+4] (loaded for g < 4,
+            // expanded from the four before otherwise), E from the A of four rounds back.
+            macro_rules! group {
+                ($g:literal, $f:literal) => {
+                    for l in 0..L {
+                        let mg = if $g < 4 {
+                            // SAFETY: block `b` lies inside `data[l]` (asserted above).
+                            let p = unsafe { data[l].as_ptr().add(b * 64 + $g * 16) };
+                            _mm_shuffle_epi8(unsafe { _mm_loadu_si128(p.cast()) }, mask)
+                        } else {
+                            _mm_sha1msg2_epu32(
+                                _mm_xor_si128(
+                                    _mm_sha1msg1_epu32(m[l][$g % 4], m[l][($g + 1) % 4]),
+                                    m[l][($g + 2) % 4],
+                                ),
+                                m[l][($g + 3) % 4],
+                            )
+                        };
+                        m[l][$g % 4] = mg;
+                        let e = if $g == 0 {
+                            _mm_add_epi32(e0[l], mg)
+                        } else {
+                            _mm_sha1nexte_epu32(prev[l], mg)
+                        };
+                        prev[l] = abcd[l];
+                        abcd[l] = _mm_sha1rnds4_epu32(abcd[l], e, $f);
+                    }
+                };
+            }
+            group!(0, 0);
+            group!(1, 0);
+            group!(2, 0);
+            group!(3, 0);
+            group!(4, 0);
+            group!(5, 1);
+            group!(6, 1);
+            group!(7, 1);
+            group!(8, 1);
+            group!(9, 1);
+            group!(10, 2);
+            group!(11, 2);
+            group!(12, 2);
+            group!(13, 2);
+            group!(14, 2);
+            group!(15, 3);
+            group!(16, 3);
+            group!(17, 3);
+            group!(18, 3);
+            group!(19, 3);
+            for l in 0..L {
+                e0[l] = _mm_sha1nexte_epu32(prev[l], e_save[l]);
+                abcd[l] = _mm_add_epi32(abcd[l], abcd_save[l]);
+            }
+        }
+        for l in 0..L {
+            // SAFETY: `state[l]` is 5 words; the first 4 are written.
+            unsafe {
+                _mm_storeu_si128(
+                    state[l].as_mut_ptr().cast(),
+                    _mm_shuffle_epi32(abcd[l], 0x1B),
+                )
+            };
+            state[l][4] = _mm_extract_epi32(e0[l], 3) as u32;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sha(data: &[u8]) -> [u8; 20] {
+        Sha1::digest(data).into()
+    }
+
+    #[test]
+    fn same_digests_as_the_sha1_crate() {
+        let data: Vec<u8> = (0..(5 * 70_000u32))
+            .map(|i| (i * 131 + i / 7) as u8)
+            .collect();
+        for len in [
+            0usize, 1, 3, 55, 56, 57, 63, 64, 65, 119, 120, 128, 1000, 16384, 70_000,
+        ] {
+            for count in 1..=5 {
+                let msgs: Vec<&[u8]> = (0..count).map(|i| &data[i * len..(i + 1) * len]).collect();
+                let mut got = Vec::new();
+                digest_each(&msgs, &mut got);
+                let want: Vec<[u8; 20]> = msgs.iter().map(|m| sha(m)).collect();
+                assert_eq!(got, want, "{count} messages of {len} bytes");
+            }
+        }
+        let mut abc = Vec::new();
+        digest_each(&[b"abc"], &mut abc);
+        assert_eq!(abc[0][..4], [0xa9, 0x99, 0x3e, 0x36]);
+    }
+
+    #[test]
+    fn whole_pieces_leaves_the_tail() {
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i ^ (i >> 5)) as u8).collect();
+        for pl in [1usize, 64, 1000, 16384, 99_999, 100_000, 100_001] {
+            let mut got = Vec::new();
+            let used = whole_pieces(&data, pl, &mut |d| got.push(d));
+            assert_eq!(used, data.len() / pl * pl);
+            let want: Vec<[u8; 20]> = data[..used].chunks(pl).map(sha).collect();
+            assert_eq!(got, want, "piece length {pl}");
+        }
+        assert_eq!(whole_pieces(&data, 0, &mut |_| panic!()), 0);
+    }
+}

@@ -782,17 +782,13 @@ impl Storage {
                 if on_disk < need {
                     return Err(self.short(file, on_disk, need));
                 }
+                // Not MAP_POPULATE: faults with fault-around cost less than the populate walk
+                // on data in small folios (see create/hash.rs's map_window).
                 // SAFETY: a read-only shared map of a range checked to be inside the file. If
                 // another program truncates the file meanwhile, the guard turns the SIGBUS
                 // into zeros plus `faulted`, reported below as `Changed`.
-                let map = unsafe {
-                    memmap2::MmapOptions::new()
-                        .offset(at)
-                        .len(n)
-                        .populate()
-                        .map(&*h)
-                }
-                .map_err(|e| self.io_err(file, Op::Read, e))?;
+                let map = unsafe { memmap2::MmapOptions::new().offset(at).len(n).map(&*h) }
+                    .map_err(|e| self.io_err(file, Op::Read, e))?;
                 let ((), faulted) = guard::guarded(&map, |bytes| f(bytes));
                 if faulted {
                     return Err(Error::Changed {

@@ -63,17 +63,123 @@ pub fn whole_pieces(data: &[u8], piece_len: usize, each: &mut dyn FnMut([u8; 20]
     n * piece_len
 }
 
+/// SHA-1 of up to [`LANES`] messages fed side by side, in equal slices whose length is a
+/// multiple of 64 bytes: for pieces too long for several to lie whole in one window.
+pub struct Lanes {
+    n: usize,
+    len: u64,
+    #[cfg(target_arch = "x86_64")]
+    ni: Option<[[u32; 5]; LANES]>,
+    soft: Vec<Sha1>,
+}
+
+impl Lanes {
+    /// A hasher of `n` messages (1 to [`LANES`]).
+    pub fn new(n: usize) -> Lanes {
+        assert!((1..=LANES).contains(&n), "1 to {LANES} lanes");
+        #[cfg(target_arch = "x86_64")]
+        if x86::available() {
+            return Lanes {
+                n,
+                len: 0,
+                ni: Some([x86::H0; LANES]),
+                soft: Vec::new(),
+            };
+        }
+        Lanes {
+            n,
+            len: 0,
+            #[cfg(target_arch = "x86_64")]
+            ni: None,
+            soft: vec![Sha1::new(); n],
+        }
+    }
+
+    /// Feed the next slice of every message: `parts[l]` to lane `l`, all of one length, a
+    /// multiple of 64.
+    pub fn update(&mut self, parts: &[&[u8]]) {
+        assert!(parts.len() == self.n && parts.iter().all(|p| p.len() == parts[0].len()));
+        assert!(parts[0].len().is_multiple_of(64), "whole blocks only");
+        self.len += parts[0].len() as u64;
+        #[cfg(target_arch = "x86_64")]
+        if let Some(state) = &mut self.ni {
+            // SAFETY: `ni` is only set when the CPU has the features (see `new`).
+            unsafe { x86::update(&mut state[..self.n], parts) };
+            return;
+        }
+        for (h, p) in self.soft.iter_mut().zip(parts) {
+            h.update(p);
+        }
+    }
+
+    /// Append the digests of the messages to `out`, in lane order.
+    pub fn finish(self, out: &mut Vec<[u8; 20]>) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(mut state) = self.ni {
+            // The padding block of a message of whole blocks: 0x80, zeros, the length in bits.
+            let mut pad = [0u8; 64];
+            pad[0] = 0x80;
+            pad[56..].copy_from_slice(&(self.len * 8).to_be_bytes());
+            let parts = [&pad[..]; LANES];
+            // SAFETY: as in `update`.
+            unsafe { x86::update(&mut state[..self.n], &parts[..self.n]) };
+            out.extend(state[..self.n].iter().map(x86::bytes));
+            return;
+        }
+        out.extend(
+            self.soft
+                .into_iter()
+                .map(|h| <[u8; 20]>::from(h.finalize())),
+        );
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use std::arch::x86_64::*;
 
-    const H0: [u32; 5] = [
+    pub(super) const H0: [u32; 5] = [
         0x6745_2301,
         0xEFCD_AB89,
         0x98BA_DCFE,
         0x1032_5476,
         0xC3D2_E1F0,
     ];
+
+    /// The digest of a final state.
+    pub(super) fn bytes(s: &[u32; 5]) -> [u8; 20] {
+        let mut d = [0u8; 20];
+        for (c, w) in d.chunks_exact_mut(4).zip(s) {
+            c.copy_from_slice(&w.to_be_bytes());
+        }
+        d
+    }
+
+    /// Compress the whole blocks of `parts` (one per lane, one length) into `state`.
+    ///
+    /// # Safety
+    /// The CPU must have the SHA, SSE4.1 and SSSE3 extensions.
+    #[target_feature(enable = "sha,sse4.1,ssse3")]
+    pub(super) unsafe fn update(state: &mut [[u32; 5]], parts: &[&[u8]]) {
+        let blocks = parts[0].len() / 64;
+        macro_rules! lanes {
+            ($l:literal) => {{
+                let mut s = [[0u32; 5]; $l];
+                s.copy_from_slice(state);
+                let mut d: [&[u8]; $l] = [&[]; $l];
+                d.copy_from_slice(parts);
+                // SAFETY: the caller vouches for the features; `compress` checks the lengths.
+                unsafe { compress::<$l>(&mut s, &d, blocks) };
+                state.copy_from_slice(&s);
+            }};
+        }
+        match state.len() {
+            4 => lanes!(4),
+            3 => lanes!(3),
+            2 => lanes!(2),
+            _ => lanes!(1),
+        }
+    }
 
     pub(super) fn available() -> bool {
         is_x86_feature_detected!("sha")
@@ -111,13 +217,7 @@ mod x86 {
         }
         // SAFETY: every tail holds `tail_blocks` blocks.
         unsafe { compress::<L>(&mut state, &tail, tail_blocks) };
-        for s in &state {
-            let mut d = [0u8; 20];
-            for (c, w) in d.chunks_exact_mut(4).zip(s) {
-                c.copy_from_slice(&w.to_be_bytes());
-            }
-            out.push(d);
-        }
+        out.extend(state.iter().map(bytes));
     }
 
     /// Run the compression function over the first `blocks` 64-byte blocks of each lane's
@@ -244,6 +344,24 @@ mod tests {
         let mut abc = Vec::new();
         digest_each(&[b"abc"], &mut abc);
         assert_eq!(abc[0][..4], [0xa9, 0x99, 0x3e, 0x36]);
+    }
+
+    #[test]
+    fn lanes_fed_in_slices() {
+        let data: Vec<u8> = (0..(4 * 8192u32)).map(|i| (i * 17 + i / 3) as u8).collect();
+        for n in 1..=LANES {
+            let msgs: Vec<&[u8]> = (0..n).map(|i| &data[i * 8192..(i + 1) * 8192]).collect();
+            let mut lanes = Lanes::new(n);
+            // Slices of 64, 1024 and 7104 bytes: 8192 in all.
+            for (at, step) in [(0usize, 64usize), (64, 1024), (1088, 7104)] {
+                let parts: Vec<&[u8]> = msgs.iter().map(|m| &m[at..at + step]).collect();
+                lanes.update(&parts);
+            }
+            let mut got = Vec::new();
+            lanes.finish(&mut got);
+            let want: Vec<[u8; 20]> = msgs.iter().map(|m| sha(m)).collect();
+            assert_eq!(got, want, "{n} lanes");
+        }
     }
 
     #[test]

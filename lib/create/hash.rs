@@ -17,6 +17,7 @@ use rayon::prelude::*;
 use sha1::{Digest, Sha1};
 
 use super::{Error, InputFile};
+use crate::sha1_lanes::{Lanes, LANES};
 
 /// Bytes of stream per parallel job (rounded to whole pieces, at least one piece).
 pub const JOB_BYTES: u64 = 4 << 20;
@@ -40,7 +41,8 @@ pub fn hash_pieces(
         total += f.length;
     }
     let piece_count = total.div_ceil(piece_length);
-    let per_job = (JOB_BYTES / piece_length).max(1);
+    // At least LANES pieces per job, so that long pieces are hashed side by side too.
+    let per_job = (JOB_BYTES / piece_length).max(crate::sha1_lanes::LANES as u64);
     let jobs = piece_count.div_ceil(per_job);
     let stream = Stream {
         files,
@@ -138,6 +140,17 @@ impl Stream<'_> {
             .partition_point(|&o| o <= start)
             .saturating_sub(1);
         let mut pos = start;
+        // Pieces too long for LANES of them to lie whole in one window, inside one file: side
+        // by side, a slice of each per window. The rest (and every other case) streams below.
+        let pl = self.piece_length;
+        let (file, off) = (&self.files[i], self.offsets[i]);
+        if pl * LANES as u64 > WINDOW && pl.is_multiple_of(64) && end <= off + file.length {
+            while end - pos >= 2 * pl {
+                let k = ((end - pos) / pl).min(LANES as u64) as usize;
+                hash_side_by_side(file, pos - off, k, pl, &mut pieces.out, progress)?;
+                pos += k as u64 * pl;
+            }
+        }
         while pos < end {
             let (file, off) = (&self.files[i], self.offsets[i]);
             let stop = (off + file.length).min(end);
@@ -151,6 +164,55 @@ impl Stream<'_> {
         }
         Ok(pieces.finish())
     }
+}
+
+/// Append the SHA-1 of the `k` pieces of `pl` bytes at `from` in `file` to `out`: hashed side
+/// by side ([`Lanes`]), one mapped window at a time holding the next slice of each piece (only
+/// those slices are touched, so resident memory stays near one [`WINDOW`]).
+fn hash_side_by_side(
+    file: &InputFile,
+    from: u64,
+    k: usize,
+    pl: u64,
+    out: &mut Vec<[u8; 20]>,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<(), Error> {
+    let io = |e| Error::Io {
+        path: file.disk.clone(),
+        source: e,
+    };
+    let f = File::open(&file.disk).map_err(io)?;
+    let len = f.metadata().map_err(io)?.len();
+    let to = from + k as u64 * pl;
+    if len < to {
+        return Err(Error::Changed(file.disk.clone()));
+    }
+    // The slices are read in k places at once, which the kernel's own read-ahead does not
+    // follow: ask for the whole range, and the next job's start.
+    crate::storage::read_ahead(&f, from, to - from);
+    crate::storage::read_ahead(&f, to, crate::storage::READAHEAD.min(len - to));
+    let step = (WINDOW / LANES as u64).max(64);
+    let mut lanes = Lanes::new(k);
+    let mut at = 0;
+    while at < pl {
+        let n = (pl - at).min(step);
+        let map = map_window(&f, from + at, (k as u64 - 1) * pl + n, &file.disk)?;
+        let ((), faulted) = crate::storage::guard::guarded(map.bytes(), |b| {
+            let mut parts: [&[u8]; LANES] = [&[]; LANES];
+            for (j, p) in parts.iter_mut().take(k).enumerate() {
+                let s = j * pl as usize;
+                *p = &b[s..s + n as usize];
+            }
+            lanes.update(&parts[..k]);
+        });
+        if faulted {
+            return Err(Error::Changed(file.disk.clone()));
+        }
+        progress(k as u64 * n);
+        at += n;
+    }
+    lanes.finish(out);
+    Ok(())
 }
 
 /// Feed bytes `[from, to)` of one file to `feed`, in order, mapped or through `buf`.
@@ -297,6 +359,23 @@ mod tests {
         let got = hash_pieces(&files, 1 << 20, &|_| {}).unwrap();
         let want: Vec<[u8; 20]> = all.chunks(1 << 20).map(sha).collect();
         assert_eq!(got, want, "after small writes, cold");
+        // One file of long pieces: hashed side by side, a window's slice of each at a time,
+        // with a short last piece and a lone whole one streamed.
+        let long: Vec<u8> = (0..(9u64 << 20) + 100)
+            .map(|b| (b * 7 + b / 4093) as u8)
+            .collect();
+        let p = dir.join("long");
+        std::fs::write(&p, &long).unwrap();
+        let one = [InputFile {
+            path: vec![b"long".to_vec()],
+            disk: p,
+            length: long.len() as u64,
+        }];
+        for pl in [2u64 << 20, 4 << 20] {
+            let got = hash_pieces(&one, pl, &|_| {}).unwrap();
+            let want: Vec<[u8; 20]> = long.chunks(pl as usize).map(sha).collect();
+            assert_eq!(got, want, "one file, piece length {pl}");
+        }
         // A file that shrank since the walk is reported, not hashed short.
         files[4].length += 1;
         let err = hash_pieces(&files, 1 << 20, &|_| {}).unwrap_err();

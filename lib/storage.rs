@@ -722,6 +722,69 @@ impl Storage {
         Ok(())
     }
 
+    /// Feed `f` the `k` slices of `n` bytes at `start`, `start + stride`, ... side by side, when
+    /// they all lie in one file on disk (not a pad file): mapped as one window (only the slices
+    /// are touched) or, with [`Io::Plain`] or small slices, read into `scratch`. Returns
+    /// `Ok(false)` without reading when they do not lie in one file.
+    pub fn visit_side_by_side(
+        &self,
+        start: u64,
+        stride: u64,
+        k: usize,
+        n: usize,
+        scratch: &mut Vec<u8>,
+        f: &mut dyn FnMut(&[&[u8]]),
+    ) -> Result<bool, Error> {
+        let span = (k as u64 - 1) * stride + n as u64;
+        let mut segs = self.geo.segments(start, span);
+        let seg = match (segs.next(), segs.next()) {
+            (Some(seg), None) if !seg.pad && seg.len == span => seg,
+            _ => return Ok(false),
+        };
+        let (file, h) = (seg.file, self.handle(seg.file)?);
+        let at = seg.file_offset + self.slots[file].base;
+        if self.io == Io::Plain || n < MMAP_MIN {
+            if scratch.len() < k * n {
+                scratch.resize(k * n, 0);
+            }
+            for j in 0..k {
+                let off = at + j as u64 * stride;
+                self.pread(file, &h, off, &mut scratch[j * n..(j + 1) * n])?;
+            }
+            let parts: Vec<&[u8]> = scratch[..k * n].chunks(n).collect();
+            f(&parts);
+            return Ok(true);
+        }
+        let on_disk = h
+            .metadata()
+            .map_err(|e| self.io_err(file, Op::Read, e))?
+            .len();
+        if on_disk < at + span {
+            return Err(self.short(file, on_disk, at + span));
+        }
+        // SAFETY: as in `visit_file`: read-only, checked to be inside the file, SIGBUS guarded.
+        let map = unsafe {
+            memmap2::MmapOptions::new()
+                .offset(at)
+                .len(span as usize)
+                .map(&*h)
+        }
+        .map_err(|e| self.io_err(file, Op::Read, e))?;
+        let ((), faulted) = guard::guarded(&map, |bytes| {
+            let parts: Vec<&[u8]> = (0..k)
+                .map(|j| &bytes[j * stride as usize..j * stride as usize + n])
+                .collect();
+            f(&parts)
+        });
+        if faulted {
+            return Err(Error::Changed {
+                file,
+                path: self.slots[file].path.clone(),
+            });
+        }
+        Ok(true)
+    }
+
     /// Ask the kernel to start reading the stream range `start..start + len` into the page
     /// cache (`POSIX_FADV_WILLNEED`) and return at once, so the disk works on the next window
     /// while the caller hashes this one. Ranges past the end are clipped; pad files, segments

@@ -242,7 +242,16 @@ fn verify_v1(
             && geo.piece_segments(p).any(|s| !s.pad && !parted(s.file))
     };
 
-    // Runs of consecutive readable pieces, at most WINDOW bytes each (at least one piece).
+    // Runs of consecutive readable pieces, at most WINDOW bytes each (at least one piece), or
+    // LANES pieces where fewer fit in a window: those are hashed side by side, a slice of each
+    // at a time.
+    let pl = geo.piece_length();
+    let side_by_side = pl * sha1_lanes::LANES as u64 > storage::WINDOW && pl.is_multiple_of(64);
+    let run_limit = if side_by_side {
+        pl * sha1_lanes::LANES as u64
+    } else {
+        storage::WINDOW
+    };
     let mut runs: Vec<Range<usize>> = Vec::new();
     let mut skipped = 0u64;
     let mut run_bytes = 0u64;
@@ -252,7 +261,7 @@ fn verify_v1(
             continue;
         }
         match runs.last_mut() {
-            Some(r) if r.end == p && run_bytes + geo.piece_len(p) <= storage::WINDOW => {
+            Some(r) if r.end == p && run_bytes + geo.piece_len(p) <= run_limit => {
                 r.end = p + 1;
                 run_bytes += geo.piece_len(p);
             }
@@ -285,43 +294,89 @@ fn verify_v1(
                 let mut filled = 0u64;
                 let run_end = geo.piece_offset(run.end - 1) + geo.piece_len(run.end - 1);
                 storage.prefetch(run_end, storage::READAHEAD);
-                let res = storage.visit(
-                    geo.piece_offset(run.start),
-                    geo.piece_offset(run.end - 1) + geo.piece_len(run.end - 1)
-                        - geo.piece_offset(run.start),
-                    scratch,
-                    &mut |mut chunk| {
-                        while !chunk.is_empty() {
-                            if filled == 0 {
-                                // Whole pieces lying in the chunk: several at once (see
-                                // `sha1_lanes`). Only the torrent's last piece can be shorter,
-                                // and it is the last of its run.
-                                let pl = geo.piece_len(p);
-                                let used = sha1_lanes::whole_pieces(chunk, pl as usize, &mut |d| {
-                                    have[p].store(d == t.pieces[p], Ordering::Relaxed);
-                                    progress(pl);
+                // Two or more whole pieces in one file: side by side (all or nothing; on an
+                // error the pieces are redone one by one below).
+                let whole = (run.start..run.end)
+                    .take_while(|&q| geo.piece_len(q) == pl)
+                    .count();
+                let res = if side_by_side && whole >= 2 {
+                    let start = geo.piece_offset(run.start);
+                    storage.prefetch(start, whole as u64 * pl);
+                    let mut lanes = sha1_lanes::Lanes::new(whole);
+                    let step = storage::WINDOW / sha1_lanes::LANES as u64;
+                    let mut at = 0;
+                    let mut res = Ok(true);
+                    while at < pl && matches!(res, Ok(true)) {
+                        let n = (pl - at).min(step);
+                        res = storage.visit_side_by_side(
+                            start + at,
+                            pl,
+                            whole,
+                            n as usize,
+                            scratch,
+                            &mut |parts| lanes.update(parts),
+                        );
+                        at += n;
+                    }
+                    match res {
+                        Ok(true) => {
+                            let mut sums = Vec::with_capacity(whole);
+                            lanes.finish(&mut sums);
+                            for d in sums {
+                                have[p].store(d == t.pieces[p], Ordering::Relaxed);
+                                progress(pl);
+                                p += 1;
+                            }
+                            Ok(())
+                        }
+                        Ok(false) => Ok(()),
+                        Err(e) => Err(e),
+                    }
+                } else {
+                    Ok(())
+                };
+                let res = res.and_then(|()| {
+                    if p == run.end {
+                        return Ok(());
+                    }
+                    storage.visit(
+                        geo.piece_offset(p),
+                        run_end - geo.piece_offset(p),
+                        scratch,
+                        &mut |mut chunk| {
+                            while !chunk.is_empty() {
+                                if filled == 0 {
+                                    // Whole pieces lying in the chunk: several at once (see
+                                    // `sha1_lanes`). Only the torrent's last piece can be shorter,
+                                    // and it is the last of its run.
+                                    let pl = geo.piece_len(p);
+                                    let used =
+                                        sha1_lanes::whole_pieces(chunk, pl as usize, &mut |d| {
+                                            have[p].store(d == t.pieces[p], Ordering::Relaxed);
+                                            progress(pl);
+                                            p += 1;
+                                        });
+                                    chunk = &chunk[used..];
+                                    if chunk.is_empty() {
+                                        break;
+                                    }
+                                }
+                                let want = (geo.piece_len(p) - filled) as usize;
+                                let k = want.min(chunk.len());
+                                hasher.update(&chunk[..k]);
+                                chunk = &chunk[k..];
+                                filled += k as u64;
+                                if filled == geo.piece_len(p) {
+                                    let ok = hasher.finalize_reset().as_slice() == t.pieces[p];
+                                    have[p].store(ok, Ordering::Relaxed);
+                                    progress(filled);
                                     p += 1;
-                                });
-                                chunk = &chunk[used..];
-                                if chunk.is_empty() {
-                                    break;
+                                    filled = 0;
                                 }
                             }
-                            let want = (geo.piece_len(p) - filled) as usize;
-                            let k = want.min(chunk.len());
-                            hasher.update(&chunk[..k]);
-                            chunk = &chunk[k..];
-                            filled += k as u64;
-                            if filled == geo.piece_len(p) {
-                                let ok = hasher.finalize_reset().as_slice() == t.pieces[p];
-                                have[p].store(ok, Ordering::Relaxed);
-                                progress(filled);
-                                p += 1;
-                                filled = 0;
-                            }
-                        }
-                    },
-                );
+                        },
+                    )
+                });
                 if let Err(e) = res {
                     // Redo the rest piece by piece, so one bad file spoils only its pieces.
                     hasher.reset();
@@ -768,6 +823,40 @@ mod tests {
             at += len as usize;
         }
         t
+    }
+
+    #[test]
+    fn long_pieces_side_by_side_in_a_file_and_across_files() {
+        // 2 MiB pieces: four of them do not fit in a window, so runs of whole pieces inside x
+        // are hashed side by side; the piece across x and y streams as before.
+        let dir = tempfile::tempdir().unwrap();
+        let files = [("x", (9 << 20) + 5), ("y", 3 << 20)];
+        let mut t = torrent("S", 2 << 20, &files.map(|(n, l)| (n, l, false)));
+        let stream: Vec<u8> = (0..t.total_length).map(|i| (i * 7 % 251) as u8).collect();
+        t.pieces = stream
+            .chunks(2 << 20)
+            .map(|c| Sha1::digest(c).into())
+            .collect();
+        std::fs::create_dir_all(dir.path().join("S")).unwrap();
+        let mut at = 0;
+        for (name, len) in files {
+            std::fs::write(
+                dir.path().join("S").join(name),
+                &stream[at..at + len as usize],
+            )
+            .unwrap();
+            at += len as usize;
+        }
+        let r = run(&t, dir.path());
+        assert!(r.ok(), "{:?}", r.bad_pieces());
+        assert_eq!(r.bytes_checked, t.total_length);
+        let x = dir.path().join("S/x");
+        let mut data = std::fs::read(&x).unwrap();
+        data[(3 << 20) + 7] ^= 1;
+        std::fs::write(&x, &data).unwrap();
+        let r = run(&t, dir.path());
+        assert_eq!(r.bad_pieces(), vec![1]);
+        assert_eq!(status(&r), ["incomplete", "complete"]);
     }
 
     #[test]

@@ -177,16 +177,8 @@ fn hash_side_by_side(
     out: &mut Vec<[u8; 20]>,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<(), Error> {
-    let io = |e| Error::Io {
-        path: file.disk.clone(),
-        source: e,
-    };
-    let f = File::open(&file.disk).map_err(io)?;
-    let len = f.metadata().map_err(io)?.len();
     let to = from + k as u64 * pl;
-    if len < to {
-        return Err(Error::Changed(file.disk.clone()));
-    }
+    let (f, len) = open_at_least(file, to)?;
     // The slices are read in k places at once, which the kernel's own read-ahead does not
     // follow: ask for the whole range, and the next job's start.
     crate::storage::read_ahead(&f, from, to - from);
@@ -228,11 +220,7 @@ pub(super) fn read_run(
         path: file.disk.clone(),
         source: e,
     };
-    let f = File::open(&file.disk).map_err(io)?;
-    let len = f.metadata().map_err(io)?.len();
-    if len < to {
-        return Err(Error::Changed(file.disk.clone()));
-    }
+    let (f, len) = open_at_least(file, to)?;
     // The next job's bytes of this file: queued for the disk while this run is hashed.
     crate::storage::read_ahead(&f, to, crate::storage::READAHEAD.min(len - to));
     let mut at = from;
@@ -261,6 +249,20 @@ pub(super) fn read_run(
         at += n;
     }
     Ok(())
+}
+
+/// `file` opened, with its length, which must be at least `to` (else it changed since the walk).
+fn open_at_least(file: &InputFile, to: u64) -> Result<(File, u64), Error> {
+    let io = |e| Error::Io {
+        path: file.disk.clone(),
+        source: e,
+    };
+    let f = File::open(&file.disk).map_err(io)?;
+    let len = f.metadata().map_err(io)?.len();
+    if len < to {
+        return Err(Error::Changed(file.disk.clone()));
+    }
+    Ok((f, len))
 }
 
 /// A read-only mapping of `len` bytes of a file at `offset` (any alignment).

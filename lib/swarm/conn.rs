@@ -216,6 +216,7 @@ fn run(
         ext: super::pex::ConnExt::new(s, key, addr, incoming),
         rate_cap: s.download_limit().effective_rate().map(|_| MIN_REQUESTS),
         inorder: s.ordered(),
+        serving: Vec::new(),
     };
     let reason = if writer.is_err() {
         "cannot start a thread".to_string()
@@ -294,6 +295,8 @@ struct Conn<'a> {
     rate_cap: Option<usize>,
     /// The pieces this peer is sending in order, hashed as they arrive.
     inorder: super::store::Ordered,
+    /// Requests read in this drain, handed to the writer together at its end.
+    serving: Vec<Block>,
 }
 
 /// Requests queued for the writer, and the ones the peer cancelled before they were served.
@@ -416,6 +419,7 @@ impl Conn<'_> {
     fn drain(&mut self, buf: &[u8], limits: &peer::Limits) -> Res {
         let mut blocks = Vec::new();
         let res = self.drain_into(buf, limits, &mut blocks);
+        self.serve_queued();
         // Blocks decoded before a bad message are still written.
         let written = self.arrived(&blocks);
         res.and(written)
@@ -477,7 +481,9 @@ impl Conn<'_> {
             }
             Message::AllowedFast(_) => {}
             Message::Cancel(b) => {
-                if self.queued.queued.load(Ordering::Relaxed) > 0 {
+                if let Some(i) = self.serving.iter().position(|x| *x == b) {
+                    self.serving.remove(i);
+                } else if self.queued.queued.load(Ordering::Relaxed) > 0 {
                     let mut c = self
                         .queued
                         .cancelled
@@ -598,17 +604,48 @@ impl Conn<'_> {
         }
     }
 
+    /// A request: kept for [`Conn::serve_queued`] at the end of this read's messages, or
+    /// rejected (fast extension) when we choke the peer or its queue is full.
     fn serve(&mut self, b: Block) {
         // A new request supersedes a cancel that arrived after the block was already sent.
         self.queued.take_cancel(&b);
-        let ok = !self.choked.load(Ordering::Relaxed)
-            && self.queued.queued.load(Ordering::Relaxed) < MAX_QUEUED_UPLOADS
-            && self.s.lock().picker.have(b.piece);
-        if ok {
-            self.queued.queued.fetch_add(1, Ordering::Relaxed);
-            let _ = self.tx.send(Out::Block(b));
+        let room = self.queued.queued.load(Ordering::Relaxed) + self.serving.len();
+        if !self.choked.load(Ordering::Relaxed) && room < MAX_QUEUED_UPLOADS {
+            self.serving.push(b);
         } else if self.fast {
             self.send(Message::Reject(b));
+        }
+    }
+
+    /// Hand the requests read since the last call to the writer, checked against our pieces
+    /// under one lock: a read holding many requests wakes the writer once, with all of them
+    /// queued, so it sends them in one batch (one uncork) instead of a few at a time.
+    fn serve_queued(&mut self) {
+        if self.serving.is_empty() {
+            return;
+        }
+        let mut serving = std::mem::take(&mut self.serving);
+        let mut missing = Vec::new();
+        let st = self.s.lock();
+        serving.retain(|b| {
+            let have = st.picker.have(b.piece);
+            if !have {
+                missing.push(*b);
+            }
+            have
+        });
+        drop(st);
+        self.queued
+            .queued
+            .fetch_add(serving.len(), Ordering::Relaxed);
+        for b in serving.drain(..) {
+            let _ = self.tx.send(Out::Block(b));
+        }
+        self.serving = serving;
+        if self.fast {
+            for b in missing {
+                self.send(Message::Reject(b));
+            }
         }
     }
 

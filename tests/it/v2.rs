@@ -496,7 +496,11 @@ fn handshake_bytes(addr: &str, hash: &str, bits: u8) -> Option<([u8; 68], std::n
     let mut h = b"\x13BitTorrent protocol".to_vec();
     h.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, bits]);
     h.extend((0..20).map(|i| u8::from_str_radix(&hash[2 * i..2 * i + 2], 16).unwrap()));
-    h.extend_from_slice(b"-XX0000-abcdefghijkl");
+    // A peer id of its own per connection: bt-seed drops a newcomer with the id of a peer it
+    // still holds, and an earlier test connection may not be gone yet on a loaded machine.
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    h.extend_from_slice(format!("-XX0000-{n:012}").as_bytes());
     s.write_all(&h).unwrap();
     let mut back = [0u8; 68];
     s.read_exact(&mut back).ok()?;

@@ -23,6 +23,10 @@ const MIN_REQUESTS: usize = 16;
 const TICK: Duration = Duration::from_secs(1);
 const KEEPALIVE: Duration = Duration::from_secs(60);
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Room for received bytes of a new connection (beyond one frame).
+const RECV_START: usize = 256 << 10;
+/// Room for received bytes of a connection whose reads fill its buffer (beyond one frame).
+const RECV_MAX: usize = 1 << 20;
 /// Most requests from one peer queued for serving; more are rejected.
 const MAX_QUEUED_UPLOADS: usize = 2048;
 
@@ -193,7 +197,7 @@ fn run(
         addr,
         stream,
         tx,
-        buf: vec![0; s.limits().max_frame() as usize + 4 + (256 << 10)],
+        buf: vec![0; s.limits().max_frame() as usize + 4 + RECV_START],
         start: 0,
         end: 0,
         bits: PeerPieces::new(n),
@@ -211,7 +215,7 @@ fn run(
         fast,
         ext: super::pex::ConnExt::new(s, key, addr, incoming),
         rate_cap: s.download_limit().effective_rate().map(|_| MIN_REQUESTS),
-        inorder: Default::default(),
+        inorder: s.ordered(),
     };
     let reason = if writer.is_err() {
         "cannot start a thread".to_string()
@@ -234,6 +238,8 @@ fn run(
         reason
     };
     c.finish();
+    // Every piece this peer completed is judged before the session is over.
+    c.inorder.close();
     let _ = c.tx.send(Out::Close);
     let _ = c.stream.shutdown();
     if let Ok(h) = writer {
@@ -287,7 +293,7 @@ struct Conn<'a> {
     /// Most requests outstanding under a download cap (None: no cap).
     rate_cap: Option<usize>,
     /// The pieces this peer is sending in order, hashed as they arrive.
-    inorder: super::store::InOrder,
+    inorder: super::store::Ordered,
 }
 
 /// Requests queued for the writer, and the ones the peer cancelled before they were served.
@@ -352,8 +358,11 @@ impl Conn<'_> {
             // The buffer is lent out while its messages are handled, so that blocks are
             // written straight from it.
             let buf = std::mem::take(&mut self.buf);
+            self.inorder.lend(&buf);
             let drained = self.drain(&buf, &limits);
-            self.buf = buf;
+            // The blocks written from it are hashed from it on the hashing thread: go on in
+            // another buffer (holding the bytes not handled yet).
+            self.buf = self.inorder.submit(buf, &mut self.start, &mut self.end);
             drained?;
             if self.start == self.end {
                 self.start = 0;
@@ -379,6 +388,11 @@ impl Conn<'_> {
             match self.stream.read(&mut self.buf[self.end..self.end + want]) {
                 Ok(0) => return Err("closed by peer".into()),
                 Ok(n) => {
+                    // A read that fills the room: the peer sends faster than we read, so
+                    // read more at a time (fewer reads, and fewer ACKs sent from them).
+                    if n == want && self.rate_cap.is_none() && self.buf.len() < RECV_MAX {
+                        self.buf.resize(self.buf.len() - RECV_START + RECV_MAX, 0);
+                    }
                     self.end += n;
                     self.last_recv = Instant::now();
                     if self.rate_cap.is_some() {

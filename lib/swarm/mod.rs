@@ -617,7 +617,7 @@ impl Swarm {
         from: Option<SocketAddr>,
         b: &crate::peer::Block,
         data: &[u8],
-        inorder: Option<&mut store::InOrder>,
+        inorder: Option<&mut store::Ordered>,
     ) -> Result<bool, String> {
         Ok(self.deliver_many(key, from, &[(*b, data)], inorder)? > 0)
     }
@@ -633,7 +633,7 @@ impl Swarm {
         key: PeerKey,
         from: Option<SocketAddr>,
         blocks: &[(crate::peer::Block, &[u8])],
-        mut inorder: Option<&mut store::InOrder>,
+        mut inorder: Option<&mut store::Ordered>,
     ) -> Result<u64, String> {
         let wanted: Vec<(crate::peer::Block, &[u8])> = {
             let mut st = self.lock();
@@ -672,7 +672,7 @@ impl Swarm {
         };
         if let Some(h) = inorder.as_deref_mut() {
             for (b, data) in &wanted[..ok] {
-                h.written(&self.check, b.piece, b.offset, data);
+                h.written(b.piece, b.offset, data);
             }
         }
         // The pieces these blocks complete, and whether `key` alone sent each.
@@ -688,15 +688,19 @@ impl Swarm {
         let bytes: u64 = wanted[..ok].iter().map(|(_, d)| d.len() as u64).sum();
         self.count_download(bytes);
         for (piece, sole) in complete {
-            // Hashed as it arrived when this source sent all of it, in order, to a store that
-            // keeps every byte: judged now, without reading it back.
+            // Hashed as it arrives when this source sent all of it, in order, to a store that
+            // keeps every byte: judged from that hash (on the source's hashing thread, which
+            // reads it back when it did not hash all of it in order).
             let size = self.limits.piece_size(piece);
-            let ready = inorder.as_deref_mut().and_then(|h| h.take(piece, size));
-            match ready.filter(|_| sole && self.store.verbatim(piece)) {
-                Some(h) => {
+            match inorder.as_deref_mut() {
+                Some(h) if sole && self.store.verbatim(piece) => {
+                    // Counted from now until judged (see `Swarm::judge`).
                     self.hashing.fetch_add(1, Ordering::SeqCst);
-                    self.hashed(piece, h.good());
-                    self.hashing.fetch_sub(1, Ordering::SeqCst);
+                    h.complete(piece, size, true);
+                }
+                Some(h) => {
+                    h.complete(piece, size, false);
+                    self.hash(piece);
                 }
                 None => self.hash(piece),
             }
@@ -901,6 +905,22 @@ impl Swarm {
             f.get_or_insert(msg);
         }
         self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// The in-order hashing of one connection, judging through [`Swarm::judge`].
+    fn ordered(self: &Arc<Self>) -> store::Ordered {
+        let s = self.clone();
+        store::Ordered::new(self.check.clone(), Arc::new(move |p, h| s.judge(p, h)))
+    }
+
+    /// Judge `piece`, counted in `hashing` by the caller: by `hash` when it was hashed whole
+    /// in order, else read back on the rayon pool.
+    fn judge(self: &Arc<Self>, piece: u32, hash: Option<crate::verify::PieceHash>) {
+        match hash {
+            Some(h) => self.hashed(piece, h.good()),
+            None => self.hash(piece),
+        }
+        self.hashing.fetch_sub(1, Ordering::SeqCst);
     }
 
     /// Hash a complete piece on the rayon pool.

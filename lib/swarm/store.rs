@@ -174,6 +174,245 @@ impl InOrder {
     }
 }
 
+/// How a piece hashed in order is judged: its hash when every byte of it was hashed in order
+/// (None: it must be read back).
+pub type Judge = std::sync::Arc<dyn Fn(u32, Option<crate::verify::PieceHash>) + Send + Sync>;
+
+/// A connection's [`InOrder`] hashing on a thread of its own, so that SHA-1 runs on the other
+/// core while the connection goes on receiving and writing.
+///
+/// The connection reads into a buffer, writes the blocks from it, notes them with
+/// [`Ordered::written`] and the pieces they complete with [`Ordered::complete`], then hands the
+/// buffer over with [`Ordered::submit`] and goes on with another one (the hashing thread gives
+/// it back when done). At most [`BUFFERS`] buffers exist, so memory stays bounded: the
+/// connection waits for the hashing thread when it runs ahead. Every piece noted complete is
+/// judged exactly once, through the [`Judge`], in the order noted, even when the thread cannot
+/// run (then it is read back).
+pub struct Ordered {
+    check: std::sync::Arc<crate::verify::PieceCheck>,
+    judge: Judge,
+    /// The thread could not start: pieces are read back.
+    broken: bool,
+    ops: Vec<Op>,
+    /// The address range of the buffer lent to the connection (`start`, `len`).
+    lent: (usize, usize),
+    jobs: Option<std::sync::mpsc::SyncSender<Job>>,
+    back: Option<std::sync::mpsc::Receiver<Vec<u8>>>,
+    /// Buffers made so far (at most [`BUFFERS`]).
+    made: usize,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Most receive buffers of one connection, its own and the ones being hashed.
+pub const BUFFERS: usize = 3;
+
+enum Bytes {
+    /// A range of the job's buffer.
+    Lent(std::ops::Range<usize>),
+    /// Bytes that were not in the buffer (a block decoded into a message of its own).
+    Own(Vec<u8>),
+}
+
+enum Op {
+    Written {
+        piece: u32,
+        offset: u32,
+        at: Bytes,
+    },
+    /// The piece is complete; `judge`: judge it (else only forget it).
+    Complete {
+        piece: u32,
+        size: u64,
+        judge: bool,
+    },
+}
+
+struct Job {
+    buf: Vec<u8>,
+    ops: Vec<Op>,
+}
+
+impl Ordered {
+    /// Hashing against `check`, judging through `judge`. No thread runs until the first
+    /// buffer is submitted.
+    pub fn new(check: std::sync::Arc<crate::verify::PieceCheck>, judge: Judge) -> Ordered {
+        Ordered {
+            check,
+            judge,
+            broken: false,
+            ops: Vec::new(),
+            lent: (0, 0),
+            jobs: None,
+            back: None,
+            made: 1,
+            thread: None,
+        }
+    }
+
+    /// The connection's blocks from now on lie in `buf` (until [`Ordered::submit`]).
+    pub fn lend(&mut self, buf: &[u8]) {
+        self.lent = (buf.as_ptr() as usize, buf.len());
+    }
+
+    /// `data` (in the lent buffer or not) was written to `piece` at `offset`.
+    pub fn written(&mut self, piece: u32, offset: u32, data: &[u8]) {
+        let (base, len) = self.lent;
+        let p = data.as_ptr() as usize;
+        let at = if p >= base && p + data.len() <= base + len {
+            Bytes::Lent(p - base..p - base + data.len())
+        } else {
+            Bytes::Own(data.to_vec())
+        };
+        self.ops.push(Op::Written { piece, offset, at });
+    }
+
+    /// `piece` of `size` bytes is complete: with `judge`, judge it (from its hash when it was
+    /// all hashed in order, else read back); without, only forget its hash.
+    pub fn complete(&mut self, piece: u32, size: u64, judge: bool) {
+        self.ops.push(Op::Complete { piece, size, judge });
+    }
+
+    /// Hand `buf` over with the blocks noted since [`Ordered::lend`] and get a buffer of the
+    /// same size back, holding `buf[*start..*end]` at its start (`start` and `end` are moved
+    /// to match). `buf` itself comes back when nothing was noted.
+    pub fn submit(&mut self, buf: Vec<u8>, start: &mut usize, end: &mut usize) -> Vec<u8> {
+        self.lent = (0, 0);
+        if self.ops.is_empty() {
+            return buf;
+        }
+        let mut fresh = match self.fresh(buf.len()) {
+            Some(b) => b,
+            None => {
+                // No thread: judge what was noted by reading it back, and keep the buffer.
+                let ops = std::mem::take(&mut self.ops);
+                self.fallback(ops);
+                return buf;
+            }
+        };
+        if fresh.len() < buf.len() {
+            fresh.resize(buf.len(), 0);
+        }
+        let rest = *end - *start;
+        fresh[..rest].copy_from_slice(&buf[*start..*end]);
+        (*start, *end) = (0, rest);
+        let job = Job {
+            buf,
+            ops: std::mem::take(&mut self.ops),
+        };
+        let sent = match &self.jobs {
+            Some(j) => j.send(job).map_err(|e| e.0),
+            None => Err(job),
+        };
+        if let Err(job) = sent {
+            // The thread is gone: never judged twice, never lost.
+            self.jobs = None;
+            self.fallback(job.ops);
+        }
+        fresh
+    }
+
+    /// A buffer for the connection: one given back, a new one while fewer than [`BUFFERS`]
+    /// exist, else one given back once the thread is done with it. None when no thread runs.
+    fn fresh(&mut self, len: usize) -> Option<Vec<u8>> {
+        if self.thread.is_none() && !self.broken {
+            self.spawn();
+        }
+        let back = self.back.as_ref()?;
+        self.jobs.as_ref()?;
+        if let Ok(b) = back.try_recv() {
+            return Some(b);
+        }
+        if self.made < BUFFERS {
+            self.made += 1;
+            return Some(vec![0; len]);
+        }
+        back.recv().ok()
+    }
+
+    fn spawn(&mut self) {
+        let judge = self.judge.clone();
+        let (jobs, rx) = std::sync::mpsc::sync_channel::<Job>(BUFFERS);
+        let (tx, back) = std::sync::mpsc::channel();
+        let check = self.check.clone();
+        let run = move || {
+            let mut h = InOrder::default();
+            for job in rx {
+                run_job(&mut h, &check, &*judge, &job);
+                // The connection may be gone: the buffer is then freed here.
+                let _ = tx.send(job.buf);
+            }
+        };
+        match std::thread::Builder::new()
+            .name("bt-hash".into())
+            .stack_size(256 * 1024)
+            .spawn(run)
+        {
+            Ok(t) => {
+                self.thread = Some(t);
+                self.jobs = Some(jobs);
+                self.back = Some(back);
+            }
+            Err(_) => self.broken = true,
+        }
+    }
+
+    /// Judge the complete pieces of `ops` without the thread: read back.
+    fn fallback(&self, ops: Vec<Op>) {
+        for op in ops {
+            if let Op::Complete {
+                piece, judge: true, ..
+            } = op
+            {
+                (self.judge)(piece, None);
+            }
+        }
+    }
+
+    /// Wait until every buffer submitted is hashed and judged; the thread ends.
+    pub fn close(&mut self) {
+        self.jobs = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Ordered {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// Hash one job's blocks in order and judge the pieces it completes.
+fn run_job(
+    h: &mut InOrder,
+    check: &crate::verify::PieceCheck,
+    judge: &dyn Fn(u32, Option<crate::verify::PieceHash>),
+    job: &Job,
+) {
+    for op in &job.ops {
+        match op {
+            Op::Written { piece, offset, at } => {
+                let data = match at {
+                    Bytes::Lent(r) => &job.buf[r.clone()],
+                    Bytes::Own(v) => &v[..],
+                };
+                h.written(check, *piece, *offset, data);
+            }
+            Op::Complete {
+                piece,
+                size,
+                judge: j,
+            } => {
+                let hash = h.take(*piece, *size);
+                if *j {
+                    judge(*piece, hash);
+                }
+            }
+        }
+    }
+}
+
 impl PieceStore for crate::storage::Storage {
     fn read(&self, piece: u32, offset: u32, buf: &mut [u8]) -> io::Result<()> {
         self.read_block(piece as usize, offset as u64, buf)
@@ -280,6 +519,63 @@ mod tests {
         assert!(store
             .read(3, 0, &mut [0u8; 100_000 - 3 * 32768 + 1])
             .is_err());
+    }
+
+    #[test]
+    fn ordered_hashes_on_its_thread_and_judges_every_piece_once() {
+        use std::sync::{Arc, Mutex};
+        let data: Vec<u8> = (0..4 * 32768u32).map(|i| (i * 31) as u8).collect();
+        let mut hashes: Vec<[u8; 20]> =
+            data.chunks(32768).map(|c| Sha1::digest(c).into()).collect();
+        hashes[3][0] ^= 1;
+        let check = Arc::new(crate::verify::PieceCheck::v1(hashes));
+        let judged = Arc::new(Mutex::new(Vec::new()));
+        let j = judged.clone();
+        let mut o = Ordered::new(
+            check,
+            Arc::new(move |p, h: Option<crate::verify::PieceHash>| {
+                j.lock().unwrap().push((p, h.map(|h| h.good())));
+            }),
+        );
+        let block = |p: usize, b: usize| &data[p * 32768 + b * 16384..][..16384];
+        // More buffers than the pool holds, each with a partial frame at its end that must
+        // move to the next one.
+        let mut buf = vec![0u8; 40000];
+        for (p, order) in [(0, [0, 1]), (1, [1, 0]), (2, [0, 1]), (3, [0, 1])] {
+            for b in order {
+                o.lend(&buf);
+                buf[..16384].copy_from_slice(block(p, b));
+                buf[16384..16390].copy_from_slice(b"tail!!");
+                o.written(p as u32, b as u32 * 16384, &buf[..16384]);
+                if b == order[1] {
+                    o.complete(p as u32, 32768, p != 2);
+                }
+                let (mut start, mut end) = (16384, 16390);
+                buf = o.submit(buf, &mut start, &mut end);
+                assert_eq!((start, end), (0, 6));
+                assert_eq!(&buf[..6], b"tail!!");
+                assert_eq!(buf.len(), 40000);
+            }
+        }
+        // A block that is not in the lent buffer is copied.
+        o.written(0, 0, block(0, 0));
+        o.written(0, 16384, block(0, 1));
+        o.complete(0, 32768, true);
+        let (mut start, mut end) = (0, 0);
+        let _ = o.submit(buf, &mut start, &mut end);
+        o.close();
+        let judged = judged.lock().unwrap().clone();
+        // Piece 1 came out of order (read back), piece 2 is only forgotten, piece 3 is bad.
+        assert_eq!(
+            judged,
+            vec![
+                (0, Some(true)),
+                (1, None),
+                (3, Some(false)),
+                (0, Some(true))
+            ]
+        );
+        assert!(o.made <= BUFFERS);
     }
 
     #[test]

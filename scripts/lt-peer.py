@@ -13,7 +13,20 @@
 
 Loopback only: DHT, LSD, UPnP, NAT-PMP and uTP off (TCP like every other client in the benchmark),
 no rate limits, large send buffers and request queues so that libtorrent is not held back by its
-defaults on a fast link.
+defaults on a fast link. Both roles use the same settings (`session` below); scripts/bench-swarm
+starts one seeder and lets every downloader of a case fetch from it, so a seeder setting cannot
+favour one downloader. The settings, by the role they matter to:
+
+- seeding: `send_buffer_watermark` 16 MiB (low 1 MiB, factor 150%), how far ahead of the
+  socket it reads blocks for one peer; `max_allowed_in_request_queue` 4000, the requests it
+  queues from one peer and the `reqq` it advertises (more than either downloader keeps
+  outstanding: bt-fetch at most 500 blocks, libtorrent `max_out_request_queue`, 1500);
+  `unchoke_slots_limit` -1, every interested peer unchoked at once. Its disk threads
+  (`aio_threads`, default 10) finish reads out of order, so a downloader sees some blocks out of
+  order (about 7% of them, measured from bt-fetch).
+- downloading: `max_out_request_queue` 1500, `max_queued_disk_bytes` 64 MiB, `hashing_threads`
+  one per core.
+- both: `tick_interval` 100 ms (default 500).
 """
 
 import json

@@ -86,11 +86,13 @@ pub fn read_piece(
 /// order by one peer is judged from the bytes as they were written, while they are still in
 /// the cache, and is never read back.
 ///
-/// A piece's hash starts with its block at offset 0 and follows only the block that comes
-/// right after the bytes hashed so far; a block out of order drops it (the piece is then read
-/// back and hashed when complete, as before). The caller uses a hash only when this
-/// connection sent every block of the piece (see `Swarm::deliver`), so the bytes hashed are
-/// the bytes in the store.
+/// A piece's hash starts with its block at offset 0 and follows the block that comes right
+/// after the bytes hashed so far; blocks that come ahead of it (a peer whose disk threads finish
+/// reads out of order, as libtorrent's do) are copied and hashed once the gap before them
+/// fills, up to 32 blocks per piece. A block behind the bytes hashed, or one ahead past that
+/// bound, drops the piece (it is then read back and hashed when complete, as before). The
+/// caller uses a hash only when this connection sent every block of the piece (see
+/// `Swarm::deliver`), so the bytes hashed are the bytes in the store.
 #[derive(Default)]
 pub struct InOrder {
     open: Vec<Running>,
@@ -101,7 +103,13 @@ struct Running {
     /// Bytes of the piece hashed so far.
     next: u64,
     hash: crate::verify::PieceHash,
+    /// Blocks that came ahead of `next`, copied until the bytes before them are hashed.
+    ahead: Vec<(u64, Vec<u8>)>,
 }
+
+/// Blocks of one piece kept while they wait for an earlier block (a peer whose disk threads
+/// finish reads out of order, such as libtorrent); past this the piece is read back.
+const AHEAD_BLOCKS: usize = 32;
 
 /// Pieces hashed at once by one connection; the oldest is dropped for a new one.
 const IN_ORDER_PIECES: usize = 4;
@@ -119,6 +127,7 @@ impl InOrder {
             piece,
             next: 0,
             hash: check.hasher(piece as usize),
+            ahead: Vec::new(),
         };
         let i = match (self.open.iter().position(|r| r.piece == piece), offset) {
             // A fresh start: whatever was hashed of this piece before is void.
@@ -137,9 +146,20 @@ impl InOrder {
             (None, _) => return,
         };
         let r = &mut self.open[i];
-        if r.next == offset as u64 {
+        let offset = offset as u64;
+        if r.next == offset {
             r.hash.update(data);
             r.next += data.len() as u64;
+            while let Some(k) = r.ahead.iter().position(|(o, _)| *o == r.next) {
+                let (_, d) = r.ahead.swap_remove(k);
+                r.hash.update(&d);
+                r.next += d.len() as u64;
+            }
+        } else if let Some(a) = r.ahead.iter_mut().find(|(o, _)| *o == offset) {
+            // Sent again: the store now holds these bytes.
+            a.1 = data.to_vec();
+        } else if offset > r.next && r.ahead.len() < AHEAD_BLOCKS {
+            r.ahead.push((offset, data.to_vec()));
         } else {
             self.open.remove(i);
         }
@@ -574,9 +594,9 @@ mod tests {
         h.written(&check, 1, 16384, block(1, 1));
         h.written(&check, 1, 0, block(1, 0));
         assert!(h.take(1, 32768).is_none());
-        // A gap drops the piece, even when the rest comes later.
+        // A block behind the bytes hashed drops the piece, even when the rest comes later.
         h.written(&check, 1, 0, block(1, 0));
-        h.written(&check, 1, 16384 * 2, block(1, 1));
+        h.written(&check, 1, 16384, block(1, 1));
         h.written(&check, 1, 16384, block(1, 1));
         assert!(h.take(1, 32768).is_none());
         // A restart at offset 0 forgets the bytes hashed before (here: wrong ones).
@@ -598,5 +618,54 @@ mod tests {
         }
         assert_eq!(h.open.len(), IN_ORDER_PIECES);
         assert!(h.open.iter().all(|r| r.piece != 0));
+    }
+
+    #[test]
+    fn in_order_waits_for_a_gap_to_fill() {
+        const B: usize = 16384;
+        let n = AHEAD_BLOCKS + 3;
+        let data: Vec<u8> = (0..(n * B) as u32)
+            .map(|i| (i * 31 + i / 7) as u8)
+            .collect();
+        let check = crate::verify::PieceCheck::v1(vec![Sha1::digest(&data).into()]);
+        let block = |b: usize| &data[b * B..][..B];
+        let size = data.len() as u64;
+        let at = |b: usize| (b * B) as u32;
+        let mut h = InOrder::default();
+        // 0, 2, 3, 1, 4, ...: the blocks ahead are hashed once block 1 comes.
+        h.written(&check, 0, 0, block(0));
+        h.written(&check, 0, at(2), block(2));
+        h.written(&check, 0, at(3), block(3));
+        h.written(&check, 0, at(1), block(1));
+        for b in 4..n {
+            h.written(&check, 0, at(b), block(b));
+        }
+        assert!(h.take(0, size).unwrap().good());
+        // A block ahead sent again: its later bytes are the ones in the store and the hash.
+        let mut bad = block(1).to_vec();
+        bad[3] ^= 1;
+        h.written(&check, 0, 0, block(0));
+        h.written(&check, 0, at(2), &bad);
+        h.written(&check, 0, at(2), block(2));
+        h.written(&check, 0, at(1), block(1));
+        for b in 3..n {
+            h.written(&check, 0, at(b), block(b));
+        }
+        assert!(h.take(0, size).unwrap().good());
+        h.written(&check, 0, 0, block(0));
+        h.written(&check, 0, at(2), block(2));
+        h.written(&check, 0, at(2), &bad);
+        h.written(&check, 0, at(1), block(1));
+        for b in 3..n {
+            h.written(&check, 0, at(b), block(b));
+        }
+        assert!(!h.take(0, size).unwrap().good());
+        // More blocks ahead than kept: the piece is dropped (read back instead).
+        h.written(&check, 0, 0, block(0));
+        for b in 2..n {
+            h.written(&check, 0, at(b), block(b));
+        }
+        h.written(&check, 0, at(1), block(1));
+        assert!(h.take(0, size).is_none());
     }
 }

@@ -15,6 +15,18 @@ use sha1::{Digest, Sha1};
 /// Most messages hashed together.
 pub const LANES: usize = 4;
 
+/// Whether pieces of `piece_length` bytes are too long for [`LANES`] of them to lie whole in one
+/// `window`, so that they are hashed side by side, a [`slice()`] of each per window ([`Lanes`]);
+/// slices stay whole SHA-1 blocks, so the length must be a multiple of 64.
+pub fn side_by_side(piece_length: u64, window: u64) -> bool {
+    piece_length * LANES as u64 > window && piece_length.is_multiple_of(64)
+}
+
+/// The bytes of each piece hashed per window when pieces go [`side_by_side`].
+pub fn slice(window: u64) -> u64 {
+    (window / LANES as u64).max(64)
+}
+
 /// Append the SHA-1 of each of `msgs` (all of one length) to `out`, in order.
 pub fn digest_each(msgs: &[&[u8]], out: &mut Vec<[u8; 20]>) {
     debug_assert!(msgs.windows(2).all(|w| w[0].len() == w[1].len()));

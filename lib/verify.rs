@@ -246,7 +246,7 @@ fn verify_v1(
     // LANES pieces where fewer fit in a window: those are hashed side by side, a slice of each
     // at a time.
     let pl = geo.piece_length();
-    let side_by_side = pl * sha1_lanes::LANES as u64 > storage::WINDOW && pl.is_multiple_of(64);
+    let side_by_side = sha1_lanes::side_by_side(pl, storage::WINDOW);
     let run_limit = if side_by_side {
         pl * sha1_lanes::LANES as u64
     } else {
@@ -303,7 +303,7 @@ fn verify_v1(
                     let start = geo.piece_offset(run.start);
                     storage.prefetch(start, whole as u64 * pl);
                     let mut lanes = sha1_lanes::Lanes::new(whole);
-                    let step = storage::WINDOW / sha1_lanes::LANES as u64;
+                    let step = sha1_lanes::slice(storage::WINDOW);
                     let mut at = 0;
                     let mut res = Ok(true);
                     while at < pl && matches!(res, Ok(true)) {

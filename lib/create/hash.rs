@@ -144,7 +144,7 @@ impl Stream<'_> {
         // by side, a slice of each per window. The rest (and every other case) streams below.
         let pl = self.piece_length;
         let (file, off) = (&self.files[i], self.offsets[i]);
-        if pl * LANES as u64 > WINDOW && pl.is_multiple_of(64) && end <= off + file.length {
+        if crate::sha1_lanes::side_by_side(pl, WINDOW) && end <= off + file.length {
             while end - pos >= 2 * pl {
                 let k = ((end - pos) / pl).min(LANES as u64) as usize;
                 hash_side_by_side(file, pos - off, k, pl, &mut pieces.out, progress)?;
@@ -183,7 +183,7 @@ fn hash_side_by_side(
     // follow: ask for the whole range, and the next job's start.
     crate::storage::read_ahead(&f, from, to - from);
     crate::storage::read_ahead(&f, to, crate::storage::READAHEAD.min(len - to));
-    let step = (WINDOW / LANES as u64).max(64);
+    let step = crate::sha1_lanes::slice(WINDOW);
     let mut lanes = Lanes::new(k);
     let mut at = 0;
     while at < pl {

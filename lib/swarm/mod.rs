@@ -430,10 +430,10 @@ impl Swarm {
     #[inline]
     /// Count a block write in progress until the guard drops (after its piece's hash is
     /// queued); None, and nothing may be written, once the swarm is stopping.
-    fn begin_write(&self) -> Option<Writing<'_>> {
+    fn begin_write(self: &Arc<Self>) -> Option<Writing> {
         // SeqCst on both sides with `settle`: either it sees this write, or this sees its stop.
         self.writing.fetch_add(1, Ordering::SeqCst);
-        let w = Writing(self);
+        let w = Writing(self.clone());
         (!self.stop.load(Ordering::SeqCst)).then_some(w)
     }
 
@@ -617,7 +617,7 @@ impl Swarm {
         from: Option<SocketAddr>,
         b: &crate::peer::Block,
         data: &[u8],
-        inorder: Option<&mut store::Ordered>,
+        inorder: Option<&mut dyn store::Note>,
     ) -> Result<bool, String> {
         Ok(self.deliver_many(key, from, &[(*b, data)], inorder)? > 0)
     }
@@ -633,9 +633,21 @@ impl Swarm {
         key: PeerKey,
         from: Option<SocketAddr>,
         blocks: &[(crate::peer::Block, &[u8])],
-        mut inorder: Option<&mut store::Ordered>,
+        inorder: Option<&mut dyn store::Note>,
     ) -> Result<u64, String> {
-        let wanted: Vec<(crate::peer::Block, &[u8])> = {
+        let wanted = self.accept_blocks(key, from, blocks);
+        self.land_blocks(key, &wanted, inorder)
+    }
+
+    /// The first half of [`Swarm::deliver_many`]: hand `blocks` to the picker (under one lock)
+    /// and keep the ones to write.
+    fn accept_blocks<'d>(
+        &self,
+        key: PeerKey,
+        from: Option<SocketAddr>,
+        blocks: &[(crate::peer::Block, &'d [u8])],
+    ) -> Vec<(crate::peer::Block, &'d [u8])> {
+        {
             let mut st = self.lock();
             if let Some(a) = from {
                 st.used.insert(a);
@@ -652,12 +664,22 @@ impl Swarm {
                 }
             }
             wanted
-        };
+        }
+    }
+
+    /// The second half of [`Swarm::deliver_many`]: write `wanted` (accepted by
+    /// [`Swarm::accept_blocks`]), note them in `inorder`, and hash the pieces they complete.
+    fn land_blocks(
+        self: &Arc<Self>,
+        key: PeerKey,
+        wanted: &[(crate::peer::Block, &[u8])],
+        mut inorder: Option<&mut dyn store::Note>,
+    ) -> Result<u64, String> {
         if wanted.is_empty() {
             return Ok(0);
         }
         // The blocks written (a prefix of `wanted`), and the error that stopped the rest.
-        let (ok, err) = match self.write_all(&wanted) {
+        let (ok, err) = match self.write_all(wanted) {
             Ok(()) => (wanted.len(), None),
             Err(e) if wanted.len() == 1 => (0, Some(e)),
             // Part of a gathered write may have landed: find out block by block, so that
@@ -986,9 +1008,9 @@ impl Swarm {
 }
 
 /// A block write in progress (see [`Swarm::begin_write`]).
-struct Writing<'a>(&'a Swarm);
+struct Writing(Arc<Swarm>);
 
-impl Drop for Writing<'_> {
+impl Drop for Writing {
     fn drop(&mut self) {
         self.0.writing.fetch_sub(1, Ordering::SeqCst);
     }

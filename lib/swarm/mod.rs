@@ -678,6 +678,19 @@ impl Swarm {
         if wanted.is_empty() {
             return Ok(0);
         }
+        // Blocks may come out of order (a libtorrent seeder's disk threads) or interleaved
+        // over several pieces (round-robin requests): write them in file order, so that those
+        // that follow each other in a file still go in one system call. The sort is stable: a
+        // block sent twice keeps its order.
+        let sorted;
+        let wanted = if wanted.is_sorted_by_key(|(b, _)| (b.piece, b.offset)) {
+            wanted
+        } else {
+            let mut w = wanted.to_vec();
+            w.sort_by_key(|(b, _)| (b.piece, b.offset));
+            sorted = w;
+            &sorted[..]
+        };
         // The blocks written (a prefix of `wanted`), and the error that stopped the rest.
         let (ok, err) = match self.write_all(wanted) {
             Ok(()) => (wanted.len(), None),

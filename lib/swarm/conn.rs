@@ -668,14 +668,26 @@ impl Conn<'_> {
         }
         // Counted until the pieces' hashes are queued, so that a stopping session waits for
         // them; once the swarm stops nothing more is written.
-        let Some(_writing) = self.s.begin_write() else {
+        let Some(writing) = self.s.begin_write() else {
             return Ok(());
         };
-        let inorder = Some(&mut self.inorder);
-        let bytes = self
-            .s
-            .deliver_many(self.key, Some(self.addr), blocks, inorder)?;
+        let wanted = self.s.accept_blocks(self.key, Some(self.addr), blocks);
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let bytes: u64 = wanted.iter().map(|(_, d)| d.len() as u64).sum();
         self.downloaded.fetch_add(bytes, Ordering::Relaxed);
+        // Written on the hashing thread, which hashes them right after: this thread goes on
+        // receiving. A failed write stops the swarm (`Swarm::fail`), and with it this
+        // connection.
+        let (s, key) = (self.s.clone(), self.key);
+        self.inorder.land(
+            &wanted,
+            Box::new(move |blocks, note| {
+                let _writing = writing;
+                let _ = s.land_blocks(key, blocks, Some(note));
+            }),
+        );
         Ok(())
     }
 

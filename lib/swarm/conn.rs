@@ -29,6 +29,8 @@ const RECV_START: usize = 256 << 10;
 const RECV_MAX: usize = 1 << 20;
 /// Most requests from one peer queued for serving; more are rejected.
 const MAX_QUEUED_UPLOADS: usize = 2048;
+/// Most blocks the writer gathers into one batch (see [`Batch`]).
+const MAX_BATCH: usize = 64;
 
 /// Read exactly `buf.len()` bytes before `deadline`.
 pub(super) fn read_full(
@@ -794,6 +796,36 @@ impl Conn<'_> {
     }
 }
 
+/// Blocks the writer gathered to send together from mapped files ([`stream::Sink::blocks_mapped`]):
+/// plain, unthrottled blocks that came one after another in its queue.
+#[derive(Default)]
+struct Batch {
+    /// Each block with its range of `extents`.
+    blocks: Vec<(Block, std::ops::Range<usize>)>,
+    extents: Vec<super::store::Extent>,
+}
+
+impl Batch {
+    /// Send the gathered blocks (nothing when there are none) and count them as uploaded.
+    fn send(
+        &mut self,
+        s: &Swarm,
+        w: &mut stream::Sink<'_>,
+        uploaded: &AtomicU64,
+    ) -> io::Result<()> {
+        if self.blocks.is_empty() {
+            return Ok(());
+        }
+        w.blocks_mapped(&self.blocks, &self.extents)?;
+        let bytes: u64 = self.blocks.iter().map(|(b, _)| b.length as u64).sum();
+        uploaded.fetch_add(bytes, Ordering::Relaxed);
+        s.count_upload(bytes);
+        self.blocks.clear();
+        self.extents.clear();
+        Ok(())
+    }
+}
+
 fn write_loop(
     s: &Swarm,
     mut stream: stream::Writer,
@@ -806,6 +838,7 @@ fn write_loop(
     let mut w = stream.sink(256 << 10);
     let mut data = Vec::new();
     let mut extents = Vec::new();
+    let mut batch = Batch::default();
     let result = (|| -> io::Result<()> {
         loop {
             let first = match rx.recv_timeout(KEEPALIVE) {
@@ -815,50 +848,70 @@ fn write_loop(
             };
             let mut next = Some(first);
             while let Some(m) = next {
-                match m {
+                next = rx.try_recv();
+                // Messages keep their place after the blocks gathered before them.
+                let b = match m {
+                    Out::Block(b) => b,
                     Out::Msg(m) => {
+                        batch.send(s, &mut w, uploaded)?;
                         data.clear();
                         m.encode(&mut data);
                         w.send(&mut data)?;
+                        continue;
                     }
-                    Out::Raw(mut r) => w.send(&mut r)?,
+                    Out::Raw(mut r) => {
+                        batch.send(s, &mut w, uploaded)?;
+                        w.send(&mut r)?;
+                        continue;
+                    }
                     Out::Close => return Ok(()),
-                    Out::Block(b) => {
-                        queued.queued.fetch_sub(1, Ordering::Relaxed);
-                        if queued.take_cancel(&b) {
-                            // Cancelled before it was served: send nothing.
-                        } else if choked.load(Ordering::Relaxed) {
-                            if fast {
-                                data.clear();
-                                Message::Reject(b).encode(&mut data);
-                                w.send(&mut data)?;
-                            }
-                        } else {
-                            if s.upload_limit().limited() {
-                                w.flush()?;
-                                s.upload_limit().take(b.length as u64);
-                                // Nothing of ours is pending: the time spent waiting on our
-                                // own upload limit is not the peer reading slowly.
-                                w.idle();
-                            }
-                            // Plain streams send the data from its files (no copy through
-                            // this process); encrypted ones, and stores without files, read
-                            // it into the sink's buffer.
-                            extents.clear();
-                            if w.sends_files()
-                                && s.block_extents(b.piece, b.offset, b.length, &mut extents)?
-                            {
-                                w.block_from_files(&b, &extents)?;
-                            } else {
-                                w.block_read(&b, |buf| s.read_block(b.piece, b.offset, buf))?;
-                            }
-                            uploaded.fetch_add(b.length as u64, Ordering::Relaxed);
-                            s.count_upload(b.length as u64);
+                };
+                queued.queued.fetch_sub(1, Ordering::Relaxed);
+                if queued.take_cancel(&b) {
+                    // Cancelled before it was served: send nothing.
+                    continue;
+                }
+                if choked.load(Ordering::Relaxed) {
+                    batch.send(s, &mut w, uploaded)?;
+                    if fast {
+                        data.clear();
+                        Message::Reject(b).encode(&mut data);
+                        w.send(&mut data)?;
+                    }
+                    continue;
+                }
+                let limited = s.upload_limit().limited();
+                // Plain streams send unthrottled blocks together from mapped files.
+                if !limited && w.sends_files() {
+                    let from = batch.extents.len();
+                    if s.block_extents(b.piece, b.offset, b.length, &mut batch.extents)? {
+                        batch.blocks.push((b, from..batch.extents.len()));
+                        if batch.blocks.len() >= MAX_BATCH {
+                            batch.send(s, &mut w, uploaded)?;
                         }
+                        continue;
                     }
                 }
-                next = rx.try_recv();
+                batch.send(s, &mut w, uploaded)?;
+                if limited {
+                    w.flush()?;
+                    s.upload_limit().take(b.length as u64);
+                    // Nothing of ours is pending: the time spent waiting on our own upload
+                    // limit is not the peer reading slowly.
+                    w.idle();
+                }
+                // Plain streams send the data from its files (no copy through this process);
+                // encrypted ones, and stores without files, read it into the sink's buffer.
+                extents.clear();
+                if w.sends_files() && s.block_extents(b.piece, b.offset, b.length, &mut extents)? {
+                    w.block_from_files(&b, &extents)?;
+                } else {
+                    w.block_read(&b, |buf| s.read_block(b.piece, b.offset, buf))?;
+                }
+                uploaded.fetch_add(b.length as u64, Ordering::Relaxed);
+                s.count_upload(b.length as u64);
             }
+            batch.send(s, &mut w, uploaded)?;
             w.flush()?;
             w.idle();
         }

@@ -483,8 +483,13 @@ impl Conn<'_> {
             }
             Message::AllowedFast(_) => {}
             Message::Cancel(b) => {
+                // BEP 6: with the fast extension every request gets exactly one answer, the
+                // block or a reject, also when cancelled (a block already sent answered it).
                 if let Some(i) = self.serving.iter().position(|x| *x == b) {
                     self.serving.remove(i);
+                    if self.fast {
+                        self.send(Message::Reject(b));
+                    }
                 } else if self.queued.queued.load(Ordering::Relaxed) > 0 {
                     let mut c = self
                         .queued
@@ -868,7 +873,14 @@ fn write_loop(
                 };
                 queued.queued.fetch_sub(1, Ordering::Relaxed);
                 if queued.take_cancel(&b) {
-                    // Cancelled before it was served: send nothing.
+                    // Cancelled before it was served: not sent; rejected under the fast
+                    // extension (BEP 6), which answers every request exactly once.
+                    if fast {
+                        batch.send(s, &mut w, uploaded)?;
+                        data.clear();
+                        Message::Reject(b).encode(&mut data);
+                        w.send(&mut data)?;
+                    }
                     continue;
                 }
                 if choked.load(Ordering::Relaxed) {

@@ -699,6 +699,9 @@ impl Conn<'_> {
         if blocks.is_empty() {
             return;
         }
+        // Several pieces' blocks interleaved on the wire, so that they arrive interleaved and
+        // are hashed side by side.
+        super::picker::interleave(&mut blocks, crate::sha1_lanes::LANES);
         if self.outstanding.is_empty() {
             self.last_block = Instant::now();
         }

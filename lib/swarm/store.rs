@@ -95,7 +95,7 @@ pub fn read_piece(
 /// `Swarm::deliver`), so the bytes hashed are the bytes in the store.
 ///
 /// Bytes taken in order are queued while a job's blocks are noted and hashed at its end
-/// ([`hash_queued`]), each piece's in order, so that the blocks of pieces that arrive
+/// (`hash_queued`), each piece's in order, so that the blocks of pieces that arrive
 /// interleaved (see `picker::interleave`) are hashed side by side, several SHA-1 streams at
 /// once ([`crate::sha1_lanes`]).
 #[derive(Default)]

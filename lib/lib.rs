@@ -16,6 +16,7 @@ pub mod peer;
 pub mod record;
 pub mod select;
 pub mod sha1_lanes;
+pub mod sha256_lanes;
 pub mod storage;
 pub mod swarm;
 pub mod tracker;

@@ -11,6 +11,8 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::sha256_lanes;
+
 pub use crate::metainfo::v2::{merkle_root, pad_hash, BLOCK};
 
 /// Streams one file's bytes and yields the hash of each piece (see the module rules).
@@ -41,6 +43,22 @@ impl PieceHasher {
     /// Feed the next bytes; `out` gets the hash of every piece completed.
     pub fn feed(&mut self, mut data: &[u8], out: &mut impl FnMut([u8; 32])) {
         while !data.is_empty() {
+            if self.block_fill == 0 {
+                // Whole blocks of this piece lying in `data`: several leaves at once (see
+                // `sha256_lanes`).
+                let room = ((self.piece_length - self.piece_fill) as usize).min(data.len());
+                let used =
+                    sha256_lanes::digest_chunks(&data[..room], BLOCK as usize, &mut self.leaves);
+                data = &data[used..];
+                self.piece_fill += used as u64;
+                if self.piece_fill == self.piece_length {
+                    out(self.piece_root());
+                    continue;
+                }
+                if data.is_empty() {
+                    break;
+                }
+            }
             let take = ((BLOCK - self.block_fill) as usize).min(data.len());
             self.block.update(&data[..take]);
             data = &data[take..];
@@ -107,10 +125,8 @@ pub fn layer_tree(layer: &[[u8; 32]], piece_length: u64) -> Vec<Vec<[u8; 32]>> {
     level.resize(layer.len().next_power_of_two(), pad_hash(piece_length));
     let mut tree = vec![level];
     while let Some(top) = tree.last().filter(|l| l.len() > 1) {
-        let up = top
-            .chunks_exact(2)
-            .map(|p| hash_pair(&p[0], &p[1]))
-            .collect();
+        let mut up = Vec::with_capacity(top.len() / 2);
+        sha256_lanes::digest_chunks(top.as_flattened(), 64, &mut up);
         tree.push(up);
     }
     tree

@@ -31,18 +31,16 @@ pub fn slice(window: u64) -> u64 {
 pub fn digest_each(msgs: &[&[u8]], out: &mut Vec<[u8; 20]>) {
     debug_assert!(msgs.windows(2).all(|w| w[0].len() == w[1].len()));
     #[cfg(target_arch = "x86_64")]
-    if x86::available() {
-        for group in msgs.chunks(LANES) {
-            // SAFETY: the CPU has the features `x86::digest` is compiled for (checked above).
-            unsafe {
-                match group.len() {
-                    4 => x86::digest::<4>(group, out),
-                    3 => x86::digest::<3>(group, out),
-                    2 => x86::digest::<2>(group, out),
-                    _ => x86::digest::<1>(group, out),
-                }
-            }
-        }
+    if x86::in_groups(
+        msgs,
+        out,
+        [
+            x86::digest::<1>,
+            x86::digest::<2>,
+            x86::digest::<3>,
+            x86::digest::<4>,
+        ],
+    ) {
         return;
     }
     out.extend(msgs.iter().map(|m| <[u8; 20]>::from(Sha1::digest(m))));
@@ -272,7 +270,7 @@ fn bytes(s: &[u32; 5]) -> [u8; 20] {
 }
 
 #[cfg(target_arch = "x86_64")]
-mod x86 {
+pub(crate) mod x86 {
     use super::{bytes, H0};
     use std::arch::x86_64::*;
 
@@ -302,10 +300,54 @@ mod x86 {
         }
     }
 
-    pub(super) fn available() -> bool {
+    /// Whether the CPU has the SHA, SSE4.1 and SSSE3 extensions that the SHA-1 code here and the
+    /// SHA-256 code of [`crate::sha256_lanes`] are compiled for.
+    pub(crate) fn available() -> bool {
         is_x86_feature_detected!("sha")
             && is_x86_feature_detected!("sse4.1")
             && is_x86_feature_detected!("ssse3")
+    }
+
+    /// Digests a group of messages into `out`; unsafe: compiled for the features [`available`].
+    pub(crate) type DigestFn<T> = unsafe fn(&[&[u8]], &mut Vec<T>);
+
+    /// With the CPU features [`available`], digest `msgs` in groups of up to [`LANES`](super::LANES):
+    /// `digest[k - 1]` (compiled for those features) takes each group of `k`; false without them.
+    pub(crate) fn in_groups<T>(
+        msgs: &[&[u8]],
+        out: &mut Vec<T>,
+        digest: [DigestFn<T>; super::LANES],
+    ) -> bool {
+        if !available() {
+            return false;
+        }
+        for group in msgs.chunks(super::LANES) {
+            // SAFETY: the CPU has the features (checked above).
+            unsafe { digest[group.len() - 1](group, out) };
+        }
+        true
+    }
+
+    /// Run `compress(parts, blocks)` over the `L` messages of `msgs` (one length) and then over
+    /// their padded ends (SHA-1 and SHA-256 pad alike): the bytes after the last whole block,
+    /// 0x80, zeros, the length in bits, big-endian (one or two blocks).
+    pub(crate) fn padded<const L: usize>(
+        msgs: &[&[u8]],
+        compress: &mut dyn FnMut(&[&[u8]; L], usize),
+    ) {
+        let data: [&[u8]; L] = std::array::from_fn(|l| msgs[l]);
+        let len = data[0].len();
+        compress(&data, len / 64);
+        let rem = len % 64;
+        let blocks = if rem < 56 { 1 } else { 2 };
+        let mut tails = [[0u8; 128]; L];
+        for (t, m) in tails.iter_mut().zip(&data) {
+            t[..rem].copy_from_slice(&m[len - rem..]);
+            t[rem] = 0x80;
+            let end = blocks * 64;
+            t[end - 8..end].copy_from_slice(&((len as u64) * 8).to_be_bytes());
+        }
+        compress(&std::array::from_fn(|l| &tails[l][..]), blocks);
     }
 
     /// SHA-1 of the `L` messages of `msgs` (one length), appended to `out`.
@@ -314,30 +356,9 @@ mod x86 {
     /// The CPU must have the SHA, SSE4.1 and SSSE3 extensions.
     #[target_feature(enable = "sha,sse4.1,ssse3")]
     pub(super) unsafe fn digest<const L: usize>(msgs: &[&[u8]], out: &mut Vec<[u8; 20]>) {
-        let len = msgs[0].len();
-        let full = len / 64;
         let mut state = [H0; L];
-        let mut data: [&[u8]; L] = [&[]; L];
-        data.copy_from_slice(&msgs[..L]);
-        // SAFETY: every message holds at least `full` blocks.
-        unsafe { compress::<L>(&mut state, &data, full) };
-        // The padded tail: the last partial block, 0x80, zeros, the length in bits (one or two
-        // blocks).
-        let rem = len % 64;
-        let tail_blocks = if rem < 56 { 1 } else { 2 };
-        let mut tails = [[0u8; 128]; L];
-        for (t, m) in tails.iter_mut().zip(&data) {
-            t[..rem].copy_from_slice(&m[full * 64..]);
-            t[rem] = 0x80;
-            let end = tail_blocks * 64;
-            t[end - 8..end].copy_from_slice(&((len as u64) * 8).to_be_bytes());
-        }
-        let mut tail: [&[u8]; L] = [&[]; L];
-        for (s, t) in tail.iter_mut().zip(&tails) {
-            *s = t;
-        }
-        // SAFETY: every tail holds `tail_blocks` blocks.
-        unsafe { compress::<L>(&mut state, &tail, tail_blocks) };
+        // SAFETY: the caller vouches for the features; `padded` gives whole blocks.
+        padded::<L>(msgs, &mut |d, n| unsafe { compress::<L>(&mut state, d, n) });
         out.extend(state.iter().map(bytes));
     }
 

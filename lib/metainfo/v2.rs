@@ -322,10 +322,10 @@ pub fn merkle_root(leaves: &[[u8; 32]], pad: [u8; 32]) -> [u8; 32] {
         if level.len() % 2 == 1 {
             level.push(pad);
         }
-        level = level
-            .chunks_exact(2)
-            .map(|p| hash_pair(&p[0], &p[1]))
-            .collect();
+        // The parents of every pair, four at a time (see `sha256_lanes`).
+        let mut up = Vec::with_capacity(level.len() / 2);
+        crate::sha256_lanes::digest_chunks(level.as_flattened(), 64, &mut up);
+        level = up;
         pad = hash_pair(&pad, &pad);
     }
     level[0]

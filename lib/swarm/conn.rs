@@ -29,6 +29,8 @@ const RECV_START: usize = 256 << 10;
 const RECV_MAX: usize = 1 << 20;
 /// Most requests from one peer queued for serving; more are rejected.
 const MAX_QUEUED_UPLOADS: usize = 2048;
+/// Most blocks the writer gathers into one batch (see [`Batch`]).
+const MAX_BATCH: usize = 64;
 
 /// Read exactly `buf.len()` bytes before `deadline`.
 pub(super) fn read_full(
@@ -481,8 +483,13 @@ impl Conn<'_> {
             }
             Message::AllowedFast(_) => {}
             Message::Cancel(b) => {
+                // BEP 6: with the fast extension every request gets exactly one answer, the
+                // block or a reject, also when cancelled (a block already sent answered it).
                 if let Some(i) = self.serving.iter().position(|x| *x == b) {
                     self.serving.remove(i);
+                    if self.fast {
+                        self.send(Message::Reject(b));
+                    }
                 } else if self.queued.queued.load(Ordering::Relaxed) > 0 {
                     let mut c = self
                         .queued
@@ -668,14 +675,26 @@ impl Conn<'_> {
         }
         // Counted until the pieces' hashes are queued, so that a stopping session waits for
         // them; once the swarm stops nothing more is written.
-        let Some(_writing) = self.s.begin_write() else {
+        let Some(writing) = self.s.begin_write() else {
             return Ok(());
         };
-        let inorder = Some(&mut self.inorder);
-        let bytes = self
-            .s
-            .deliver_many(self.key, Some(self.addr), blocks, inorder)?;
+        let wanted = self.s.accept_blocks(self.key, Some(self.addr), blocks);
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let bytes: u64 = wanted.iter().map(|(_, d)| d.len() as u64).sum();
         self.downloaded.fetch_add(bytes, Ordering::Relaxed);
+        // Written on the hashing thread, which hashes them right after: this thread goes on
+        // receiving. A failed write stops the swarm (`Swarm::fail`), and with it this
+        // connection.
+        let (s, key) = (self.s.clone(), self.key);
+        self.inorder.land(
+            &wanted,
+            Box::new(move |blocks, note| {
+                let _writing = writing;
+                let _ = s.land_blocks(key, blocks, Some(note));
+            }),
+        );
         Ok(())
     }
 
@@ -789,6 +808,36 @@ impl Conn<'_> {
     }
 }
 
+/// Blocks the writer gathered to send together from mapped files ([`stream::Sink::blocks_mapped`]):
+/// plain, unthrottled blocks that came one after another in its queue.
+#[derive(Default)]
+struct Batch {
+    /// Each block with its range of `extents`.
+    blocks: Vec<(Block, std::ops::Range<usize>)>,
+    extents: Vec<super::store::Extent>,
+}
+
+impl Batch {
+    /// Send the gathered blocks (nothing when there are none) and count them as uploaded.
+    fn send(
+        &mut self,
+        s: &Swarm,
+        w: &mut stream::Sink<'_>,
+        uploaded: &AtomicU64,
+    ) -> io::Result<()> {
+        if self.blocks.is_empty() {
+            return Ok(());
+        }
+        w.blocks_mapped(&self.blocks, &self.extents)?;
+        let bytes: u64 = self.blocks.iter().map(|(b, _)| b.length as u64).sum();
+        uploaded.fetch_add(bytes, Ordering::Relaxed);
+        s.count_upload(bytes);
+        self.blocks.clear();
+        self.extents.clear();
+        Ok(())
+    }
+}
+
 fn write_loop(
     s: &Swarm,
     mut stream: stream::Writer,
@@ -801,6 +850,7 @@ fn write_loop(
     let mut w = stream.sink(256 << 10);
     let mut data = Vec::new();
     let mut extents = Vec::new();
+    let mut batch = Batch::default();
     let result = (|| -> io::Result<()> {
         loop {
             let first = match rx.recv_timeout(KEEPALIVE) {
@@ -810,50 +860,77 @@ fn write_loop(
             };
             let mut next = Some(first);
             while let Some(m) = next {
-                match m {
+                next = rx.try_recv();
+                // Messages keep their place after the blocks gathered before them.
+                let b = match m {
+                    Out::Block(b) => b,
                     Out::Msg(m) => {
+                        batch.send(s, &mut w, uploaded)?;
                         data.clear();
                         m.encode(&mut data);
                         w.send(&mut data)?;
+                        continue;
                     }
-                    Out::Raw(mut r) => w.send(&mut r)?,
+                    Out::Raw(mut r) => {
+                        batch.send(s, &mut w, uploaded)?;
+                        w.send(&mut r)?;
+                        continue;
+                    }
                     Out::Close => return Ok(()),
-                    Out::Block(b) => {
-                        queued.queued.fetch_sub(1, Ordering::Relaxed);
-                        if queued.take_cancel(&b) {
-                            // Cancelled before it was served: send nothing.
-                        } else if choked.load(Ordering::Relaxed) {
-                            if fast {
-                                data.clear();
-                                Message::Reject(b).encode(&mut data);
-                                w.send(&mut data)?;
-                            }
-                        } else {
-                            if s.upload_limit().limited() {
-                                w.flush()?;
-                                s.upload_limit().take(b.length as u64);
-                                // Nothing of ours is pending: the time spent waiting on our
-                                // own upload limit is not the peer reading slowly.
-                                w.idle();
-                            }
-                            // Plain streams send the data from its files (no copy through
-                            // this process); encrypted ones, and stores without files, read
-                            // it into the sink's buffer.
-                            extents.clear();
-                            if w.sends_files()
-                                && s.block_extents(b.piece, b.offset, b.length, &mut extents)?
-                            {
-                                w.block_from_files(&b, &extents)?;
-                            } else {
-                                w.block_read(&b, |buf| s.read_block(b.piece, b.offset, buf))?;
-                            }
-                            uploaded.fetch_add(b.length as u64, Ordering::Relaxed);
-                            s.count_upload(b.length as u64);
+                };
+                queued.queued.fetch_sub(1, Ordering::Relaxed);
+                if queued.take_cancel(&b) {
+                    // Cancelled before it was served: not sent; rejected under the fast
+                    // extension (BEP 6), which answers every request exactly once.
+                    if fast {
+                        batch.send(s, &mut w, uploaded)?;
+                        data.clear();
+                        Message::Reject(b).encode(&mut data);
+                        w.send(&mut data)?;
+                    }
+                    continue;
+                }
+                if choked.load(Ordering::Relaxed) {
+                    batch.send(s, &mut w, uploaded)?;
+                    if fast {
+                        data.clear();
+                        Message::Reject(b).encode(&mut data);
+                        w.send(&mut data)?;
+                    }
+                    continue;
+                }
+                let limited = s.upload_limit().limited();
+                // Plain streams send unthrottled blocks together from mapped files.
+                if !limited && w.sends_files() {
+                    let from = batch.extents.len();
+                    if s.block_extents(b.piece, b.offset, b.length, &mut batch.extents)? {
+                        batch.blocks.push((b, from..batch.extents.len()));
+                        if batch.blocks.len() >= MAX_BATCH {
+                            batch.send(s, &mut w, uploaded)?;
                         }
+                        continue;
                     }
                 }
-                next = rx.try_recv();
+                batch.send(s, &mut w, uploaded)?;
+                if limited {
+                    w.flush()?;
+                    s.upload_limit().take(b.length as u64);
+                    // Nothing of ours is pending: the time spent waiting on our own upload
+                    // limit is not the peer reading slowly.
+                    w.idle();
+                }
+                // Plain streams send the data from its files (no copy through this process);
+                // encrypted ones, and stores without files, read it into the sink's buffer.
+                extents.clear();
+                if w.sends_files() && s.block_extents(b.piece, b.offset, b.length, &mut extents)? {
+                    w.block_from_files(&b, &extents)?;
+                } else {
+                    w.block_read(&b, |buf| s.read_block(b.piece, b.offset, buf))?;
+                }
+                uploaded.fetch_add(b.length as u64, Ordering::Relaxed);
+                s.count_upload(b.length as u64);
             }
+            batch.send(s, &mut w, uploaded)?;
             w.flush()?;
             w.idle();
         }

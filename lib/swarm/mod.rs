@@ -430,10 +430,10 @@ impl Swarm {
     #[inline]
     /// Count a block write in progress until the guard drops (after its piece's hash is
     /// queued); None, and nothing may be written, once the swarm is stopping.
-    fn begin_write(&self) -> Option<Writing<'_>> {
+    fn begin_write(self: &Arc<Self>) -> Option<Writing> {
         // SeqCst on both sides with `settle`: either it sees this write, or this sees its stop.
         self.writing.fetch_add(1, Ordering::SeqCst);
-        let w = Writing(self);
+        let w = Writing(self.clone());
         (!self.stop.load(Ordering::SeqCst)).then_some(w)
     }
 
@@ -617,7 +617,7 @@ impl Swarm {
         from: Option<SocketAddr>,
         b: &crate::peer::Block,
         data: &[u8],
-        inorder: Option<&mut store::Ordered>,
+        inorder: Option<&mut dyn store::Note>,
     ) -> Result<bool, String> {
         Ok(self.deliver_many(key, from, &[(*b, data)], inorder)? > 0)
     }
@@ -633,9 +633,21 @@ impl Swarm {
         key: PeerKey,
         from: Option<SocketAddr>,
         blocks: &[(crate::peer::Block, &[u8])],
-        mut inorder: Option<&mut store::Ordered>,
+        inorder: Option<&mut dyn store::Note>,
     ) -> Result<u64, String> {
-        let wanted: Vec<(crate::peer::Block, &[u8])> = {
+        let wanted = self.accept_blocks(key, from, blocks);
+        self.land_blocks(key, &wanted, inorder)
+    }
+
+    /// The first half of [`Swarm::deliver_many`]: hand `blocks` to the picker (under one lock)
+    /// and keep the ones to write.
+    fn accept_blocks<'d>(
+        &self,
+        key: PeerKey,
+        from: Option<SocketAddr>,
+        blocks: &[(crate::peer::Block, &'d [u8])],
+    ) -> Vec<(crate::peer::Block, &'d [u8])> {
+        {
             let mut st = self.lock();
             if let Some(a) = from {
                 st.used.insert(a);
@@ -652,12 +664,35 @@ impl Swarm {
                 }
             }
             wanted
-        };
+        }
+    }
+
+    /// The second half of [`Swarm::deliver_many`]: write `wanted` (accepted by
+    /// [`Swarm::accept_blocks`]), note them in `inorder`, and hash the pieces they complete.
+    fn land_blocks(
+        self: &Arc<Self>,
+        key: PeerKey,
+        wanted: &[(crate::peer::Block, &[u8])],
+        mut inorder: Option<&mut dyn store::Note>,
+    ) -> Result<u64, String> {
         if wanted.is_empty() {
             return Ok(0);
         }
+        // Blocks may come out of order (a libtorrent seeder's disk threads) or interleaved
+        // over several pieces (round-robin requests): write them in file order, so that those
+        // that follow each other in a file still go in one system call. The sort is stable: a
+        // block sent twice keeps its order.
+        let sorted;
+        let wanted = if wanted.is_sorted_by_key(|(b, _)| (b.piece, b.offset)) {
+            wanted
+        } else {
+            let mut w = wanted.to_vec();
+            w.sort_by_key(|(b, _)| (b.piece, b.offset));
+            sorted = w;
+            &sorted[..]
+        };
         // The blocks written (a prefix of `wanted`), and the error that stopped the rest.
-        let (ok, err) = match self.write_all(&wanted) {
+        let (ok, err) = match self.write_all(wanted) {
             Ok(()) => (wanted.len(), None),
             Err(e) if wanted.len() == 1 => (0, Some(e)),
             // Part of a gathered write may have landed: find out block by block, so that
@@ -986,9 +1021,9 @@ impl Swarm {
 }
 
 /// A block write in progress (see [`Swarm::begin_write`]).
-struct Writing<'a>(&'a Swarm);
+struct Writing(Arc<Swarm>);
 
-impl Drop for Writing<'_> {
+impl Drop for Writing {
     fn drop(&mut self) {
         self.0.writing.fetch_sub(1, Ordering::SeqCst);
     }
@@ -1529,7 +1564,9 @@ mod tests {
     }
 
     /// [`fake_download`] of `data` (pieces of 32 KiB) into `store`; each round's blocks go out
-    /// in one write, so that one read by the swarm holds several. The swarm's outcome, bad
+    /// in one write, so that one read by the swarm holds several (a block of no bytes in an
+    /// answer goes out as a keep-alive, which ends a delivery: the blocks before it are
+    /// written before the ones after it). The swarm's outcome, bad
     /// pieces and the pieces read back.
     fn fetch_from_fake<S: PieceStore + 'static>(
         data: &[u8],
@@ -1552,10 +1589,14 @@ mod tests {
                 asked.sort_by_key(|b| (b.piece, b.offset));
                 let mut out = Vec::new();
                 for (b, d) in answer(round, &asked, data) {
-                    let m = Message::Piece {
-                        piece: b.piece,
-                        offset: b.offset,
-                        data: d,
+                    let m = if d.is_empty() {
+                        Message::KeepAlive
+                    } else {
+                        Message::Piece {
+                            piece: b.piece,
+                            offset: b.offset,
+                            data: d,
+                        }
                     };
                     m.encode(&mut out);
                 }
@@ -1596,11 +1637,13 @@ mod tests {
             Mutex::default(),
             AtomicUsize::new(0),
         ));
-        // Piece 2's two blocks swapped: two runs in the same file.
-        let (outcome, bad, read) = fetch_from_fake(&data, hashes, store.clone(), swapping(2));
+        // Piece 2's two blocks swapped: written in file order when one read holds both (then
+        // hashed as they arrive), else read back; never another piece.
+        let (outcome, bad, read) =
+            fetch_from_fake(&data, hashes, store.clone(), swapping(2, false));
         assert_eq!(outcome, Outcome::Complete);
         assert_eq!(bad, 0);
-        assert_eq!(read, vec![2], "only the piece out of order is read back");
+        assert!(read.iter().all(|&p| p == 2), "read back: {read:?}");
         assert!(
             store.2.load(Ordering::Relaxed) > 0,
             "no blocks written together"
@@ -1613,12 +1656,16 @@ mod tests {
     /// Blocks a fake peer sends, in order, with their data.
     type Sent = Vec<(crate::peer::Block, Vec<u8>)>;
 
-    /// A fake peer's answer: every block asked, in order, but `piece`'s first two swapped.
-    fn swapping(piece: u32) -> impl Fn(usize, &[crate::peer::Block], &[u8]) -> Sent {
+    /// A fake peer's answer: every block asked, in order, but `piece`'s first two swapped;
+    /// `split`: with a keep-alive between them, so that they are delivered apart.
+    fn swapping(piece: u32, split: bool) -> impl Fn(usize, &[crate::peer::Block], &[u8]) -> Sent {
         move |_, asked, data| {
             let mut out: Vec<_> = asked.iter().map(|b| (*b, block_of(data, b))).collect();
             if let Some(i) = out.iter().position(|(b, _)| b.piece == piece) {
                 out.swap(i, i + 1);
+                if split {
+                    out.insert(i + 1, (out[i].0, Vec::new()));
+                }
             }
             out
         }
@@ -1631,11 +1678,12 @@ mod tests {
     }
 
     /// Pieces sent whole and in order are judged as they arrive (never read back); a piece
-    /// whose blocks come out of order is read back and judged: both verify.
+    /// whose blocks come out of order (in different deliveries) is read back and judged: both
+    /// verify.
     #[test]
     fn pieces_in_order_are_hashed_as_they_arrive_and_out_of_order_read_back() {
-        // Piece 1's two blocks swapped.
-        let (outcome, bad, read, same) = fake_download(3, swapping(1));
+        // Piece 1's two blocks swapped, a keep-alive between them.
+        let (outcome, bad, read, same) = fake_download(3, swapping(1, true));
         assert_eq!(outcome, Outcome::Complete);
         assert_eq!(bad, 0);
         assert_eq!(read, vec![1], "only the piece out of order is read back");

@@ -240,6 +240,10 @@ impl Write for Paced<'_> {
         self.paced(|mut s| s.write(buf))
     }
 
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.paced(|mut s| s.write_vectored(bufs))
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }

@@ -271,6 +271,20 @@ fn hash_queued<'r>(runs: impl Iterator<Item = &'r mut Running>, job: &Job) {
 /// (None: it must be read back).
 pub type Judge = std::sync::Arc<dyn Fn(u32, Option<crate::verify::PieceHash>) + Send + Sync>;
 
+/// Where a delivery notes the blocks it wrote and the pieces they complete (an [`Ordered`],
+/// or, on its thread, the notes of one [`Land`]).
+pub trait Note {
+    /// `data` was written to `piece` at `offset`.
+    fn written(&mut self, piece: u32, offset: u32, data: &[u8]);
+    /// `piece` of `size` bytes is complete: with `judge`, judge it (from its hash when it was
+    /// all hashed in order, else read back); without, only forget its hash.
+    fn complete(&mut self, piece: u32, size: u64, judge: bool);
+}
+
+/// Blocks handed to [`Ordered::land`]: written (and their pieces noted) on the hashing thread,
+/// given the blocks' bytes and where to note them.
+pub type Land = Box<dyn FnOnce(&[(crate::peer::Block, &[u8])], &mut dyn Note) + Send>;
+
 /// A connection's [`InOrder`] hashing on a thread of its own, so that SHA-1 runs on the other
 /// core while the connection goes on receiving and writing.
 ///
@@ -281,6 +295,10 @@ pub type Judge = std::sync::Arc<dyn Fn(u32, Option<crate::verify::PieceHash>) + 
 /// connection waits for the hashing thread when it runs ahead. Every piece noted complete is
 /// judged exactly once, through the [`Judge`], in the order noted, even when the thread cannot
 /// run (then it is read back).
+///
+/// With [`Ordered::land`] the connection hands over the blocks unwritten: the hashing thread
+/// writes them, notes them, then hashes them, so that the receiving thread only receives
+/// (writing into the page cache costs about as much CPU as receiving, on tmpfs more).
 pub struct Ordered {
     check: std::sync::Arc<crate::verify::PieceCheck>,
     judge: Judge,
@@ -318,6 +336,69 @@ enum Op {
         size: u64,
         judge: bool,
     },
+    /// Blocks to write first (see [`Ordered::land`]): they become the ops they note.
+    Land {
+        blocks: Vec<(crate::peer::Block, Bytes)>,
+        land: Land,
+    },
+}
+
+/// Where `data` lies: a range of the buffer at `lent` (`start`, `len`), or a copy.
+fn bytes_at(lent: (usize, usize), data: &[u8]) -> Bytes {
+    let (base, len) = lent;
+    let p = data.as_ptr() as usize;
+    if p >= base && p + data.len() <= base + len {
+        Bytes::Lent(p - base..p - base + data.len())
+    } else {
+        Bytes::Own(data.to_vec())
+    }
+}
+
+impl Bytes {
+    fn of<'a>(&'a self, buf: &'a [u8]) -> &'a [u8] {
+        match self {
+            Bytes::Lent(r) => &buf[r.clone()],
+            Bytes::Own(v) => v,
+        }
+    }
+}
+
+/// The ops a [`Land`] notes, over the buffer it came in.
+struct Notes {
+    lent: (usize, usize),
+    ops: Vec<Op>,
+}
+
+impl Note for Notes {
+    fn written(&mut self, piece: u32, offset: u32, data: &[u8]) {
+        let at = bytes_at(self.lent, data);
+        self.ops.push(Op::Written { piece, offset, at });
+    }
+    fn complete(&mut self, piece: u32, size: u64, judge: bool) {
+        self.ops.push(Op::Complete { piece, size, judge });
+    }
+}
+
+/// Run the [`Op::Land`]s of `ops` (blocks in `buf`): each is replaced by the ops it noted.
+fn expand(buf: &[u8], ops: Vec<Op>) -> Vec<Op> {
+    if !ops.iter().any(|o| matches!(o, Op::Land { .. })) {
+        return ops;
+    }
+    let mut notes = Notes {
+        lent: (buf.as_ptr() as usize, buf.len()),
+        ops: Vec::with_capacity(ops.len()),
+    };
+    for op in ops {
+        match op {
+            Op::Land { blocks, land } => {
+                let slices: Vec<(crate::peer::Block, &[u8])> =
+                    blocks.iter().map(|(b, at)| (*b, at.of(buf))).collect();
+                land(&slices, &mut notes);
+            }
+            op => notes.ops.push(op),
+        }
+    }
+    notes.ops
 }
 
 struct Job {
@@ -349,14 +430,19 @@ impl Ordered {
 
     /// `data` (in the lent buffer or not) was written to `piece` at `offset`.
     pub fn written(&mut self, piece: u32, offset: u32, data: &[u8]) {
-        let (base, len) = self.lent;
-        let p = data.as_ptr() as usize;
-        let at = if p >= base && p + data.len() <= base + len {
-            Bytes::Lent(p - base..p - base + data.len())
-        } else {
-            Bytes::Own(data.to_vec())
-        };
+        let at = bytes_at(self.lent, data);
         self.ops.push(Op::Written { piece, offset, at });
+    }
+
+    /// `blocks` (in the lent buffer or not) are to be written by `land` on the hashing thread
+    /// (here, when no thread runs), which notes what it wrote; then they are hashed as if
+    /// noted here.
+    pub fn land(&mut self, blocks: &[(crate::peer::Block, &[u8])], land: Land) {
+        let blocks = blocks
+            .iter()
+            .map(|(b, d)| (*b, bytes_at(self.lent, d)))
+            .collect();
+        self.ops.push(Op::Land { blocks, land });
     }
 
     /// `piece` of `size` bytes is complete: with `judge`, judge it (from its hash when it was
@@ -378,7 +464,7 @@ impl Ordered {
             None => {
                 // No thread: judge what was noted by reading it back, and keep the buffer.
                 let ops = std::mem::take(&mut self.ops);
-                self.fallback(ops);
+                self.fallback(&buf, ops);
                 return buf;
             }
         };
@@ -399,7 +485,7 @@ impl Ordered {
         if let Err(job) = sent {
             // The thread is gone: never judged twice, never lost.
             self.jobs = None;
-            self.fallback(job.ops);
+            self.fallback(&job.buf, job.ops);
         }
         fresh
     }
@@ -429,7 +515,8 @@ impl Ordered {
         let check = self.check.clone();
         let run = move || {
             let mut h = InOrder::default();
-            for job in rx {
+            for mut job in rx {
+                job.ops = expand(&job.buf, std::mem::take(&mut job.ops));
                 run_job(&mut h, &check, &*judge, &job);
                 // The connection may be gone: the buffer is then freed here.
                 let _ = tx.send(job.buf);
@@ -449,9 +536,9 @@ impl Ordered {
         }
     }
 
-    /// Judge the complete pieces of `ops` without the thread: read back.
-    fn fallback(&self, ops: Vec<Op>) {
-        for op in ops {
+    /// Judge the complete pieces of `ops` (blocks in `buf`) without the thread: read back.
+    fn fallback(&self, buf: &[u8], ops: Vec<Op>) {
+        for op in expand(buf, ops) {
             if let Op::Complete {
                 piece, judge: true, ..
             } = op
@@ -467,6 +554,15 @@ impl Ordered {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+impl Note for Ordered {
+    fn written(&mut self, piece: u32, offset: u32, data: &[u8]) {
+        Ordered::written(self, piece, offset, data);
+    }
+    fn complete(&mut self, piece: u32, size: u64, judge: bool) {
+        Ordered::complete(self, piece, size, judge);
     }
 }
 
@@ -487,7 +583,7 @@ fn run_job(
     for (i, op) in job.ops.iter().enumerate() {
         match op {
             Op::Written { piece, offset, at } => {
-                h.note(check, *piece, *offset, job.bytes(at), Chunk::Op(i));
+                h.note(check, *piece, *offset, at.of(&job.buf), Chunk::Op(i));
             }
             Op::Complete {
                 piece,
@@ -499,6 +595,8 @@ fn run_job(
                     done.push((*piece, r));
                 }
             }
+            // Replaced by what it noted before the job runs (see `expand`).
+            Op::Land { .. } => {}
         }
     }
     let finished = done.iter_mut().filter_map(|(_, r)| r.as_mut());
@@ -509,19 +607,12 @@ fn run_job(
 }
 
 impl Job {
-    fn bytes<'a>(&'a self, at: &'a Bytes) -> &'a [u8] {
-        match at {
-            Bytes::Lent(r) => &self.buf[r.clone()],
-            Bytes::Own(v) => v,
-        }
-    }
-
     /// The bytes of a chunk queued while this job's ops were noted.
     fn chunk<'a>(&'a self, c: &'a Chunk) -> &'a [u8] {
         match c {
             Chunk::Op(i) => match &self.ops[*i] {
-                Op::Written { at, .. } => self.bytes(at),
-                Op::Complete { .. } => &[],
+                Op::Written { at, .. } => at.of(&self.buf),
+                _ => &[],
             },
             Chunk::Own(v) => v,
         }
@@ -714,6 +805,68 @@ mod tests {
             ]
         );
         assert!(o.made <= BUFFERS);
+    }
+
+    #[test]
+    fn landed_blocks_are_written_and_hashed_on_the_thread_from_the_lent_buffer() {
+        use crate::peer::Block;
+        use std::sync::{Arc, Mutex};
+        let data: Vec<u8> = (0..3 * 32768u32).map(|i| (i * 29) as u8).collect();
+        let mut hashes: Vec<[u8; 20]> =
+            data.chunks(32768).map(|c| Sha1::digest(c).into()).collect();
+        hashes[1][0] ^= 1;
+        let check = Arc::new(crate::verify::PieceCheck::v1(hashes));
+        let judged = Arc::new(Mutex::new(Vec::new()));
+        let j = judged.clone();
+        let judge: Judge = Arc::new(move |p, h: Option<crate::verify::PieceHash>| {
+            j.lock().unwrap().push((p, h.map(|h| h.good())));
+        });
+        // Twice: on the hashing thread, and without one (the lands then run in `submit`).
+        for broken in [false, true] {
+            judged.lock().unwrap().clear();
+            let disk = Arc::new(Mutex::new(vec![0u8; data.len()]));
+            let mut o = Ordered::new(check.clone(), judge.clone());
+            o.broken = broken;
+            let mut buf = vec![0u8; 40000];
+            for p in 0..3u32 {
+                for b in 0..2u32 {
+                    o.lend(&buf);
+                    let at = (p * 32768 + b * 16384) as usize;
+                    buf[..16384].copy_from_slice(&data[at..at + 16384]);
+                    let blk = Block {
+                        piece: p,
+                        offset: b * 16384,
+                        length: 16384,
+                    };
+                    let disk = disk.clone();
+                    o.land(
+                        &[(blk, &buf[..16384])],
+                        Box::new(move |blocks, note| {
+                            for (b, d) in blocks {
+                                let at = (b.piece * 32768 + b.offset) as usize;
+                                disk.lock().unwrap()[at..at + d.len()].copy_from_slice(d);
+                                note.written(b.piece, b.offset, d);
+                                if b.offset == 16384 {
+                                    note.complete(b.piece, 32768, true);
+                                }
+                            }
+                        }),
+                    );
+                    let (mut start, mut end) = (16384, 16384);
+                    buf = o.submit(buf, &mut start, &mut end);
+                    // The connection scribbles over the buffer it got back.
+                    buf.fill(0xee);
+                }
+            }
+            o.close();
+            assert_eq!(*disk.lock().unwrap(), data, "broken: {broken}");
+            let want: Vec<(u32, Option<bool>)> = if broken {
+                vec![(0, None), (1, None), (2, None)]
+            } else {
+                vec![(0, Some(true)), (1, Some(false)), (2, Some(true))]
+            };
+            assert_eq!(*judged.lock().unwrap(), want, "broken: {broken}");
+        }
     }
 
     #[test]

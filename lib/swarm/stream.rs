@@ -14,9 +14,11 @@ use super::Swarm;
 use crate::peer::mse::{self, Cipher, Keystream, Policy};
 use crate::peer::{self, Block, Handshake};
 use std::collections::HashSet;
-use std::io::{self, Read, Write};
+use std::fs::File;
+use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::Mutex;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long a dialed peer has to answer our MSE key before it is taken for a peer that does
@@ -151,6 +153,7 @@ impl Writer {
             corked: false,
             no_sendfile: false,
             header: Vec::with_capacity(PIECE_HEADER),
+            maps: Maps::default(),
         }
     }
 
@@ -161,15 +164,118 @@ impl Writer {
 
 /// The header of a `piece` message.
 const PIECE_HEADER: usize = 13;
+/// Files are mapped for [`Sink::blocks_mapped`] in windows of this many bytes, aligned in the
+/// file. Measured against 2 and 4 MiB (libtorrent downloader, 1 GiB): the same seeder CPU, and
+/// a peak RSS of 10 MB instead of 13 and 21 MB.
+const MAP_WINDOW: u64 = 1 << 20;
+/// Most windows a writer keeps mapped: at most `MAPS * MAP_WINDOW` bytes of page cache mapped
+/// per connection (they count in its RSS once sent). A downloader that asks for a few pieces
+/// at a time, scattered, finds them mapped.
+const MAPS: usize = 4;
+/// Runs of file data shorter than this are sent with `sendfile` even in a batch (mapping a
+/// window for a few bytes of a small file costs more).
+const MAP_MIN: u64 = 4096;
+/// Zeros for pad bytes sent in a batch.
+static ZEROS: [u8; 16384] = [0; 16384];
+
+/// Read-only maps of windows of the files being served, the most recently used last; at most
+/// [`MAPS`]. A map never covers bytes past the end its file had when it was mapped.
+#[derive(Default)]
+struct Maps {
+    windows: Vec<Mapped>,
+}
+
+struct Mapped {
+    /// The file (held, so that the pointer identifying it stays unique).
+    file: Arc<File>,
+    /// Where the window starts in the file.
+    start: u64,
+    map: Rc<memmap2::Mmap>,
+}
+
+impl Maps {
+    /// The map holding the `len` bytes of `file` at `offset` (inside one window), and where
+    /// they start in it; None when the file is shorter than that or cannot be mapped.
+    fn get(
+        &mut self,
+        file: &Arc<File>,
+        offset: u64,
+        len: u64,
+    ) -> Option<(Rc<memmap2::Mmap>, usize)> {
+        let start = offset - offset % MAP_WINDOW;
+        let at = (offset - start) as usize;
+        let end = at + len as usize;
+        if let Some(i) = self
+            .windows
+            .iter()
+            .position(|w| Arc::ptr_eq(&w.file, file) && w.start == start)
+        {
+            let w = self.windows.remove(i);
+            if w.map.len() >= end {
+                let map = w.map.clone();
+                self.windows.push(w);
+                return Some((map, at));
+            }
+            // Mapped while the file was shorter: look again.
+        }
+        let on_disk = file.metadata().ok()?.len();
+        if on_disk < offset + len {
+            return None;
+        }
+        let n = (on_disk - start).min(MAP_WINDOW) as usize;
+        // SAFETY: a read-only shared map of a range checked to be inside the file. This
+        // process never reads it: only the kernel does, copying it into the socket in
+        // `writev`. If another program truncates the file meanwhile, that copy fails
+        // (`EFAULT`, reported as a short file) instead of raising SIGBUS here.
+        let map = unsafe {
+            memmap2::MmapOptions::new()
+                .offset(start)
+                .len(n)
+                .map(&**file)
+        }
+        .ok()?;
+        if self.windows.len() >= MAPS {
+            self.windows.remove(0);
+        }
+        let map = Rc::new(map);
+        self.windows.push(Mapped {
+            file: file.clone(),
+            start,
+            map: map.clone(),
+        });
+        Some((map, at))
+    }
+}
+
+/// Part of a batch of blocks (see [`Sink::blocks_mapped`]).
+enum Part {
+    /// The header of the batch's block of this index.
+    Header(usize),
+    /// `len` bytes at `at` in the batch's map of this index.
+    Map { map: usize, at: usize, len: usize },
+    /// This many zeros (at most `ZEROS.len()`).
+    Zeros(usize),
+}
 /// Room for the largest block message.
 const BLOCK_ROOM: usize = PIECE_HEADER + crate::geometry::BLOCK as usize;
 
 /// Buffered, encrypting writes, and blocks sent straight from their files.
 ///
 /// Invariants: bytes reach the socket in the order they were handed in; each byte is encrypted
-/// exactly once, when it enters the buffer. Data sent with `sendfile` never passes through
-/// the buffer, so it is used only while the stream is plain; the socket is corked meanwhile, so
-/// headers and file data leave in full segments, and uncorked by [`Sink::flush`].
+/// exactly once, when it enters the buffer. Data sent with `sendfile` or from mapped files never
+/// passes through the buffer, so either is used only while the stream is plain. With `sendfile`
+/// the socket is corked, so headers and file data leave in full segments, and uncorked by
+/// [`Sink::flush`]. Batches from mapped files ([`Sink::blocks_mapped`]) need no cork: one
+/// `writev` hands the kernel the buffer, then header, data, header, data...
+///
+/// Why batches: per 16 KiB block, `sendfile` costs two system calls (the header, then the
+/// data) and hands the receiver page-cache pages in fragments; one `writev` per batch copies
+/// the data once into the socket instead, and the receiver gets whole runs of bytes. Measured
+/// on loopback, 1 GiB in 1 MiB pieces from /dev/shm, medians of 9 runs alternating with
+/// `sendfile` on a loaded machine: bt-fetch <- bt-seed, seeder CPU 0.77 -> 0.48 s, bt-fetch's
+/// 1.72 -> 1.58 s, their sum 2.52 -> 2.10 s, wall 2.50 -> 2.20 s; libtorrent <- bt-seed,
+/// seeder CPU 0.84 -> 0.48 s, sum 3.62 -> 3.08 s, wall 3.33 -> 3.01 s. `sendfile` stays for
+/// throttled uploads (one block at a time anyway) and for runs too small to map.
 pub(super) struct Sink<'a> {
     out: Paced<'a>,
     ks: &'a mut Keystream,
@@ -181,6 +287,8 @@ pub(super) struct Sink<'a> {
     /// `sendfile` is not supported for the files: blocks are read instead.
     no_sendfile: bool,
     header: Vec<u8>,
+    /// Windows of the files mapped for [`Sink::blocks_mapped`].
+    maps: Maps,
 }
 
 impl Sink<'_> {
@@ -230,10 +338,7 @@ impl Sink<'_> {
     /// the connection ends, as when a read fails).
     pub(super) fn block_from_files(&mut self, b: &Block, extents: &[Extent]) -> io::Result<()> {
         debug_assert!(!self.ks.is_encrypted());
-        if !self.corked {
-            socket2::SockRef::from(self.out.socket()).set_cork(true)?;
-            self.corked = true;
-        }
+        self.cork()?;
         let mut header = std::mem::take(&mut self.header);
         header.clear();
         peer::encode_piece_header(b.piece, b.offset, b.length, &mut header);
@@ -245,6 +350,121 @@ impl Sink<'_> {
                 Extent::File { file, offset, len } => self.file(file, *offset, *len)?,
                 Extent::Zeros(n) => self.zeros(*n)?,
             }
+        }
+        Ok(())
+    }
+
+    /// Send the `piece` messages of `blocks` (plain streams only, see [`Sink::sends_files`]),
+    /// the data of each in its range of `extents`, after what is buffered: header, data,
+    /// header, data... from read-only maps of the files, in as few `writev` calls as the
+    /// socket takes. Runs that are not mapped (shorter than [`MAP_MIN`], or past the end of a
+    /// file shorter than the torrent says) go with `sendfile` as in
+    /// [`Sink::block_from_files`], so a short file fails the same way. A file truncated while
+    /// mapped fails the write the same way too (the kernel's copy out of the map meets
+    /// `EFAULT`; this process never touches the mapped bytes, so it gets no SIGBUS).
+    pub(super) fn blocks_mapped(
+        &mut self,
+        blocks: &[(Block, std::ops::Range<usize>)],
+        extents: &[Extent],
+    ) -> io::Result<()> {
+        debug_assert!(!self.ks.is_encrypted());
+        let mut headers = std::mem::take(&mut self.header);
+        headers.clear();
+        for (b, _) in blocks {
+            peer::encode_piece_header(b.piece, b.offset, b.length, &mut headers);
+        }
+        let mut parts = Vec::with_capacity(blocks.len() * 2);
+        let mut held: Vec<Rc<memmap2::Mmap>> = Vec::new();
+        let sent = (|| {
+            for (i, (_, r)) in blocks.iter().enumerate() {
+                parts.push(Part::Header(i));
+                for e in &extents[r.clone()] {
+                    match e {
+                        Extent::Zeros(n) => {
+                            let mut n = *n as usize;
+                            while n > 0 {
+                                let k = n.min(ZEROS.len());
+                                parts.push(Part::Zeros(k));
+                                n -= k;
+                            }
+                        }
+                        Extent::File { file, offset, len } => {
+                            let mut done = 0;
+                            while done < *len {
+                                let at = offset + done;
+                                let k = (len - done).min(MAP_WINDOW - at % MAP_WINDOW);
+                                let mapped = if *len >= MAP_MIN {
+                                    self.maps.get(file, at, k)
+                                } else {
+                                    None
+                                };
+                                let Some((map, start)) = mapped else {
+                                    // What is gathered goes first, then the rest of this run
+                                    // with `sendfile` (corked, as in `block_from_files`).
+                                    self.cork()?;
+                                    self.write_parts(&parts, &headers, &held)?;
+                                    parts.clear();
+                                    held.clear();
+                                    self.file(file, at, len - done)?;
+                                    break;
+                                };
+                                if !held.last().is_some_and(|m| Rc::ptr_eq(m, &map)) {
+                                    held.push(map);
+                                }
+                                parts.push(Part::Map {
+                                    map: held.len() - 1,
+                                    at: start,
+                                    len: k as usize,
+                                });
+                                done += k;
+                            }
+                        }
+                    }
+                }
+            }
+            self.write_parts(&parts, &headers, &held)
+        })();
+        self.header = headers;
+        sent
+    }
+
+    /// Write what is buffered and then `parts` with `writev`, until all of it went.
+    fn write_parts(
+        &mut self,
+        parts: &[Part],
+        headers: &[u8],
+        held: &[Rc<memmap2::Mmap>],
+    ) -> io::Result<()> {
+        let mut iov = Vec::with_capacity(parts.len() + 1);
+        if self.used > 0 {
+            iov.push(IoSlice::new(&self.buf[..self.used]));
+        }
+        for p in parts {
+            iov.push(IoSlice::new(match *p {
+                Part::Header(i) => &headers[i * PIECE_HEADER..(i + 1) * PIECE_HEADER],
+                Part::Map { map, at, len } => &held[map][at..at + len],
+                Part::Zeros(n) => &ZEROS[..n],
+            }));
+        }
+        let mut rest = &mut iov[..];
+        while !rest.is_empty() {
+            match self.out.write_vectored(rest) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => IoSlice::advance_slices(&mut rest, n),
+                // The kernel could not copy from a map: its file was truncated.
+                Err(e) if e.raw_os_error() == Some(libc::EFAULT) => return Err(short_file()),
+                Err(e) => return Err(e),
+            }
+        }
+        self.used = 0;
+        Ok(())
+    }
+
+    /// Hold partial segments back until [`Sink::flush`] (TCP_CORK).
+    fn cork(&mut self) -> io::Result<()> {
+        if !self.corked {
+            socket2::SockRef::from(self.out.socket()).set_cork(true)?;
+            self.corked = true;
         }
         Ok(())
     }
@@ -540,8 +760,9 @@ mod tests {
     }
 
     /// Blocks sent from the files with `sendfile` (crossing file boundaries, an empty file and
-    /// a pad file), interleaved with blocks read into the buffer and with small messages,
-    /// reach the peer whole and in order, more than the socket buffers hold at once.
+    /// a pad file), interleaved with blocks read into the buffer and with small messages, and
+    /// in batches from mapped files, reach the peer whole and in order, more than the socket
+    /// buffers hold at once.
     #[test]
     fn blocks_from_files_and_from_reads_arrive_in_order() {
         use crate::storage::{tests::torrent, Io, Storage};
@@ -576,7 +797,10 @@ mod tests {
         let mut extents = Vec::new();
         let mut sink = w.sink(64 << 10);
         assert!(sink.sends_files());
-        for round in 0..3 {
+        // Blocks gathered for one mapped batch, with their extents.
+        let mut batch: Vec<(Block, std::ops::Range<usize>)> = Vec::new();
+        let mut batch_extents = Vec::new();
+        for round in 0..4 {
             for p in 0..g.piece_count() {
                 for b in 0..g.block_count(p) {
                     let off = (b * crate::geometry::BLOCK as usize) as u32;
@@ -593,7 +817,20 @@ mod tests {
                         data,
                     }
                     .encode(&mut want);
-                    if (b + round) % 3 == 0 {
+                    if round == 3 {
+                        // Batches of 1 to 5 blocks from mapped windows, a small message
+                        // buffered between them.
+                        let from = batch_extents.len();
+                        st.extents(p, off as u64, blk.length as u64, &mut batch_extents)
+                            .unwrap();
+                        batch.push((blk, from..batch_extents.len()));
+                        if batch.len() < 1 + (p + b) % 5 {
+                            continue;
+                        }
+                        sink.blocks_mapped(&batch, &batch_extents).unwrap();
+                        batch.clear();
+                        batch_extents.clear();
+                    } else if (b + round) % 3 == 0 {
                         sink.block_read(&blk, |buf| {
                             st.read_block(p, off as u64, buf).map_err(io::Error::other)
                         })
@@ -610,6 +847,9 @@ mod tests {
                     sink.send(&mut have).unwrap();
                 }
             }
+            sink.blocks_mapped(&batch, &batch_extents).unwrap();
+            batch.clear();
+            batch_extents.clear();
             sink.flush().unwrap();
             sink.idle();
         }
@@ -650,6 +890,77 @@ mod tests {
         w.shutdown().unwrap();
         // What went out is the header and the bytes the file still had, never more.
         assert_eq!(reader.join().unwrap().len(), 13 + 17000 - 16384);
+    }
+
+    /// A mapped batch fails on a short file as `sendfile` does: a file already short when its
+    /// window would be mapped sends the same bytes as `block_from_files` and then fails; a file
+    /// cut while its window stays mapped fails the write (the kernel's copy meets the hole;
+    /// this process gets no SIGBUS) after at most the bytes the file still had.
+    #[test]
+    fn a_short_file_fails_a_mapped_batch() {
+        use crate::storage::{tests::torrent, Io, Storage};
+        let dir = tempfile::tempdir().unwrap();
+        let t = torrent("t", 16384, &[("a", 65536, false)]);
+        let st = Storage::create(&t, dir.path(), Io::Plain).unwrap();
+        let path = dir.path().join("t/a");
+        let cut = |len| {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_len(len)
+                .unwrap()
+        };
+        let mut extents = Vec::new();
+        let batch: Vec<_> = (0..4)
+            .map(|p| {
+                let from = extents.len();
+                st.extents(p, 0, 16384, &mut extents).unwrap();
+                let b = Block {
+                    piece: p as u32,
+                    offset: 0,
+                    length: 16384,
+                };
+                (b, from..extents.len())
+            })
+            .collect();
+        let msg = PIECE_HEADER + 16384;
+
+        // Cut while mapped: the whole file goes once, then the next batch fails.
+        let (mut w, theirs) = pair();
+        let reader = drain(theirs);
+        let mut sink = w.sink(64 << 10);
+        sink.blocks_mapped(&batch, &extents).unwrap();
+        sink.flush().unwrap();
+        cut(40000);
+        let err = sink
+            .blocks_mapped(&batch[2..], &extents)
+            .expect_err("no error");
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof, "{err}");
+        drop(sink);
+        w.shutdown().unwrap();
+        let got = reader.join().unwrap().len();
+        // The page holding the new end reads as zeros past it; nothing after that page.
+        assert!(
+            got >= 4 * msg && got <= 4 * msg + PIECE_HEADER + (40960 - 32768),
+            "{got} bytes sent"
+        );
+
+        // Short before mapping: the bytes the file has, as with `sendfile`.
+        cut(20000);
+        let (mut w, theirs) = pair();
+        let reader = drain(theirs);
+        let mut sink = w.sink(64 << 10);
+        let err = sink
+            .blocks_mapped(&batch[..2], &extents)
+            .expect_err("no error");
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof, "{err}");
+        drop(sink);
+        w.shutdown().unwrap();
+        assert_eq!(
+            reader.join().unwrap().len(),
+            msg + PIECE_HEADER + 20000 - 16384
+        );
     }
 
     #[test]

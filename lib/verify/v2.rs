@@ -27,6 +27,7 @@ use super::{Error, FileReport, FileStatus, Report};
 use crate::geometry::Geometry;
 use crate::merkle::{file_root, PieceHasher};
 use crate::metainfo::{Torrent, Version};
+use crate::sha1_lanes;
 use crate::storage::{self, FileState, Storage};
 
 /// The hashes a piece completed by the swarm is judged by (see the module notes).
@@ -397,6 +398,21 @@ fn hash_run(
         to - from,
         scratch,
         &mut |mut c| {
+            if at.is_multiple_of(pl) && c.len() as u64 >= pl {
+                // Whole pieces lying in `c`: their SHA-1s several at once (see `sha1_lanes`),
+                // their leaves too (see `PieceHasher`). None needs pad: it is `pl` bytes.
+                let first = (t.files[run.file].offset + at) / pl;
+                let used = (c.len() as u64 / pl * pl) as usize;
+                if hybrid {
+                    sha1_lanes::whole_pieces(&c[..used], pl as usize, &mut |d| out.v1.push(d));
+                }
+                merkle.feed(&c[..used], &mut |r| out.v2.push(r));
+                for p in first..first + used as u64 / pl {
+                    progress(piece_len(t, p));
+                }
+                c = &c[used..];
+                at += used as u64;
+            }
             while !c.is_empty() {
                 let piece_end = (at / pl + 1) * pl;
                 let k = ((piece_end.min(len) - at) as usize).min(c.len());

@@ -16,6 +16,7 @@ mod magnet;
 mod make;
 mod rate;
 mod select;
+mod serve;
 mod stream;
 mod stress;
 mod swarm;

@@ -77,93 +77,202 @@ pub fn whole_pieces(data: &[u8], piece_len: usize, each: &mut dyn FnMut([u8; 20]
 /// multiple of 64 bytes: for pieces too long for several to lie whole in one window.
 pub struct Lanes {
     n: usize,
-    len: u64,
-    #[cfg(target_arch = "x86_64")]
-    ni: Option<[[u32; 5]; LANES]>,
-    soft: Vec<Sha1>,
+    states: [State; LANES],
 }
 
 impl Lanes {
     /// A hasher of `n` messages (1 to [`LANES`]).
     pub fn new(n: usize) -> Lanes {
         assert!((1..=LANES).contains(&n), "1 to {LANES} lanes");
-        #[cfg(target_arch = "x86_64")]
-        if x86::available() {
-            return Lanes {
-                n,
-                len: 0,
-                ni: Some([x86::H0; LANES]),
-                soft: Vec::new(),
-            };
-        }
         Lanes {
             n,
-            len: 0,
-            #[cfg(target_arch = "x86_64")]
-            ni: None,
-            soft: vec![Sha1::new(); n],
+            states: [State::default(); LANES],
         }
     }
 
     /// Feed the next slice of every message: `parts[l]` to lane `l`, all of one length, a
     /// multiple of 64.
     pub fn update(&mut self, parts: &[&[u8]]) {
-        assert!(parts.len() == self.n && parts.iter().all(|p| p.len() == parts[0].len()));
-        assert!(parts[0].len().is_multiple_of(64), "whole blocks only");
-        self.len += parts[0].len() as u64;
-        #[cfg(target_arch = "x86_64")]
-        if let Some(state) = &mut self.ni {
-            // SAFETY: `ni` is only set when the CPU has the features (see `new`).
-            unsafe { x86::update(&mut state[..self.n], parts) };
-            return;
-        }
-        for (h, p) in self.soft.iter_mut().zip(parts) {
-            h.update(p);
-        }
+        assert!(parts.len() == self.n);
+        let mut states: Vec<&mut State> = self.states[..self.n].iter_mut().collect();
+        update_each(&mut states, parts);
     }
 
     /// Append the digests of the messages to `out`, in lane order.
     pub fn finish(self, out: &mut Vec<[u8; 20]>) {
-        #[cfg(target_arch = "x86_64")]
-        if let Some(mut state) = self.ni {
-            // The padding block of a message of whole blocks: 0x80, zeros, the length in bits.
-            let mut pad = [0u8; 64];
-            pad[0] = 0x80;
-            pad[56..].copy_from_slice(&(self.len * 8).to_be_bytes());
-            let parts = [&pad[..]; LANES];
-            // SAFETY: as in `update`.
-            unsafe { x86::update(&mut state[..self.n], &parts[..self.n]) };
-            out.extend(state[..self.n].iter().map(x86::bytes));
-            return;
-        }
-        out.extend(
-            self.soft
-                .into_iter()
-                .map(|h| <[u8; 20]>::from(h.finalize())),
-        );
+        out.extend(self.states[..self.n].iter().map(|s| s.finish(&[])));
     }
+}
+
+/// The SHA-1 state of one message after a whole number of 64-byte blocks: resumable, and
+/// advanced side by side with other messages' states by [`update_each`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct State {
+    h: [u32; 5],
+    /// Bytes compressed so far (a multiple of 64).
+    len: u64,
+}
+
+impl Default for State {
+    fn default() -> State {
+        State { h: H0, len: 0 }
+    }
+}
+
+impl State {
+    /// Compress `blocks` (a multiple of 64 bytes) into the state.
+    pub fn update(&mut self, blocks: &[u8]) {
+        assert!(blocks.len().is_multiple_of(64), "whole blocks only");
+        self.len += blocks.len() as u64;
+        one(&mut self.h, blocks);
+    }
+
+    /// Bytes compressed so far.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether nothing was compressed yet.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The digest of the message: the bytes compressed so far, then `tail` (any length).
+    pub fn finish(mut self, tail: &[u8]) -> [u8; 20] {
+        let whole = tail.len() / 64 * 64;
+        self.update(&tail[..whole]);
+        let rem = &tail[whole..];
+        // The padded end: the last partial block, 0x80, zeros, the length in bits (one or two
+        // blocks).
+        let mut pad = [0u8; 128];
+        pad[..rem.len()].copy_from_slice(rem);
+        pad[rem.len()] = 0x80;
+        let end = if rem.len() < 56 { 64 } else { 128 };
+        let bits = (self.len + rem.len() as u64) * 8;
+        pad[end - 8..end].copy_from_slice(&bits.to_be_bytes());
+        one(&mut self.h, &pad[..end]);
+        bytes(&self.h)
+    }
+}
+
+/// Advance each of `states` (at most [`LANES`]) by its part of `parts` (`parts[l]` to
+/// `states[l]`, all of one length, a multiple of 64), interleaved when the CPU allows.
+pub fn update_each(states: &mut [&mut State], parts: &[&[u8]]) {
+    let n = states.len();
+    assert!(n <= LANES && parts.len() == n);
+    let Some(first) = parts.first() else { return };
+    assert!(parts.iter().all(|p| p.len() == first.len()));
+    assert!(first.len().is_multiple_of(64), "whole blocks only");
+    #[cfg(target_arch = "x86_64")]
+    if n > 1 && x86::available() {
+        let mut h = [H0; LANES];
+        for (h, s) in h.iter_mut().zip(states.iter()) {
+            *h = s.h;
+        }
+        // SAFETY: the CPU has the features `x86::update` is compiled for (checked above).
+        unsafe { x86::update(&mut h[..n], parts) };
+        for (s, h) in states.iter_mut().zip(h) {
+            s.h = h;
+            s.len += first.len() as u64;
+        }
+        return;
+    }
+    for (s, p) in states.iter_mut().zip(parts) {
+        s.update(p);
+    }
+}
+
+/// The `sha1` crate's compression function over whole blocks (it picks the SHA extensions
+/// itself when the CPU has them).
+fn one(h: &mut [u32; 5], blocks: &[u8]) {
+    let (blocks, rest) = blocks.as_chunks::<64>();
+    debug_assert!(rest.is_empty());
+    // SAFETY: `GenericArray<u8, U64>` is `repr(transparent)` over an array of 64 bytes (the
+    // `sha1` crate makes the same cast the other way inside `compress`).
+    let blocks: &[sha1::digest::generic_array::GenericArray<u8, sha1::digest::consts::U64>] =
+        unsafe { &*(blocks as *const [[u8; 64]] as *const _) };
+    sha1::compress(h, blocks);
+}
+
+/// A streaming SHA-1 over [`State`]: bytes of any length, with the state reachable at block
+/// boundaries so that it can be advanced side by side with others ([`Stream::blocks`]).
+#[derive(Clone, Debug)]
+pub struct Stream {
+    state: State,
+    buf: [u8; 64],
+    /// Bytes of `buf` waiting for the rest of their block.
+    fill: usize,
+}
+
+impl Default for Stream {
+    fn default() -> Stream {
+        Stream {
+            state: State::default(),
+            buf: [0; 64],
+            fill: 0,
+        }
+    }
+}
+
+impl Stream {
+    /// A fresh hasher.
+    pub fn new() -> Stream {
+        Stream::default()
+    }
+
+    /// The next bytes of the message.
+    pub fn update(&mut self, mut data: &[u8]) {
+        if self.fill > 0 {
+            let k = (64 - self.fill).min(data.len());
+            self.buf[self.fill..self.fill + k].copy_from_slice(&data[..k]);
+            self.fill += k;
+            data = &data[k..];
+            if self.fill < 64 {
+                return;
+            }
+            let buf = self.buf;
+            self.state.update(&buf);
+            self.fill = 0;
+        }
+        let whole = data.len() / 64 * 64;
+        self.state.update(&data[..whole]);
+        let rest = &data[whole..];
+        self.buf[..rest.len()].copy_from_slice(rest);
+        self.fill = rest.len();
+    }
+
+    /// The state, when the bytes so far are whole blocks (none wait in the buffer).
+    pub fn blocks(&mut self) -> Option<&mut State> {
+        (self.fill == 0).then_some(&mut self.state)
+    }
+
+    /// The digest of the bytes fed.
+    pub fn finish(self) -> [u8; 20] {
+        self.state.finish(&self.buf[..self.fill])
+    }
+}
+
+const H0: [u32; 5] = [
+    0x6745_2301,
+    0xEFCD_AB89,
+    0x98BA_DCFE,
+    0x1032_5476,
+    0xC3D2_E1F0,
+];
+
+/// The digest of a final state.
+fn bytes(s: &[u32; 5]) -> [u8; 20] {
+    let mut d = [0u8; 20];
+    for (c, w) in d.chunks_exact_mut(4).zip(s) {
+        c.copy_from_slice(&w.to_be_bytes());
+    }
+    d
 }
 
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod x86 {
+    use super::{bytes, H0};
     use std::arch::x86_64::*;
-
-    pub(super) const H0: [u32; 5] = [
-        0x6745_2301,
-        0xEFCD_AB89,
-        0x98BA_DCFE,
-        0x1032_5476,
-        0xC3D2_E1F0,
-    ];
-
-    /// The digest of a final state.
-    pub(super) fn bytes(s: &[u32; 5]) -> [u8; 20] {
-        let mut d = [0u8; 20];
-        for (c, w) in d.chunks_exact_mut(4).zip(s) {
-            c.copy_from_slice(&w.to_be_bytes());
-        }
-        d
-    }
 
     /// Compress the whole blocks of `parts` (one per lane, one length) into `state`.
     ///
@@ -408,5 +517,51 @@ mod tests {
             assert_eq!(got, want, "piece length {pl}");
         }
         assert_eq!(whole_pieces(&data, 0, &mut |_| panic!()), 0);
+    }
+
+    #[test]
+    fn stream_in_any_split_matches_the_sha1_crate() {
+        let data: Vec<u8> = (0..5000u32).map(|i| (i * 29 + i / 11) as u8).collect();
+        for len in [0usize, 1, 55, 56, 63, 64, 65, 127, 128, 1000, 4999] {
+            let msg = &data[..len];
+            for step in [1usize, 7, 63, 64, 65, 200, 5000] {
+                let mut st = Stream::new();
+                for c in msg.chunks(step) {
+                    st.update(c);
+                }
+                assert_eq!(st.finish(), sha(msg), "{len} bytes in steps of {step}");
+            }
+        }
+    }
+
+    #[test]
+    fn states_advanced_side_by_side_match_one_by_one() {
+        let data: Vec<u8> = (0..(4 * 9000u32)).map(|i| (i * 7 + i / 13) as u8).collect();
+        let msg = |l: usize, len: usize| &data[l * 9000..l * 9000 + len];
+        for n in 0..=LANES {
+            // Streams at block boundaries advanced together by runs of 64, 1024 and 4096
+            // bytes, then each finished on its own (odd) tail.
+            let mut streams: Vec<Stream> = (0..n).map(|_| Stream::new()).collect();
+            let mut at = 0;
+            for run in [64usize, 1024, 4096] {
+                let parts: Vec<&[u8]> = (0..n).map(|l| &msg(l, at + run)[at..]).collect();
+                let mut states: Vec<&mut State> =
+                    streams.iter_mut().map(|s| s.blocks().unwrap()).collect();
+                update_each(&mut states, &parts);
+                at += run;
+            }
+            for (l, mut st) in streams.into_iter().enumerate() {
+                assert_eq!(st.blocks().unwrap().len(), at as u64);
+                let len = at + 1 + 3 * l;
+                st.update(&msg(l, len)[at..]);
+                assert!(st.blocks().is_none());
+                assert_eq!(st.finish(), sha(msg(l, len)), "lane {l} of {n}");
+            }
+        }
+        // A state finished on a tail longer than a block.
+        let mut s = State::default();
+        s.update(&data[..128]);
+        assert_eq!(s.finish(&data[128..1000]), sha(&data[..1000]));
+        assert!(State::default().is_empty());
     }
 }

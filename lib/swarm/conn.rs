@@ -718,6 +718,13 @@ impl Conn<'_> {
         if blocks.is_empty() {
             return;
         }
+        // From a fast peer (one that filled a whole read, so the receive buffer grew), several
+        // pieces' blocks interleaved on the wire, so that they arrive interleaved and are
+        // hashed side by side; a slower peer's pieces come one after another, each complete
+        // as soon as it can be.
+        if self.buf.len() >= RECV_MAX {
+            super::picker::interleave(&mut blocks, crate::sha1_lanes::LANES);
+        }
         if self.outstanding.is_empty() {
             self.last_block = Instant::now();
         }

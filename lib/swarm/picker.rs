@@ -856,6 +856,38 @@ impl Picker {
     }
 }
 
+/// Put a batch of requests (as [`Picker::pick`] gives them: grouped by piece) in the order to
+/// send them: up to `lanes` pieces at a time round-robin, one block of each in turn (A0 B0 C0
+/// A1 B1 C1 ...), the next piece taking the place of one whose blocks run out. Every piece's
+/// blocks keep their order, and the same blocks go out. Peers answer in request order, so the
+/// pieces arrive interleaved and the hashing thread can hash them side by side
+/// ([`crate::sha1_lanes`]); no more than `lanes` pieces are in transit at once, so a piece
+/// completes at most about `lanes` times later than piece after piece.
+pub fn interleave(blocks: &mut Vec<Block>, lanes: usize) {
+    let mut groups: Vec<std::collections::VecDeque<Block>> = Vec::new();
+    for b in blocks.drain(..) {
+        match groups.iter_mut().rev().find(|g| g[0].piece == b.piece) {
+            Some(g) => g.push_back(b),
+            None => groups.push([b].into()),
+        }
+    }
+    let mut next = groups.iter_mut();
+    let mut live: Vec<_> = next.by_ref().take(lanes.max(1)).collect();
+    while !live.is_empty() {
+        for g in live.iter_mut() {
+            blocks.extend(g.pop_front());
+        }
+        for slot in live.iter_mut() {
+            if slot.is_empty() {
+                if let Some(g) = next.next() {
+                    *slot = g;
+                }
+            }
+        }
+        live.retain(|g| !g.is_empty());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1281,5 +1313,55 @@ mod tests {
         }
         assert!(p.complete());
         assert_eq!(blocks, n);
+    }
+
+    #[test]
+    fn interleave_sends_pieces_round_robin_in_their_own_order() {
+        let b = |piece: u32, k: u32| Block {
+            piece,
+            offset: k * MAX_BLOCK,
+            length: MAX_BLOCK,
+        };
+        let batch: Vec<Block> = [(7, 3), (2, 1), (9, 2), (4, 2), (5, 1)]
+            .iter()
+            .flat_map(|&(p, n)| (0..n).map(move |k| b(p, k)))
+            .collect();
+        let mut got = batch.clone();
+        interleave(&mut got, 2);
+        let want = [
+            (7, 0),
+            (2, 0),
+            (7, 1),
+            (9, 0),
+            (7, 2),
+            (9, 1),
+            (4, 0),
+            (5, 0),
+            (4, 1),
+        ];
+        assert_eq!(got, want.map(|(p, k)| b(p, k)));
+        for lanes in 0..=6 {
+            let mut got = batch.clone();
+            interleave(&mut got, lanes);
+            let mut sorted = got.clone();
+            sorted.sort_by_key(|x| (x.piece, x.offset));
+            let mut all = batch.clone();
+            all.sort_by_key(|x| (x.piece, x.offset));
+            assert_eq!(sorted, all, "the same blocks, {lanes} lanes");
+            // Each piece's blocks in order, and at most `lanes` pieces begun and unfinished.
+            for (i, x) in got.iter().enumerate() {
+                let earlier = got[..i].iter().filter(|y| y.piece == x.piece);
+                assert!(earlier.clone().all(|y| y.offset < x.offset));
+                let open: BTreeSet<u32> = got[..=i]
+                    .iter()
+                    .filter(|y| got[i..].iter().any(|z| z.piece == y.piece))
+                    .map(|y| y.piece)
+                    .collect();
+                assert!(open.len() <= lanes.max(1), "{lanes} lanes: {got:?}");
+            }
+        }
+        let mut one = vec![b(3, 0), b(3, 1)];
+        interleave(&mut one, 4);
+        assert_eq!(one, vec![b(3, 0), b(3, 1)]);
     }
 }

@@ -19,6 +19,7 @@
 use std::ops::Range;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use crate::sha1_lanes::{State, Stream};
 use rayon::prelude::*;
 use sha1::{Digest, Sha1};
 
@@ -117,7 +118,7 @@ impl PieceCheck {
             })
         });
         PieceHash {
-            sha1: self.v1.get(piece).map(|h| (Sha1::new(), *h)),
+            sha1: self.v1.get(piece).map(|h| (Stream::new(), *h)),
             v1_expected: !self.v1.is_empty(),
             merkle,
             v2_expected: self.v2.is_some(),
@@ -127,7 +128,7 @@ impl PieceCheck {
 
 /// One piece being hashed for a [`PieceCheck`].
 pub struct PieceHash {
-    sha1: Option<(Sha1, [u8; 20])>,
+    sha1: Option<(Stream, [u8; 20])>,
     v1_expected: bool,
     merkle: Option<Merkle>,
     v2_expected: bool,
@@ -156,10 +157,20 @@ impl PieceHash {
         }
     }
 
+    /// The SHA-1 state, when SHA-1 alone judges the piece (a v1 torrent) and the bytes so far
+    /// are whole 64-byte blocks: whole blocks may then be fed to it directly, side by side
+    /// with other pieces' ([`crate::sha1_lanes::update_each`]), instead of through `update`.
+    pub fn sha1_blocks(&mut self) -> Option<&mut State> {
+        match (&mut self.sha1, &self.merkle) {
+            (Some((h, _)), None) => h.blocks(),
+            _ => None,
+        }
+    }
+
     /// Whether the piece is good by every hash set the torrent has.
     pub fn good(self) -> bool {
         let v1 = match self.sha1 {
-            Some((h, want)) => h.finalize().as_slice() == want,
+            Some((h, want)) => h.finish() == want,
             None => !self.v1_expected,
         };
         let v2 = match self.merkle {

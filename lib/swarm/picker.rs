@@ -489,6 +489,11 @@ impl Picker {
         };
     }
 
+    /// Whether `peer` is limited to a number of pieces in flight (see [`Picker::set_cap`]).
+    pub fn capped(&self, peer: PeerKey) -> bool {
+        self.caps.contains_key(&peer)
+    }
+
     /// The peers that sent blocks of `piece` so far.
     pub fn contributors(&self, piece: u32) -> &[PeerKey] {
         self.partial

@@ -124,6 +124,11 @@ impl Reader {
     pub(super) fn shutdown(&self) -> io::Result<()> {
         self.stream.shutdown(Shutdown::Both)
     }
+
+    /// How long a read waits for data before it gives up (`WouldBlock`/`TimedOut`).
+    pub(super) fn set_read_timeout(&self, t: Duration) -> io::Result<()> {
+        self.stream.set_read_timeout(Some(t))
+    }
 }
 
 impl Read for Reader {

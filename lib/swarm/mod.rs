@@ -610,37 +610,24 @@ impl Swarm {
         }
     }
 
-    /// A block arrived from `key`: see [`Swarm::deliver_many`]. Whether it was written.
+    /// A block arrived from `key` (a web seed; connections hand theirs to their hashing
+    /// thread, see `Conn::arrived`): [`Swarm::accept_blocks`], then [`Swarm::land_blocks`],
+    /// read back to be hashed. Whether it was written; an error (the swarm then stops) when
+    /// storage fails.
     fn deliver(
         self: &Arc<Self>,
         key: PeerKey,
         from: Option<SocketAddr>,
         b: &crate::peer::Block,
         data: &[u8],
-        inorder: Option<&mut dyn store::Note>,
     ) -> Result<bool, String> {
-        Ok(self.deliver_many(key, from, &[(*b, data)], inorder)? > 0)
+        let wanted = self.accept_blocks(key, from, &[(*b, data)]);
+        Ok(self.land_blocks(key, &wanted, None)? > 0)
     }
 
     /// Blocks arrived from `key` (a connection from `from`, or a web seed), in the order given:
-    /// hand them to the picker, write them (the ones that follow each other in a file in one
-    /// system call), and hash each piece they complete (from `inorder`, the hashes of the
-    /// pieces this source sends in order, when it holds the whole piece). The swarm's lock is
-    /// taken twice for the lot, not twice per block. The bytes written (blocks not wanted from
-    /// this source any more are dropped); an error (the swarm then stops) when storage fails.
-    fn deliver_many(
-        self: &Arc<Self>,
-        key: PeerKey,
-        from: Option<SocketAddr>,
-        blocks: &[(crate::peer::Block, &[u8])],
-        inorder: Option<&mut dyn store::Note>,
-    ) -> Result<u64, String> {
-        let wanted = self.accept_blocks(key, from, blocks);
-        self.land_blocks(key, &wanted, inorder)
-    }
-
-    /// The first half of [`Swarm::deliver_many`]: hand `blocks` to the picker (under one lock)
-    /// and keep the ones to write.
+    /// hand them to the picker (under one lock) and keep the ones to write (blocks not wanted
+    /// from this source any more are dropped).
     fn accept_blocks<'d>(
         &self,
         key: PeerKey,
@@ -667,8 +654,10 @@ impl Swarm {
         }
     }
 
-    /// The second half of [`Swarm::deliver_many`]: write `wanted` (accepted by
-    /// [`Swarm::accept_blocks`]), note them in `inorder`, and hash the pieces they complete.
+    /// Write `wanted` (accepted by [`Swarm::accept_blocks`]; the ones that follow each other in
+    /// a file in one system call), note them in `inorder`, and hash the pieces they complete
+    /// (from `inorder`'s in-order hashes when this source sent the whole piece, else read
+    /// back). The bytes written; an error (the swarm then stops) when storage fails.
     fn land_blocks(
         self: &Arc<Self>,
         key: PeerKey,

@@ -288,17 +288,15 @@ pub type Land = Box<dyn FnOnce(&[(crate::peer::Block, &[u8])], &mut dyn Note) + 
 /// A connection's [`InOrder`] hashing on a thread of its own, so that SHA-1 runs on the other
 /// core while the connection goes on receiving and writing.
 ///
-/// The connection reads into a buffer, writes the blocks from it, notes them with
-/// [`Ordered::written`] and the pieces they complete with [`Ordered::complete`], then hands the
-/// buffer over with [`Ordered::submit`] and goes on with another one (the hashing thread gives
-/// it back when done). At most [`BUFFERS`] buffers exist, so memory stays bounded: the
-/// connection waits for the hashing thread when it runs ahead. Every piece noted complete is
-/// judged exactly once, through the [`Judge`], in the order noted, even when the thread cannot
-/// run (then it is read back).
-///
-/// With [`Ordered::land`] the connection hands over the blocks unwritten: the hashing thread
-/// writes them, notes them, then hashes them, so that the receiving thread only receives
-/// (writing into the page cache costs about as much CPU as receiving, on tmpfs more).
+/// The connection reads into a buffer, hands the blocks in it over unwritten with
+/// [`Ordered::land`], then the buffer with [`Ordered::submit`], and goes on with another one
+/// (the hashing thread gives it back when done). The hashing thread writes the blocks, notes
+/// them and the pieces they complete ([`Note`]), then hashes them, so that the receiving
+/// thread only receives (writing into the page cache costs about as much CPU as receiving, on
+/// tmpfs more). At most [`BUFFERS`] buffers exist, so memory stays bounded: the connection
+/// waits for the hashing thread when it runs ahead. Every piece noted complete is judged
+/// exactly once, through the [`Judge`], in the order noted, even when the thread cannot run
+/// (then it is read back).
 pub struct Ordered {
     check: std::sync::Arc<crate::verify::PieceCheck>,
     judge: Judge,
@@ -428,12 +426,6 @@ impl Ordered {
         self.lent = (buf.as_ptr() as usize, buf.len());
     }
 
-    /// `data` (in the lent buffer or not) was written to `piece` at `offset`.
-    pub fn written(&mut self, piece: u32, offset: u32, data: &[u8]) {
-        let at = bytes_at(self.lent, data);
-        self.ops.push(Op::Written { piece, offset, at });
-    }
-
     /// `blocks` (in the lent buffer or not) are to be written by `land` on the hashing thread
     /// (here, when no thread runs), which notes what it wrote; then they are hashed as if
     /// noted here.
@@ -443,12 +435,6 @@ impl Ordered {
             .map(|(b, d)| (*b, bytes_at(self.lent, d)))
             .collect();
         self.ops.push(Op::Land { blocks, land });
-    }
-
-    /// `piece` of `size` bytes is complete: with `judge`, judge it (from its hash when it was
-    /// all hashed in order, else read back); without, only forget its hash.
-    pub fn complete(&mut self, piece: u32, size: u64, judge: bool) {
-        self.ops.push(Op::Complete { piece, size, judge });
     }
 
     /// Hand `buf` over with the blocks noted since [`Ordered::lend`] and get a buffer of the
@@ -554,15 +540,6 @@ impl Ordered {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-    }
-}
-
-impl Note for Ordered {
-    fn written(&mut self, piece: u32, offset: u32, data: &[u8]) {
-        Ordered::written(self, piece, offset, data);
-    }
-    fn complete(&mut self, piece: u32, size: u64, judge: bool) {
-        Ordered::complete(self, piece, size, judge);
     }
 }
 
@@ -750,6 +727,19 @@ mod tests {
             .is_err());
     }
 
+    /// A land that writes nothing: it notes its blocks, then (`complete`: size and whether to
+    /// judge) their piece complete.
+    fn note_only(complete: Option<(u64, bool)>) -> Land {
+        Box::new(move |blocks, note| {
+            for (b, d) in blocks {
+                note.written(b.piece, b.offset, d);
+            }
+            if let (Some((size, judge)), Some((b, _))) = (complete, blocks.last()) {
+                note.complete(b.piece, size, judge);
+            }
+        })
+    }
+
     #[test]
     fn ordered_hashes_on_its_thread_and_judges_every_piece_once() {
         use std::sync::{Arc, Mutex};
@@ -767,6 +757,11 @@ mod tests {
             }),
         );
         let block = |p: usize, b: usize| &data[p * 32768 + b * 16384..][..16384];
+        let blk = |p: usize, b: usize| crate::peer::Block {
+            piece: p as u32,
+            offset: b as u32 * 16384,
+            length: 16384,
+        };
         // More buffers than the pool holds, each with a partial frame at its end that must
         // move to the next one.
         let mut buf = vec![0u8; 40000];
@@ -775,10 +770,8 @@ mod tests {
                 o.lend(&buf);
                 buf[..16384].copy_from_slice(block(p, b));
                 buf[16384..16390].copy_from_slice(b"tail!!");
-                o.written(p as u32, b as u32 * 16384, &buf[..16384]);
-                if b == order[1] {
-                    o.complete(p as u32, 32768, p != 2);
-                }
+                let last = (b == order[1]).then_some((32768, p != 2));
+                o.land(&[(blk(p, b), &buf[..16384])], note_only(last));
                 let (mut start, mut end) = (16384, 16390);
                 buf = o.submit(buf, &mut start, &mut end);
                 assert_eq!((start, end), (0, 6));
@@ -787,9 +780,8 @@ mod tests {
             }
         }
         // A block that is not in the lent buffer is copied.
-        o.written(0, 0, block(0, 0));
-        o.written(0, 16384, block(0, 1));
-        o.complete(0, 32768, true);
+        o.land(&[(blk(0, 0), block(0, 0))], note_only(None));
+        o.land(&[(blk(0, 1), block(0, 1))], note_only(Some((32768, true))));
         let (mut start, mut end) = (0, 0);
         let _ = o.submit(buf, &mut start, &mut end);
         o.close();

@@ -455,7 +455,7 @@ impl Filler<'_> {
             return Ok(true);
         }
         let b = self.blocks[self.next];
-        s.deliver(m.key, None, &b, &self.buf, None)
+        s.deliver(m.key, None, &b, &self.buf)
             .map_err(Failure::Storage)?;
         self.buf.clear();
         self.next += 1;

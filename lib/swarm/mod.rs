@@ -712,21 +712,20 @@ impl Swarm {
         let bytes: u64 = wanted[..ok].iter().map(|(_, d)| d.len() as u64).sum();
         self.count_download(bytes);
         for (piece, sole) in complete {
-            // Hashed as it arrives when this source sent all of it, in order, to a store that
-            // keeps every byte: judged from that hash (on the source's hashing thread, which
-            // reads it back when it did not hash all of it in order).
-            let size = self.limits.piece_size(piece);
+            // Hashed as it arrives when this source sent all of it, to a store that keeps
+            // every byte: judged from that hash (on the source's hashing thread; what it did
+            // not hash in order is read back).
             match inorder.as_deref_mut() {
                 Some(h) if sole && self.store.verbatim(piece) => {
                     // Counted from now until judged (see `Swarm::judge`).
                     self.hashing.fetch_add(1, Ordering::SeqCst);
-                    h.complete(piece, size, true);
+                    h.complete(piece, true);
                 }
                 Some(h) => {
-                    h.complete(piece, size, false);
-                    self.hash(piece);
+                    h.complete(piece, false);
+                    self.hash(piece, None);
                 }
-                None => self.hash(piece),
+                None => self.hash(piece, None),
             }
         }
         if let Some(e) = err {
@@ -937,23 +936,28 @@ impl Swarm {
         store::Ordered::new(self.check.clone(), Arc::new(move |p, h| s.judge(p, h)))
     }
 
-    /// Judge `piece`, counted in `hashing` by the caller: by `hash` when it was hashed whole
-    /// in order, else read back on the rayon pool.
-    fn judge(self: &Arc<Self>, piece: u32, hash: Option<crate::verify::PieceHash>) {
-        match hash {
-            Some(h) => self.hashed(piece, h.good()),
-            None => self.hash(piece),
+    /// Judge `piece`, counted in `hashing` by the caller: by its hash when it was hashed whole
+    /// in order, else with the rest read back on the rayon pool.
+    fn judge(self: &Arc<Self>, piece: u32, hashed: Option<store::Hashed>) {
+        match hashed {
+            Some(h) if h.upto == self.limits.piece_size(piece) => self.hashed(piece, h.hash.good()),
+            h => self.hash(piece, h),
         }
         self.hashing.fetch_sub(1, Ordering::SeqCst);
     }
 
-    /// Hash a complete piece on the rayon pool.
-    fn hash(self: &Arc<Self>, piece: u32) {
+    /// Hash a complete piece on the rayon pool: all of it read back, or (`from`) the bytes
+    /// after those already hashed.
+    fn hash(self: &Arc<Self>, piece: u32, from: Option<store::Hashed>) {
         self.hashing.fetch_add(1, Ordering::SeqCst);
         let s = self.clone();
         rayon::spawn(move || {
-            let mut h = s.check.hasher(piece as usize);
-            let ok = match store::read_piece(&*s.store, &s.limits, piece, &mut |c| h.update(c)) {
+            let (mut h, upto) = match from {
+                Some(f) => (f.hash, f.upto),
+                None => (s.check.hasher(piece as usize), 0),
+            };
+            let read = store::read_piece(&*s.store, &s.limits, piece, upto, &mut |c| h.update(c));
+            let ok = match read {
                 Ok(()) => h.good(),
                 Err(e) => {
                     s.fail(format!("reading piece {piece} back: {e}"));
@@ -1512,13 +1516,18 @@ mod tests {
         assert!(reasons[0].contains("panicked"), "{reasons:?}");
     }
 
-    /// A store that counts the reads of each piece (a piece hashed as it arrived is never
-    /// read back) and the writes of several blocks at once.
-    struct CountingStore<S>(S, Mutex<HashMap<u32, usize>>, AtomicUsize);
+    /// A store that keeps where each piece was read (a piece hashed as it arrived is never
+    /// read back) and counts the writes of several blocks at once.
+    struct CountingStore<S>(S, Mutex<HashMap<u32, Vec<u32>>>, AtomicUsize);
 
     impl<S: PieceStore> PieceStore for CountingStore<S> {
         fn read(&self, piece: u32, offset: u32, buf: &mut [u8]) -> std::io::Result<()> {
-            *self.1.lock().unwrap().entry(piece).or_default() += 1;
+            self.1
+                .lock()
+                .unwrap()
+                .entry(piece)
+                .or_default()
+                .push(offset);
             self.0.read(piece, offset, buf)
         }
         fn write(&self, piece: u32, offset: u32, data: &[u8]) -> std::io::Result<()> {
@@ -1548,11 +1557,11 @@ mod tests {
             Mutex::default(),
             AtomicUsize::new(0),
         ));
-        let (outcome, bad, read) = fetch_from_fake(&data, hashes, store.clone(), answer);
+        let (outcome, bad, read) = fetch_from_fake(&data, hashes, piece, store.clone(), answer);
         (outcome, bad, read, store.0.contents() == data)
     }
 
-    /// [`fake_download`] of `data` (pieces of 32 KiB) into `store`; each round's blocks go out
+    /// [`fake_download`] of `data` (pieces of `piece` bytes) into `store`; each round's blocks go out
     /// in one write, so that one read by the swarm holds several (a block of no bytes in an
     /// answer goes out as a keep-alive, which ends a delivery: the blocks before it are
     /// written before the ones after it). The swarm's outcome, bad
@@ -1560,11 +1569,12 @@ mod tests {
     fn fetch_from_fake<S: PieceStore + 'static>(
         data: &[u8],
         hashes: Vec<[u8; 20]>,
+        piece: usize,
         store: Arc<CountingStore<S>>,
         answer: impl Fn(usize, &[crate::peer::Block], &[u8]) -> Vec<(crate::peer::Block, Vec<u8>)>,
     ) -> (Outcome, u32, Vec<u32>) {
         use std::io::Write;
-        let limits = Limits::new(32768, data.len() as u64);
+        let limits = Limits::new(piece as u64, data.len() as u64);
         let (f, l) = plain_fetcher(limits, hashes, store.clone());
         let mut c = fake_seed(&l);
         c.set_read_timeout(Some(Duration::from_millis(100)))
@@ -1626,13 +1636,13 @@ mod tests {
             Mutex::default(),
             AtomicUsize::new(0),
         ));
-        // Piece 2's two blocks swapped: written in file order when one read holds both (then
-        // hashed as they arrive), else read back; never another piece.
+        // Piece 2's two blocks swapped: written in file order when one read holds both, else
+        // the second kept until the first comes; hashed as they arrive, never read back.
         let (outcome, bad, read) =
-            fetch_from_fake(&data, hashes, store.clone(), swapping(2, false));
+            fetch_from_fake(&data, hashes, piece, store.clone(), swapping(2, false));
         assert_eq!(outcome, Outcome::Complete);
         assert_eq!(bad, 0);
-        assert!(read.iter().all(|&p| p == 2), "read back: {read:?}");
+        assert!(read.is_empty(), "read back: {read:?}");
         assert!(
             store.2.load(Ordering::Relaxed) > 0,
             "no blocks written together"
@@ -1666,17 +1676,58 @@ mod tests {
         data[at..at + b.length as usize].to_vec()
     }
 
-    /// Pieces sent whole and in order are judged as they arrive (never read back); a piece
-    /// whose blocks come out of order (in different deliveries) is read back and judged: both
-    /// verify.
+    /// Pieces are judged as they arrive (never read back), also one whose blocks come out of
+    /// order in different deliveries: the later block waits for the earlier one.
     #[test]
-    fn pieces_in_order_are_hashed_as_they_arrive_and_out_of_order_read_back() {
+    fn pieces_are_hashed_as_they_arrive_even_out_of_order() {
         // Piece 1's two blocks swapped, a keep-alive between them.
         let (outcome, bad, read, same) = fake_download(3, swapping(1, true));
         assert_eq!(outcome, Outcome::Complete);
         assert_eq!(bad, 0);
-        assert_eq!(read, vec![1], "only the piece out of order is read back");
+        assert!(read.is_empty(), "read back: {read:?}");
         assert!(same, "downloaded data differs");
+    }
+
+    /// A piece whose second block comes after more blocks than are kept waiting for it (a
+    /// seeder with a block stuck in a disk queue): hashed in order up to the gap, then only
+    /// the rest is read back, and the piece verifies.
+    #[test]
+    fn a_piece_with_a_long_gap_reads_back_only_what_follows_it() {
+        const PIECE: usize = 8 << 20;
+        let (data, hashes) = sample(PIECE, PIECE);
+        let store = Arc::new(CountingStore(
+            MemStore::new(vec![0; data.len()], PIECE as u64),
+            Mutex::default(),
+            AtomicUsize::new(0),
+        ));
+        let last = (PIECE - 16384) as u32;
+        let held = Mutex::new(None);
+        let (outcome, bad, read) =
+            fetch_from_fake(&data, hashes, PIECE, store.clone(), |_, asked, data| {
+                let mut out = Vec::new();
+                for b in asked {
+                    let d = data[b.offset as usize..][..b.length as usize].to_vec();
+                    if b.offset == 16384 {
+                        *held.lock().unwrap() = Some((*b, d));
+                    } else {
+                        out.push((*b, d));
+                    }
+                }
+                if asked.iter().any(|b| b.offset == last) {
+                    out.extend(held.lock().unwrap().take());
+                }
+                out
+            });
+        assert_eq!(outcome, Outcome::Complete);
+        assert_eq!(bad, 0);
+        assert_eq!(read, vec![0]);
+        let offsets = store.1.lock().unwrap()[&0].clone();
+        assert_eq!(
+            offsets.iter().min(),
+            Some(&16384),
+            "read back from: {offsets:?}"
+        );
+        assert!(store.0.contents() == data, "downloaded data differs");
     }
 
     /// A corrupt block in a piece sent in order fails the piece with the hash taken as it

@@ -1102,7 +1102,11 @@ mod tests {
     fn a_capped_peer_gets_whole_pieces_of_its_own_only() {
         let mut p = picker(10);
         let all = vec![true; 10];
+        assert!(!p.capped(1));
         p.set_cap(1, Some(1));
+        // A capped connection reads with a short timeout (so that it asks again as soon as
+        // a verdict lifts the cap): it learns it is capped here.
+        assert!(p.capped(1) && !p.capped(2));
         let mut a = Vec::new();
         p.pick(1, &all, 100, &mut a);
         // One whole piece (4 blocks, 2 for the last one, picked at random), however many
@@ -1127,6 +1131,7 @@ mod tests {
             "{c:?}"
         );
         p.set_cap(1, None);
+        assert!(!p.capped(1));
         let mut d = Vec::new();
         p.pick(1, &all, 100, &mut d);
         assert!(d.len() > 4);

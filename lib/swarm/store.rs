@@ -91,7 +91,7 @@ pub fn read_piece(
 /// A piece's hash starts with its block at offset 0 and follows the block that comes right
 /// after the bytes hashed so far; blocks that come ahead of it (a peer whose disk threads finish
 /// reads out of order, as libtorrent's do, even the block at offset 0 late) are copied and
-/// hashed once the gap before them fills, up to [`AHEAD_BLOCKS`] blocks over all its pieces.
+/// hashed once the gap before them fills, up to `AHEAD_BLOCKS` blocks over all its pieces.
 /// Past that bound the piece stops where it is: its hash covers the bytes before the gap, and
 /// only the rest is read back once it is complete ([`Hashed`]). A block behind the bytes
 /// hashed drops the piece (the store may no longer hold the bytes hashed: it is read back

@@ -180,7 +180,6 @@ impl InOrder {
                 self.open.len() - 1
             }
         };
-        let room = self.open.iter().map(|r| r.ahead.len()).sum::<usize>() < AHEAD_BLOCKS;
         let r = &mut self.open[i];
         let offset = offset as u64;
         if offset < r.next {
@@ -199,11 +198,16 @@ impl InOrder {
         } else if let Some(a) = r.ahead.iter_mut().find(|(o, _)| *o == offset) {
             // Sent again: the store now holds these bytes.
             a.1 = data.to_vec();
-        } else if room {
-            r.ahead.push((offset, data.to_vec()));
         } else {
-            r.stalled = true;
-            r.ahead = Vec::new();
+            // Counted only here, off the path of blocks that come in order.
+            let waiting: usize = self.open.iter().map(|r| r.ahead.len()).sum();
+            let r = &mut self.open[i];
+            if waiting < AHEAD_BLOCKS {
+                r.ahead.push((offset, data.to_vec()));
+            } else {
+                r.stalled = true;
+                r.ahead = Vec::new();
+            }
         }
     }
 
@@ -779,22 +783,38 @@ mod tests {
         h.filter(|h| h.upto == size).map(|h| h.hash.good())
     }
 
-    #[test]
-    fn ordered_hashes_on_its_thread_and_judges_every_piece_once() {
-        use std::sync::{Arc, Mutex};
-        let data: Vec<u8> = (0..4 * 32768u32).map(|i| (i * 31) as u8).collect();
+    /// Verdicts a [`Judge`] was given, in order: (piece, [`whole`] of pieces of 32 KiB).
+    type Judged = std::sync::Arc<std::sync::Mutex<Vec<(u32, Option<bool>)>>>;
+
+    /// `pieces` pieces of 32 KiB of bytes `i * mul`, hashes wrong for piece `bad`, and a judge
+    /// recording its verdicts.
+    fn pieces_and_judge(
+        pieces: u32,
+        mul: u32,
+        bad: usize,
+    ) -> (
+        Vec<u8>,
+        std::sync::Arc<crate::verify::PieceCheck>,
+        Judge,
+        Judged,
+    ) {
+        let data: Vec<u8> = (0..pieces * 32768).map(|i| (i * mul) as u8).collect();
         let mut hashes: Vec<[u8; 20]> =
             data.chunks(32768).map(|c| Sha1::digest(c).into()).collect();
-        hashes[3][0] ^= 1;
-        let check = Arc::new(crate::verify::PieceCheck::v1(hashes));
-        let judged = Arc::new(Mutex::new(Vec::new()));
+        hashes[bad][0] ^= 1;
+        let judged = Judged::default();
         let j = judged.clone();
-        let mut o = Ordered::new(
-            check,
-            Arc::new(move |p, h: Option<Hashed>| {
-                j.lock().unwrap().push((p, whole(h, 32768)));
-            }),
-        );
+        let judge: Judge = std::sync::Arc::new(move |p, h: Option<Hashed>| {
+            j.lock().unwrap().push((p, whole(h, 32768)));
+        });
+        let check = std::sync::Arc::new(crate::verify::PieceCheck::v1(hashes));
+        (data, check, judge, judged)
+    }
+
+    #[test]
+    fn ordered_hashes_on_its_thread_and_judges_every_piece_once() {
+        let (data, check, judge, judged) = pieces_and_judge(4, 31, 3);
+        let mut o = Ordered::new(check, judge);
         let block = |p: usize, b: usize| &data[p * 32768 + b * 16384..][..16384];
         let blk = |p: usize, b: usize| crate::peer::Block {
             piece: p as u32,
@@ -843,16 +863,7 @@ mod tests {
     fn landed_blocks_are_written_and_hashed_on_the_thread_from_the_lent_buffer() {
         use crate::peer::Block;
         use std::sync::{Arc, Mutex};
-        let data: Vec<u8> = (0..3 * 32768u32).map(|i| (i * 29) as u8).collect();
-        let mut hashes: Vec<[u8; 20]> =
-            data.chunks(32768).map(|c| Sha1::digest(c).into()).collect();
-        hashes[1][0] ^= 1;
-        let check = Arc::new(crate::verify::PieceCheck::v1(hashes));
-        let judged = Arc::new(Mutex::new(Vec::new()));
-        let j = judged.clone();
-        let judge: Judge = Arc::new(move |p, h: Option<Hashed>| {
-            j.lock().unwrap().push((p, whole(h, 32768)));
-        });
+        let (data, check, judge, judged) = pieces_and_judge(3, 29, 1);
         // Twice: on the hashing thread, and without one (the lands then run in `submit`).
         for broken in [false, true] {
             judged.lock().unwrap().clear();

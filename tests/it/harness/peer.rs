@@ -41,7 +41,33 @@ impl Wire {
         info_hash: [u8; 20],
         limits: Limits,
     ) -> std::io::Result<Wire> {
-        let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+        let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+        Wire::handshake(stream, info_hash, limits)
+    }
+
+    /// [`Wire::dial`] with the receive buffer fixed at `bytes` before connecting (the kernel
+    /// then never grows it), so that a test that stops reading knows how little the
+    /// connection holds on our side.
+    pub fn dial_with_receive_buffer(addr: SocketAddr, s: &Sample, bytes: usize) -> Wire {
+        let dialed = (|| {
+            let sock = socket2::Socket::new(
+                socket2::Domain::for_address(addr),
+                socket2::Type::STREAM,
+                None,
+            )?;
+            sock.set_recv_buffer_size(bytes)?;
+            sock.connect_timeout(&addr.into(), Duration::from_secs(5))?;
+            Wire::handshake(sock.into(), s.info_hash, s.limits)
+        })();
+        dialed.unwrap_or_else(|e| panic!("handshake with {addr}: {e}"))
+    }
+
+    /// Exchange handshakes over `stream` (5 s timeouts from now on).
+    fn handshake(
+        mut stream: TcpStream,
+        info_hash: [u8; 20],
+        limits: Limits,
+    ) -> std::io::Result<Wire> {
         stream.set_write_timeout(Some(Duration::from_secs(5)))?;
         stream.set_read_timeout(Some(Duration::from_secs(5)))?;
         stream.write_all(&Handshake::new(info_hash, PeerId::generate().unwrap()).encode())?;

@@ -27,9 +27,10 @@ favour one downloader. The settings, by the role they matter to:
 - both: `tick_interval` 100 ms (default 500); `aio_threads` (disk threads) one per core, not the
   default 10, which is sized for seeking disks. With 10 on this 2-core machine libtorrent's
   threads took turns on the cores: libtorrent downloading from libtorrent took 2.65 s per GiB
-  against 1.85 s with 2 (and 2.0 with 1, 1.95 with 4), and its seeder spent 1.5 CPU-s per GiB
-  against 1.0. Its disk threads finish reads out of order, so a downloader sees some blocks out
-  of order (about 7% of them with 10 threads, measured from bt-fetch).
+  against 2.09 s with 2 (6 downloads each, alternating; 1.83 with 2, 2.03 with 1 and 1.97 with 4
+  in a second run), and its seeder spent 1.5-1.6 CPU-s per GiB against about 1.1. Its disk
+  threads finish reads out of order, so a downloader sees some blocks out of order (about 7% of
+  them with 10 threads, measured from bt-fetch).
 """
 
 import json

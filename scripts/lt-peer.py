@@ -48,6 +48,7 @@ def cpu():
 
 
 def session(addr, port):
+    cores = os.cpu_count() or 1
     return lt.session({
         "listen_interfaces": "%s:%s" % (addr, port),
         "outgoing_interfaces": addr,
@@ -59,7 +60,7 @@ def session(addr, port):
         "max_queued_disk_bytes": 64 << 20,
         "max_out_request_queue": 1500, "max_allowed_in_request_queue": 4000,
         "unchoke_slots_limit": -1, "tick_interval": 100,
-        "aio_threads": os.cpu_count() or 1, "hashing_threads": os.cpu_count() or 1,
+        "aio_threads": cores, "hashing_threads": cores,
         "alert_mask": lt.alert.category_t.status_notification
         | lt.alert.category_t.error_notification
         | lt.alert.category_t.storage_notification | lt.alert.category_t.connect_notification,

@@ -438,6 +438,12 @@ impl Cipher {
         }
     }
 
+    /// RC4 both ways, from keystreams made elsewhere (tests).
+    #[cfg(test)]
+    pub(crate) fn from_rc4(send: Rc4, recv: Rc4) -> Cipher {
+        Cipher::rc4(send, recv)
+    }
+
     fn rc4(send: Rc4, recv: Rc4) -> Cipher {
         Cipher {
             send: Keystream(Some(send)),

@@ -826,7 +826,7 @@ impl Conn<'_> {
     }
 }
 
-/// Blocks the writer gathered to send together from mapped files ([`stream::Sink::blocks_mapped`]):
+/// Blocks the writer gathered to send together ([`stream::Sink::blocks_read`]):
 /// plain, unthrottled blocks that came one after another in its queue.
 #[derive(Default)]
 struct Batch {
@@ -846,7 +846,7 @@ impl Batch {
         if self.blocks.is_empty() {
             return Ok(());
         }
-        w.blocks_mapped(&self.blocks, &self.extents)?;
+        w.blocks_read(&self.blocks, &self.extents)?;
         let bytes: u64 = self.blocks.iter().map(|(b, _)| b.length as u64).sum();
         uploaded.fetch_add(bytes, Ordering::Relaxed);
         s.count_upload(bytes);
@@ -884,6 +884,9 @@ fn write_loop(
                     Out::Block(b) => b,
                     Out::Msg(m) => {
                         batch.send(s, &mut w, uploaded)?;
+                        if matches!(m, Message::Choke) {
+                            w.release();
+                        }
                         data.clear();
                         m.encode(&mut data);
                         w.send(&mut data)?;
@@ -918,8 +921,8 @@ fn write_loop(
                     continue;
                 }
                 let limited = s.upload_limit().limited();
-                // Plain streams send unthrottled blocks together from mapped files.
-                if !limited && w.sends_files() {
+                // Unthrottled blocks go together, in batches read from their files.
+                if !limited {
                     let from = batch.extents.len();
                     if s.block_extents(b.piece, b.offset, b.length, &mut batch.extents)? {
                         batch.blocks.push((b, from..batch.extents.len()));

@@ -700,15 +700,41 @@ mod tests {
         })
     }
 
+    /// A torrent of `files` (name, length, pad) in a temporary directory, its data written: a
+    /// pattern that repeats rarely, zeros in pad files. Returns the directory (keep it), the
+    /// storage and the torrent's bytes.
+    fn stored(
+        piece_length: u64,
+        files: &[(&str, u64, bool)],
+    ) -> (tempfile::TempDir, crate::storage::Storage, Vec<u8>) {
+        use crate::storage::{tests::torrent, Io, Storage};
+        let dir = tempfile::tempdir().unwrap();
+        let st =
+            Storage::create(&torrent("t", piece_length, files), dir.path(), Io::Plain).unwrap();
+        let g = st.geometry().clone();
+        let mut stream: Vec<u8> = (0..g.total_length() as usize)
+            .map(|i| (i * 7 + i / 4093) as u8)
+            .collect();
+        for (k, &(_, len, pad)) in files.iter().enumerate() {
+            if pad {
+                let at = g.file_start(k) as usize;
+                stream[at..at + len as usize].fill(0);
+            }
+        }
+        for p in 0..g.piece_count() {
+            let o = g.piece_offset(p) as usize;
+            st.write_piece(p, &stream[o..o + g.piece_len(p) as usize])
+                .unwrap();
+        }
+        (dir, st, stream)
+    }
+
     /// Blocks sent from the files with `sendfile` (crossing file boundaries, an empty file and
     /// a pad file), interleaved with blocks read into the buffer and with small messages, and
     /// in batches, reach the peer whole and in order, more than the socket buffers hold at once.
     #[test]
     fn blocks_from_files_and_from_reads_arrive_in_order() {
-        use crate::storage::{tests::torrent, Io, Storage};
-        let dir = tempfile::tempdir().unwrap();
-        let t = torrent(
-            "t",
+        let (_dir, st, stream) = stored(
             32768,
             &[
                 ("a", 5000, false),
@@ -719,18 +745,7 @@ mod tests {
                 ("e", 3, false),
             ],
         );
-        let st = Storage::create(&t, dir.path(), Io::Plain).unwrap();
         let g = st.geometry().clone();
-        let mut stream: Vec<u8> = (0..g.total_length() as usize)
-            .map(|i| (i * 7 + i / 4093) as u8)
-            .collect();
-        let pad = g.file_start(3) as usize;
-        stream[pad..pad + 11000].fill(0);
-        for p in 0..g.piece_count() {
-            let o = g.piece_offset(p) as usize;
-            st.write_piece(p, &stream[o..o + g.piece_len(p) as usize])
-                .unwrap();
-        }
         let (mut w, theirs) = pair();
         let reader = drain(theirs);
         let mut want = Vec::new();
@@ -747,7 +762,7 @@ mod tests {
                     let blk = Block {
                         piece: p as u32,
                         offset: off,
-                        length: g.block_len(p, b) as u32,
+                        length: g.block_len(p, b),
                     };
                     let o = g.piece_offset(p) as usize + off as usize;
                     let data = stream[o..o + blk.length as usize].to_vec();
@@ -882,10 +897,7 @@ mod tests {
     #[test]
     fn batches_in_any_order_arrive_encrypted_in_order() {
         use crate::peer::mse::Rc4;
-        use crate::storage::{tests::torrent, Io, Storage};
-        let dir = tempfile::tempdir().unwrap();
-        let t = torrent(
-            "t",
+        let (_dir, st, stream) = stored(
             65536,
             &[
                 ("a", 100_000, false),
@@ -893,23 +905,14 @@ mod tests {
                 ("c", 200_000, false),
             ],
         );
-        let st = Storage::create(&t, dir.path(), Io::Plain).unwrap();
         let g = st.geometry().clone();
-        let stream: Vec<u8> = (0..g.total_length() as usize)
-            .map(|i| (i * 13 + i / 997) as u8)
-            .collect();
-        for p in 0..g.piece_count() {
-            let o = g.piece_offset(p) as usize;
-            st.write_piece(p, &stream[o..o + g.piece_len(p) as usize])
-                .unwrap();
-        }
         let mut blocks = Vec::new();
         for p in 0..g.piece_count() {
             for b in 0..g.block_count(p) {
                 blocks.push(Block {
                     piece: p as u32,
                     offset: (b * crate::geometry::BLOCK as usize) as u32,
-                    length: g.block_len(p, b) as u32,
+                    length: g.block_len(p, b),
                 });
             }
         }

@@ -909,8 +909,9 @@ impl Storage {
         Ok(())
     }
 
-    /// Where the `len` bytes at `offset` inside `piece` lie, in order, for a caller that sends
-    /// them from the files itself (`sendfile`): each file's open handle with the offset in it,
+    /// Where the `len` bytes at `offset` inside `piece` lie, in order, for a caller that reads
+    /// or sends them from the files itself (a seeder's batched `pread`s, or `sendfile`): each
+    /// file's open handle with the offset in it,
     /// or a run of zeros for pad bytes. Nothing is read, so a file shorter than the range shows
     /// only when the caller reads it (as a short read at its end).
     pub fn extents(

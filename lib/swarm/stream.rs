@@ -357,18 +357,7 @@ impl Sink<'_> {
                 ));
             }
         }
-        let mut rest = &mut iov[..];
-        let sent = loop {
-            if rest.is_empty() {
-                break Ok(());
-            }
-            match self.out.write_vectored(rest) {
-                Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => IoSlice::advance_slices(&mut rest, n),
-                Err(e) => break Err(e),
-            }
-        };
-        drop(iov);
+        let sent = write_all_vectored(&mut self.out, &mut iov);
         if sent.is_ok() {
             self.used = 0;
         }
@@ -476,6 +465,18 @@ impl Sink<'_> {
     pub(super) fn idle(&mut self) {
         self.out.idle();
     }
+}
+
+/// Write all of `iov` to `out`, in as many `writev` calls as it takes.
+fn write_all_vectored(out: &mut impl Write, mut iov: &mut [IoSlice<'_>]) -> io::Result<()> {
+    while !iov.is_empty() {
+        match out.write_vectored(iov) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut iov, n),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// How many bytes an extent holds.
@@ -729,6 +730,16 @@ mod tests {
         (dir, st, stream)
     }
 
+    /// Truncate the file at `path` under `dir` to `len` bytes (another program cutting it).
+    fn cut(dir: &tempfile::TempDir, path: &str, len: u64) {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(dir.path().join(path))
+            .unwrap()
+            .set_len(len)
+            .unwrap();
+    }
+
     /// Blocks sent from the files with `sendfile` (crossing file boundaries, an empty file and
     /// a pad file), interleaved with blocks read into the buffer and with small messages, and
     /// in batches, reach the peer whole and in order, more than the socket buffers hold at once.
@@ -818,18 +829,10 @@ mod tests {
     /// instead of sending a message with fewer bytes than its length says.
     #[test]
     fn a_short_file_fails_the_block() {
-        use crate::storage::{tests::torrent, Io, Storage};
-        let dir = tempfile::tempdir().unwrap();
-        let t = torrent("t", 16384, &[("a", 20000, false)]);
-        let st = Storage::create(&t, dir.path(), Io::Plain).unwrap();
+        let (dir, st, _) = stored(16384, &[("a", 20000, false)]);
         let mut extents = Vec::new();
         st.extents(1, 0, 20000 - 16384, &mut extents).unwrap();
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(dir.path().join("t/a"))
-            .unwrap()
-            .set_len(17000)
-            .unwrap();
+        cut(&dir, "t/a", 17000);
         let (mut w, theirs) = pair();
         let reader = drain(theirs);
         let mut sink = w.sink(64 << 10);
@@ -850,10 +853,7 @@ mod tests {
     /// stays buffered); the blocks the file still holds go as before.
     #[test]
     fn a_short_file_fails_a_batch_before_sending_it() {
-        use crate::storage::{tests::torrent, Io, Storage};
-        let dir = tempfile::tempdir().unwrap();
-        let t = torrent("t", 16384, &[("a", 65536, false)]);
-        let st = Storage::create(&t, dir.path(), Io::Plain).unwrap();
+        let (dir, st, _) = stored(16384, &[("a", 65536, false)]);
         let mut extents = Vec::new();
         let batch: Vec<_> = (0..4)
             .map(|p| {
@@ -867,12 +867,7 @@ mod tests {
                 (b, from..extents.len())
             })
             .collect();
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(dir.path().join("t/a"))
-            .unwrap()
-            .set_len(40000)
-            .unwrap();
+        cut(&dir, "t/a", 40000);
         let (mut w, theirs) = pair();
         let reader = drain(theirs);
         let mut sink = w.sink(64 << 10);
